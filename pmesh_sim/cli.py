@@ -1,0 +1,96 @@
+"""The ``pmesh-sim`` command line: run, validate, bench, demo.
+
+Each subcommand is a thin function over the library; errors a user can fix exit with status 2
+and one readable line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import PmeshError, ScenarioError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmesh-sim",
+        description="Simulate NATS and JetStream, and check the simulation against a real nats-server.",
+    )
+    parser.add_argument("--version", action="version", version=f"pmesh-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run one scenario file on one backend")
+    run.add_argument("file")
+    run.add_argument("--backend", choices=["sim", "real"], default="sim")
+    run.add_argument("--servers", type=int, default=None, help="override the scenario's server count")
+    run.add_argument("--json", dest="json_out", default=None, metavar="OUT",
+                     help="write the result document to OUT ('-' for stdout, and nothing else)")
+    run.add_argument("--report", default=None, metavar="DIR", help="write a report into DIR")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+
+    validate = commands.add_parser("validate", help="run scenarios on both backends and compare")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--servers", type=int, default=None)
+
+    bench = commands.add_parser("bench", help="measure throughput against a bare SimPy loop")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
+
+    demo = commands.add_parser("demo", help="run the demo scenario and write its report")
+    demo.add_argument("--report", default="reports/demo", metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pmesh-sim``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        return _COMMANDS[args.command](args)
+    except ScenarioError as err:
+        print(f"pmesh-sim: {err}", file=sys.stderr)
+        return 2
+    except PmeshError as err:
+        print(f"pmesh-sim: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pmesh-sim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _bench(args) -> int:
+    from .bench import format_benchmarks, run_benchmarks
+
+    figures = run_benchmarks(quick=args.quick)
+    print(json.dumps(figures, indent=2) if args.json else format_benchmarks(figures))
+    return 0
+
+
+def _run(args) -> int:
+    from .runners import run_command
+
+    return run_command(args)
+
+
+def _validate(args) -> int:
+    from .runners import validate_command
+
+    return validate_command(args)
+
+
+def _demo(args) -> int:
+    from .demo import demo_command
+
+    return demo_command(args)
+
+
+_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Every error pmesh_sim raises, in one tree.
+
+::
+
+    PmeshError
+    ├── ConfigError (ValueError)          a wrong option, type or value given to pmesh_sim itself
+    ├── InvalidSubjectError (ValueError)  a subject that breaks the server's rules (reference A1)
+    ├── ScenarioError (ValueError)        a malformed scenario file: names file, step and key
+    ├── NatsError                         what nats-py raises on the client side
+    │   ├── NoRespondersError             a request reached nobody (503 status)
+    │   ├── TimeoutError                  no reply within the timeout
+    │   ├── MaxPayloadError               header + payload over the server's max_payload
+    │   ├── SlowConsumerError             a subscription's pending limits overflowed
+    │   └── NoStreamResponseError         a JetStream publish no stream answered
+    └── JetStreamError                    an error the JetStream API answered with
+            .code (HTTP-like status), .err_code (the server's number), .description
+
+A :class:`JetStreamError` is built from the server's catalogue by its ``err_code``:
+
+>>> err = JetStreamError.from_err_code(10059)
+>>> (err.code, err.err_code, err.description)
+(404, 10059, 'stream not found')
+>>> isinstance(err, StreamNotFoundError)
+True
+>>> JetStreamError.from_err_code(10071, seq=4).description
+'wrong last sequence: 4'
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PmeshError",
+    "ConfigError",
+    "InvalidSubjectError",
+    "ScenarioError",
+    "NatsError",
+    "NoRespondersError",
+    "TimeoutError",
+    "MaxPayloadError",
+    "SlowConsumerError",
+    "NoStreamResponseError",
+    "JetStreamError",
+    "StreamNotFoundError",
+    "ConsumerNotFoundError",
+    "API_ERRORS",
+]
+
+
+class PmeshError(Exception):
+    """The root of every pmesh_sim error."""
+
+
+class ConfigError(PmeshError, ValueError):
+    """An option, type or value that pmesh_sim cannot accept."""
+
+
+class InvalidSubjectError(PmeshError, ValueError):
+    """A subject that breaks the server's subject rules."""
+
+
+class ScenarioError(PmeshError, ValueError):
+    """A malformed scenario file; the message names the file, the step and the key."""
+
+
+class NatsError(PmeshError):
+    """An error a nats-py client would raise."""
+
+
+class NoRespondersError(NatsError):
+    """The request's subject had no subscribers: the server answered with status 503."""
+
+
+class TimeoutError(NatsError):  # noqa: A001 - same name as nats.errors.TimeoutError
+    """No reply arrived within the timeout."""
+
+
+class MaxPayloadError(NatsError):
+    """Header and payload together exceed the server's ``max_payload``."""
+
+
+class SlowConsumerError(NatsError):
+    """A subscription's pending messages or bytes went over its limit; messages were dropped."""
+
+
+class NoStreamResponseError(NatsError):
+    """A JetStream publish to a subject that no stream covers (no responders)."""
+
+
+# err_code -> (HTTP-like code, description template), from nats-server's server/errors.json.
+API_ERRORS: dict[int, tuple[int, str]] = {
+    10003: (400, "bad request"),
+    10005: (400, "{err}"),
+    10008: (503, "JetStream system temporarily unavailable"),
+    10010: (503, "JetStream clustering support required"),
+    10012: (500, "{err}"),
+    10013: (400, "consumer name already in use"),
+    10014: (404, "consumer not found"),
+    10023: (503, "insufficient resources"),
+    10025: (400, "invalid JSON: {err}"),
+    10026: (400, "maximum consumers limit reached"),
+    10037: (404, "no message found"),
+    10039: (503, "JetStream not enabled for account"),
+    10043: (400, "sequence {seq} not found"),
+    10052: (500, "{err}"),
+    10054: (400, "message size exceeds maximum allowed"),
+    10056: (400, "stream name in subject does not match request"),
+    10057: (500, "{err}"),
+    10058: (400, "stream name already in use with a different configuration"),
+    10059: (404, "stream not found"),
+    10060: (400, "expected stream does not match"),
+    10065: (400, "subjects overlap with an existing stream"),
+    10070: (400, "wrong last msg ID: {id}"),
+    10071: (400, "wrong last sequence: {seq}"),
+    10074: (500, "replicas > 1 not supported in non-clustered mode"),
+    10077: (503, "{err}"),
+    10109: (400, "stream is sealed"),
+    10110: (500, "stream purge is not permitted"),
+    10111: (400, "rollup not permitted"),
+    10118: (500, "stream is offline"),
+    10133: (400, "replicas count cannot be negative"),
+}
+
+
+class JetStreamError(PmeshError):
+    """An error answered by the JetStream API, with the server's ``code``, ``err_code`` and text.
+
+    Catch a family by class (``StreamNotFoundError``) or key on ``err_code``, as with nats-py's
+    ``APIError``.
+    """
+
+    err_code: int = 0
+    code: int = 500
+
+    def __init__(self, description: str, *, code: int | None = None, err_code: int | None = None):
+        super().__init__(description)
+        self.description = description
+        if code is not None:
+            self.code = code
+        if err_code is not None:
+            self.err_code = err_code
+
+    def __str__(self) -> str:
+        return f"{self.description} (err_code={self.err_code}, code={self.code})"
+
+    def to_dict(self) -> dict:
+        """The ``error`` object of an API response.
+
+        >>> StreamNotFoundError().to_dict()
+        {'code': 404, 'err_code': 10059, 'description': 'stream not found'}
+        """
+        return {"code": self.code, "err_code": self.err_code, "description": self.description}
+
+    @classmethod
+    def from_err_code(cls, err_code: int, **fields) -> JetStreamError:
+        """The error for ``err_code``, its description filled from ``fields`` (``err=``, ``seq=``…)."""
+        code, template = API_ERRORS[err_code]
+        return cls.from_dict({"code": code, "err_code": err_code,
+                              "description": template.format(**fields)})
+
+    @classmethod
+    def from_dict(cls, error: dict) -> JetStreamError:
+        """The error for an API response's ``error`` object, as the most specific class."""
+        klass = _BY_ERR_CODE.get(error.get("err_code", 0), JetStreamError)
+        return klass(error.get("description", ""), code=error.get("code"),
+                     err_code=error.get("err_code"))
+
+
+class StreamNotFoundError(JetStreamError):
+    """No stream has that name (10059)."""
+
+    code, err_code = 404, 10059
+
+    def __init__(self, description: str = "stream not found", **kwargs):
+        super().__init__(description, **kwargs)
+
+
+class ConsumerNotFoundError(JetStreamError):
+    """The stream has no consumer of that name (10014)."""
+
+    code, err_code = 404, 10014
+
+    def __init__(self, description: str = "consumer not found", **kwargs):
+        super().__init__(description, **kwargs)
+
+
+_BY_ERR_CODE: dict[int, type[JetStreamError]] = {
+    StreamNotFoundError.err_code: StreamNotFoundError,
+    ConsumerNotFoundError.err_code: ConsumerNotFoundError,
+}
