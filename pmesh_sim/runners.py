@@ -1,0 +1,359 @@
+"""Run a scenario on a backend, and the ``run`` / ``validate`` commands.
+
+Both backends run the *same* program, :func:`scenario_program`: a generator that yields
+whatever the backend's calls return when they must be waited for (an awaitable on the real
+backend, a SimPy event in the simulation). Each backend supplies a small adapter with the same
+methods (``publish``, ``request``, ``fetch``, ``ack``, ``subscribe``, ``sleep``...), so the order
+of operations, the wire requests and the result building are one piece of code, and the two
+backends cannot drift.
+
+Connection layout, the same on both backends: one connection (``steps``) makes every step's
+call (publishes, requests, JetStream API requests, fetches and acks); each subscription gets a
+connection of its own, named after it. Admin and info ops are the JetStream API's requests sent
+as raw requests (the bodies nats-py would send), so a result holds exactly what the server said.
+
+>>> wire_stream_config({"name": "S", "max_age": 1.5})["max_age"]
+1500000000
+>>> api_subject_for_consumer("S", {"durable_name": "w", "ack_wait": 2.0})[0]
+'$JS.API.CONSUMER.DURABLE.CREATE.S.w'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import scenario as sc
+from .errors import PmeshError
+
+__all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
+           "classify_error", "wire_stream_config", "api_subject_for_consumer", "SETTLE",
+           "API_TIMEOUT"]
+
+#: Seconds both backends wait after the last step before reading the final state.
+SETTLE = 0.2
+#: Timeout of the final state queries after the last step.
+FINAL_TIMEOUT = 1.0
+#: Timeout of JetStream API requests (nats-py's default).
+API_TIMEOUT = 5.0
+#: ``fetch`` timeout when the step gives none (nats-py's default).
+FETCH_TIMEOUT = 5.0
+#: ``request`` / ``js_publish`` timeout when the step gives none.
+REQUEST_TIMEOUT = 0.5
+
+NS = 1_000_000_000
+
+# What nats-py's StreamConfig / ConsumerConfig ``as_dict()`` sends for fields left unset.
+_NATS_PY_STREAM = {"discard": "old", "discard_new_per_subject": False, "max_msgs_per_subject": -1,
+                   "max_msg_size": -1, "no_ack": False, "duplicate_window": 0, "sealed": False,
+                   "deny_delete": False, "deny_purge": False, "allow_rollup_hdrs": False,
+                   "max_age": 0}
+_NATS_PY_CONSUMER = {"deliver_policy": "all", "ack_policy": "explicit",
+                     "replay_policy": "instant", "ack_wait": 0, "idle_heartbeat": 0,
+                     "inactive_threshold": 0}
+_STREAM_SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
+_CONSUMER_SECONDS = ("ack_wait", "idle_heartbeat", "inactive_threshold", "max_expires")
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * NS)
+
+
+def wire_stream_config(fields: dict) -> dict:
+    """The JSON body nats-py's ``add_stream`` would send for these StreamConfig fields."""
+    body = dict(_NATS_PY_STREAM)
+    for key, value in fields.items():
+        body[key] = _ns(value) if key in _STREAM_SECONDS and value is not None else value
+    return body
+
+
+def api_subject_for_consumer(stream: str, fields: dict) -> tuple[str, dict]:
+    """The subject and body nats-py's ``add_consumer`` would use (``stream`` key excluded).
+
+    An ``action`` key (``create`` / ``update``) goes into the body as the server's field.
+    """
+    config = dict(_NATS_PY_CONSUMER)
+    for key, value in fields.items():
+        if key in ("stream", "action"):
+            continue
+        if key in _CONSUMER_SECONDS and value is not None:
+            value = _ns(value)
+        elif key == "backoff" and value is not None:
+            value = [_ns(v) for v in value]
+        config[key] = value
+    name, filt = config.get("name"), config.get("filter_subject")
+    if name:
+        subject = f"$JS.API.CONSUMER.CREATE.{stream}.{name}"
+        if filt and filt != ">":
+            subject += f".{filt}"
+    elif config.get("durable_name"):
+        subject = f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{config['durable_name']}"
+    else:
+        subject = f"$JS.API.CONSUMER.CREATE.{stream}"
+    body = {"stream_name": stream, "config": config}
+    if fields.get("action"):
+        body["action"] = fields["action"]
+    return subject, body
+
+
+def classify_error(exc: BaseException) -> dict:
+    """The result for an error either backend's client raised.
+
+    >>> from pmesh_sim.errors import NoRespondersError, StreamNotFoundError
+    >>> classify_error(NoRespondersError()), classify_error(StreamNotFoundError())["error"]["err_code"]
+    ({'outcome': 'no_responders'}, 10059)
+    """
+    name = type(exc).__name__
+    if getattr(exc, "err_code", None) is not None or getattr(exc, "description", None):
+        return sc.error_result(exc)
+    if name in ("NoRespondersError", "NoStreamResponseError"):
+        return sc.outcome("no_responders")
+    if "Timeout" in name:
+        return sc.outcome("timeout")
+    raise exc
+
+
+def _maybe(value):
+    """Yield ``value`` if it must be waited for; give back what waiting gave."""
+    if value is None or isinstance(value, (list, dict, str, bytes, int)):
+        return value
+    return (yield value)
+
+
+def scenario_program(scenario: sc.Scenario, b) -> Any:
+    """The whole run as a generator over backend adapter ``b``; returns the document parts.
+
+    ``b`` records subscription messages itself; this returns ``(setup, steps, final)``.
+    """
+    def api(subject: str, body: dict | None = None, timeout: float = API_TIMEOUT):
+        payload = json.dumps(body).encode() if body is not None else b""
+        try:
+            msg = yield from _maybe(b.request(subject, payload, timeout, None))
+        except Exception as exc:  # noqa: BLE001 - each client's own error classes
+            return classify_error(exc)
+        resp = json.loads(msg.data or b"{}")
+        return sc.error_result(resp["error"]) if "error" in resp else resp
+
+    streams: list[str] = []
+    consumers: list[tuple[str, str]] = []
+
+    def add_stream(fields):
+        resp = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}", wire_stream_config(fields))
+        if fields["name"] not in streams:
+            streams.append(fields["name"])
+        return resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+
+    def add_consumer(fields):
+        subject, body = api_subject_for_consumer(fields["stream"], fields)
+        resp = yield from api(subject, body)
+        name = fields.get("durable_name") or fields.get("name")
+        if name and (fields["stream"], name) not in consumers:
+            consumers.append((fields["stream"], name))
+        return resp if "error" in resp or "outcome" in resp else sc.consumer_info(resp)
+
+    setup = []
+    for fields in scenario.streams:
+        setup.append({"stream": fields["name"], "result": (yield from add_stream(fields))})
+    for fields in scenario.consumers:
+        name = fields.get("durable_name") or fields.get("name") or ""
+        setup.append({"consumer": f"{fields['stream']}/{name}",
+                      "result": (yield from add_consumer(fields))})
+    for sub in scenario.subscriptions:
+        yield from _maybe(b.subscribe(sub))
+    yield from _maybe(b.flush_all())
+    b.start_clock()
+
+    steps = []
+    for step in scenario.steps:
+        wait = step.at - b.now()
+        if wait > 0:
+            yield b.sleep(wait)
+        b.trace.emit("step", index=step.index, op=step.op)
+        a = step.args
+        op = step.op
+        if op == "publish":
+            yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
+                                        a.get("reply", ""), a.get("headers")))
+            result = sc.outcome("sent")
+        elif op in ("request", "js_publish"):
+            headers = dict(a.get("headers") or {})
+            if op == "js_publish" and a.get("stream"):
+                headers["Nats-Expected-Stream"] = a["stream"]
+            try:
+                msg = yield from _maybe(b.request(a["subject"], a.get("data", "").encode(),
+                                                  a.get("timeout", REQUEST_TIMEOUT if op ==
+                                                        "request" else API_TIMEOUT),
+                                                  headers or None))
+            except Exception as exc:  # noqa: BLE001
+                result = classify_error(exc)
+            else:
+                if op == "request":
+                    result = {"data": sc.text(msg.data)}
+                else:
+                    ack = json.loads(msg.data or b"{}")
+                    result = (sc.error_result(ack["error"]) if "error" in ack else
+                              sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0),
+                                         ack.get("duplicate")))
+        elif op == "fetch":
+            result = yield from _fetch(b, a)
+        elif op in ("add_stream", "update_stream"):
+            if op == "add_stream":
+                result = yield from add_stream(a)
+            else:
+                resp = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}", wire_stream_config(a))
+                result = resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+        elif op == "stream_info":
+            resp = yield from api(f"$JS.API.STREAM.INFO.{a['stream']}")
+            result = resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+        elif op == "delete_stream":
+            resp = yield from api(f"$JS.API.STREAM.DELETE.{a['stream']}")
+            result = resp if "error" in resp or "outcome" in resp else sc.outcome("deleted")
+        elif op == "purge_stream":
+            body = {k2: a[k] for k, k2 in (("subject", "filter"), ("seq", "seq"), ("keep", "keep"))
+                    if k in a}
+            resp = yield from api(f"$JS.API.STREAM.PURGE.{a['stream']}", body or None)
+            result = (resp if "error" in resp or "outcome" in resp else
+                      {"outcome": "purged", "purged": int(resp.get("purged", 0))})
+        elif op == "add_consumer":
+            result = yield from add_consumer(a)
+        elif op == "consumer_info":
+            resp = yield from api(f"$JS.API.CONSUMER.INFO.{a['stream']}.{a['consumer']}")
+            result = resp if "error" in resp or "outcome" in resp else sc.consumer_info(resp)
+        elif op == "delete_consumer":
+            resp = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}")
+            result = resp if "error" in resp or "outcome" in resp else sc.outcome("deleted")
+        elif op == "subscribe":
+            yield from _maybe(b.subscribe(a))
+            result = sc.outcome("subscribed")
+        elif op == "unsubscribe":
+            yield from _maybe(b.unsubscribe(a["name"]))
+            result = sc.outcome("unsubscribed")
+        elif op == "wait":
+            result = sc.outcome("waited")
+        elif op == "stepdown":
+            resp = yield from api(f"$JS.API.STREAM.LEADER.STEPDOWN.{a['stream']}")
+            result = resp if "error" in resp or "outcome" in resp else sc.outcome("stepped_down")
+        else:  # faults
+            result = yield from _maybe(b.fault(op, a))
+        b.trace.emit("step_result", index=step.index, op=op, result=result)
+        steps.append(sc.step_record(step, result))
+
+    yield b.sleep(SETTLE)
+    yield from _maybe(b.flush_all())
+    final: dict[str, dict] = {"streams": {}, "consumers": {}}
+    for name in streams:
+        resp = yield from api(f"$JS.API.STREAM.INFO.{name}", timeout=FINAL_TIMEOUT)
+        if "error" not in resp and "outcome" not in resp:
+            final["streams"][name] = sc.stream_state(resp)
+        elif resp.get("error", {}).get("err_code") != 10059:
+            final["streams"][name] = resp
+    for stream, name in consumers:
+        resp = yield from api(f"$JS.API.CONSUMER.INFO.{stream}.{name}", timeout=FINAL_TIMEOUT)
+        if "error" not in resp and "outcome" not in resp:
+            final["consumers"][f"{stream}/{name}"] = sc.consumer_info(resp)
+        elif resp.get("error", {}).get("err_code") not in (10059, 10014):
+            final["consumers"][f"{stream}/{name}"] = resp
+    return setup, steps, final
+
+
+def _fetch(b, a: dict):
+    batch, timeout = a.get("batch", 1), a.get("timeout", FETCH_TIMEOUT)
+    try:
+        msgs = yield from _maybe(b.fetch(a["stream"], a["consumer"], batch, timeout))
+    except Exception as exc:  # noqa: BLE001
+        result = classify_error(exc)
+        return {"messages": []} if result == sc.outcome("timeout") else result
+    then = a.get("then", "ack")
+    out = []
+    for msg in msgs:
+        meta = msg.metadata
+        seq = meta.sequence.stream
+        out.append(sc.fetched_message(msg.subject, msg.data, seq, meta.sequence.consumer,
+                                      meta.num_delivered))
+        action = then if isinstance(then, str) else then.get(seq, "ack")
+        b.trace.emit("fetched", consumer=a["consumer"], stream_seq=seq, then=action)
+        if action != "ignore":
+            try:
+                yield from _maybe(b.ack(msg, action, a.get("delay")))
+            except Exception as exc:  # noqa: BLE001 - an ack_sync without answer
+                b.trace.emit("ack_error", stream_seq=seq, error=type(exc).__name__)
+    yield from _maybe(b.flush())
+    return {"messages": out}
+
+
+def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",
+                 servers: int | None = None, seed: int | None = None, *,
+                 trace_out: list | None = None) -> dict:
+    """Run ``scenario`` (or a scenario file) on ``backend`` (``"sim"`` or ``"real"``).
+
+    Returns the result document; ``trace_out``, a list, receives the run's
+    :class:`~pmesh_sim.trace.Trace`.
+    """
+    if not isinstance(scenario, sc.Scenario):
+        scenario = sc.load_scenario(scenario)
+    if backend == "sim":
+        from .sim.runner import run_sim as run
+    elif backend == "real":
+        from .real.runner import run_real as run
+    else:
+        raise PmeshError(f"unknown backend {backend!r}: use 'sim' or 'real'")
+    doc, trace = run(scenario, servers=servers, seed=seed)
+    if trace_out is not None:
+        trace_out.append(trace)
+    return doc
+
+
+def run_command(args) -> int:
+    """``pmesh-sim run FILE``: run one scenario, write the document and/or a report."""
+    scenario = sc.load_scenario(args.file)
+    traces: list = []
+    doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
+                       trace_out=traces)
+    if args.report:
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        doc["trace"] = str(out / "trace.jsonl")
+        (out / "trace.jsonl").write_text(traces[0].dumps(), encoding="utf-8")
+        (out / "result.json").write_text(sc.dumps_result(doc), encoding="utf-8")
+        (out / "summary.txt").write_text(_summary(scenario, doc), encoding="utf-8")
+    text = sc.dumps_result(doc)
+    if args.json_out == "-":
+        sys.stdout.write(text)
+    elif args.json_out:
+        Path(args.json_out).write_text(text, encoding="utf-8")
+    if args.json_out != "-":
+        print(_summary(scenario, doc), end="")
+    return 0
+
+
+def _summary(scenario: sc.Scenario, doc: dict) -> str:
+    lines = [f"{doc['scenario']} on {doc['backend']} ({doc['servers']} server(s), "
+             f"seed {doc['seed']}): {len(doc['steps'])} steps"]
+    if scenario.description:
+        lines.append(f"  {scenario.description.strip()}")
+    for rec in doc["steps"]:
+        lines.append(f"  step {rec['index']:>3} {rec['op']:<16} "
+                     f"{json.dumps(rec['result'], sort_keys=True)[:100]}")
+    for name, msgs in sorted(doc["subscriptions"].items()):
+        lines.append(f"  subscription {name}: {len(msgs)} message(s)")
+    return "\n".join(lines) + "\n"
+
+
+def validate_command(args) -> int:
+    """``pmesh-sim validate FILE...``: both backends, a table of differences, exit 1 if any."""
+    from .checks import compare_results, format_differences
+
+    scenarios = [sc.load_scenario(f) for f in args.files]  # exit 2 before running anything
+    agree = 0
+    for scenario in scenarios:
+        sim = run_scenario(scenario, "sim", servers=args.servers)
+        real = run_scenario(scenario, "real", servers=args.servers)
+        diffs = compare_results(sim, real)
+        if diffs:
+            print(format_differences(diffs, scenario=scenario.name))
+        else:
+            agree += 1
+    print(f"{len(scenarios)} scenarios, {agree} agree")
+    return 0 if agree == len(scenarios) else 1

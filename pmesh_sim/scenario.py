@@ -1,0 +1,504 @@
+"""Scenario files: load and check them, and build the result document both backends return.
+
+A scenario is one YAML or JSON file (``../shared/design/scenario-format.md``): streams,
+consumers and subscriptions that exist before step 0, then steps at times ``at``. Loading
+checks everything a file can get wrong by itself (unknown op or key, missing key, wrong type, a
+reference to a stream, consumer or subscription nothing declares) and raises a
+:class:`~pmesh_sim.errors.ScenarioError` naming the file, the step and the key. Config *values*
+the server would reject are not checked here: they go to the server and come back as errors.
+
+>>> sc = Scenario.from_dict({"name": "hello", "subscriptions": [{"name": "s", "subject": "a.>"}],
+...                          "steps": [{"at": 0.1, "op": "publish", "subject": "a.b", "data": "x"}]})
+>>> (sc.name, sc.servers, sc.steps[0].op, sc.steps[0].at, sc.steps[0].args["data"])
+('hello', 1, 'publish', 0.1, 'x')
+>>> Scenario.from_dict({"name": "bad", "steps": [{"op": "fetch", "consumer": "nope"}]})
+Traceback (most recent call last):
+...
+pmesh_sim.errors.ScenarioError: <dict>: step 0 (fetch): key 'consumer': 'nope' is neither declared under 'consumers' nor created by an earlier add_consumer step
+
+The second half of this module builds the result document, so that the two runners cannot
+drift apart:
+
+>>> stream_state({"messages": 2, "bytes": 80, "first_seq": 1, "last_seq": 2, "num_subjects": 1,
+...               "consumer_count": 0, "first_ts": "..."})["num_deleted"]
+0
+>>> dumps_result({"b": 1, "a": [1]})
+'{\\n  "a": [\\n    1\\n  ],\\n  "b": 1\\n}\\n'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ScenarioError
+
+__all__ = [
+    "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
+    "SIM_ONLY_OPS", "outcome", "error_result", "pub_ack", "fetched_message", "stream_state",
+    "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
+    "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
+]
+
+# ---------------------------------------------------------------------------------------------
+# types a key may hold
+
+_NUM, _INT, _STR, _BOOL = "number", "integer", "text", "true/false"
+_STRS, _NUMS, _MAP, _LIST = "list of text", "list of numbers", "map", "list"
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _NUM:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    if kind == _STRS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == _NUMS:
+        return isinstance(value, list) and all(_is(_NUM, v) for v in value)
+    if kind == _MAP:
+        return isinstance(value, dict)
+    if kind == _LIST:
+        return isinstance(value, list)
+    if kind == "then":
+        return isinstance(value, (str, dict))
+    if kind == "groups":
+        return isinstance(value, list) and all(_is(_STRS, g) for g in value)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+#: StreamConfig fields (nats-py names; durations in seconds) and the type each holds.
+STREAM_FIELDS: dict[str, str] = {
+    "name": _STR, "description": _STR, "subjects": _STRS, "retention": _STR,
+    "max_consumers": _INT, "max_msgs": _INT, "max_bytes": _INT, "discard": _STR,
+    "discard_new_per_subject": _BOOL, "max_age": _NUM, "max_msgs_per_subject": _INT,
+    "max_msg_size": _INT, "storage": _STR, "num_replicas": _INT, "no_ack": _BOOL,
+    "template_owner": _STR, "duplicate_window": _NUM, "placement": _MAP, "mirror": _MAP,
+    "sources": _LIST, "sealed": _BOOL, "deny_delete": _BOOL, "deny_purge": _BOOL,
+    "allow_rollup_hdrs": _BOOL, "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP,
+    "allow_direct": _BOOL, "mirror_direct": _BOOL, "compression": _STR, "allow_msg_ttl": _BOOL,
+    "allow_msg_schedules": _BOOL, "allow_atomic": _BOOL, "allow_batched": _BOOL,
+    "allow_msg_counter": _BOOL, "persist_mode": _STR, "metadata": _MAP,
+    "consumer_limits": _MAP, "subject_delete_marker_ttl": _NUM,
+}
+
+#: ConsumerConfig fields (nats-py names; durations in seconds) and the type each holds.
+CONSUMER_FIELDS: dict[str, str] = {
+    "name": _STR, "durable_name": _STR, "description": _STR, "deliver_policy": _STR,
+    "opt_start_seq": _INT, "opt_start_time": _STR, "ack_policy": _STR, "ack_wait": _NUM,
+    "max_deliver": _INT, "backoff": _NUMS, "filter_subject": _STR, "filter_subjects": _STRS,
+    "replay_policy": _STR, "rate_limit_bps": _INT, "sample_freq": _STR, "max_waiting": _INT,
+    "max_ack_pending": _INT, "flow_control": _BOOL, "idle_heartbeat": _NUM,
+    "headers_only": _BOOL, "deliver_subject": _STR, "deliver_group": _STR,
+    "inactive_threshold": _NUM, "num_replicas": _INT, "mem_storage": _BOOL, "metadata": _MAP,
+    "pause_until": _STR, "max_batch": _INT, "max_expires": _NUM, "max_bytes": _INT,
+}
+
+_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR}
+
+#: What ``fetch`` may do with each message (``then``).
+THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
+
+#: Faults only the simulation can perform; the real backend answers ``unsupported``.
+SIM_ONLY_OPS = ("partition", "heal", "pause", "resume", "power_loss", "stepdown")
+
+_MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
+
+#: op -> (required keys, optional keys), each key -> type. ``at`` and ``description`` are
+#: allowed on every step; add_stream / update_stream / add_consumer take config fields inline.
+OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR}),
+    "js_publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM,
+                                       "stream": _STR}),
+    "request": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM}),
+    "fetch": ({"consumer": _STR}, {"stream": _STR, "batch": _INT, "timeout": _NUM,
+                                   "then": "then", "delay": _NUM}),
+    "add_stream": ({"name": _STR}, {}),
+    "update_stream": ({"name": _STR}, {}),
+    "delete_stream": ({"stream": _STR}, {}),
+    "purge_stream": ({"stream": _STR}, {"subject": _STR, "seq": _INT, "keep": _INT}),
+    "stream_info": ({"stream": _STR}, {}),
+    "add_consumer": ({"stream": _STR}, {"action": _STR}),
+    "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
+    "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
+    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR}),
+    "unsubscribe": ({"name": _STR}, {}),
+    "wait": ({}, {}),
+    "kill": ({"server": _STR}, {}),
+    "restart": ({"server": _STR}, {}),
+    "partition": ({"groups": "groups"}, {}),
+    "heal": ({}, {}),
+    "pause": ({"server": _STR}, {}),
+    "resume": ({"server": _STR}, {}),
+    "power_loss": ({"server": _STR}, {}),
+    "stepdown": ({"stream": _STR}, {}),
+}
+_INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
+           "add_consumer": CONSUMER_FIELDS}
+_TOP = {"name": _STR, "description": _STR, "seed": _INT, "servers": _INT, "network": _MAP,
+        "streams": _LIST, "consumers": _LIST, "subscriptions": _LIST, "steps": _LIST}
+_NETWORK = {"latency": _NUM, "loss": _NUM}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: its position, op, start time (seconds after the start) and keys."""
+
+    index: int
+    op: str
+    at: float
+    args: dict[str, Any]
+
+
+@dataclass
+class Scenario:
+    """A checked scenario; build it with :func:`load_scenario` or :meth:`from_dict`."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    servers: int = 1
+    network: dict[str, float] = field(default_factory=dict)
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    source: str = "<dict>"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
+        """Check ``data`` (a parsed file) and build the scenario; raises ScenarioError."""
+        return _Checker(source).scenario(data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and check the YAML (``.yaml``/``.yml``) or JSON file at ``path``."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read the scenario file: {err.strerror}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            import yaml
+
+            data = yaml.safe_load(raw)
+    except (ValueError, ImportError) as err:  # json.JSONDecodeError and yaml.YAMLError
+        raise ScenarioError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: "
+                            f"{str(err).splitlines()[0]}") from None
+    except Exception as err:  # yaml.YAMLError does not derive from ValueError
+        raise ScenarioError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    return Scenario.from_dict(data, source=str(path))
+
+
+class _Checker:
+    def __init__(self, source: str):
+        self.source = source
+        self.servers = 1
+        self.streams: set[str] = set()
+        self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
+        self.subs: set[str] = set()
+
+    def fail(self, where: str, key: str | None, problem: str):
+        at = f" key '{key}':" if key is not None else ""
+        raise ScenarioError(f"{self.source}: {where}:{at} {problem}")
+
+    def keys(self, where: str, item: Any, required: dict, optional: dict, what: str) -> dict:
+        if not isinstance(item, dict):
+            self.fail(where, None, f"must be a map of keys, got {_show(item)}")
+        for key, kind in required.items():
+            if key not in item:
+                self.fail(where, key, f"missing (required for {what})")
+        for key, value in item.items():
+            kind = required.get(key, optional.get(key))
+            if kind is None:
+                known = ", ".join(sorted({*required, *optional}))
+                self.fail(where, key, f"unknown key for {what} (known keys: {known})")
+            if not _is(kind, value):
+                hint = " (quote it in YAML)" if kind == _STR and value is not None else ""
+                self.fail(where, key, f"must be {kind}, got {_show(value)}{hint}")
+        return item
+
+    def scenario(self, data: Any) -> Scenario:
+        top = self.keys("top level", data, {"name": _STR}, _TOP, "a scenario")
+        if "servers" in top and top["servers"] < 1:
+            self.fail("top level", "servers", f"must be 1 or more, got {top['servers']}")
+        self.servers = top.get("servers", 1)
+        network = self.keys("network", top.get("network", {}), {}, _NETWORK, "network")
+        streams = [self.stream(f"streams[{i}]", s) for i, s in enumerate(top.get("streams", []))]
+        consumers = [self.consumer(f"consumers[{i}]", c)
+                     for i, c in enumerate(top.get("consumers", []))]
+        subs = [self.subscription(f"subscriptions[{i}]", s)
+                for i, s in enumerate(top.get("subscriptions", []))]
+        steps = []
+        last_at = 0.0
+        for i, raw in enumerate(top.get("steps", [])):
+            step = self.step(i, raw)
+            last_at = max(last_at, step.at)
+            steps.append(step)
+        return Scenario(name=top["name"], description=top.get("description", ""),
+                        seed=top.get("seed", 0), servers=self.servers,
+                        network={k: float(v) for k, v in network.items()}, streams=streams,
+                        consumers=consumers, subscriptions=subs, steps=steps, source=self.source)
+
+    def stream(self, where: str, item: Any) -> dict:
+        item = self.keys(where, item, {"name": _STR}, STREAM_FIELDS, "a stream (StreamConfig)")
+        self.streams.add(item["name"])
+        return dict(item)
+
+    def consumer(self, where: str, item: Any, stream_key: str = "stream") -> dict:
+        item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
+                         "a consumer (ConsumerConfig + stream, optional action)")
+        self.need_stream(where, stream_key, item["stream"])
+        name = item.get("durable_name") or item.get("name")
+        if name:
+            self.consumers.setdefault(name, set()).add(item["stream"])
+        return dict(item)
+
+    def subscription(self, where: str, item: Any) -> dict:
+        item = self.keys(where, item, {"name": _STR, "subject": _STR}, _SUBSCRIPTION,
+                         "a subscription")
+        if item["name"] in self.subs:
+            self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
+        self.subs.add(item["name"])
+        return dict(item)
+
+    def need_stream(self, where: str, key: str, name: str):
+        if name not in self.streams:
+            self.fail(where, key, f"'{name}' is neither declared under 'streams' nor created "
+                                  "by an earlier add_stream step")
+
+    def step(self, index: int, raw: Any) -> Step:
+        where = f"step {index}"
+        if not isinstance(raw, dict):
+            self.fail(where, None, f"must be a map of keys, got {_show(raw)}")
+        if "op" not in raw:
+            self.fail(where, "op", "missing (every step needs an op)")
+        op = raw["op"]
+        if op not in OPS:
+            self.fail(where, "op", f"unknown op {op!r} (known ops: {', '.join(OPS)})")
+        where = f"step {index} ({op})"
+        required, optional = OPS[op]
+        optional = {**optional, **_INLINE.get(op, {}), "at": _NUM, "description": _STR,
+                    "op": _STR}
+        args = dict(self.keys(where, raw, required, optional, f"op {op}"))
+        at = float(args.pop("at", 0.0))
+        if at < 0:
+            self.fail(where, "at", f"must be 0 or more seconds, got {at}")
+        args.pop("op")
+        args.pop("description", None)
+        self.refs(where, op, args)
+        return Step(index, op, at, args)
+
+    def refs(self, where: str, op: str, args: dict):
+        if op in ("add_stream",):
+            self.streams.add(args["name"])
+        elif op == "update_stream":
+            self.need_stream(where, "name", args["name"])
+        elif op in ("delete_stream", "purge_stream", "stream_info", "stepdown"):
+            self.need_stream(where, "stream", args["stream"])
+        elif op == "add_consumer":
+            self.consumer(where, args)
+        elif op in ("fetch", "delete_consumer", "consumer_info"):
+            args["stream"] = self.consumer_stream(where, args)
+        elif op == "subscribe":
+            self.subscription(where, args)
+        elif op == "unsubscribe" and args["name"] not in self.subs:
+            self.fail(where, "name", f"'{args['name']}' is neither declared under "
+                                     "'subscriptions' nor created by an earlier subscribe step")
+        elif op in ("kill", "restart", "pause", "resume", "power_loss"):
+            self.server(where, "server", args["server"])
+        elif op == "partition":
+            for group in args["groups"]:
+                for name in group:
+                    self.server(where, "groups", name)
+        if op == "fetch":
+            self.then(where, args)
+
+    def consumer_stream(self, where: str, args: dict) -> str:
+        name, stream = args["consumer"], args.get("stream")
+        streams = self.consumers.get(name, set())
+        if stream is not None:
+            self.need_stream(where, "stream", stream)
+            if stream not in streams:
+                self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' "
+                                             f"for stream '{stream}' nor created by an earlier "
+                                             "add_consumer step")
+            return stream
+        if not streams:
+            self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' nor "
+                                         "created by an earlier add_consumer step")
+        if len(streams) > 1:
+            self.fail(where, "consumer", f"'{name}' exists on streams {sorted(streams)}: add "
+                                         "'stream' to say which")
+        return next(iter(streams))
+
+    def server(self, where: str, key: str, name: str):
+        names = [f"n{i}" for i in range(1, self.servers + 1)]
+        if name not in names:
+            self.fail(where, key, f"unknown server {name!r} (this scenario has "
+                                  f"{', '.join(names)})")
+
+    def then(self, where: str, args: dict):
+        then = args.get("then", "ack")
+        if isinstance(then, str):
+            if then not in THEN_ACTIONS:
+                self.fail(where, "then", f"unknown action {then!r} (one of "
+                                         f"{', '.join(THEN_ACTIONS)}, or a map seq -> action)")
+            return
+        actions = {}
+        for seq, action in then.items():
+            try:
+                number = int(seq)
+            except (TypeError, ValueError):
+                number = None
+            if number is None or isinstance(seq, bool) or number < 1:
+                self.fail(where, "then", f"map keys must be stream sequences (1, 2, ...), got "
+                                         f"{seq!r}")
+            if action not in THEN_ACTIONS:
+                self.fail(where, "then", f"unknown action {action!r} for sequence {number} "
+                                         f"(one of {', '.join(THEN_ACTIONS)})")
+            actions[number] = action
+        args["then"] = actions
+
+
+def _show(value: Any) -> str:
+    kind = {dict: "map", list: "list", str: "text", bool: "true/false", type(None): "nothing",
+            int: "integer", float: "number"}.get(type(value), type(value).__name__)
+    return f"{value!r} ({kind})"
+
+
+# ---------------------------------------------------------------------------------------------
+# the result document
+
+
+def text(data: bytes | str | None) -> str:
+    """Payload bytes as text (UTF-8; undecodable bytes replaced).
+
+    >>> text(b"caf\\xc3\\xa9"), text(None)
+    ('café', '')
+    """
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    return bytes(data).decode("utf-8", "replace")
+
+
+def outcome(kind: str) -> dict:
+    """An outcome that is not data: ``sent``, ``no_responders``, ``timeout``, ``unsupported``...
+
+    >>> outcome("sent")
+    {'outcome': 'sent'}
+    """
+    return {"outcome": kind}
+
+
+def error_result(err: Any) -> dict:
+    """``{"error": {code, err_code, description}}`` from any error object carrying them.
+
+    Works for nats-py's ``APIError``, pmesh_sim's ``JetStreamError`` or a plain dict.
+
+    >>> error_result({"code": 404, "err_code": 10059, "description": "stream not found"})
+    {'error': {'code': 404, 'err_code': 10059, 'description': 'stream not found'}}
+    """
+    get = err.get if isinstance(err, dict) else lambda k: getattr(err, k, None)
+    return {"error": {"code": int(get("code") or 0), "err_code": int(get("err_code") or 0),
+                      "description": str(get("description") or "")}}
+
+
+def pub_ack(stream: str, seq: int, duplicate: bool | None) -> dict:
+    """A publish ack: ``{"stream", "seq", "duplicate"}``."""
+    return {"stream": stream, "seq": int(seq), "duplicate": bool(duplicate)}
+
+
+def fetched_message(subject: str, data: Any, stream_seq: int, consumer_seq: int,
+                    num_delivered: int) -> dict:
+    """One message a ``fetch`` returned."""
+    return {"subject": subject, "data": text(data), "stream_seq": int(stream_seq),
+            "consumer_seq": int(consumer_seq), "num_delivered": int(num_delivered)}
+
+
+def received_message(subject: str, data: Any) -> dict:
+    """One message a core subscription received."""
+    return {"subject": subject, "data": text(data)}
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    value = getattr(obj, key, default)
+    return default if value is None else value
+
+
+STREAM_STATE_FIELDS = ("messages", "bytes", "first_seq", "last_seq", "num_subjects",
+                       "num_deleted", "consumer_count")
+CONSUMER_INFO_FIELDS = ("delivered", "ack_floor", "num_ack_pending", "num_redelivered",
+                        "num_pending", "num_waiting")
+
+
+def stream_state(state: Any) -> dict:
+    """A stream's state, flat: the server's ``state`` object (dict or object) -> result fields.
+
+    Accepts a whole stream info too (its ``state`` is used).
+    """
+    if _get(state, "state") is not None and _get(state, "messages") is None:
+        state = _get(state, "state")
+    return {key: int(_get(state, key, 0) or 0) for key in STREAM_STATE_FIELDS}
+
+
+def _seq_info(info: Any) -> dict:
+    return {"consumer_seq": int(_get(info, "consumer_seq", 0) or 0),
+            "stream_seq": int(_get(info, "stream_seq", 0) or 0)}
+
+
+def consumer_info(info: Any) -> dict:
+    """The consumer info fields of a result, from the server's info (dict or object).
+
+    >>> consumer_info({"name": "w", "delivered": {"consumer_seq": 2, "stream_seq": 5,
+    ...                "last_active": "..."}, "num_pending": 1})["delivered"]
+    {'consumer_seq': 2, 'stream_seq': 5}
+    """
+    return {"delivered": _seq_info(_get(info, "delivered", {})),
+            "ack_floor": _seq_info(_get(info, "ack_floor", {})),
+            **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+
+
+def result_document(scenario: Scenario, *, backend: str, seed: int, servers: int,
+                    steps: list[dict], subscriptions: dict[str, list[dict]],
+                    final: dict, setup: list[dict] | None = None,
+                    trace: str | None = None) -> dict:
+    """The whole result document. ``steps`` holds ``{"index", "op", "result"}`` records.
+
+    Besides the keys of the format, ``queues`` maps each queue-group subscription to its queue
+    name, so that comparison can treat the group as one receiver; ``setup`` holds the result
+    of creating each declared stream and consumer.
+    """
+    queues = {}
+    for sub in scenario.subscriptions + [s.args for s in scenario.steps if s.op == "subscribe"]:
+        if sub.get("queue"):
+            queues[sub["name"]] = sub["queue"]
+    doc = {"scenario": scenario.name, "backend": backend, "seed": seed, "servers": servers,
+           "steps": steps, "subscriptions": subscriptions, "queues": queues, "final": final,
+           "setup": setup or []}
+    if trace is not None:
+        doc["trace"] = trace
+    return doc
+
+
+def step_record(step: Step, result: dict) -> dict:
+    """One entry of ``steps`` in the result document."""
+    return {"index": step.index, "op": step.op, "result": result}
+
+
+def dumps_result(doc: dict) -> str:
+    """The result document as JSON text with sorted keys: equal results give equal text."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,156 @@
+"""Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
+
+:func:`run_sim` builds ``Simulation(seed=...)`` with servers ``n1..nN`` (``jetstream=True``)
+and the scenario's ``network`` (``latency``, ``loss``), connects sim clients in the same layout
+as the real backend (one ``steps`` connection, one per subscription, all on ``n1``) and runs the
+shared :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Same seed, same
+document and trace.
+
+>>> from pmesh_sim.scenario import Scenario
+>>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
+...     {"op": "request", "subject": "nobody.home"}]}))
+>>> doc["steps"][0]["result"]
+{'outcome': 'no_responders'}
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from .. import scenario as sc
+from ..runners import scenario_program
+from ..trace import Trace
+from .simulation import Simulation
+
+__all__ = ["run_sim"]
+
+
+def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
+            seed: int | None = None) -> tuple[dict, Trace]:
+    """Run ``scenario`` in a fresh simulation; returns ``(result document, trace)``."""
+    count = servers or scenario.servers
+    seed = scenario.seed if seed is None else seed
+    options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
+    sim = Simulation(seed=seed, **options)
+    for i in range(1, count + 1):
+        sim.add_server(f"n{i}", jetstream=True)
+    backend = _SimBackend(sim)
+    process = sim.process(scenario_program(scenario, backend))
+    sim.run(until=process)
+    setup, steps, final = process.value
+    doc = sc.result_document(scenario, backend="sim", seed=seed, servers=count, steps=steps,
+                             subscriptions=backend.received, final=final, setup=setup)
+    return doc, sim.trace
+
+
+class _SimBackend:
+    """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+        self.trace = sim.trace
+        self.t0 = 0.0
+        self.nc = sim.connect("n1", name="steps")
+        self._js = None
+        self.subs: dict[str, tuple] = {}
+        self.pulls: dict[tuple[str, str], object] = {}
+        self.received: dict[str, list[dict]] = {}
+
+    # clock
+    def start_clock(self):
+        self.t0 = self.sim.now
+
+    def now(self) -> float:
+        return self.sim.now - self.t0
+
+    def sleep(self, seconds: float):
+        return self.sim.env.timeout(seconds)
+
+    # the steps connection
+    def publish(self, subject, data, reply, headers):
+        self.nc.publish(subject, data, reply=reply or "", headers=headers)
+
+    def request(self, subject, data, timeout, headers):
+        return self.nc.request(subject, data, timeout=timeout, headers=headers)
+
+    def flush(self):
+        return self.nc.flush()
+
+    def flush_all(self):
+        return self.sim.process(self._flush_all())
+
+    def _flush_all(self):
+        for conn, _ in self.subs.values():
+            yield conn.flush()
+        yield self.nc.flush()
+
+    def fetch(self, stream, consumer, batch, timeout):
+        return self.sim.process(self._fetch(stream, consumer, batch, timeout))
+
+    def _fetch(self, stream, consumer, batch, timeout):
+        key = (stream, consumer)
+        if self._js is None:
+            self._js = self.nc.jetstream()
+        if key not in self.pulls:
+            bind = getattr(self._js, "pull_subscribe_bind", None)
+            if bind is not None:
+                psub = bind(consumer, stream=stream)
+            else:  # bind without a consumer_info / create, as nats-py's pull_subscribe_bind
+                from .jetstream import PullSubscription
+
+                psub = PullSubscription(self._js, stream, consumer)
+            if isinstance(psub, simpy.Event):
+                psub = yield psub
+            self.pulls[key] = psub
+        msgs = yield self.pulls[key].fetch(batch, timeout)
+        return msgs
+
+    def ack(self, msg, action, delay):
+        self.trace.emit("ack", action=action, subject=msg.subject)
+        if action == "nak":
+            return msg.nak(delay=delay)
+        return getattr(msg, action)()
+
+    # subscriptions, one connection each
+    def subscribe(self, spec: dict):
+        name, respond = spec["name"], spec.get("respond")
+        conn = self.sim.connect("n1", name=name)
+        self.received.setdefault(name, [])
+
+        def cb(msg):
+            self.received[name].append(sc.received_message(msg.subject, msg.data))
+            if respond is not None and msg.reply:
+                conn.publish(msg.reply, respond.encode())
+
+        sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        self.subs[name] = (conn, sub)
+        return conn.flush()
+
+    def unsubscribe(self, name: str):
+        conn, sub = self.subs.pop(name)
+        sub.unsubscribe()
+        event = conn.flush()
+        event.callbacks.append(lambda _e: conn.close())
+        return event
+
+    # faults: performed when the simulation offers them, else "unsupported"
+    def fault(self, op: str, args: dict):
+        if "server" in args:
+            server = self.sim.servers[args["server"]]
+            action = getattr(server, op, None)
+        else:
+            action = getattr(self.sim.network, op, None) or getattr(self.sim, op, None)
+        if action is None:
+            return sc.outcome("unsupported")
+        value = action(args["groups"]) if op == "partition" else action()
+        done = {"kill": "killed", "restart": "restarted", "partition": "partitioned",
+                "heal": "healed", "pause": "paused", "resume": "resumed",
+                "power_loss": "power_lost"}.get(op, op)
+        if isinstance(value, simpy.Event):
+            return self.sim.process(_then(value, sc.outcome(done)))
+        return sc.outcome(done)
+
+
+def _then(event, result):
+    yield event
+    return result
