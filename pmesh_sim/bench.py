@@ -1,0 +1,185 @@
+"""``pmesh-sim bench``: throughput of the simulation against a bare SimPy loop.
+
+Each benchmark is a named function ``fn(quick) -> dict`` listed in :data:`BENCHMARKS` (add one
+with the :func:`benchmark` decorator). A benchmark reports ``rate`` (units per wall-clock
+second, with ``unit`` naming them) among its figures; :func:`run_benchmarks` runs each a few
+times, keeps the median run, and adds ``ratio_to_bare``: its rate over the bare loop's.
+Wall-clock time is read here only, never inside a simulation.
+
+>>> figures = run_benchmarks(quick=True, repeats=1, only=["simpy_bare_loop"])
+>>> figures["simpy_bare_loop"]["unit"], figures["simpy_bare_loop"]["rate"] > 0
+('events', True)
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import simpy
+
+__all__ = ["BENCHMARKS", "benchmark", "run_benchmarks", "format_benchmarks"]
+
+BENCHMARKS: dict[str, Callable[[bool], dict]] = {}
+"""Benchmark name -> ``fn(quick) -> figures``; the first one is the baseline (the bare loop)."""
+
+BASELINE = "simpy_bare_loop"
+
+
+def benchmark(name: str):
+    """Register ``fn(quick) -> dict`` (with ``rate`` and ``unit``) under ``name``."""
+    def register(fn):
+        BENCHMARKS[name] = fn
+        return fn
+    return register
+
+
+@benchmark(BASELINE)
+def bench_bare_loop(quick: bool = False) -> dict:
+    """One process yielding ``env.timeout(1)`` N times: SimPy's own events per second."""
+    count = 100_000 if quick else 1_000_000
+    env = simpy.Environment()
+
+    def loop(env):
+        for _ in range(count):
+            yield env.timeout(1)
+
+    env.process(loop(env))
+    start = time.perf_counter()
+    env.run()
+    seconds = time.perf_counter() - start
+    return {"unit": "events", "events": count, "seconds": seconds, "rate": count / seconds}
+
+
+def _core_fanout(quick: bool, trace: bool) -> dict:
+    from .sim import Simulation
+
+    subscribers = 10
+    deliveries = 20_000 if quick else 200_000
+    publishes = deliveries // subscribers
+    sim = Simulation(seed=0, latency=0.0005, trace=trace)
+    sim.add_server("n1")
+    publisher = sim.connect(name="pub")
+    counts = [0] * subscribers
+    for i in range(subscribers):
+        def count(msg, i=i):
+            counts[i] += 1
+        sim.connect(name=f"sub{i}").subscribe("bench.fanout", cb=count)
+
+    def publish(env):
+        yield publisher.flush()
+        for _ in range(publishes):
+            publisher.publish("bench.fanout", b"0123456789abcdef")
+            yield env.timeout(0.001)         # one message per millisecond of virtual time
+
+    sim.process(publish(sim.env))
+    start = time.perf_counter()
+    sim.run()
+    seconds = time.perf_counter() - start
+    delivered = sum(counts)
+    if delivered != deliveries:  # pragma: no cover - a broken simulation, not a slow one
+        raise RuntimeError(f"core fan-out delivered {delivered} of {deliveries} messages")
+    return {"unit": "deliveries", "deliveries": delivered, "publishes": publishes,
+            "subscribers": subscribers, "trace": trace, "trace_events": len(sim.trace),
+            "virtual_seconds": sim.now, "seconds": seconds,
+            "rate": delivered / seconds}
+
+
+@benchmark("core_fanout")
+def bench_core_fanout(quick: bool = False) -> dict:
+    """1 publisher, 10 subscribers on separate connections, trace on: deliveries per second."""
+    return _core_fanout(quick, trace=True)
+
+
+@benchmark("core_fanout_trace_off")
+def bench_core_fanout_trace_off(quick: bool = False) -> dict:
+    """The same fan-out with the trace off."""
+    return _core_fanout(quick, trace=False)
+
+
+def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
+                   only: list[str] | None = None) -> dict:
+    """Run the benchmarks (each ``repeats`` times, 3 by default, 1 when quick) in one process;
+    for each, the run with the median rate, plus ``ratio_to_bare``."""
+    repeats = repeats or (1 if quick else 3)
+    names = [n for n in BENCHMARKS if only is None or n in only or n == BASELINE]
+    figures: dict = {"quick": quick, "repeats": repeats, "python": platform.python_version(),
+                     "simpy": simpy.__version__}
+    for name in names:
+        runs = sorted((BENCHMARKS[name](quick) for _ in range(repeats)), key=lambda r: r["rate"])
+        result = dict(runs[len(runs) // 2])
+        if repeats > 1:
+            result["rates"] = [r["rate"] for r in runs]
+        figures[name] = result
+    base = figures[BASELINE]["rate"]
+    for name in names:
+        if name != BASELINE:
+            figures[name]["ratio_to_bare"] = figures[name]["rate"] / base
+    return figures
+
+
+def format_benchmarks(figures: dict) -> str:
+    """The figures as a short table.
+
+    >>> print(format_benchmarks({"quick": True, "repeats": 1,
+    ...     "simpy_bare_loop": {"unit": "events", "rate": 2e6, "seconds": 0.05},
+    ...     "core_fanout": {"unit": "deliveries", "rate": 1e6, "seconds": 0.02,
+    ...                     "ratio_to_bare": 0.5}}))
+    benchmark                 rate                         seconds  ratio to bare
+    simpy_bare_loop           2,000,000 events/s             0.050              -
+    core_fanout               1,000,000 deliveries/s         0.020           0.50
+    (quick run, median of 1)
+    """
+    lines = [f"{'benchmark':25} {'rate':26} {'seconds':>9}  ratio to bare"]
+    for name, result in figures.items():
+        if not isinstance(result, dict) or "rate" not in result:
+            continue
+        ratio = result.get("ratio_to_bare")
+        rate = f"{result['rate']:,.0f} {result['unit']}/s"
+        lines.append(f"{name:25} {rate:26} {result['seconds']:9.3f}  "
+                     f"{'-' if ratio is None else format(ratio, '.2f'):>13}")
+    lines.append(f"({'quick' if figures.get('quick') else 'full'} run, median of "
+                 f"{figures.get('repeats')})")
+    return "\n".join(lines)
+
+
+@benchmark("jetstream_pull")
+def bench_jetstream_pull(quick: bool = False) -> dict:
+    """One R1 stream: publish -> pull fetch(batch=100) -> ack each, trace off: messages/s."""
+    from .sim import Simulation
+
+    total = 5_000 if quick else 100_000
+    sim = Simulation(seed=0, latency=0.0005, trace=False)
+    sim.add_server("n1", jetstream=True)
+    producer, worker = sim.connect(name="pub"), sim.connect(name="worker")
+    pjs, wjs = producer.jetstream(), worker.jetstream()
+    acked = [0]
+
+    def produce(env):
+        yield pjs.add_stream(name="BENCH", subjects=["bench.>"], storage="memory")
+        for i in range(total // 100):
+            for _ in range(100):
+                producer.publish("bench.js", b"0123456789abcdef")   # stored, no ack wanted
+            yield env.timeout(0.01)
+
+    def consume(env):
+        yield env.timeout(0.005)
+        sub = yield wjs.pull_subscribe("bench.>", durable="worker", stream="BENCH")
+        while acked[0] < total:
+            msgs = yield sub.fetch(100, timeout=1.0)
+            for msg in msgs:
+                msg.ack()
+            acked[0] += len(msgs)
+
+    sim.process(produce(sim.env))
+    sim.process(consume(sim.env))
+    start = time.perf_counter()
+    sim.run()
+    seconds = time.perf_counter() - start
+    if acked[0] != total:  # pragma: no cover - a broken simulation, not a slow one
+        raise RuntimeError(f"jetstream pipeline acked {acked[0]} of {total} messages")
+    return {"unit": "messages", "messages": total, "batch": 100, "trace": False,
+            "virtual_seconds": sim.now, "seconds": seconds,
+            "rate": total / seconds}
