@@ -36,7 +36,6 @@ from ..errors import (
     TimeoutError,
 )
 from ..subjects import check_publish_subject, validate_queue, validate_subject
-from ..trace import Event
 
 __all__ = ["Client", "Subscription", "Msg", "Metadata", "SequencePair",
            "DEFAULT_SUB_PENDING_MSGS_LIMIT", "DEFAULT_SUB_PENDING_BYTES_LIMIT", "headers_size"]
@@ -361,10 +360,9 @@ class Client:
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        if trace.enabled:
-            trace.events.append(_new(Event, (self.env.now, "publish", {
-                "node": server.name, "client": self.name, "subject": subject, "reply": reply,
-                "msg_id": msg_id, "size": size})))
+        trace.record(self.env.now, "publish", {
+            "node": server.name, "client": self.name, "subject": subject, "reply": reply,
+            "msg_id": msg_id, "size": size})
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -415,10 +413,9 @@ class Client:
         msg = Msg(self, subject, reply, data, headers, sub)
         cb = sub._plain_cb
         if cb is not None:
-            if trace.enabled:
-                trace.events.append(_new(Event, (self.env.now, "deliver", {
-                    "node": self.server.name, "client": self.name, "sid": sub.sid,
-                    "subject": subject, "msg_id": msg_id})))
+            trace.record(self.env.now, "deliver", {
+                "node": self.server.name, "client": self.name, "sid": sub.sid,
+                "subject": subject, "msg_id": msg_id})
             cb(msg)
             return
         size = len(data)
@@ -435,10 +432,9 @@ class Client:
                     f"{sub._pending_bytes} bytes pending; limits {sub.pending_msgs_limit} / "
                     f"{sub.pending_bytes_limit})"))
             return
-        if trace.enabled:
-            trace.events.append(_new(Event, (self.env.now, "deliver", {
-                "node": self.server.name, "client": self.name, "sid": sub.sid,
-                "subject": subject, "msg_id": msg_id})))
+        trace.record(self.env.now, "deliver", {
+            "node": self.server.name, "client": self.name, "sid": sub.sid,
+            "subject": subject, "msg_id": msg_id})
         sub._pending.append(msg)
         sub._pending_bytes += size
         if sub._gen_cb is not None:
@@ -561,16 +557,13 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         sub._received += 1
         if trace is None:
             trace = client._trace
-            events = trace.events if trace.enabled else None
             now = client.env.now
-        if events is not None:
-            events.append(_new(Event, (now, "deliver", {
-                "node": client.server.name, "client": client.name, "sid": sub.sid,
-                "subject": subject, "msg_id": msg_id})))
+        trace.record(now, "deliver", {
+            "node": client.server.name, "client": client.name, "sid": sub.sid,
+            "subject": subject, "msg_id": msg_id})
         cb(Msg(client, subject, reply, data, headers, sub))
 
 
-_new = tuple.__new__
 
 
 def _check_headers(headers) -> None:
