@@ -27,6 +27,7 @@ from typing import Any
 
 from . import scenario as sc
 from .errors import PmeshError
+from .report import describe, write_report
 
 __all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
            "classify_error", "wire_stream_config", "api_subject_for_consumer", "SETTLE",
@@ -312,33 +313,15 @@ def run_command(args) -> int:
     doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
                        trace_out=traces)
     if args.report:
-        out = Path(args.report)
-        out.mkdir(parents=True, exist_ok=True)
-        doc["trace"] = str(out / "trace.jsonl")
-        (out / "trace.jsonl").write_text(traces[0].dumps(), encoding="utf-8")
-        (out / "result.json").write_text(sc.dumps_result(doc), encoding="utf-8")
-        (out / "summary.txt").write_text(_summary(scenario, doc), encoding="utf-8")
+        write_report(args.report, doc, traces[0], scenario.steps)
     text = sc.dumps_result(doc)
     if args.json_out == "-":
         sys.stdout.write(text)
     elif args.json_out:
         Path(args.json_out).write_text(text, encoding="utf-8")
     if args.json_out != "-":
-        print(_summary(scenario, doc), end="")
+        print(describe(doc, scenario.steps), end="")
     return 0
-
-
-def _summary(scenario: sc.Scenario, doc: dict) -> str:
-    lines = [f"{doc['scenario']} on {doc['backend']} ({doc['servers']} server(s), "
-             f"seed {doc['seed']}): {len(doc['steps'])} steps"]
-    if scenario.description:
-        lines.append(f"  {scenario.description.strip()}")
-    for rec in doc["steps"]:
-        lines.append(f"  step {rec['index']:>3} {rec['op']:<16} "
-                     f"{json.dumps(rec['result'], sort_keys=True)[:100]}")
-    for name, msgs in sorted(doc["subscriptions"].items()):
-        lines.append(f"  subscription {name}: {len(msgs)} message(s)")
-    return "\n".join(lines) + "\n"
 
 
 def validate_command(args) -> int:
