@@ -113,11 +113,37 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10071: (400, "wrong last sequence: {seq}"),
     10074: (500, "replicas > 1 not supported in non-clustered mode"),
     10077: (503, "{err}"),
-    10109: (400, "stream is sealed"),
-    10110: (500, "stream purge is not permitted"),
-    10111: (400, "rollup not permitted"),
+    10078: (400, "consumer config required"),
+    10079: (400, "consumer deliver subject has wildcards"),
+    10080: (400, "consumer in push mode can not set max waiting"),
+    10082: (400, "consumer requires ack policy for max ack pending"),
+    10083: (400, "consumer idle heartbeat needs to be >= 100ms"),
+    10084: (400, "consumer in pull mode requires explicit ack policy on workqueue stream"),
+    10086: (400, "consumer in pull mode can not have rate limit set"),
+    10088: (400, "consumer idle heartbeat requires a push based consumer"),
+    10089: (400, "consumer flow control requires a push based consumer"),
+    10094: (400, "{err}"),
+    10098: (400, "workqueue stream requires explicit ack"),
+    10099: (400, "multiple non-filtered consumers not allowed on workqueue stream"),
+    10100: (400, "filtered consumer not unique on workqueue stream"),
+    10101: (400, "consumer must be deliver all on workqueue stream"),
+    10108: (400, "consumer with flow control also needs heartbeats"),
+    10109: (400, "invalid operation on sealed stream"),
+    10110: (500, "{err}"),
+    10111: (500, "{err}"),
+    10116: (400, "max deliver is required to be > length of backoff values"),
     10118: (500, "stream is offline"),
+    10126: (400, "consumer config replica count exceeds parent stream"),
+    10132: (400, "Consumer Durable and Name have to be equal if both are provided"),
     10133: (400, "replicas count cannot be negative"),
+    10134: (400, "consumer config replicas must match interest retention stream's replicas"),
+    10136: (400, "consumer cannot have both FilterSubject and FilterSubjects specified"),
+    10138: (400, "consumer subject filters cannot overlap"),
+    10139: (400, "consumer filter in FilterSubjects cannot be empty"),
+    10148: (400, "consumer already exists"),
+    10149: (400, "consumer does not exist"),
+    10183: (400, "consumer ack wait needs to be positive"),
+    10184: (400, "consumer backoff needs to be positive"),
 }
 
 
@@ -131,13 +157,15 @@ class JetStreamError(PmeshError):
     err_code: int = 0
     code: int = 500
 
-    def __init__(self, description: str, *, code: int | None = None, err_code: int | None = None):
+    def __init__(self, description: str, code: int | None = None, err_code: int | None = None):
         super().__init__(description)
         self.description = description
         if code is not None:
             self.code = code
         if err_code is not None:
             self.err_code = err_code
+        # SimPy re-raises a failed event as ``type(err)(*err.args)``: keep everything in args.
+        self.args = (description, self.code, self.err_code)
 
     def __str__(self) -> str:
         return f"{self.description} (err_code={self.err_code}, code={self.code})"
@@ -170,8 +198,8 @@ class StreamNotFoundError(JetStreamError):
 
     code, err_code = 404, 10059
 
-    def __init__(self, description: str = "stream not found", **kwargs):
-        super().__init__(description, **kwargs)
+    def __init__(self, description: str = "stream not found", *args, **kwargs):
+        super().__init__(description, *args, **kwargs)
 
 
 class ConsumerNotFoundError(JetStreamError):
@@ -179,8 +207,8 @@ class ConsumerNotFoundError(JetStreamError):
 
     code, err_code = 404, 10014
 
-    def __init__(self, description: str = "consumer not found", **kwargs):
-        super().__init__(description, **kwargs)
+    def __init__(self, description: str = "consumer not found", *args, **kwargs):
+        super().__init__(description, *args, **kwargs)
 
 
 _BY_ERR_CODE: dict[int, type[JetStreamError]] = {

@@ -42,7 +42,7 @@ def test_run_report_writes_result_trace_and_summary(core, tmp_path, capsys):
     assert doc["trace"] == str(report / "trace.jsonl")
     kinds = [json.loads(line)["kind"] for line in (report / "trace.jsonl").read_text().splitlines()]
     assert kinds.count("step") == 2
-    assert "no_responders" in (report / "summary.txt").read_text()
+    assert "request svc.nobody: no responders" in (report / "summary.txt").read_text()
 
 
 def test_a_bad_file_exits_2_naming_file_step_and_key(tmp_path, capsys):

@@ -28,6 +28,7 @@ count as responders.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 
 from ..errors import ConfigError
 from ..subjects import SubjectIndex, validate_queue, validate_subject
@@ -120,6 +121,11 @@ class Server:
             self.sim.trace.emit("send", node=self.name, subject=subject, reply=reply,
                                 msg_id=msg_id, size=len(data))
             self.route(subject, reply, data, headers, msg_id, None)
+
+    def has_client_interest(self, subject: str) -> bool:
+        """Whether a client's subscription (not one of the server's own) matches ``subject``."""
+        match = self.index.match(subject)
+        return any(not sub.internal for sub in chain(match.plain, *match.groups))
 
     def call_at(self, time: float, fn: Callable[[], object]):
         """Run ``fn()`` at virtual ``time`` (at once if it has passed); returns the SimPy event."""

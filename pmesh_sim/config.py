@@ -1,0 +1,562 @@
+"""Stream and consumer configuration: nats-py's field names, the server's strings and defaults.
+
+Durations are float seconds in Python and nanoseconds on the wire (``to_wire`` / ``from_wire``).
+``from_dict`` reads a user's mapping (a scenario file) and rejects unknown keys and wrong types
+with :class:`~pmesh_sim.errors.ConfigError`; ``check_stream_config`` and ``check_consumer_config``
+apply the server's defaults and validation, raising the :class:`JetStreamError` the server sends.
+
+>>> cfg = StreamConfig(name="ORDERS", subjects=["orders.>"], max_age=3600.0)
+>>> cfg.to_wire()["max_age"]
+3600000000000
+>>> check_stream_config(StreamConfig(name="ORDERS")).subjects
+['ORDERS']
+>>> RetentionPolicy.WORK_QUEUE == "workqueue"
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from .errors import ConfigError, JetStreamError
+
+__all__ = [
+    "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
+    "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
+    "check_consumer_config", "check_consumer_update",
+]
+
+NS = 1_000_000_000
+MAX_NAME_LEN = 255
+DEFAULT_DUPLICATE_WINDOW = 120.0
+DEFAULT_ACK_WAIT = 30.0
+DEFAULT_MAX_ACK_PENDING = 1000
+DEFAULT_MAX_WAITING = 512
+EPHEMERAL_INACTIVE_THRESHOLD = 5.0
+
+
+class RetentionPolicy(str, Enum):
+    """When a stream removes messages."""
+
+    LIMITS = "limits"
+    INTEREST = "interest"
+    WORK_QUEUE = "workqueue"
+
+
+class DiscardPolicy(str, Enum):
+    """What a full stream does with a new message."""
+
+    OLD = "old"
+    NEW = "new"
+
+
+class StorageType(str, Enum):
+    """Where a stream keeps its messages."""
+
+    FILE = "file"
+    MEMORY = "memory"
+
+
+class AckPolicy(str, Enum):
+    """Which deliveries a consumer expects acks for."""
+
+    NONE = "none"
+    ALL = "all"
+    EXPLICIT = "explicit"
+
+
+class DeliverPolicy(str, Enum):
+    """Where a consumer starts in its stream."""
+
+    ALL = "all"
+    LAST = "last"
+    NEW = "new"
+    BY_START_SEQUENCE = "by_start_sequence"
+    BY_START_TIME = "by_start_time"
+    LAST_PER_SUBJECT = "last_per_subject"
+
+
+class ReplayPolicy(str, Enum):
+    """How fast a consumer replays stored messages."""
+
+    INSTANT = "instant"
+    ORIGINAL = "original"
+
+
+def _invalid(text: str) -> JetStreamError:
+    return JetStreamError.from_err_code(10052, err=text)
+
+
+class _Config:
+    """Shared reading and writing of the config dataclasses."""
+
+    _SECONDS: tuple[str, ...] = ()
+    _ENUMS: dict[str, type[Enum]] = {}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """Build from a mapping in nats-py's names and units; unknown keys and bad types fail."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; "
+                              f"known fields: {', '.join(sorted(names))}")
+        values = {}
+        for key, value in data.items():
+            values[key] = cls._coerce(key, value)
+        try:
+            return cls(**values)
+        except TypeError as err:
+            raise ConfigError(f"{cls.__name__}: {err}") from None
+
+    @classmethod
+    def _coerce(cls, key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if key in cls._ENUMS:
+            enum = cls._ENUMS[key]
+            try:
+                return enum(value)
+            except ValueError:
+                raise ConfigError(f"{cls.__name__}.{key} = {value!r} is not one of "
+                                  f"{[e.value for e in enum]}") from None
+        kind = cls._TYPES.get(key)
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+            "strs": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "floats": isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value),
+            "dict": isinstance(value, dict),
+            "any": True,
+        }[kind or "any"]
+        if not ok:
+            raise ConfigError(f"{cls.__name__}.{key} = {value!r} should be of type {kind}")
+        if kind == "float":
+            return float(value)
+        if kind == "floats":
+            return [float(v) for v in value]
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body the server reads: unset fields left out, seconds as nanoseconds."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Enum):
+                value = value.value
+            elif f.name in self._SECONDS:
+                value = [round(v * NS) for v in value] if isinstance(value, list) else round(value * NS)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]):
+        """Read the server's JSON (nanoseconds); keys this model does not know are ignored."""
+        if not isinstance(data, dict):
+            raise JetStreamError.from_err_code(10025, err="config must be a JSON object")
+        names = {f.name for f in fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key not in names:
+                continue
+            if key in cls._SECONDS and value is not None:
+                if isinstance(value, list):
+                    value = [v / NS for v in value]
+                elif isinstance(value, (int, float)):
+                    value = value / NS
+            try:
+                values[key] = cls._coerce(key, value)
+            except ConfigError as err:
+                raise JetStreamError.from_err_code(10025, err=str(err)) from None
+        if "name" in {f.name for f in fields(cls) if f.default is dataclasses.MISSING}:
+            values.setdefault("name", "")
+        return cls(**values)
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class StreamConfig(_Config):
+    """A stream's configuration (nats-py ``StreamConfig`` names; durations in seconds).
+
+    ``duplicate_window=0`` and ``subjects=None`` mean "the server's default" (2 min or
+    ``max_age``; ``[name]``); -1 means unlimited for the limits.
+    """
+
+    name: str
+    subjects: list[str] | None = None
+    description: str | None = None
+    retention: RetentionPolicy = RetentionPolicy.LIMITS
+    max_consumers: int = -1
+    max_msgs: int = -1
+    max_bytes: int = -1
+    discard: DiscardPolicy = DiscardPolicy.OLD
+    discard_new_per_subject: bool = False
+    max_age: float = 0.0
+    max_msgs_per_subject: int = -1
+    max_msg_size: int = -1
+    storage: StorageType = StorageType.FILE
+    num_replicas: int = 1
+    no_ack: bool = False
+    duplicate_window: float = 0.0
+    sealed: bool = False
+    deny_delete: bool = False
+    deny_purge: bool = False
+    allow_rollup_hdrs: bool = False
+    allow_direct: bool = False
+    metadata: dict[str, str] | None = None
+
+    _SECONDS = ("max_age", "duplicate_window")
+    _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
+    _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
+              "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
+              "max_age": "float", "max_msgs_per_subject": "int", "max_msg_size": "int",
+              "num_replicas": "int", "no_ack": "bool", "duplicate_window": "float",
+              "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
+              "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict"}
+
+
+@dataclass
+class ConsumerConfig(_Config):
+    """A consumer's configuration (nats-py ``ConsumerConfig`` names; durations in seconds).
+
+    ``None`` means unset: the server fills it in (``ack_wait`` 30 s, ``max_ack_pending`` 1000,
+    ``max_waiting`` 512 for pull, ``inactive_threshold`` 5 s for ephemerals).
+    """
+
+    durable_name: str | None = None
+    name: str | None = None
+    description: str | None = None
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    opt_start_seq: int | None = None
+    opt_start_time: str | None = None
+    ack_policy: AckPolicy = AckPolicy.EXPLICIT
+    ack_wait: float | None = None
+    max_deliver: int | None = None
+    backoff: list[float] | None = None
+    filter_subject: str | None = None
+    filter_subjects: list[str] | None = None
+    replay_policy: ReplayPolicy = ReplayPolicy.INSTANT
+    rate_limit_bps: int | None = None
+    sample_freq: str | None = None
+    max_waiting: int | None = None
+    max_ack_pending: int | None = None
+    flow_control: bool | None = None
+    idle_heartbeat: float | None = None
+    headers_only: bool | None = None
+    max_batch: int | None = None
+    max_expires: float | None = None
+    deliver_subject: str | None = None
+    deliver_group: str | None = None
+    inactive_threshold: float | None = None
+    num_replicas: int | None = None
+    mem_storage: bool | None = None
+    metadata: dict[str, str] | None = None
+
+    _SECONDS = ("ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires")
+    _ENUMS = {"deliver_policy": DeliverPolicy, "ack_policy": AckPolicy,
+              "replay_policy": ReplayPolicy}
+    _TYPES = {"durable_name": "str", "name": "str", "description": "str", "opt_start_seq": "int",
+              "opt_start_time": "str", "ack_wait": "float", "max_deliver": "int",
+              "backoff": "floats", "filter_subject": "str", "filter_subjects": "strs",
+              "rate_limit_bps": "int", "sample_freq": "str", "max_waiting": "int",
+              "max_ack_pending": "int", "flow_control": "bool", "idle_heartbeat": "float",
+              "headers_only": "bool", "max_batch": "int", "max_expires": "float",
+              "deliver_subject": "str", "deliver_group": "str", "inactive_threshold": "float",
+              "num_replicas": "int", "mem_storage": "bool", "metadata": "dict"}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ConsumerConfig:
+        """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``."""
+        cfg = super().from_wire(data)
+        if "ack_policy" not in data:
+            cfg.ack_policy = AckPolicy.NONE
+        return cfg
+
+    @property
+    def filters(self) -> list[str]:
+        """The filter subjects as one list (empty: the whole stream).
+
+        >>> ConsumerConfig(filter_subject="a.*").filters
+        ['a.*']
+        """
+        if self.filter_subjects:
+            return list(self.filter_subjects)
+        return [self.filter_subject] if self.filter_subject else []
+
+
+def _valid_asset_name(name: str | None) -> bool:
+    return bool(name) and not any(c in name for c in " \t\r\n\f.*>/\\")
+
+
+def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> StreamConfig:
+    """The config with the server's defaults, or the server's error (checkStreamCfgLocked order).
+
+    >>> check_stream_config(StreamConfig(name="S", max_age=30.0)).duplicate_window
+    30.0
+    >>> check_stream_config(StreamConfig(name="S", num_replicas=3)).num_replicas
+    Traceback (most recent call last):
+    ...
+    pmesh_sim.errors.JetStreamError: replicas > 1 not supported in non-clustered mode (err_code=10074, code=500)
+    """
+    from .subjects import subject_matches, validate_subject  # noqa: F401 - late: sibling module
+    from .errors import InvalidSubjectError
+
+    if not _valid_asset_name(cfg.name):
+        raise _invalid("stream name is required and can not contain '.', '*', '>', '\\', '/'")
+    if len(cfg.name) > MAX_NAME_LEN:
+        raise _invalid(f"stream name is too long, maximum allowed is {MAX_NAME_LEN}")
+    c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None)
+    if c.num_replicas == 0:
+        c.num_replicas = 1
+    if c.num_replicas > 5:
+        raise _invalid("maximum replicas is 5")
+    if c.num_replicas < 0:
+        raise JetStreamError.from_err_code(10133)
+    for key in ("max_msgs", "max_msgs_per_subject", "max_bytes", "max_msg_size", "max_consumers"):
+        if getattr(c, key) == 0 or getattr(c, key) < -1:
+            setattr(c, key, -1)
+    if c.max_age < 0:
+        raise _invalid("max age can not be negative")
+    if c.max_age != 0 and c.max_age < 0.1:
+        raise _invalid("max age needs to be >= 100ms")
+    if c.duplicate_window == 0:
+        c.duplicate_window = (c.max_age if c.max_age != 0 and c.max_age < DEFAULT_DUPLICATE_WINDOW
+                              else DEFAULT_DUPLICATE_WINDOW)
+    if c.duplicate_window < 0:
+        raise _invalid("duplicates window can not be negative")
+    if c.max_age != 0 and c.duplicate_window > c.max_age:
+        raise _invalid("duplicates window can not be larger then max age")
+    if 0 < c.duplicate_window < 0.1:
+        raise _invalid("duplicates window needs to be >= 100ms")
+    if c.deny_purge and c.allow_rollup_hdrs:
+        raise _invalid("roll-ups require the purge permission")
+    if c.discard_new_per_subject:
+        if c.discard != DiscardPolicy.NEW:
+            raise _invalid("discard new per subject requires discard new policy to be set")
+        if c.max_msgs_per_subject <= 0:
+            raise _invalid("discard new per subject requires max msgs per subject > 0")
+    if not c.subjects:
+        c.subjects = [c.name]
+    else:
+        seen: set[str] = set()
+        for i, subj in enumerate(c.subjects):
+            try:
+                validate_subject(subj)
+            except InvalidSubjectError:
+                raise _invalid("invalid subject") from None
+            if subj in seen:
+                raise _invalid("duplicate subjects detected")
+            if subj == ">":
+                if not c.no_ack:
+                    raise _invalid("capturing all subjects requires no-ack to be true")
+            elif not c.no_ack and subjects_collide(subj, "$JS.>") \
+                    and not subject_matches("$JS.EVENT.>", subj):
+                raise _invalid("subjects that overlap with jetstream api require no-ack to be true")
+            for other in c.subjects[i + 1:]:
+                if subjects_collide(other, subj):
+                    raise _invalid(f'subject "{subj}" overlaps with "{other}"')
+            seen.add(subj)
+    if not clustered and c.num_replicas > 1:
+        raise JetStreamError.from_err_code(10074)
+    return c
+
+
+def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool = False) -> StreamConfig:
+    """The checked new config of an update, or the server's error (configUpdateCheck order)."""
+    c = check_stream_config(new, clustered=clustered)
+    if c.name != old.name:
+        raise _invalid("stream configuration name must match original")
+    if c.storage != old.storage:
+        raise _invalid("stream configuration update can not change storage type")
+    if c.retention != old.retention and RetentionPolicy.WORK_QUEUE in (c.retention, old.retention):
+        raise _invalid("stream configuration update can not change retention policy to/from workqueue")
+    if old.sealed and not c.sealed:
+        raise _invalid("stream configuration update can not unseal a sealed stream")
+    if old.deny_delete and not c.deny_delete:
+        raise _invalid("stream configuration update can not cancel deny message deletes")
+    if old.deny_purge and not c.deny_purge:
+        raise _invalid("stream configuration update can not cancel deny purge")
+    return c
+
+
+def subjects_collide(a: str, b: str) -> bool:
+    """True when some literal subject matches both patterns.
+
+    >>> subjects_collide("a.>", "a.b"), subjects_collide("a.*", "b.*"), subjects_collide("a.*", "*.b")
+    (True, False, True)
+    """
+    ta, tb = a.split("."), b.split(".")
+    if len(ta) < len(tb) and ta[-1] != ">" or len(tb) < len(ta) and tb[-1] != ">":
+        return False
+    return all(x == y or x in ("*", ">") or y in ("*", ">") for x, y in zip(ta, tb))
+
+
+def subject_is_subset(sub: str, of: str) -> bool:
+    """True when every subject ``sub`` matches is also matched by ``of``.
+
+    >>> subject_is_subset("a.b", "a.*"), subject_is_subset("a.*", "a.b"), subject_is_subset("a.>", "a.>")
+    (True, False, True)
+    """
+    ts, to = sub.split("."), of.split(".")
+    for i, t in enumerate(to):
+        if t == ">":
+            return len(ts) > i
+        if i >= len(ts):
+            return False
+        if t == "*":
+            if ts[i] == ">":
+                return False
+            continue
+        if ts[i] != t:
+            return False
+    return len(ts) == len(to)
+
+
+def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> ConsumerConfig:
+    """The config with the server's defaults, or the server's error (setConsumerConfigDefaults,
+    then checkConsumerCfg, in its order).
+
+    >>> c = check_consumer_config(ConsumerConfig(durable_name="d"), StreamConfig(name="S"))
+    >>> (c.ack_wait, c.max_deliver, c.max_ack_pending, c.max_waiting)
+    (30.0, -1, 1000, 512)
+    """
+    from .subjects import validate_subject
+    from .errors import InvalidSubjectError
+
+    c = dataclasses.replace(cfg)
+    if c.max_deliver is None or c.max_deliver == 0 or c.max_deliver < -1:
+        c.max_deliver = -1
+    if c.max_waiting is not None and c.max_waiting < 0:
+        c.max_waiting = 0
+    if c.max_ack_pending is not None and c.max_ack_pending < -1:
+        c.max_ack_pending = -1
+    if not c.deliver_subject and not c.max_waiting:
+        c.max_waiting = DEFAULT_MAX_WAITING
+    if not c.ack_wait and c.ack_policy in (AckPolicy.EXPLICIT, AckPolicy.ALL):
+        c.ack_wait = DEFAULT_ACK_WAIT
+    if c.backoff:
+        c.ack_wait = c.backoff[0]
+    if not c.max_ack_pending and c.ack_policy != AckPolicy.NONE:
+        c.max_ack_pending = DEFAULT_MAX_ACK_PENDING
+    if c.name and not _valid_asset_name(c.name):
+        raise _invalid("consumer name can not contain '.', '*', '>', '\\', '/'")
+    if c.durable_name and not _valid_asset_name(c.durable_name):
+        raise _invalid("consumer durable name can not contain '.', '*', '>', '\\', '/'")
+    replicas = c.num_replicas or 0
+    if replicas > 0 and replicas > stream.num_replicas:
+        raise JetStreamError.from_err_code(10126)
+    if replicas < 0:
+        raise JetStreamError.from_err_code(10133)
+    if stream.retention != RetentionPolicy.LIMITS and replicas not in (0, stream.num_replicas):
+        raise JetStreamError.from_err_code(10134)
+    if any(b < 0 for b in c.backoff or ()):
+        raise JetStreamError.from_err_code(10184)
+    if c.ack_wait is not None and c.ack_wait < 0:
+        raise JetStreamError.from_err_code(10183)
+    if c.backoff and c.max_deliver != -1 and len(c.backoff) > c.max_deliver:
+        raise JetStreamError.from_err_code(10116)
+    if c.deliver_subject:
+        if "*" in c.deliver_subject.split(".") or ">" in c.deliver_subject.split("."):
+            raise JetStreamError.from_err_code(10079)
+        if c.max_waiting:
+            raise JetStreamError.from_err_code(10080)
+        if (c.max_ack_pending or 0) > 0 and c.ack_policy == AckPolicy.NONE:
+            raise JetStreamError.from_err_code(10082)
+        if c.idle_heartbeat and c.idle_heartbeat < 0.1:
+            raise JetStreamError.from_err_code(10083)
+    else:
+        if c.ack_policy == AckPolicy.NONE and stream.retention == RetentionPolicy.WORK_QUEUE:
+            raise JetStreamError.from_err_code(10084)
+        if c.rate_limit_bps:
+            raise JetStreamError.from_err_code(10086)
+        if c.idle_heartbeat:
+            raise JetStreamError.from_err_code(10088)
+        if c.flow_control:
+            raise JetStreamError.from_err_code(10089)
+    if c.filter_subject and c.filter_subjects:
+        raise JetStreamError.from_err_code(10136)
+    if any(f == "" for f in c.filter_subjects or ()):
+        raise JetStreamError.from_err_code(10139)
+    filters = c.filters
+    for i, f in enumerate(filters):
+        try:
+            validate_subject(f)
+        except InvalidSubjectError:
+            raise _invalid("invalid subject") from None
+        if any(j != i and subject_is_subset(f, g) for j, g in enumerate(filters)):
+            raise JetStreamError.from_err_code(10138)
+    _check_deliver_policy(c)
+    if c.flow_control and not c.idle_heartbeat:
+        raise JetStreamError.from_err_code(10108)
+    if c.durable_name and c.name and c.name != c.durable_name:
+        raise JetStreamError.from_err_code(10132)
+    return c
+
+
+def _check_deliver_policy(c: ConsumerConfig) -> None:
+    words = {DeliverPolicy.ALL: "all", DeliverPolicy.LAST: "last", DeliverPolicy.NEW: "new",
+             DeliverPolicy.LAST_PER_SUBJECT: "last per subject",
+             DeliverPolicy.BY_START_SEQUENCE: "by start sequence",
+             DeliverPolicy.BY_START_TIME: "by start time"}
+    dp = words[c.deliver_policy]
+
+    def bad(start: str) -> JetStreamError:
+        return JetStreamError.from_err_code(
+            10094, err=f"consumer delivery policy is deliver {dp}, but optional start {start} is also set")
+
+    def missing(what: str) -> JetStreamError:
+        return JetStreamError.from_err_code(
+            10094, err=f"consumer delivery policy is deliver {dp}, but optional {what} is not set")
+
+    if c.deliver_policy == DeliverPolicy.BY_START_SEQUENCE:
+        if not c.opt_start_seq:
+            raise missing("start sequence")
+        if c.opt_start_time:
+            raise bad("time")
+    elif c.deliver_policy == DeliverPolicy.BY_START_TIME:
+        if not c.opt_start_time:
+            raise missing("start time")
+        if c.opt_start_seq:
+            raise bad("start sequence")
+    else:
+        if c.opt_start_seq:
+            raise bad("sequence")
+        if c.opt_start_time:
+            raise bad("time")
+        if c.deliver_policy == DeliverPolicy.LAST_PER_SUBJECT and not c.filters:
+            raise missing("filter subject")
+
+
+_IMMUTABLE = [("deliver_policy", "deliver policy can not be updated"),
+              ("mem_storage", "storage type can not be updated"),
+              ("opt_start_seq", "start sequence can not be updated"),
+              ("opt_start_time", "start time can not be updated"),
+              ("ack_policy", "ack policy can not be updated"),
+              ("replay_policy", "replay policy can not be updated"),
+              ("idle_heartbeat", "heart beats can not be updated"),
+              ("flow_control", "flow control can not be updated")]
+
+
+def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig) -> None:
+    """Raise 10012 with the server's text when ``new`` changes what cannot change."""
+    for key, text in _IMMUTABLE:
+        if getattr(old, key) != getattr(new, key):
+            raise JetStreamError.from_err_code(10012, err=text)
+    if (old.deliver_subject or "") != (new.deliver_subject or ""):
+        if not old.deliver_subject:
+            raise JetStreamError.from_err_code(10012, err="can not update pull consumer to push based")
+        if not new.deliver_subject:
+            raise JetStreamError.from_err_code(10012, err="can not update push consumer to pull based")

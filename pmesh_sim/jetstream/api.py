@@ -1,0 +1,413 @@
+"""JetStream on one server, as plain messages in and out: the API, publishes, pulls and acks.
+
+No SimPy: the host feeds each arriving message to :meth:`JetStream.handle` with the time, sends
+what it returns, and calls :meth:`JetStream.on_timer` at :meth:`JetStream.next_deadline`.
+
+>>> js = JetStream()
+>>> out = js.handle("$JS.API.STREAM.CREATE.S", "_INBOX.1", b'{"name":"S","subjects":["s.>"]}', None, now=0.0)
+>>> json.loads(out[0].data)["config"]["subjects"]
+['s.>']
+>>> json.loads(js.handle("s.1", "_INBOX.2", b"hi", None, now=0.0)[0].data)
+{'stream': 'S', 'seq': 1}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..config import (ConsumerConfig, RetentionPolicy, StreamConfig, check_consumer_config,
+                      check_consumer_update, check_stream_config, check_stream_update,
+                      subjects_collide)
+from ..errors import JetStreamError
+from .consumer import Consumer, Outgoing, status
+from .stream import Stream, _rfc3339, encode_headers
+
+__all__ = ["JetStream", "Outgoing"]
+
+API = "$JS.API."
+
+
+def _reply(to: str, body: dict) -> list[Outgoing]:
+    return [Outgoing(to, "", json.dumps(body).encode(), None)] if to else []
+
+
+class JetStream:
+    """Every stream and consumer of one server, answering the server's wire protocol.
+
+    ``emit(kind, **fields)`` is the trace; ``has_interest(subject)`` tells push consumers
+    whether anyone listens on their deliver subject.
+    """
+
+    def __init__(self, emit: Callable[..., None] | None = None,
+                 has_interest: Callable[[str], bool] | None = None):
+        self.emit = emit or (lambda kind, **fields: None)
+        self.has_interest = has_interest or (lambda subject: False)
+        self.streams: dict[str, Stream] = {}
+        self.interest_version = 0
+        self._interest: set[str] = {"$JS.API.>", "$JS.ACK.>"}
+        self._ephemeral_count = 0
+        self._route_cache: dict[str, Stream | None] = {}
+
+    # --------------------------------------------------------------- interest
+    def interest(self) -> set[str]:
+        """The subjects the server must deliver here."""
+        return set(self._interest)
+
+    def _refresh_interest(self) -> None:
+        subjects = {"$JS.API.>", "$JS.ACK.>"}
+        for st in self.streams.values():
+            subjects.update(st.config.subjects)
+        self._route_cache.clear()
+        if subjects != self._interest:
+            self._interest = subjects
+            self.interest_version += 1
+
+    def stream_for(self, subject: str) -> Stream | None:
+        """The stream whose subjects cover ``subject``."""
+        cache = self._route_cache
+        if subject in cache:
+            return cache[subject]
+        found = next((st for st in self.streams.values() if st.covers(subject)), None)
+        if len(cache) > 4096:
+            cache.clear()
+        cache[subject] = found
+        return found
+
+    # ---------------------------------------------------------------- dispatch
+    def handle(self, subject: str, reply: str, data: bytes, headers: dict | None,
+               now: float) -> list[Outgoing]:
+        """One arriving message; returns the messages to send in answer."""
+        if subject.startswith("$JS.ACK."):
+            return self._ack(subject, reply, data, now)
+        if subject.startswith(API):
+            return self._api(subject[len(API):], reply, data, now)
+        st = self.stream_for(subject)
+        if st is None:
+            return []
+        return self._publish(st, subject, reply, data, headers, now)
+
+    def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+        try:
+            seq, dup = st.publish(subject, data, headers, now)
+        except JetStreamError as err:
+            return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
+        out = _reply(reply, {"stream": st.name, "seq": seq, **({"duplicate": True} if dup else {})})
+        if not dup:
+            for c in list(st.consumers.values()):
+                out.extend(c.deliver(now))
+        return out
+
+    def _ack(self, subject, reply, data, now) -> list[Outgoing]:
+        tokens = subject.split(".")
+        stream, consumer = (tokens[2], tokens[3]) if len(tokens) == 9 else (tokens[4], tokens[5])
+        st = self.streams.get(stream)
+        c = st.consumers.get(consumer) if st else None
+        if c is None:
+            return []
+        return c.on_ack(subject, data, reply, now)
+
+    def _api(self, op: str, reply: str, data: bytes, now: float) -> list[Outgoing]:
+        tokens = op.split(".")
+        kind = ".".join(tokens[:2])
+        try:
+            if kind == "CONSUMER.MSG" and tokens[2:3] == ["NEXT"]:
+                return self._next(tokens[3], tokens[4], reply, data, now)
+            body = self._body(data)
+            handler = {
+                "STREAM.CREATE": self._stream_create, "STREAM.UPDATE": self._stream_update,
+                "STREAM.DELETE": self._stream_delete, "STREAM.INFO": self._stream_info,
+                "STREAM.PURGE": self._stream_purge, "STREAM.MSG": self._stream_msg,
+                "CONSUMER.CREATE": self._consumer_create,
+                "CONSUMER.DURABLE": self._consumer_create,
+                "CONSUMER.DELETE": self._consumer_delete, "CONSUMER.INFO": self._consumer_info,
+                "STREAM.NAMES": self._stream_names, "INFO": self._account_info,
+            }.get(kind)
+            if handler is None:
+                raise JetStreamError.from_err_code(10003)
+            result = handler(tokens, body, now)
+        except JetStreamError as err:
+            self.emit("api_error", op=op, err_code=err.err_code, description=err.description)
+            return _reply(reply, {"type": "io.nats.jetstream.api.v1.error",
+                                  "error": err.to_dict()})
+        out = _reply(reply, result) if isinstance(result, dict) else _reply(reply, result[0])
+        if isinstance(result, tuple):
+            out.extend(result[1])
+        return out
+
+    @staticmethod
+    def _body(data: bytes) -> dict:
+        if not data or not data.strip():
+            return {}
+        try:
+            body = json.loads(data)
+        except ValueError as err:
+            raise JetStreamError.from_err_code(10025, err=str(err)) from None
+        if not isinstance(body, dict):
+            raise JetStreamError.from_err_code(10025, err="expected a JSON object")
+        return body
+
+    def _stream(self, name: str) -> Stream:
+        st = self.streams.get(name)
+        if st is None:
+            raise JetStreamError.from_err_code(10059)
+        return st
+
+    # ----------------------------------------------------------------- streams
+    def _stream_create(self, tokens, body, now):
+        name = tokens[2]
+        cfg = StreamConfig.from_wire(body)
+        if cfg.name and cfg.name != name:
+            raise JetStreamError.from_err_code(10056)
+        cfg.name = name
+        if cfg.sealed:
+            raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
+        cfg = check_stream_config(cfg)
+        existing = self.streams.get(name)
+        if existing is not None:
+            if existing.config != cfg:
+                raise JetStreamError.from_err_code(10058)
+            return self._stream_info_body(existing, now)
+        self._check_overlap(cfg, None)
+        st = Stream(cfg, created=now, emit=self.emit)
+        self.streams[name] = st
+        self._refresh_interest()
+        self.emit("stream_created", stream=name, subjects=list(cfg.subjects))
+        return {**self._stream_info_body(st, now), "did_create": True}
+
+    def _check_overlap(self, cfg: StreamConfig, own: str | None) -> None:
+        for other in self.streams.values():
+            if other.name == own:
+                continue
+            if any(subjects_collide(a, b) for a in cfg.subjects for b in other.config.subjects):
+                raise JetStreamError.from_err_code(10065)
+
+    def _stream_update(self, tokens, body, now):
+        name = tokens[2]
+        st = self._stream(name)
+        new = StreamConfig.from_wire(body)
+        if new.name and new.name != name:
+            raise JetStreamError.from_err_code(10056)
+        new.name = name
+        cfg = check_stream_update(st.config, new)
+        self._check_overlap(cfg, name)
+        st.config = cfg
+        self._refresh_interest()
+        st._enforce_limits_all()
+        return self._stream_info_body(st, now)
+
+    def _stream_delete(self, tokens, body, now):
+        st = self._stream(tokens[2])
+        out = []
+        for c in list(st.consumers.values()):
+            out.extend(c.delete())
+        del self.streams[st.name]
+        self._refresh_interest()
+        self.emit("stream_deleted", stream=st.name)
+        return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
+
+    def _stream_info_body(self, st: Stream, now: float) -> dict:
+        return {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+
+    def _stream_info(self, tokens, body, now):
+        return self._stream_info_body(self._stream(tokens[2]), now)
+
+    def _stream_names(self, tokens, body, now):
+        names = sorted(self.streams)
+        if body.get("subject"):
+            from ..subjects import subject_matches
+
+            names = [n for n in names if any(
+                subject_matches(p, body["subject"]) or subject_matches(body["subject"], p)
+                for p in self.streams[n].config.subjects)]
+        return {"type": "io.nats.jetstream.api.v1.stream_names_response", "total": len(names),
+                "offset": 0, "limit": 1024, "streams": names or None}
+
+    def _account_info(self, tokens, body, now):
+        return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
+                "storage": sum(s.bytes for s in self.streams.values()),
+                "streams": len(self.streams),
+                "consumers": sum(len(s.consumers) for s in self.streams.values()),
+                "limits": {"max_memory": -1, "max_storage": -1, "max_streams": -1,
+                           "max_consumers": -1, "max_ack_pending": -1,
+                           "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
+                           "max_bytes_required": False},
+                "api": {"total": 0, "errors": 0}}
+
+    def _stream_purge(self, tokens, body, now):
+        st = self._stream(tokens[2])
+        if st.config.sealed:
+            raise JetStreamError.from_err_code(10109)
+        if st.config.deny_purge:
+            raise JetStreamError.from_err_code(10110, err="stream purge not permitted")
+        n = st.purge(subject=body.get("filter") or None, seq=body.get("seq") or None,
+                     keep=body.get("keep") or None, now=now)
+        self.emit("purge", stream=st.name, purged=n)
+        return {"type": "io.nats.jetstream.api.v1.stream_purge_response", "success": True,
+                "purged": n}
+
+    def _stream_msg(self, tokens, body, now):
+        st = self._stream(tokens[3])
+        if tokens[2] == "DELETE":
+            if st.config.sealed:
+                raise JetStreamError.from_err_code(10109)
+            if st.config.deny_delete:
+                raise JetStreamError.from_err_code(10057, err="message delete not permitted")
+            seq = int(body.get("seq", 0))
+            if not st.remove(seq):
+                raise JetStreamError.from_err_code(10057, err="no message found")
+            self.emit("delete", stream=st.name, stream_seq=seq)
+            return {"type": "io.nats.jetstream.api.v1.stream_msg_delete_response", "success": True}
+        if tokens[2] != "GET":
+            raise JetStreamError.from_err_code(10003)
+        import base64
+
+        if body.get("last_by_subj"):
+            seq = st.last_for_subject(body["last_by_subj"])
+        elif body.get("next_by_subj"):
+            from ..subjects import subject_matches
+
+            seq = next((s for s, m in st.msgs.items() if s >= int(body.get("seq", 0))
+                        and subject_matches(body["next_by_subj"], m.subject)), 0)
+        else:
+            seq = int(body.get("seq", 0))
+        msg = st.get(seq)
+        if msg is None:
+            raise JetStreamError.from_err_code(10037)
+        message = {"subject": msg.subject, "seq": msg.seq,
+                   "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time)}
+        if msg.headers:
+            message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
+        return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
+
+    # --------------------------------------------------------------- consumers
+    def _consumer_create(self, tokens, body, now):
+        # CONSUMER.CREATE.<stream>[.<name>[.<filter>]] or CONSUMER.DURABLE.CREATE.<stream>.<name>
+        if tokens[1] == "DURABLE":
+            stream_name, subject_name = tokens[3], tokens[4] if len(tokens) > 4 else ""
+        else:
+            stream_name = tokens[2]
+            subject_name = tokens[3] if len(tokens) > 3 else ""
+        st = self._stream(stream_name)
+        if body.get("stream_name", stream_name) != stream_name:
+            raise JetStreamError.from_err_code(10056)
+        if "config" not in body:
+            raise JetStreamError.from_err_code(10078)
+        cfg = ConsumerConfig.from_wire(body["config"])
+        action = body.get("action", "")
+        cfg = check_consumer_config(cfg, st.config)
+        name = cfg.durable_name or cfg.name or subject_name
+        if subject_name and name != subject_name:
+            raise JetStreamError.from_err_code(10017) if cfg.durable_name else \
+                JetStreamError.from_err_code(10017)
+        durable = bool(cfg.durable_name)
+        existing = st.consumers.get(name) if name else None
+        if existing is not None:
+            if not cfg.name:
+                cfg.name = name
+            if not existing.durable and not cfg.inactive_threshold:
+                cfg.inactive_threshold = existing.config.inactive_threshold
+            if action == "create" and existing.config != cfg:
+                raise JetStreamError.from_err_code(10148)
+            old_to, new_to = existing.config.deliver_subject, cfg.deliver_subject
+            if old_to and new_to and old_to != new_to and self.has_interest(old_to):
+                raise JetStreamError.from_err_code(10013)
+            check_consumer_update(existing.config, cfg)
+            existing.config = cfg
+            existing.filters = existing._effective_filters(cfg)
+            return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
+                    **existing.info(now)}
+        if action == "update":
+            raise JetStreamError.from_err_code(10149)
+        if st.config.max_consumers > 0 and len(st.consumers) >= st.config.max_consumers:
+            raise JetStreamError.from_err_code(10026)
+        if st.config.retention == RetentionPolicy.WORK_QUEUE:
+            if cfg.ack_policy.value != "explicit":
+                raise JetStreamError.from_err_code(10098)
+            if cfg.deliver_policy.value != "all":
+                raise JetStreamError.from_err_code(10101)
+            if st.consumers:
+                if not cfg.filters:
+                    raise JetStreamError.from_err_code(10099)
+                for other in st.consumers.values():
+                    if not other.filters or any(subjects_collide(a, b) for a in cfg.filters
+                                                for b in other.filters):
+                        raise JetStreamError.from_err_code(10100)
+        if not durable and not cfg.inactive_threshold:
+            cfg.inactive_threshold = 5.0
+        if not name:
+            self._ephemeral_count += 1
+            name = _ephemeral_name(self._ephemeral_count)
+        if not cfg.name:
+            cfg.name = name
+        c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
+                     has_interest=self.has_interest)
+        st.consumers[name] = c
+        self.emit("consumer_created", stream=st.name, consumer=name)
+        return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
+            c.deliver(now)
+
+    def _consumer(self, stream: str, name: str) -> Consumer:
+        c = self._stream(stream).consumers.get(name)
+        if c is None:
+            raise JetStreamError.from_err_code(10014)
+        return c
+
+    def _consumer_delete(self, tokens, body, now):
+        c = self._consumer(tokens[2], tokens[3])
+        del c.stream.consumers[c.name]
+        self.emit("consumer_deleted", stream=c.stream.name, consumer=c.name)
+        return {"type": "io.nats.jetstream.api.v1.consumer_delete_response", "success": True}, \
+            c.delete()
+
+    def _consumer_info(self, tokens, body, now):
+        return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
+                **self._consumer(tokens[2], tokens[3]).info(now)}
+
+    def _next(self, stream, name, reply, data, now) -> list[Outgoing]:
+        st = self.streams.get(stream)
+        c = st.consumers.get(name) if st else None
+        if c is None:
+            return [status(reply, 404, "Consumer Not Found")] if reply else []
+        if not c.is_pull:
+            return [status(reply, 409, "Consumer is push based")]
+        return c.pull(reply, data, now)
+
+    # ------------------------------------------------------------------ timers
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`on_timer` has work, or None."""
+        best = None
+        for st in self.streams.values():
+            t = st.next_expiry()
+            if t is not None and (best is None or t < best):
+                best = t
+            for c in st.consumers.values():
+                t = c.next_deadline()
+                if t is not None and (best is None or t < best):
+                    best = t
+        return best
+
+    def on_timer(self, now: float) -> list[Outgoing]:
+        """Run everything due at ``now``."""
+        out: list[Outgoing] = []
+        for st in list(self.streams.values()):
+            st.expire(now)
+            for c in list(st.consumers.values()):
+                out.extend(c.on_timer(now))
+                if c.inactive(now):
+                    del st.consumers[c.name]
+                    self.emit("consumer_deleted", stream=st.name, consumer=c.name,
+                              reason="inactive")
+                    out.extend(c.delete())
+        return out
+
+
+def _ephemeral_name(n: int) -> str:
+    """A deterministic 8-character consumer name for the ``n``-th ephemeral consumer.
+
+    >>> _ephemeral_name(1)
+    'EPH00001'
+    """
+    return f"EPH{n:05d}"
+

@@ -1,0 +1,548 @@
+"""A consumer's delivery state: what to send next, what awaits an ack, when to redeliver. No SimPy.
+
+Every method takes ``now`` and returns the :class:`Outgoing` messages to send; the host asks
+:meth:`Consumer.next_deadline` when to call :meth:`Consumer.on_timer` again. Deliveries carry
+the server's ack subject ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>``.
+
+>>> parse_ack_subject("$JS.ACK.S.C.2.7.9.0.3")
+('S', 'C', 2, 7, 9, 3)
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from .stream import Stream, _rfc3339
+
+__all__ = ["Consumer", "Outgoing", "PullRequest", "parse_ack_subject", "status"]
+
+NS = 1_000_000_000
+
+
+class Outgoing(NamedTuple):
+    """One message JetStream sends: routed by ``subject``."""
+
+    subject: str
+    reply: str = ""
+    data: bytes = b""
+    headers: dict[str, str] | None = None
+    msg_subject: str | None = None   # the subject the receiver sees (a stored message's own)
+
+
+def status(to: str, code: int, description: str, **extra: str) -> Outgoing:
+    """A status message (empty payload, ``Status``/``Description`` headers), as nats-py reads it.
+
+    >>> status("_INBOX.1", 404, "No Messages").headers
+    {'Status': '404', 'Description': 'No Messages'}
+    """
+    return Outgoing(to, "", b"", {"Status": str(code), "Description": description, **extra})
+
+
+def parse_ack_subject(subject: str) -> tuple[str, str, int, int, int, int]:
+    """``(stream, consumer, num_delivered, stream_seq, consumer_seq, num_pending)`` of an ack
+    subject, in the 9-token form or the 12-token form with domain and account hash."""
+    t = subject.split(".")
+    if len(t) == 9:
+        return t[2], t[3], int(t[4]), int(t[5]), int(t[6]), int(t[8])
+    if len(t) >= 11:
+        return t[4], t[5], int(t[6]), int(t[7]), int(t[8]), int(t[10])
+    raise ValueError(f"not a JetStream ack subject: {subject!r}")
+
+
+class PullRequest:
+    """One waiting pull request."""
+
+    __slots__ = ("reply", "n", "d", "bytes", "expires", "no_wait")
+
+    def __init__(self, reply: str, batch: int, max_bytes: int, expires: float | None,
+                 no_wait: bool):
+        self.reply, self.n, self.d, self.bytes = reply, batch, 0, max_bytes
+        self.expires, self.no_wait = expires, no_wait
+
+
+class Consumer:
+    """The delivery state of one consumer on one stream.
+
+    ``pending`` maps stream seq -> ``[consumer_seq, deadline]`` for deliveries awaiting an ack;
+    ``rdc`` counts deliveries of redelivered messages; ``rdq`` holds stream seqs due again.
+    """
+
+    def __init__(self, stream: Stream, name: str, config: ConsumerConfig, *, durable: bool,
+                 now: float, emit: Callable[..., None] | None = None,
+                 has_interest: Callable[[str], bool] | None = None):
+        from ..subjects import subject_matches
+
+        self.stream, self.name, self.config, self.durable = stream, name, config, durable
+        self.created = now
+        self.emit = emit or (lambda kind, **fields: None)
+        self.has_interest = has_interest or (lambda subject: False)
+        self._match = subject_matches
+        self.filters = self._effective_filters(config)
+        self.pending: dict[int, list] = {}
+        self.rdc: dict[int, int] = {}
+        self.rdq: list[int] = []
+        self._rdq_set: set[int] = set()
+        self.waiting: deque[PullRequest] = deque()
+        self._timers: list[tuple[float, int]] = []
+        self.last_active = now
+        self.deleted = False
+        self.advisories: list[Outgoing] = []
+        self._lps: set[int] | None = None
+        self._lps_end = 0
+        self.dseq = 1
+        self.sseq = self._start_seq()
+        self._scanned = self.sseq - 1     # highest stream seq already looked at
+        self.adflr, self.asflr = 0, self.sseq - 1
+
+    # ----------------------------------------------------------------- helpers
+    def _effective_filters(self, config: ConsumerConfig) -> list[str]:
+        """The filters, or [] when they take every subject of the stream (as the server's
+        ``isFiltered``), so unfiltered work stays O(1)."""
+        from ..config import subject_is_subset
+
+        filters = config.filters
+        if filters and all(any(subject_is_subset(s, f) for f in filters)
+                           for s in self.stream.config.subjects):
+            return []
+        return filters
+
+    def matches(self, subject: str) -> bool:
+        """True when the consumer's filters take ``subject`` (always, unfiltered)."""
+        return not self.filters or any(self._match(f, subject) for f in self.filters)
+
+    @property
+    def is_pull(self) -> bool:
+        return not self.config.deliver_subject
+
+    def _start_seq(self) -> int:
+        st, cfg = self.stream, self.config
+        first = st._first() if st.msgs else st.last_seq + 1
+        dp = cfg.deliver_policy
+        if dp == DeliverPolicy.ALL:
+            return max(first, 1)
+        if dp == DeliverPolicy.NEW:
+            return st.last_seq + 1
+        if dp == DeliverPolicy.LAST:
+            for seq in range(st.last_seq, first - 1, -1):
+                msg = st.msgs.get(seq)
+                if msg is not None and self.matches(msg.subject):
+                    return seq
+            return max(st.last_seq, 1) if not self.filters else st.last_seq + 1
+        if dp == DeliverPolicy.BY_START_SEQUENCE:
+            return max(cfg.opt_start_seq, first)
+        if dp == DeliverPolicy.BY_START_TIME:
+            start = _parse_time(cfg.opt_start_time)
+            for msg in st.msgs.values():
+                if msg.time >= start:
+                    return msg.seq
+            return st.last_seq + 1
+        # last per subject
+        last: dict[str, int] = {}
+        for msg in st.msgs.values():
+            if self.matches(msg.subject):
+                last[msg.subject] = msg.seq
+        self._lps, self._lps_end = set(last.values()), st.last_seq
+        return min(self._lps) if self._lps else st.last_seq + 1
+
+    def _ack_wait(self, num_delivered: int) -> float:
+        backoff = self.config.backoff
+        if backoff:
+            return backoff[min(num_delivered - 1, len(backoff) - 1)]
+        return self.config.ack_wait or 30.0
+
+    def num_pending(self) -> int:
+        """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
+        st, start = self.stream, self.sseq
+        if not st.msgs or start > st.last_seq:
+            return 0
+        if self._lps is not None and start <= self._lps_end:
+            later = sum(1 for s, m in st.msgs.items() if s > self._lps_end and self.matches(m.subject))
+            return sum(1 for s in self._lps if s >= start) + later
+        if not self.filters:
+            first = st._first()
+            if start <= first:
+                return len(st.msgs)
+            if st.last_seq - first + 1 == len(st.msgs):
+                return st.last_seq - start + 1
+            return sum(1 for s in st.msgs if s >= start)
+        return sum(1 for s, m in st.msgs.items() if s >= start and self.matches(m.subject))
+
+    # --------------------------------------------------------------- delivery
+    def _next_msg(self, now: float):
+        """The next message to send (a redelivery first), or None; updates delivery state."""
+        st = self.stream
+        while self.rdq:
+            seq = heapq.heappop(self.rdq)
+            self._rdq_set.discard(seq)
+            entry = self.pending.get(seq)
+            msg = st.msgs.get(seq)
+            if entry is None or msg is None:
+                self.pending.pop(seq, None)
+                continue
+            dc = self.rdc.get(seq, 1) + 1
+            self.rdc[seq] = dc
+            if self.config.max_deliver > 0 and dc > self.config.max_deliver:
+                del self.pending[seq]
+                self.rdc[seq] = dc - 1
+                self._on_max_deliver(seq, dc - 1, now)
+                continue
+            return msg, dc
+        mp = self.config.max_ack_pending
+        if mp and mp > 0 and len(self.pending) >= mp and self.config.ack_policy != AckPolicy.NONE:
+            return None
+        # like the server's LoadNextMsg: sseq moves only to just past a message it delivers
+        last = st.last_seq
+        seq = max(self.sseq, self._scanned + 1)
+        while seq <= last:
+            msg = st.msgs.get(seq)
+            seq += 1
+            if msg is None:
+                continue
+            if self._lps is not None and msg.seq <= self._lps_end and msg.seq not in self._lps:
+                continue
+            if self.filters and not self.matches(msg.subject):
+                continue
+            self.sseq = self._scanned = seq
+            self._scanned -= 1
+            return msg, 1
+        self._scanned = last
+        return None
+
+    def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
+        seq, dseq = msg.seq, self.dseq
+        self.dseq += 1
+        pending = self.num_pending()
+        if self.config.ack_policy == AckPolicy.NONE:
+            if seq > self.asflr:
+                self.adflr, self.asflr = dseq, seq
+            self._ack_stream(seq)
+        else:
+            deadline = now + self._ack_wait(dc)
+            self.pending[seq] = [dseq, deadline]
+            heapq.heappush(self._timers, (deadline, seq))
+        self.emit("deliver" if dc == 1 else "redeliver", stream=self.stream.name,
+                  consumer=self.name, subject=msg.subject, stream_seq=seq, consumer_seq=dseq,
+                  num_delivered=dc, num_pending=pending)
+        reply = (f"$JS.ACK.{self.stream.name}.{self.name}.{dc}.{seq}.{dseq}."
+                 f"{int(msg.time * NS)}.{pending}")
+        return Outgoing(to, reply, msg.data, msg.headers, msg.subject)
+
+    def deliver(self, now: float) -> list[Outgoing]:
+        """Send what can be sent now: to waiting pull requests, or to the push subject."""
+        out: list[Outgoing] = []
+        if self.deleted:
+            return out
+        if not self.is_pull:
+            subject = self.config.deliver_subject
+            if not self.has_interest(subject):
+                return out
+            self.last_active = now
+            while (nxt := self._next_msg(now)) is not None:
+                out.append(self._send(*nxt, subject, now))
+            out.extend(self.advisories)
+            self.advisories.clear()
+            return out
+        while self.waiting:
+            req = self.waiting[0]
+            nxt = self._next_msg(now)
+            if nxt is None:
+                break
+            msg, dc = nxt
+            if req.bytes and msg.size > req.bytes:
+                self.waiting.popleft()
+                self._unsend(msg, dc)
+                out.append(status(req.reply, 409, "Message Size Exceeds MaxBytes"))
+                continue
+            out.append(self._send(msg, dc, req.reply, now))
+            req.n -= 1
+            req.d += 1
+            if req.bytes:
+                req.bytes -= msg.size
+            self.waiting.popleft()
+            if req.n > 0:
+                self.waiting.append(req)
+        # end of stream: no_wait requests that wait no longer end with 404
+        keep = deque()
+        for req in self.waiting:
+            if req.no_wait and (req.expires is None or req.d > 0):
+                out.append(status(req.reply, 404, "No Messages"))
+            else:
+                keep.append(req)
+        self.waiting = keep
+        if self.advisories:
+            out.extend(self.advisories)
+            self.advisories.clear()
+        return out
+
+    def _unsend(self, msg, dc: int) -> None:
+        if dc > 1:
+            heapq.heappush(self.rdq, msg.seq)
+            self._rdq_set.add(msg.seq)
+            self.rdc[msg.seq] = dc - 1
+        else:
+            self.sseq = msg.seq
+            self._scanned = msg.seq - 1
+
+    def pull(self, reply: str, data: bytes, now: float) -> list[Outgoing]:
+        """A pull request (``$JS.API.CONSUMER.MSG.NEXT``): queue it and serve what is there."""
+        batch, expires_ns, no_wait, max_bytes = 1, 0, False, 0
+        body = data.strip()
+        if body:
+            if body.isdigit():
+                batch = int(body)
+            else:
+                try:
+                    req = json.loads(body)
+                except ValueError:
+                    return [status(reply, 400, "Bad Request")]
+                batch = int(req.get("batch", 1) or 1)
+                expires_ns = int(req.get("expires", 0) or 0)
+                no_wait = bool(req.get("no_wait", False))
+                max_bytes = int(req.get("max_bytes", 0) or 0)
+        self.last_active = now
+        if batch <= 0:
+            return [status(reply, 400, "Bad Request - batch must be > 0")]
+        if no_wait and not expires_ns and self.num_pending() + len(self.rdq) == 0:
+            return [status(reply, 404, "No Messages")]
+        if len(self.waiting) >= (self.config.max_waiting or 512):
+            return [status(reply, 409, "Exceeded MaxWaiting")]
+        expires = now + expires_ns / NS if expires_ns else None
+        req = PullRequest(reply, batch, max_bytes, expires, no_wait)
+        self.waiting.append(req)
+        if expires is not None:
+            heapq.heappush(self._timers, (expires, 0))
+        return self.deliver(now)
+
+    # -------------------------------------------------------------------- acks
+    def on_ack(self, ack_subject: str, data: bytes, reply: str, now: float) -> list[Outgoing]:
+        """One ack message on ``ack_subject`` (``+ACK``, ``-NAK``, ``+WPI``, ``+TERM``, ``+NXT``)."""
+        _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject)
+        text = data.strip()
+        out: list[Outgoing] = []
+        kind, _, rest = text.partition(b" ")
+        self.last_active = now
+        if kind in (b"", b"+ACK", b"+OK", b"+NXT"):
+            self._ack(sseq, dseq, now)
+            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                      consumer_seq=dseq)
+        elif kind == b"-NAK":
+            delay = 0.0
+            if rest:
+                try:
+                    delay = json.loads(rest).get("delay", 0) / NS
+                except (ValueError, AttributeError):
+                    delay = 0.0
+            entry = self.pending.get(sseq)
+            if entry is not None:
+                self.emit("nak", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                          consumer_seq=dseq, delay=delay)
+                if delay > 0:
+                    entry[1] = now + delay
+                    heapq.heappush(self._timers, (entry[1], sseq))
+                elif sseq not in self._rdq_set:
+                    heapq.heappush(self.rdq, sseq)
+                    self._rdq_set.add(sseq)
+        elif kind == b"+WPI":
+            entry = self.pending.get(sseq)
+            if entry is not None:
+                entry[1] = now + self._ack_wait(self.rdc.get(sseq, 1))
+                heapq.heappush(self._timers, (entry[1], sseq))
+                self.emit("wpi", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                          consumer_seq=dseq)
+        elif kind == b"+TERM":
+            if sseq in self.pending:
+                self._ack(sseq, dseq, now)
+                self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                          consumer_seq=dseq)
+                out.append(self._advisory("MSG_TERMINATED", sseq, dc, now))
+        if reply and kind != b"+NXT":
+            out.append(Outgoing(reply, "", b"", None))
+        if kind == b"+NXT" and reply:
+            out.extend(self.pull(reply, rest, now))
+        else:
+            out.extend(self.deliver(now))
+        return out
+
+    def _ack(self, sseq: int, dseq: int, now: float) -> None:
+        if self.config.ack_policy == AckPolicy.ALL:
+            if dseq <= self.adflr:
+                return
+            acked = [s for s in self.pending if s <= sseq]
+            for s in acked:
+                del self.pending[s]
+                self.rdc.pop(s, None)
+            self.adflr, self.asflr = dseq, sseq
+            for s in acked:
+                self._ack_stream(s)
+            return
+        entry = self.pending.pop(sseq, None)
+        if entry is None:
+            return
+        self.rdc.pop(sseq, None)
+        if not self.pending:
+            self.adflr, self.asflr = self.dseq - 1, self.sseq - 1
+        elif entry[0] == self.adflr + 1:
+            self.adflr, self.asflr = entry[0], sseq
+            for ss in range(sseq + 1, self.sseq):
+                p = self.pending.get(ss)
+                if p is not None:
+                    self.adflr, self.asflr = p[0] - 1, ss - 1
+                    break
+        self._ack_stream(sseq)
+
+    def needs_ack(self, seq: int, subject: str) -> bool:
+        """Does this consumer still hold interest in ``seq`` (server's ``needAck``)?"""
+        if not self.matches(subject):
+            return False
+        need = False
+        if seq > self.asflr:
+            if self.config.ack_policy == AckPolicy.EXPLICIT:
+                need = seq >= self.sseq or seq in self.pending
+            else:
+                need = True
+        return need or seq in self.rdc
+
+    def _ack_stream(self, seq: int) -> None:
+        """Interest/workqueue retention: remove ``seq`` once no consumer needs it."""
+        st = self.stream
+        if st.config.retention == RetentionPolicy.LIMITS:
+            return
+        msg = st.msgs.get(seq)
+        if msg is None:
+            return
+        if any(c.needs_ack(seq, msg.subject) for c in st.consumers.values() if c is not self) \
+                or (self.config.ack_policy != AckPolicy.NONE and self.needs_ack(seq, msg.subject)):
+            return
+        st.remove(seq, reason=st.config.retention.value)
+
+    # ------------------------------------------------------------------ timers
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity."""
+        timers = self._timers
+        while timers:
+            t, seq = timers[0]
+            if seq == 0 or (seq in self.pending and self.pending[seq][1] == t):
+                break
+            heapq.heappop(timers)
+        best = timers[0][0] if timers else None
+        thr = self.config.inactive_threshold
+        if thr and not self.deleted:
+            t = self.last_active + thr
+            best = t if best is None else min(best, t)
+        if not self.is_pull and not self.deleted and self._has_undelivered():
+            if not self.has_interest(self.config.deliver_subject):
+                t = self.last_active + 1.0
+                best = t if best is None else min(best, t)
+        return best
+
+    def _has_undelivered(self) -> bool:
+        return bool(self.rdq) or self.sseq <= self.stream.last_seq
+
+    def on_timer(self, now: float) -> list[Outgoing]:
+        """Expire ack waits (-> redelivery), pull requests (-> 408), and idle consumers."""
+        out: list[Outgoing] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            t, seq = heapq.heappop(timers)
+            if seq == 0:
+                continue
+            entry = self.pending.get(seq)
+            if entry is not None and entry[1] == t and seq not in self._rdq_set:
+                heapq.heappush(self.rdq, seq)
+                self._rdq_set.add(seq)
+        if self.waiting:
+            keep = deque()
+            for req in self.waiting:
+                if req.expires is not None and req.expires <= now:
+                    out.append(status(req.reply, 408, "Request Timeout",
+                                      **{"Nats-Pending-Messages": str(req.n),
+                                         "Nats-Pending-Bytes": str(req.bytes)}))
+                else:
+                    keep.append(req)
+            self.waiting = keep
+        if self.is_pull and self.waiting:
+            self.last_active = now
+        out.extend(self.deliver(now))
+        return out
+
+    def inactive(self, now: float) -> bool:
+        """True when ``inactive_threshold`` has passed without interest."""
+        thr = self.config.inactive_threshold
+        if not thr:
+            return False
+        if self.is_pull and self.waiting:
+            return False
+        if not self.is_pull and self.has_interest(self.config.deliver_subject):
+            self.last_active = now
+            return False
+        return now - self.last_active >= thr
+
+    def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
+        self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,
+                  num_delivered=dc)
+        self.advisories.append(self._advisory("MAX_DELIVERIES", seq, dc, now))
+
+    def _advisory(self, kind: str, seq: int, dc: int, now: float) -> Outgoing:
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{self.stream.name}.{self.name}"
+        body = {"type": f"io.nats.jetstream.advisory.v1.{kind.lower()}",
+                "timestamp": _rfc3339(now), "stream": self.stream.name, "consumer": self.name,
+                "stream_seq": seq, "deliveries": dc}
+        self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
+                  stream_seq=seq, deliveries=dc)
+        return Outgoing(subject, "", json.dumps(body).encode(), None)
+
+    def on_purge(self, new_first: int, subject: str | None) -> None:
+        """The stream dropped everything below ``new_first`` (or on ``subject``)."""
+        if subject is not None:
+            for seq in [s for s in self.pending if s not in self.stream.msgs]:
+                del self.pending[seq]
+            return
+        if self.sseq < new_first:
+            self.sseq = new_first
+        self._scanned = max(self._scanned, self.sseq - 1)
+        if self.asflr < new_first - 1:
+            self.asflr, self.adflr = new_first - 1, self.dseq - 1
+        for seq in [s for s in self.pending if s < new_first]:
+            del self.pending[seq]
+
+    def delete(self) -> list[Outgoing]:
+        """Remove the consumer: waiting pull requests end with 409 Consumer Deleted."""
+        self.deleted = True
+        out = [status(r.reply, 409, "Consumer Deleted") for r in self.waiting]
+        self.waiting.clear()
+        return out
+
+    # -------------------------------------------------------------------- info
+    def info(self, now: float) -> dict[str, Any]:
+        """The server's consumer info JSON."""
+        info = {"stream_name": self.stream.name, "name": self.name,
+                "created": _rfc3339(self.created), "config": self.config.to_wire(),
+                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
+                "ack_floor": {"consumer_seq": self.adflr, "stream_seq": self.asflr},
+                "num_ack_pending": len(self.pending), "num_redelivered": len(self.rdc),
+                "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
+                "ts": _rfc3339(now)}
+        if not self.is_pull:
+            info["push_bound"] = self.has_interest(self.config.deliver_subject)
+        return info
+
+
+def _parse_time(value: str) -> float:
+    """An RFC 3339 time as seconds since the epoch (the simulation's clock)."""
+    import datetime
+
+    s = value.replace("Z", "+00:00")
+    if "." in s:
+        head, frac_tz = s.split(".", 1)
+        i = next((k for k, ch in enumerate(frac_tz) if not ch.isdigit()), len(frac_tz))
+        frac, tz = frac_tz[:i], frac_tz[i:]
+        s = f"{head}.{frac[:6].ljust(6, '0')}{tz}"
+    d = datetime.datetime.fromisoformat(s)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=datetime.timezone.utc)
+    return d.timestamp()

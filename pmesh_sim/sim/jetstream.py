@@ -1,0 +1,371 @@
+"""The client's JetStream context, with nats-py's names; every awaitable is a SimPy event.
+
+``js = client.jetstream()``; inside a process, ``ack = yield js.publish("orders.1", b"x")``. A
+failed event raises what nats-py would: :class:`JetStreamError` (by ``err_code``),
+:class:`NoStreamResponseError`, :class:`TimeoutError`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pmesh_sim.config import AckPolicy, ConsumerConfig, StreamConfig
+from pmesh_sim.errors import (ConfigError, JetStreamError, NoRespondersError,
+                              NoStreamResponseError, TimeoutError)
+
+__all__ = ["JetStreamContext", "PubAck", "StreamInfo", "ConsumerInfo", "SequenceInfo",
+           "PullSubscription"]
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class PubAck:
+    """A publish ack: the stream, the sequence, and whether it was a duplicate."""
+
+    stream: str
+    seq: int
+    duplicate: bool | None = None
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    consumer_seq: int
+    stream_seq: int
+
+
+@dataclass
+class StreamState:
+    messages: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+    consumer_count: int
+    num_subjects: int = 0
+    num_deleted: int = 0
+
+
+@dataclass
+class StreamInfo:
+    config: StreamConfig
+    state: StreamState
+    did_create: bool | None = None
+
+    @classmethod
+    def from_response(cls, resp: dict) -> StreamInfo:
+        st = resp["state"]
+        state = StreamState(st["messages"], st["bytes"], st["first_seq"], st["last_seq"],
+                            st["consumer_count"], st.get("num_subjects", 0),
+                            st.get("num_deleted", 0))
+        return cls(StreamConfig.from_wire(resp["config"]), state, resp.get("did_create"))
+
+
+@dataclass
+class ConsumerInfo:
+    name: str
+    stream_name: str
+    config: ConsumerConfig
+    delivered: SequenceInfo
+    ack_floor: SequenceInfo
+    num_ack_pending: int
+    num_redelivered: int
+    num_waiting: int
+    num_pending: int
+
+    @classmethod
+    def from_response(cls, resp: dict) -> ConsumerInfo:
+        return cls(resp["name"], resp["stream_name"], ConsumerConfig.from_wire(resp["config"]),
+                   SequenceInfo(**resp["delivered"]), SequenceInfo(**resp["ack_floor"]),
+                   resp["num_ack_pending"], resp["num_redelivered"], resp["num_waiting"],
+                   resp["num_pending"])
+
+
+def _config(cls, config, params):
+    if config is None:
+        return cls.from_dict(params) if params else None
+    if params:
+        return config.replace(**{k: cls._coerce(k, v) for k, v in params.items()})
+    return config
+
+
+class JetStreamContext:
+    """nats-py's ``JetStreamContext`` over a simulated :class:`~pmesh_sim.sim.client.Client`."""
+
+    def __init__(self, client, timeout: float = 5.0, prefix: str = "$JS.API"):
+        self._nc = client
+        self._env = client.env
+        self._timeout = timeout
+        self._prefix = prefix
+
+    # ------------------------------------------------------------------ plumbing
+    def _process(self, gen):
+        return self._env.process(gen)
+
+    def _api_gen(self, subject: str, body: Any = None, timeout: float | None = None):
+        data = b"" if body is None else json.dumps(body).encode()
+        msg = yield self._nc.request(f"{self._prefix}.{subject}", data,
+                                     timeout=timeout or self._timeout)
+        resp = json.loads(msg.data)
+        if "error" in resp:
+            raise JetStreamError.from_dict(resp["error"])
+        return resp
+
+    def _api(self, subject, body=None, wrap=None):
+        def gen():
+            resp = yield from self._api_gen(subject, body)
+            return wrap(resp) if wrap else resp
+        return self._process(gen())
+
+    # ------------------------------------------------------------------- streams
+    def add_stream(self, config: StreamConfig | None = None, **params):
+        """Create a stream: an event whose value is its :class:`StreamInfo`."""
+        cfg = _config(StreamConfig, config, params)
+        if cfg is None:
+            raise ConfigError("add_stream: give config=StreamConfig(...) or name=...")
+        return self._api(f"STREAM.CREATE.{cfg.name}", cfg.to_wire(), StreamInfo.from_response)
+
+    def update_stream(self, config: StreamConfig | None = None, **params):
+        cfg = _config(StreamConfig, config, params)
+        return self._api(f"STREAM.UPDATE.{cfg.name}", cfg.to_wire(), StreamInfo.from_response)
+
+    def delete_stream(self, name: str):
+        return self._api(f"STREAM.DELETE.{name}", None, lambda r: r["success"])
+
+    def purge_stream(self, name: str, subject: str | None = None, seq: int | None = None,
+                     keep: int | None = None):
+        body = {k: v for k, v in (("filter", subject), ("seq", seq), ("keep", keep)) if v}
+        return self._api(f"STREAM.PURGE.{name}", body, lambda r: r["success"])
+
+    def stream_info(self, name: str):
+        return self._api(f"STREAM.INFO.{name}", None, StreamInfo.from_response)
+
+    def get_msg(self, stream_name: str, seq: int | None = None, subject: str | None = None):
+        """The stored message: an event whose value is a dict (subject, seq, data, headers)."""
+        import base64
+
+        body = {"seq": seq} if seq else {"last_by_subj": subject}
+
+        def wrap(resp):
+            m = resp["message"]
+            out = {"subject": m["subject"], "seq": m["seq"],
+                   "data": base64.b64decode(m.get("data", "")), "headers": None}
+            if m.get("hdrs"):
+                lines = base64.b64decode(m["hdrs"]).decode().split("\r\n")[1:]
+                out["headers"] = dict(line.split(": ", 1) for line in lines if ": " in line)
+            return out
+        return self._api(f"STREAM.MSG.GET.{stream_name}", body, wrap)
+
+    def delete_msg(self, stream_name: str, seq: int):
+        return self._api(f"STREAM.MSG.DELETE.{stream_name}", {"seq": seq}, lambda r: r["success"])
+
+    # ----------------------------------------------------------------- consumers
+    def add_consumer(self, stream: str, config: ConsumerConfig | None = None, **params):
+        cfg = _config(ConsumerConfig, config, params) or ConsumerConfig()
+        body = {"stream_name": stream, "config": cfg.to_wire()}
+        if cfg.name:
+            subject = f"CONSUMER.CREATE.{stream}.{cfg.name}"
+            if cfg.filter_subject and cfg.filter_subject != ">":
+                subject += f".{cfg.filter_subject}"
+        elif cfg.durable_name:
+            subject = f"CONSUMER.DURABLE.CREATE.{stream}.{cfg.durable_name}"
+        else:
+            subject = f"CONSUMER.CREATE.{stream}"
+        return self._api(subject, body, ConsumerInfo.from_response)
+
+    def delete_consumer(self, stream: str, consumer: str):
+        return self._api(f"CONSUMER.DELETE.{stream}.{consumer}", None, lambda r: r["success"])
+
+    def consumer_info(self, stream: str, consumer: str):
+        return self._api(f"CONSUMER.INFO.{stream}.{consumer}", None, ConsumerInfo.from_response)
+
+    def find_stream_name_by_subject(self, subject: str):
+        def gen():
+            resp = yield from self._api_gen("STREAM.NAMES", {"subject": subject})
+            if not resp.get("streams"):
+                raise JetStreamError("no stream matches subject", code=404, err_code=10059)
+            return resp["streams"][0]
+        return self._process(gen())
+
+    # ------------------------------------------------------------------ publish
+    def publish(self, subject: str, payload: bytes = b"", timeout: float | None = None,
+                stream: str | None = None, headers: dict | None = None):
+        """Publish and wait for the stream's ack: an event whose value is a :class:`PubAck`."""
+        hdrs = dict(headers or {})
+        if stream is not None:
+            hdrs["Nats-Expected-Stream"] = stream
+
+        def gen():
+            try:
+                msg = yield self._nc.request(subject, payload, timeout=timeout or self._timeout,
+                                             headers=hdrs or None)
+            except NoRespondersError:
+                raise NoStreamResponseError(
+                    f"publish to {subject!r}: no stream covers this subject") from None
+            resp = json.loads(msg.data)
+            if "error" in resp:
+                raise JetStreamError.from_dict(resp["error"])
+            return PubAck(resp["stream"], resp["seq"], resp.get("duplicate"))
+        return self._process(gen())
+
+    # -------------------------------------------------------------- subscribing
+    def pull_subscribe(self, subject: str, durable: str | None = None, stream: str | None = None,
+                       config: ConsumerConfig | None = None):
+        """Bind to (or create) a pull consumer: an event whose value is a :class:`PullSubscription`."""
+        def gen():
+            name = stream
+            if name is None:
+                name = yield self.find_stream_name_by_subject(subject)
+            info = None
+            if durable:
+                try:
+                    info = yield self.consumer_info(name, durable)
+                except JetStreamError as err:
+                    if err.err_code != 10014:
+                        raise
+            if info is None:
+                cfg = config or ConsumerConfig()
+                cfg = cfg.replace(durable_name=durable or cfg.durable_name,
+                                  filter_subject=cfg.filter_subject or subject,
+                                  ack_policy=cfg.ack_policy or AckPolicy.EXPLICIT)
+                info = yield self.add_consumer(name, cfg)
+            return PullSubscription(self, name, info.name)
+        return self._process(gen())
+
+    def subscribe(self, subject: str, durable: str | None = None, cb=None,
+                  manual_ack: bool = False, stream: str | None = None,
+                  config: ConsumerConfig | None = None, deliver_policy=None):
+        """A push consumer delivering to a fresh inbox: an event whose value is the
+        :class:`~pmesh_sim.sim.client.Subscription`. Without ``manual_ack`` each message is
+        acked after ``cb`` returns (a plain function) as nats-py does."""
+        nc = self._nc
+
+        def gen():
+            name = stream
+            if name is None:
+                name = yield self.find_stream_name_by_subject(subject)
+            inbox = nc.new_inbox()
+            handler = cb
+            if cb is not None and not manual_ack:
+                def handler(msg):
+                    cb(msg)
+                    if not msg._ackd:
+                        msg.ack()
+            sub = nc.subscribe(inbox, cb=handler)
+            cfg = config or ConsumerConfig()
+            changes = {"durable_name": durable or cfg.durable_name, "deliver_subject": inbox,
+                       "filter_subject": cfg.filter_subject or subject}
+            if deliver_policy is not None:
+                changes["deliver_policy"] = deliver_policy
+            cfg = cfg.replace(**changes)
+            yield self.add_consumer(name, cfg)
+            return sub
+        return self._process(gen())
+
+
+class PullSubscription:
+    """A pull subscription bound to one consumer; ``fetch`` as nats-py's."""
+
+    def __init__(self, js: JetStreamContext, stream: str, consumer: str):
+        self._js, self._nc = js, js._nc
+        self.stream, self.consumer = stream, consumer
+        self._inbox = self._nc.new_inbox()
+        self._sub = self._nc.subscribe(self._inbox)
+        self._subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+    def consumer_info(self):
+        return self._js.consumer_info(self.stream, self.consumer)
+
+    def unsubscribe(self):
+        self._sub.unsubscribe()
+
+    def fetch(self, batch: int = 1, timeout: float | None = 5.0):
+        """An event whose value is a list of up to ``batch`` messages; fails with TimeoutError
+        when nothing came within ``timeout``."""
+        if batch < 1:
+            raise ConfigError(f"fetch batch={batch!r}: give an int >= 1")
+        return self._js._process(self._fetch(batch, timeout or 5.0))
+
+    def _next(self, timeout):
+        try:
+            msg = yield self._sub.next_msg(timeout=max(timeout, 1e-9))
+        except TimeoutError:
+            return None
+        return msg
+
+    def _collect(self, batch, deadline):
+        """Messages until ``batch``, a status, or ``deadline``; returns (msgs, ended_by_status)."""
+        env = self._nc.env
+        msgs = []
+        while len(msgs) < batch:
+            if self._sub._pending:              # already here: no timer, no wake-up
+                msg = self._sub._take()
+            else:
+                left = deadline - env.now
+                if left <= 0:
+                    break
+                msg = yield from self._next(left)
+                if msg is None:
+                    break
+            if _is_status(msg):
+                code = msg.headers["Status"]
+                if code in ("404", "408", "409"):
+                    return msgs, True
+                continue
+            msgs.append(msg)
+        return msgs, False
+
+    def _drain(self, batch):
+        """Messages left in the inbox by an earlier fetch (statuses dropped), as nats-py."""
+        msgs = []
+        while self._sub._pending and len(msgs) < batch:
+            msg = self._sub._take()
+            if not _is_status(msg):
+                msgs.append(msg)
+        return msgs
+
+    def _fetch(self, batch, timeout):
+        """nats-py 2.16's fetch: batch 1 is one lingering request with ``expires``; batch > 1
+        first asks with ``no_wait`` (and ``expires`` when nothing was left over), returns what
+        that yields, and only if nothing came sends a lingering request for the time left."""
+        env = self._nc.env
+        deadline = env.now + timeout
+        expires = int(timeout * NS) - 100_000
+        msgs = self._drain(batch)
+        if batch == 1:
+            if msgs:
+                return msgs
+            self._request({"batch": 1, "expires": expires})
+            got, _ = yield from self._collect(1, deadline)
+            if not got:
+                raise TimeoutError(f"fetch from {self.consumer!r}: no message within {timeout} s")
+            return got
+        needed = batch - len(msgs)
+        if needed == 0:
+            return msgs
+        req = {"batch": needed}
+        if not msgs:
+            req["expires"] = expires
+        req["no_wait"] = True
+        self._request(req)
+        got, _ = yield from self._collect(needed, deadline)
+        msgs.extend(got)
+        if msgs:
+            return msgs
+        left = deadline - env.now
+        remaining = int(left * NS) - 100_000
+        if remaining <= 0:
+            raise TimeoutError(f"fetch from {self.consumer!r}: no messages within {timeout} s")
+        self._request({"batch": needed, "expires": remaining})
+        got, _ = yield from self._collect(needed, deadline)
+        if not got:
+            raise TimeoutError(f"fetch from {self.consumer!r}: no messages within {timeout} s")
+        return got
+
+    def _request(self, body: dict) -> None:
+        self._nc.publish(self._subject, json.dumps(body).encode(), reply=self._inbox)
+
+
+def _is_status(msg) -> bool:
+    return bool(msg.headers) and "Status" in msg.headers and not msg.data

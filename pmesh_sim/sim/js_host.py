@@ -1,0 +1,74 @@
+"""JetStream hosted on a simulated server: the SimPy side of :class:`pmesh_sim.jetstream.api.JetStream`.
+
+The host keeps the server's internal subscriptions equal to ``JetStream.interest()``, hands every
+arriving message to ``JetStream.handle(..., now=env.now)``, routes what comes back with
+``server.send``, and keeps one timer at ``JetStream.next_deadline()``.
+"""
+
+from __future__ import annotations
+
+from pmesh_sim.jetstream.api import JetStream
+
+__all__ = ["JetStreamHost"]
+
+
+class JetStreamHost:
+    """Runs one :class:`JetStream` on ``server``."""
+
+    def __init__(self, server):
+        self.server = server
+        self.env = server.env if hasattr(server, "env") else server.sim.env
+        trace = server.sim.trace
+        name = server.name
+
+        def emit(kind, **fields):
+            if trace.enabled:
+                trace.emit(kind, node=name, **fields)
+
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest)
+        self._subs: dict[str, object] = {}
+        self._version = -1
+        self._timer_at: float | None = None
+        self._timer_token = 0
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.js.interest_version == self._version:
+            return
+        self._version = self.js.interest_version
+        wanted = self.js.interest()
+        for subject in list(self._subs):
+            if subject not in wanted:
+                self.server.unsubscribe_internal(self._subs.pop(subject))
+        for subject in sorted(wanted - set(self._subs)):
+            self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
+
+    def _on_message(self, subject, reply, data, headers) -> None:
+        out = self.js.handle(subject, reply, data, headers, now=self.env.now)
+        self._after(out)
+
+    def _after(self, out) -> None:
+        self._sync()
+        send = self.server.send
+        for msg in out:
+            if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
+                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject)
+            else:
+                send(msg.subject, msg.data, msg.reply, msg.headers)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        at = self.js.next_deadline()
+        if at is None or (self._timer_at is not None and self._timer_at <= at
+                          and self._timer_at >= self.env.now):
+            return
+        self._timer_at = at
+        self._timer_token += 1
+        token = self._timer_token
+        self.server.call_at(at, lambda: self._fire(token))
+
+    def _fire(self, token: int) -> None:
+        if token != self._timer_token:
+            return
+        self._timer_at = None
+        self._after(self.js.on_timer(self.env.now))

@@ -1,0 +1,220 @@
+"""Consumer delivery state as timelines: pulls, acks, redelivery, max_deliver, retention."""
+
+import json
+
+from pmesh_sim.jetstream.api import JetStream
+from pmesh_sim.jetstream.consumer import parse_ack_subject
+
+
+class Harness:
+    def __init__(self, stream=None, **consumer):
+        self.events = []
+        self.js = JetStream(emit=lambda kind, **f: self.events.append((kind, f)))
+        stream = {"name": "S", "subjects": ["s.>"], **(stream or {})}
+        self.api("$JS.API.STREAM.CREATE.S", stream)
+        for key in ("ack_wait", "inactive_threshold"):
+            if key in consumer:
+                consumer[key] = int(consumer[key] * 1e9)   # seconds -> the wire's nanoseconds
+        self.cfg = {"durable_name": "d", "ack_policy": "explicit", **consumer}
+        self.info_ = self.api("$JS.API.CONSUMER.CREATE.S.d", {"stream_name": "S", "config": self.cfg})
+
+    def api(self, subject, body, now=0.0):
+        out = self.js.handle(subject, "_INBOX.r", json.dumps(body).encode(), None, now=now)
+        return json.loads(out[0].data)
+
+    def pub(self, n=1, subject="s.1", now=0.0):
+        for _ in range(n):
+            self.js.handle(subject, "", b"x", None, now=now)
+
+    def fetch(self, batch=10, now=0.0, no_wait=True, expires=0):
+        body = {"batch": batch, "no_wait": no_wait}
+        if expires:
+            body["expires"] = int(expires * 1e9)
+        out = self.js.handle("$JS.API.CONSUMER.MSG.NEXT.S.d", "_INBOX.f", json.dumps(body).encode(),
+                             None, now=now)
+        return [(parse_ack_subject(o.reply)[3] if o.reply else (o.headers or {}).get("Status"))
+                for o in out], out
+
+    def ack(self, out, payload=b"+ACK", now=0.0, reply=""):
+        return self.js.handle(out.reply, reply, payload, None, now=now)
+
+    def tick(self, now):
+        return self.js.on_timer(now)
+
+    def info(self, now=0.0):
+        return self.api("$JS.API.CONSUMER.INFO.S.d", {}, now=now)
+
+
+def test_fetch_no_wait_gets_what_is_there_then_404():
+    h = Harness()
+    h.pub(2)
+    seqs, _ = h.fetch(5)
+    assert seqs == [1, 2, "404"]
+    assert h.fetch(5)[0] == ["404"]
+
+
+def test_request_that_waits_ends_with_408_at_expiry():
+    h = Harness()
+    seqs, out = h.fetch(5, no_wait=False, expires=1.0)
+    assert seqs == []
+    assert h.js.next_deadline() == 1.0
+    expired = h.tick(1.0)
+    assert [(o.subject, o.headers["Status"], o.headers["Description"]) for o in expired] == \
+        [("_INBOX.f", "408", "Request Timeout")]
+
+
+def test_unacked_message_is_redelivered_after_ack_wait_with_a_new_consumer_seq():
+    h = Harness(ack_wait=2.0)
+    h.pub(1)
+    _, out = h.fetch(1)
+    h.tick(2.0)
+    _, out2 = h.fetch(1, now=2.0)
+    meta = parse_ack_subject(out2[0].reply)
+    assert (meta[2], meta[3], meta[4]) == (2, 1, 2)   # delivered twice, stream seq 1, consumer seq 2
+    assert [k for k, _ in h.events if k in ("deliver", "redeliver")] == ["deliver", "redeliver"]
+
+
+def test_nak_with_delay_redelivers_after_the_delay():
+    h = Harness(ack_wait=30.0)
+    h.pub(1)
+    _, out = h.fetch(1)
+    h.ack(out[0], b'-NAK {"delay": 2000000000}')
+    assert h.js.next_deadline() == 2.0
+    assert h.fetch(1, now=1.0)[0] == ["404"]
+    h.tick(2.0)
+    assert h.fetch(1, now=2.0)[0] == [1]
+
+
+def test_redeliveries_go_before_new_messages_in_stream_order():
+    h = Harness(ack_wait=1.0)
+    h.pub(2)
+    h.fetch(2)
+    h.pub(1)
+    h.tick(1.0)
+    assert h.fetch(3, now=1.0)[0] == [1, 2, 3]
+
+
+def test_max_ack_pending_stops_only_new_messages():
+    h = Harness(max_ack_pending=1, ack_wait=1.0)
+    h.pub(2)
+    assert h.fetch(5)[0] == [1, "404"]
+    h.tick(1.0)
+    assert h.fetch(5, now=1.0)[0] == [1, "404"]
+
+
+def test_max_deliver_stops_redelivery_and_publishes_one_advisory():
+    h = Harness(max_deliver=2, ack_wait=1.0)
+    h.pub(1)
+    h.fetch(1)
+    h.tick(1.0)
+    h.fetch(1, now=1.0)
+    h.tick(2.0)
+    _, out = h.fetch(1, now=2.0)
+    assert sorted((o.subject, (o.headers or {}).get("Status")) for o in out) == [
+        ("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.d", None), ("_INBOX.f", "404")]
+    info = h.info(now=2.0)
+    assert (info["num_ack_pending"], info["num_redelivered"]) == (0, 1)
+    assert ("max_deliver", {"stream": "S", "consumer": "d", "stream_seq": 1,
+                            "num_delivered": 2}) in h.events
+
+
+def test_ack_floor_and_consumer_info_as_the_server_computes():
+    h = Harness()
+    h.pub(3)
+    _, out = h.fetch(3)
+    h.ack(out[1])
+    info = h.info()
+    assert (info["delivered"], info["ack_floor"], info["num_ack_pending"], info["num_pending"]) == \
+        ({"consumer_seq": 3, "stream_seq": 3}, {"consumer_seq": 0, "stream_seq": 0}, 2, 0)
+    h.ack(out[0])
+    assert h.info()["ack_floor"] == {"consumer_seq": 2, "stream_seq": 2}
+
+
+def test_ack_all_acks_everything_up_to_the_acked_message():
+    h = Harness(ack_policy="all")
+    h.pub(3)
+    _, out = h.fetch(3)
+    h.ack(out[1])
+    info = h.info()
+    assert (info["num_ack_pending"], info["ack_floor"]) == (1, {"consumer_seq": 2, "stream_seq": 2})
+
+
+def test_in_progress_restarts_the_ack_timer():
+    h = Harness(ack_wait=2.0)
+    h.pub(1)
+    _, out = h.fetch(1)
+    h.ack(out[0], b"+WPI", now=1.5)
+    assert h.js.next_deadline() == 3.5
+
+
+def test_ack_sync_gets_an_empty_reply():
+    h = Harness()
+    h.pub(1)
+    _, out = h.fetch(1)
+    replies = h.ack(out[0], reply="_INBOX.ack")
+    assert [(o.subject, o.data) for o in replies] == [("_INBOX.ack", b"")]
+
+
+def test_workqueue_removes_on_ack_and_term():
+    h = Harness(stream={"retention": "workqueue"})
+    h.pub(2)
+    _, out = h.fetch(2)
+    h.ack(out[0])
+    h.ack(out[1], b"+TERM")
+    assert h.api("$JS.API.STREAM.INFO.S", {})["state"]["messages"] == 0
+
+
+def test_interest_stream_keeps_a_message_until_every_matching_consumer_acked():
+    h = Harness(stream={"retention": "interest"})
+    h.api("$JS.API.CONSUMER.CREATE.S.e", {"stream_name": "S", "config": {
+        "durable_name": "e", "ack_policy": "explicit"}})
+    h.pub(1)
+    _, out = h.fetch(1)
+    h.ack(out[0])
+    assert h.api("$JS.API.STREAM.INFO.S", {})["state"]["messages"] == 1
+    out = h.js.handle("$JS.API.CONSUMER.MSG.NEXT.S.e", "_INBOX.g", b'{"batch":1}', None, now=0.0)
+    h.ack(out[0])
+    assert h.api("$JS.API.STREAM.INFO.S", {})["state"]["messages"] == 0
+
+
+def test_deliver_policies_pick_the_start():
+    for policy, extra, expected in [("all", {}, [1, 2, 3]), ("last", {}, [3]), ("new", {}, []),
+                                    ("by_start_sequence", {"opt_start_seq": 2}, [2, 3])]:
+        h = Harness()
+        h.pub(3)
+        h.api("$JS.API.CONSUMER.CREATE.S.p", {"stream_name": "S", "config": {
+            "durable_name": "p", "ack_policy": "explicit", "deliver_policy": policy, **extra}})
+        out = h.js.handle("$JS.API.CONSUMER.MSG.NEXT.S.p", "_INBOX.g",
+                          b'{"batch":5,"no_wait":true}', None, now=0.0)
+        assert [parse_ack_subject(o.reply)[3] for o in out if o.reply] == expected, policy
+
+
+def test_last_per_subject_delivers_the_last_of_each_subject():
+    h = Harness()
+    for subj in ["s.a", "s.b", "s.a"]:
+        h.pub(1, subj)
+    h.api("$JS.API.CONSUMER.CREATE.S.p", {"stream_name": "S", "config": {
+        "durable_name": "p", "ack_policy": "explicit", "deliver_policy": "last_per_subject",
+        "filter_subject": "s.*"}})
+    out = h.js.handle("$JS.API.CONSUMER.MSG.NEXT.S.p", "_INBOX.g", b'{"batch":5,"no_wait":true}',
+                      None, now=0.0)
+    assert [parse_ack_subject(o.reply)[3] for o in out if o.reply] == [2, 3]
+
+
+def test_backoff_sets_the_wait_after_each_delivery():
+    h = Harness(backoff=[1_000_000_000, 5_000_000_000], max_deliver=5)
+    h.pub(1)
+    h.fetch(1)
+    assert h.js.next_deadline() == 1.0
+    h.tick(1.0)
+    h.fetch(1, now=1.0)
+    assert h.js.next_deadline() == 6.0
+
+
+def test_ephemeral_consumer_is_deleted_after_inactive_threshold():
+    h = Harness()
+    info = h.api("$JS.API.CONSUMER.CREATE.S", {"stream_name": "S", "config": {
+        "ack_policy": "explicit", "inactive_threshold": 2_000_000_000}})
+    name = info["name"]
+    h.tick(2.0)
+    assert h.api(f"$JS.API.CONSUMER.INFO.S.{name}", {})["error"]["err_code"] == 10014

@@ -1,0 +1,122 @@
+"""JetStream.handle with real API subjects and the JSON bodies nats-py sends."""
+
+import json
+
+from pmesh_sim.jetstream.api import JetStream
+
+
+def api(js, subject, body=None, now=0.0):
+    data = b"" if body is None else json.dumps(body).encode()
+    out = js.handle(subject, "_INBOX.r", data, None, now=now)
+    return json.loads(out[0].data)
+
+
+def make(js, **cfg):
+    cfg.setdefault("name", "S")
+    cfg.setdefault("subjects", ["s.>"])
+    return api(js, f"$JS.API.STREAM.CREATE.{cfg['name']}", cfg)
+
+
+def test_create_is_idempotent_and_a_different_config_is_10058():
+    js = JetStream()
+    assert make(js)["did_create"] is True
+    assert "error" not in make(js)
+    assert make(js, max_msgs=5)["error"] == {
+        "code": 400, "err_code": 10058,
+        "description": "stream name already in use with a different configuration"}
+
+
+def test_overlapping_subjects_across_streams_is_10065():
+    js = JetStream()
+    make(js)
+    assert make(js, name="T", subjects=["s.a"])["error"]["err_code"] == 10065
+
+
+def test_missing_stream_is_10059_and_missing_consumer_10014():
+    js = JetStream()
+    assert api(js, "$JS.API.STREAM.INFO.X")["error"]["err_code"] == 10059
+    make(js)
+    assert api(js, "$JS.API.CONSUMER.INFO.S.c")["error"]["err_code"] == 10014
+
+
+def test_publish_acks_and_duplicates_and_errors_carry_stream_and_seq_zero():
+    js = JetStream()
+    make(js)
+    pub = lambda h=None: json.loads(js.handle("s.1", "_INBOX.p", b"x", h, now=0.0)[0].data)
+    assert pub({"Nats-Msg-Id": "a"}) == {"stream": "S", "seq": 1}
+    assert pub({"Nats-Msg-Id": "a"}) == {"stream": "S", "seq": 1, "duplicate": True}
+    assert pub({"Nats-Expected-Last-Sequence": "7"}) == {
+        "error": {"code": 400, "err_code": 10071, "description": "wrong last sequence: 1"},
+        "stream": "S", "seq": 0}
+
+
+def test_core_publish_without_reply_is_stored_without_ack():
+    js = JetStream()
+    make(js)
+    assert js.handle("s.1", "", b"x", None, now=0.0) == []
+    assert api(js, "$JS.API.STREAM.INFO.S")["state"]["messages"] == 1
+
+
+def test_stream_info_state_fields():
+    js = JetStream()
+    make(js, storage="memory")
+    js.handle("s.1", "", b"abc", None, now=0.0)
+    state = api(js, "$JS.API.STREAM.INFO.S")["state"]
+    assert {k: state[k] for k in ("messages", "bytes", "first_seq", "last_seq", "num_subjects",
+                                  "num_deleted", "consumer_count")} == \
+        {"messages": 1, "bytes": 22, "first_seq": 1, "last_seq": 1, "num_subjects": 1,
+         "num_deleted": 0, "consumer_count": 0}
+
+
+def test_deny_delete_and_deny_purge():
+    js = JetStream()
+    make(js, deny_delete=True, deny_purge=True)
+    js.handle("s.1", "", b"x", None, now=0.0)
+    assert api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": 1})["error"] == {
+        "code": 500, "err_code": 10057, "description": "message delete not permitted"}
+    assert api(js, "$JS.API.STREAM.PURGE.S", {})["error"] == {
+        "code": 500, "err_code": 10110, "description": "stream purge not permitted"}
+
+
+def test_get_and_delete_message():
+    js = JetStream()
+    make(js)
+    js.handle("s.1", "", b"hi", None, now=0.0)
+    assert api(js, "$JS.API.STREAM.MSG.GET.S", {"seq": 1})["message"]["data"] == "aGk="
+    assert api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": 1})["success"] is True
+    assert api(js, "$JS.API.STREAM.MSG.GET.S", {"seq": 1})["error"]["err_code"] == 10037
+
+
+def test_consumer_create_action_rules():
+    js = JetStream()
+    make(js)
+    body = {"stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"},
+            "action": "update"}
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.d", body)["error"]["err_code"] == 10149
+    body["action"] = "create"
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.d", body)["name"] == "d"
+    body["config"]["max_deliver"] = 3
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.d", body)["error"]["err_code"] == 10148
+    body["config"]["ack_policy"] = "all"
+    del body["action"]
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.d", body)["error"] == {
+        "code": 500, "err_code": 10012, "description": "ack policy can not be updated"}
+
+
+def test_workqueue_consumer_rules():
+    js = JetStream()
+    make(js, retention="workqueue")
+    create = lambda name, **cfg: api(js, f"$JS.API.CONSUMER.CREATE.S.{name}", {
+        "stream_name": "S", "config": {"durable_name": name, "ack_policy": "explicit", **cfg}})
+    assert create("a", deliver_policy="new")["error"]["err_code"] == 10101
+    assert create("a", filter_subject="s.a")["name"] == "a"
+    assert create("b", filter_subject="s.*")["error"]["err_code"] == 10100
+    assert create("c")["error"]["err_code"] == 10099
+
+
+def test_interest_changes_with_streams():
+    js = JetStream()
+    v = js.interest_version
+    make(js)
+    assert js.interest() == {"$JS.API.>", "$JS.ACK.>", "s.>"}
+    assert js.interest_version != v
