@@ -278,7 +278,7 @@ class Stream:
             return
         while self.msgs:
             first = self._first()
-            if now - self.msgs[first].time < max_age:
+            if now < self.msgs[first].time + max_age:  # the same sum next_expiry() returns
                 break
             self.remove(first, reason="max_age")
 
