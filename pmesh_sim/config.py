@@ -97,6 +97,17 @@ class _Config:
     _ENUMS: dict[str, type[Enum]] = {}
 
     @classmethod
+    def field_kinds(cls) -> dict[str, str]:
+        """Each field's kind of value: ``int``, ``float``, ``bool``, ``str`` (enums too),
+        ``strs``, ``floats`` or ``dict``.
+
+        >>> StreamConfig.field_kinds()["max_age"], ConsumerConfig.field_kinds()["ack_policy"]
+        ('float', 'str')
+        """
+        return {f.name: "str" if f.name in cls._ENUMS else cls._TYPES.get(f.name, "any")
+                for f in fields(cls)}
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]):
         """Build from a mapping in nats-py's names and units; unknown keys and bad types fail."""
         if not isinstance(data, dict):

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import ConsumerConfig, StreamConfig
 from .errors import ScenarioError
 
 __all__ = [
@@ -73,32 +74,29 @@ def _is(kind: str, value: Any) -> bool:
     raise AssertionError(kind)  # pragma: no cover
 
 
-#: StreamConfig fields (nats-py names; durations in seconds) and the type each holds.
-STREAM_FIELDS: dict[str, str] = {
-    "name": _STR, "description": _STR, "subjects": _STRS, "retention": _STR,
-    "max_consumers": _INT, "max_msgs": _INT, "max_bytes": _INT, "discard": _STR,
-    "discard_new_per_subject": _BOOL, "max_age": _NUM, "max_msgs_per_subject": _INT,
-    "max_msg_size": _INT, "storage": _STR, "num_replicas": _INT, "no_ack": _BOOL,
-    "template_owner": _STR, "duplicate_window": _NUM, "placement": _MAP, "mirror": _MAP,
-    "sources": _LIST, "sealed": _BOOL, "deny_delete": _BOOL, "deny_purge": _BOOL,
-    "allow_rollup_hdrs": _BOOL, "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP,
-    "allow_direct": _BOOL, "mirror_direct": _BOOL, "compression": _STR, "allow_msg_ttl": _BOOL,
-    "allow_msg_schedules": _BOOL, "allow_atomic": _BOOL, "allow_batched": _BOOL,
-    "allow_msg_counter": _BOOL, "persist_mode": _STR, "metadata": _MAP,
-    "consumer_limits": _MAP, "subject_delete_marker_ttl": _NUM,
-}
+_KINDS = {"int": _INT, "float": _NUM, "bool": _BOOL, "str": _STR, "strs": _STRS,
+          "floats": _NUMS, "dict": _MAP}
+
+
+def _config_fields(config: type, passed_through: dict[str, str]) -> dict[str, str]:
+    """The fields of a config dataclass and their types, plus fields pmesh_sim only passes on."""
+    return {name: _KINDS[kind] for name, kind in config.field_kinds().items()} | passed_through
+
+
+#: StreamConfig fields (nats-py names; durations in seconds) and the type each holds. The second
+#: group are server fields the simulation does not model; they reach the real server unchanged.
+STREAM_FIELDS: dict[str, str] = _config_fields(StreamConfig, {
+    "template_owner": _STR, "placement": _MAP, "mirror": _MAP, "sources": _LIST,
+    "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP, "mirror_direct": _BOOL,
+    "compression": _STR, "allow_msg_ttl": _BOOL, "allow_msg_schedules": _BOOL,
+    "allow_atomic": _BOOL, "allow_batched": _BOOL, "allow_msg_counter": _BOOL,
+    "persist_mode": _STR, "consumer_limits": _MAP, "subject_delete_marker_ttl": _NUM,
+})
 
 #: ConsumerConfig fields (nats-py names; durations in seconds) and the type each holds.
-CONSUMER_FIELDS: dict[str, str] = {
-    "name": _STR, "durable_name": _STR, "description": _STR, "deliver_policy": _STR,
-    "opt_start_seq": _INT, "opt_start_time": _STR, "ack_policy": _STR, "ack_wait": _NUM,
-    "max_deliver": _INT, "backoff": _NUMS, "filter_subject": _STR, "filter_subjects": _STRS,
-    "replay_policy": _STR, "rate_limit_bps": _INT, "sample_freq": _STR, "max_waiting": _INT,
-    "max_ack_pending": _INT, "flow_control": _BOOL, "idle_heartbeat": _NUM,
-    "headers_only": _BOOL, "deliver_subject": _STR, "deliver_group": _STR,
-    "inactive_threshold": _NUM, "num_replicas": _INT, "mem_storage": _BOOL, "metadata": _MAP,
-    "pause_until": _STR, "max_batch": _INT, "max_expires": _NUM, "max_bytes": _INT,
-}
+CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
+    "pause_until": _STR, "max_bytes": _INT,
+})
 
 _SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR}
 
