@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConsumerConfig, StreamConfig
-from .errors import ScenarioError
+from .errors import InvalidSubjectError, ScenarioError
+from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
@@ -266,8 +267,17 @@ class _Checker:
                          "a subscription")
         if item["name"] in self.subs:
             self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
+        self.subject(where, "subject", item["subject"], validate_subject)
+        self.subject(where, "queue", item.get("queue"), validate_queue)
         self.subs.add(item["name"])
         return dict(item)
+
+    def subject(self, where: str, key: str, value: Any, check) -> None:
+        """Fail with the file, place and key when ``check`` (a subjects rule) refuses ``value``."""
+        try:
+            check(value)
+        except InvalidSubjectError as err:
+            self.fail(where, key, str(err))
 
     def need_stream(self, where: str, key: str, name: str):
         if name not in self.streams:
@@ -297,6 +307,8 @@ class _Checker:
         return Step(index, op, at, args)
 
     def refs(self, where: str, op: str, args: dict):
+        if op in ("publish", "js_publish", "request"):
+            self.subject(where, "subject", args["subject"], check_publish_subject)
         if op in ("add_stream",):
             self.streams.add(args["name"])
         elif op == "update_stream":

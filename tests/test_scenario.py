@@ -76,6 +76,10 @@ def error_of(tmp_path, text, name="bad.yaml"):
     ("{op: fetch, consumer: w, then: explode}", ["step 0 (fetch)", "'then'", "'explode'"]),
     ("{op: kill, server: n7}", ["step 0 (kill)", "'server'", "'n7'"]),
     ("{op: publish, subject: a, at: -1}", ["step 0 (publish)", "'at'"]),
+    ("{op: publish, subject: 'a b'}", ["step 0 (publish)", "'subject'", "contains a space"]),
+    ("{op: request, subject: ''}", ["step 0 (request)", "'subject'", "must not be empty"]),
+    ("{op: subscribe, name: s, subject: 'a.>.b'}", ["step 0 (subscribe)", "'subject'", "'a.>.b'"]),
+    ("{op: subscribe, name: s, subject: a, queue: 'q q'}", ["step 0 (subscribe)", "'queue'"]),
 ])
 def test_each_bad_step_names_file_step_and_key(tmp_path, step, fragments):
     text = ("name: t\nstreams: [{name: S}]\nconsumers: [{stream: S, durable_name: w}]\n"
