@@ -93,9 +93,12 @@ class JetStream:
             seq, dup = st.publish(subject, data, headers, now)
         except JetStreamError as err:
             return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
-        out = _reply(reply, {"stream": st.name, "seq": seq, **({"duplicate": True} if dup else {})})
-        if not dup:
-            for c in list(st.consumers.values()):
+        if dup:
+            return _reply(reply, {"stream": st.name, "seq": seq, "duplicate": True})
+        # the pub ack, byte for byte json.dumps({"stream": name, "seq": seq}) without encoding
+        out = [Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None)] if reply else []
+        for c in st.consumers.values():
+            if c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
         return out
 
@@ -106,7 +109,7 @@ class JetStream:
         c = st.consumers.get(consumer) if st else None
         if c is None:
             return []
-        return c.on_ack(subject, data, reply, now)
+        return c.on_ack(subject, data, reply, now, tokens)
 
     def _api(self, op: str, reply: str, data: bytes, now: float) -> list[Outgoing]:
         tokens = op.split(".")

@@ -43,10 +43,12 @@ def status(to: str, code: int, description: str, **extra: str) -> Outgoing:
     return Outgoing(to, "", b"", {"Status": str(code), "Description": description, **extra})
 
 
-def parse_ack_subject(subject: str) -> tuple[str, str, int, int, int, int]:
+def parse_ack_subject(subject: str, tokens: list[str] | None = None
+                      ) -> tuple[str, str, int, int, int, int]:
     """``(stream, consumer, num_delivered, stream_seq, consumer_seq, num_pending)`` of an ack
-    subject, in the 9-token form or the 12-token form with domain and account hash."""
-    t = subject.split(".")
+    subject, in the 9-token form or the 12-token form with domain and account hash
+    (``tokens``: the subject already split on ``.``)."""
+    t = subject.split(".") if tokens is None else tokens
     if len(t) == 9:
         return t[2], t[3], int(t[4]), int(t[5]), int(t[6]), int(t[8])
     if len(t) >= 11:
@@ -319,9 +321,11 @@ class Consumer:
         return self.deliver(now)
 
     # -------------------------------------------------------------------- acks
-    def on_ack(self, ack_subject: str, data: bytes, reply: str, now: float) -> list[Outgoing]:
-        """One ack message on ``ack_subject`` (``+ACK``, ``-NAK``, ``+WPI``, ``+TERM``, ``+NXT``)."""
-        _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject)
+    def on_ack(self, ack_subject: str, data: bytes, reply: str, now: float,
+               tokens: list[str] | None = None) -> list[Outgoing]:
+        """One ack message on ``ack_subject`` (``+ACK``, ``-NAK``, ``+WPI``, ``+TERM``, ``+NXT``);
+        ``tokens``: the subject already split on ``.``."""
+        _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()
         out: list[Outgoing] = []
         kind, _, rest = text.partition(b" ")

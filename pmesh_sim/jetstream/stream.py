@@ -15,6 +15,7 @@ anything; :meth:`Stream.store`, :meth:`Stream.remove` and :meth:`Stream.purge` a
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -91,6 +92,7 @@ class Stream:
         self.last_msg_id = ""
         self.consumers: dict[str, Any] = {}
         self.num_deleted_interior = 0
+        self.puback_prefix = f'{{"stream": {json.dumps(self.name)}, "seq": '.encode()
 
     # ------------------------------------------------------------------ queries
     def _first(self) -> int:

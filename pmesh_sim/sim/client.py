@@ -155,8 +155,9 @@ class Msg:
 
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
-        self._check_reply("ack")
-        self._client.publish(self.reply, b"+ACK")
+        if self._ackd or not self.reply:
+            self._check_reply("ack")
+        self._client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):
@@ -336,16 +337,19 @@ class Client:
         """Send a message; returns at once (it reaches the server one link latency later)."""
         self._publish(subject, payload, reply, headers)
 
-    def _publish(self, subject, payload, reply, headers) -> int:
+    def _publish(self, subject, payload, reply, headers, *, checked: bool = False) -> int:
+        """Send one PUB; ``checked``: the subject and reply were made by the library or the
+        server (an ack subject, an inbox), so they need no check."""
         if self._closed:
             raise ConnectionClosedError(f"cannot publish to {subject!r}: connection {self.name!r} is closed")
-        if subject not in _CHECKED:
-            check_publish_subject(subject)
-            if len(_CHECKED) >= 4096:
-                _CHECKED.clear()
-            _CHECKED.add(subject)
-        if reply:
-            check_publish_subject(reply, "reply subject")
+        if not checked:
+            if subject not in _CHECKED:
+                check_publish_subject(subject)
+                if len(_CHECKED) >= 4096:
+                    _CHECKED.clear()
+                _CHECKED.add(subject)
+            if reply:
+                check_publish_subject(reply, "reply subject")
         if type(payload) is not bytes:
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise ConfigError(f"payload {payload!r}: give bytes, not "

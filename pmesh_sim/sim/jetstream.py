@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pmesh_sim.config import AckPolicy, ConsumerConfig, StreamConfig
-from pmesh_sim.errors import (ConfigError, JetStreamError, NoRespondersError,
+from pmesh_sim.subjects import check_publish_subject
+from pmesh_sim.errors import (ConfigError, JetStreamError, NatsError, NoRespondersError,
                               NoStreamResponseError, TimeoutError)
 
 __all__ = ["JetStreamContext", "PubAck", "StreamInfo", "ConsumerInfo", "SequenceInfo",
@@ -93,11 +94,21 @@ def _config(cls, config, params):
 class JetStreamContext:
     """nats-py's ``JetStreamContext`` over a simulated :class:`~pmesh_sim.sim.client.Client`."""
 
-    def __init__(self, client, timeout: float = 5.0, prefix: str = "$JS.API"):
+    def __init__(self, client, timeout: float = 5.0, prefix: str = "$JS.API",
+                 publish_async_max_pending: int = 4000):
+        if (isinstance(publish_async_max_pending, bool)
+                or not isinstance(publish_async_max_pending, int) or publish_async_max_pending < 1):
+            raise ConfigError(f"publish_async_max_pending={publish_async_max_pending!r}: "
+                              "give an int >= 1")
         self._nc = client
         self._env = client.env
         self._timeout = timeout
         self._prefix = prefix
+        self._max_pending = publish_async_max_pending
+        self._async_prefix: str | None = None
+        self._async_futures: dict[str, Any] = {}
+        self._async_completed: list = []        # events waiting for publish_async_completed
+        self._async_checked: set[str] = set()   # subjects already checked
 
     # ------------------------------------------------------------------ plumbing
     def _process(self, gen):
@@ -208,6 +219,72 @@ class JetStreamContext:
                 raise JetStreamError.from_dict(resp["error"])
             return PubAck(resp["stream"], resp["seq"], resp.get("duplicate"))
         return self._process(gen())
+
+    def publish_async(self, subject: str, payload: bytes = b"", stream: str | None = None,
+                      headers: dict | None = None):
+        """Publish now and return at once an event whose value is the :class:`PubAck` (nats-py's
+        ``publish_async``: the acks come to one ``_INBOX.<nuid>.*`` subscription; no timeout).
+
+        At most ``publish_async_max_pending`` (4000) may be in flight: where nats-py would stall,
+        this raises :class:`NatsError`; ``yield js.publish_async_completed()`` first.
+        """
+        nc = self._nc
+        if self._async_prefix is None:
+            self._async_prefix = f"{nc.new_inbox()}."
+            self._async_nuid = _Nuid(nc.sim.rng)
+            nc.subscribe(self._async_prefix + "*", cb=self._on_async_reply)
+        futures = self._async_futures
+        if len(futures) >= self._max_pending:
+            raise NatsError(f"publish_async to {subject!r}: {len(futures)} async publishes are "
+                            "already waiting for their acks (publish_async_max_pending); "
+                            "yield js.publish_async_completed() first")
+        if stream is not None:
+            headers = dict(headers or {})
+            headers["Nats-Expected-Stream"] = stream
+        token = self._async_nuid.next()
+        event = self._env.event()
+        if subject not in self._async_checked:       # a str's validity never changes
+            check_publish_subject(subject)
+            if len(self._async_checked) >= 4096:
+                self._async_checked.clear()
+            self._async_checked.add(subject)
+        nc._publish(subject, payload, self._async_prefix + token, headers, checked=True)
+        futures[token] = (event, subject)
+        return event
+
+    def publish_async_pending(self) -> int:
+        """How many async publishes still wait for their ack."""
+        return len(self._async_futures)
+
+    def publish_async_completed(self):
+        """An event that succeeds once no async publish waits for its ack any more."""
+        event = self._env.event()
+        if self._async_futures:
+            self._async_completed.append(event)
+        else:
+            event.succeed()
+        return event
+
+    def _on_async_reply(self, msg) -> None:
+        token = msg.subject[len(self._async_prefix):]
+        entry = self._async_futures.pop(token, None)
+        if entry is None:
+            return
+        event, subject = entry
+        headers = msg.headers
+        if headers and headers.get("Status") == "503":
+            event.fail(NoStreamResponseError(
+                f"publish_async to {subject!r}: no stream covers this subject"))
+        else:
+            resp = json.loads(msg.data)
+            if "error" in resp:
+                event.fail(JetStreamError.from_dict(resp["error"]))
+            else:
+                event.succeed(PubAck(resp["stream"], resp["seq"], resp.get("duplicate")))
+        if not self._async_futures and self._async_completed:
+            waiting, self._async_completed = self._async_completed, []
+            for done in waiting:
+                done.succeed()
 
     # -------------------------------------------------------------- subscribing
     def pull_subscribe(self, subject: str, durable: str | None = None, stream: str | None = None,
@@ -365,6 +442,47 @@ class PullSubscription:
 
     def _request(self, body: dict) -> None:
         self._nc.publish(self._subject, json.dumps(body).encode(), reply=self._inbox)
+
+
+class _Nuid:
+    """nats' NUID: 12 random base-62 characters, then a 10-character sequence that grows by a
+    random step (drawn from ``rng``); plus 4 hex characters, as nats-py's async publish tokens.
+
+    >>> import random
+    >>> tokens = [_Nuid(random.Random(1)).next() for _ in range(2)]
+    >>> [len(t) for t in tokens], tokens[0] == tokens[1]
+    ([26, 26], True)
+    """
+
+    _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    _MAX_SEQ = 62 ** 10
+
+    def __init__(self, rng):
+        self._rng = rng
+        self._reset()
+
+    def _reset(self) -> None:
+        rng = self._rng
+        self._pre = "".join(rng.choices(self._DIGITS, k=12))
+        self._seq = rng.randrange(self._MAX_SEQ)
+        self._inc = 33 + rng.randrange(333 - 33)
+
+    def next(self) -> str:
+        self._seq += self._inc
+        if self._seq >= self._MAX_SEQ:
+            self._reset()
+        pairs, seq = _PAIRS, self._seq
+        a, seq = divmod(seq, _P4)
+        b, seq = divmod(seq, _P3)
+        c, seq = divmod(seq, _P2)
+        d, e = divmod(seq, 3844)
+        return (f"{self._pre}{pairs[a]}{pairs[b]}{pairs[c]}{pairs[d]}{pairs[e]}"
+                f"{_HEX4[self._rng.getrandbits(16)]}")
+
+
+_PAIRS = [a + b for a in _Nuid._DIGITS for b in _Nuid._DIGITS]    # 2 base-62 digits
+_HEX4 = [f"{i:04x}" for i in range(65536)]
+_P2, _P3, _P4 = 3844 ** 2, 3844 ** 3, 3844 ** 4
 
 
 def _is_status(msg) -> bool:

@@ -21,9 +21,11 @@ class JetStreamHost:
         trace = server.sim.trace
         name = server.name
 
+        env = self.env
+
         def emit(kind, **fields):
             if trace.enabled:
-                trace.emit(kind, node=name, **fields)
+                trace.record(env.now, kind, {"node": name, **fields})
 
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest)
         self._subs: dict[str, object] = {}

@@ -112,14 +112,20 @@ class Server:
         push consumer's deliver subject) while receivers see ``subject``, as nats-server
         delivers JetStream messages with their original subject.
         """
-        msg_id = self.sim._next_msg_id()
+        sim = self.sim
+        msg_id = sim._next_msg_id()
+        trace = sim.trace
         if deliver_to:
-            self.sim.trace.emit("send", node=self.name, subject=subject, reply=reply,
-                                msg_id=msg_id, size=len(data), deliver_to=deliver_to)
+            if trace.enabled:
+                trace.record(self.env.now, "send", {
+                    "node": self.name, "subject": subject, "reply": reply, "msg_id": msg_id,
+                    "size": len(data), "deliver_to": deliver_to})
             self.route(deliver_to, reply, data, headers, msg_id, None, shown=subject)
         else:
-            self.sim.trace.emit("send", node=self.name, subject=subject, reply=reply,
-                                msg_id=msg_id, size=len(data))
+            if trace.enabled:
+                trace.record(self.env.now, "send", {
+                    "node": self.name, "subject": subject, "reply": reply, "msg_id": msg_id,
+                    "size": len(data)})
             self.route(subject, reply, data, headers, msg_id, None)
 
     def has_client_interest(self, subject: str) -> bool:
