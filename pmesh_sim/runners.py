@@ -109,7 +109,9 @@ def classify_error(exc: BaseException) -> dict:
     name = type(exc).__name__
     if getattr(exc, "err_code", None) is not None or getattr(exc, "description", None):
         return sc.error_result(exc)
-    if name in ("NoRespondersError", "NoStreamResponseError"):
+    # nats-py's fetch raises a bare ServiceUnavailableError (no err_code) on a 503 status:
+    # the pull request reached nobody, as a missing consumer's does
+    if name in ("NoRespondersError", "NoStreamResponseError", "ServiceUnavailableError"):
         return sc.outcome("no_responders")
     if "Timeout" in name:
         return sc.outcome("timeout")

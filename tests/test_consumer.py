@@ -94,12 +94,16 @@ def test_redeliveries_go_before_new_messages_in_stream_order():
     assert h.fetch(3, now=1.0)[0] == [1, 2, 3]
 
 
-def test_max_ack_pending_stops_only_new_messages():
+def test_max_ack_pending_stops_only_new_messages_and_keeps_a_no_wait_request_open():
+    # real nats-server 2.15.1: a no_wait request held back by max_ack_pending is not ended
+    # with 404; it stays waiting and each ack_wait redelivery of seq 1 lands in it
     h = Harness(max_ack_pending=1, ack_wait=1.0)
     h.pub(2)
-    assert h.fetch(5)[0] == [1, "404"]
-    h.tick(1.0)
-    assert h.fetch(5, now=1.0)[0] == [1, "404"]
+    assert h.fetch(5)[0] == [1]
+    redelivered = h.tick(1.0)
+    assert [(o.subject, parse_ack_subject(o.reply)[2:5]) for o in redelivered] == \
+        [("_INBOX.f", (2, 1, 2))]
+    assert h.info(now=1.0)["num_waiting"] == 1
 
 
 def test_max_deliver_stops_redelivery_and_publishes_one_advisory():
@@ -218,3 +222,30 @@ def test_ephemeral_consumer_is_deleted_after_inactive_threshold():
     name = info["name"]
     h.tick(2.0)
     assert h.api(f"$JS.API.CONSUMER.INFO.S.{name}", {})["error"]["err_code"] == 10014
+
+
+def _start(stream_msgs, purge=False, **cfg):
+    """(delivered stream_seq, num_pending) of a consumer created after ``stream_msgs``."""
+    h = Harness()
+    for subject in stream_msgs:
+        h.pub(1, subject)
+    if purge:
+        h.api("$JS.API.STREAM.PURGE.S", {})
+    body = {"durable_name": "x", "ack_policy": "explicit", **cfg}
+    info = h.api("$JS.API.CONSUMER.CREATE.S.x", {"stream_name": "S", "config": body})
+    return info["delivered"]["stream_seq"], info["num_pending"]
+
+
+def test_start_sequences_as_the_real_server_selects_them():
+    # real nats-server 2.15.1 (scenarios consumer-deliver-policies-filtered, -after-purge,
+    # -empty-stream-start)
+    msgs = ["s.a", "s.b", "s.a", "s.b", "s.c"]
+    assert _start(msgs, deliver_policy="last", filter_subject="s.a") == (2, 1)
+    assert _start(msgs, deliver_policy="last", filter_subject="s.z") == (0, 0)
+    assert _start(msgs, deliver_policy="by_start_sequence", opt_start_seq=20) == (19, 0)
+    assert _start(["s.a"] * 3, purge=True, deliver_policy="last") == (3, 0)
+    assert _start(["s.a"] * 3, purge=True, deliver_policy="by_start_sequence",
+                  opt_start_seq=2) == (3, 0)
+    assert _start([], deliver_policy="last") == (0, 0)
+    assert _start([], deliver_policy="new") == (0, 0)
+    assert _start([], deliver_policy="by_start_sequence", opt_start_seq=5) == (4, 0)

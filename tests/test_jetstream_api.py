@@ -114,9 +114,44 @@ def test_workqueue_consumer_rules():
     assert create("c")["error"]["err_code"] == 10099
 
 
-def test_interest_changes_with_streams():
+def test_interest_changes_with_streams_and_consumers():
+    from pmesh_sim.jetstream.api import API_SUBJECTS
+
     js = JetStream()
     v = js.interest_version
     make(js)
-    assert js.interest() == {"$JS.API.>", "$JS.ACK.>", "s.>"}
+    assert js.interest() == API_SUBJECTS | {"s.>"}
     assert js.interest_version != v
+    api(js, "$JS.API.CONSUMER.CREATE.S.d", {"stream_name": "S", "config": {"durable_name": "d"}})
+    assert js.interest() - API_SUBJECTS == {"s.>", "$JS.API.CONSUMER.MSG.NEXT.S.d"}
+    api(js, "$JS.API.CONSUMER.DELETE.S.d")
+    assert js.interest() - API_SUBJECTS == {"s.>"}
+
+
+def test_the_api_answers_only_its_own_subjects_not_all_of_js_api():
+    from pmesh_sim.jetstream.api import API_SUBJECTS
+    from pmesh_sim.subjects import subject_matches
+
+    def served(subject):
+        return any(subject_matches(p, subject) for p in API_SUBJECTS)
+
+    assert served("$JS.API.STREAM.INFO.S") and served("$JS.API.CONSUMER.CREATE.S.c.s.>")
+    # a pull request needs the consumer's own subscription: nobody answers a missing one
+    assert not served("$JS.API.CONSUMER.MSG.NEXT.S.gone")
+
+
+def test_a_cluster_of_three_places_up_to_three_replicas():
+    # measured on a real 3-node nats-server 2.15.1 cluster
+    js = JetStream(peers=3)
+    assert make(js, num_replicas=3)["config"]["num_replicas"] == 3
+    assert make(js, name="T", subjects=["t.>"], num_replicas=2)["config"]["num_replicas"] == 2
+    assert make(js, name="U", subjects=["u.>"], num_replicas=5)["error"] == {
+        "code": 400, "err_code": 10005, "description": "no suitable peers for placement"}
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.c", {"stream_name": "S", "config": {
+        "durable_name": "c", "num_replicas": 5}})["error"] == {
+        "code": 400, "err_code": 10126,
+        "description": "consumer config replica count exceeds parent stream"}
+
+
+def test_a_single_server_refuses_replicas_with_10074():
+    assert make(JetStream(), num_replicas=3)["error"]["err_code"] == 10074

@@ -153,3 +153,37 @@ def test_same_seed_gives_the_same_trace():
         run(sim, body)
         return sim.trace.dumps()
     assert once() == once()
+
+
+def test_fetch_from_a_deleted_consumer_fails_at_once_with_no_responders(sim):
+    # real nats-server 2.15.1 + nats-py 2.16: ServiceUnavailableError at once (503 status)
+    from pmesh_sim.errors import NoRespondersError
+    from pmesh_sim.sim.jetstream import PullSubscription
+
+    def body(env, js, log):
+        yield js.add_stream(name="S", subjects=["s.*"])
+        yield js.add_consumer("S", durable_name="c", ack_policy="explicit")
+        yield js.publish("s.a", b"1")
+        psub = PullSubscription(js, "S", "c")
+        yield js.delete_consumer("S", "c")
+        for batch in (1, 5):
+            start = env.now
+            try:
+                yield psub.fetch(batch, timeout=0.5)
+            except NoRespondersError:
+                log.append((batch, "no_responders", env.now - start < 0.01))
+    assert run(sim, body) == [(1, "no_responders", True), (5, "no_responders", True)]
+
+
+def test_both_backends_fetch_errors_for_a_missing_consumer_give_the_same_result():
+    from nats.js.errors import ServiceUnavailableError
+
+    from pmesh_sim.errors import NoRespondersError
+    from pmesh_sim.runners import classify_error
+
+    assert classify_error(ServiceUnavailableError()) == {"outcome": "no_responders"}
+    assert classify_error(NoRespondersError("x")) == {"outcome": "no_responders"}
+    # a 503 API error that carries an err_code stays an error
+    assert classify_error(ServiceUnavailableError(code=503, err_code=10077,
+                                                  description="maximum messages exceeded")) == \
+        {"error": {"code": 503, "err_code": 10077, "description": "maximum messages exceeded"}}

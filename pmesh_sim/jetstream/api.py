@@ -28,6 +28,18 @@ __all__ = ["JetStream", "Outgoing"]
 
 API = "$JS.API."
 
+#: The API subjects the server answers (jetstream_api.go); every consumer adds its own
+#: ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``, so a pull request to a consumer that does
+#: not exist reaches nobody (503 no responders), as on the real server. Plus every ack subject.
+API_SUBJECTS = frozenset({
+    "$JS.API.INFO", "$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*",
+    "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.DELETE.*", "$JS.API.STREAM.PURGE.*", "$JS.API.STREAM.MSG.DELETE.*",
+    "$JS.API.STREAM.MSG.GET.*", "$JS.API.CONSUMER.CREATE.*", "$JS.API.CONSUMER.CREATE.*.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.*.*", "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.INFO.*.*", "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.ACK.>"})
+
 
 def _reply(to: str, body: dict) -> list[Outgoing]:
     return [Outgoing(to, "", json.dumps(body).encode(), None)] if to else []
@@ -41,12 +53,13 @@ class JetStream:
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[[str], bool] | None = None):
+                 has_interest: Callable[[str], bool] | None = None, *, peers: int = 1):
         self.emit = emit or (lambda kind, **fields: None)
         self.has_interest = has_interest or (lambda subject: False)
+        self.peers = peers
         self.streams: dict[str, Stream] = {}
         self.interest_version = 0
-        self._interest: set[str] = {"$JS.API.>", "$JS.ACK.>"}
+        self._interest: set[str] = set(API_SUBJECTS)
         self._ephemeral_count = 0
         self._route_cache: dict[str, Stream | None] = {}
 
@@ -56,9 +69,11 @@ class JetStream:
         return set(self._interest)
 
     def _refresh_interest(self) -> None:
-        subjects = {"$JS.API.>", "$JS.ACK.>"}
+        subjects = set(API_SUBJECTS)
         for st in self.streams.values():
             subjects.update(st.config.subjects)
+            subjects.update(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}"
+                            for c in st.consumers.values())
         self._route_cache.clear()
         if subjects != self._interest:
             self._interest = subjects
@@ -166,7 +181,7 @@ class JetStream:
         cfg.name = name
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
-        cfg = check_stream_config(cfg)
+        cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
         existing = self.streams.get(name)
         if existing is not None:
             if existing.config != cfg:
@@ -178,6 +193,16 @@ class JetStream:
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects))
         return {**self._stream_info_body(st, now), "did_create": True}
+
+    def _placed(self, cfg: StreamConfig) -> StreamConfig:
+        """The cluster's placement rule: ``num_replicas`` needs as many JetStream servers.
+
+        An interim until clustering is simulated: ``peers`` (the cluster size) only decides
+        which configs are accepted; every replica's state is this one object.
+        """
+        if self.peers > 1 and cfg.num_replicas > self.peers:
+            raise JetStreamError.from_err_code(10005, err="no suitable peers for placement")
+        return cfg
 
     def _check_overlap(self, cfg: StreamConfig, own: str | None) -> None:
         for other in self.streams.values():
@@ -193,11 +218,11 @@ class JetStream:
         if new.name and new.name != name:
             raise JetStreamError.from_err_code(10056)
         new.name = name
-        cfg = check_stream_update(st.config, new)
+        cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
         st.config = cfg
         self._refresh_interest()
-        st._enforce_limits_all()
+        st._enforce_limits_all(now)
         return self._stream_info_body(st, now)
 
     def _stream_delete(self, tokens, body, now):
@@ -317,8 +342,11 @@ class JetStream:
             if old_to and new_to and old_to != new_to and self.has_interest(old_to):
                 raise JetStreamError.from_err_code(10013)
             check_consumer_update(existing.config, cfg)
+            narrowed = existing.config.filters != cfg.filters
             existing.config = cfg
             existing.filters = existing._effective_filters(cfg)
+            if narrowed:
+                self._cleanup_interest(st, existing.asflr, now)
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
                     **existing.info(now)}
         if action == "update":
@@ -347,6 +375,7 @@ class JetStream:
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
         st.consumers[name] = c
+        self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name)
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
             c.deliver(now)
@@ -359,10 +388,25 @@ class JetStream:
 
     def _consumer_delete(self, tokens, body, now):
         c = self._consumer(tokens[2], tokens[3])
-        del c.stream.consumers[c.name]
         self.emit("consumer_deleted", stream=c.stream.name, consumer=c.name)
         return {"type": "io.nats.jetstream.api.v1.consumer_delete_response", "success": True}, \
-            c.delete()
+            self._remove_consumer(c, now)
+
+    def _remove_consumer(self, c: Consumer, now: float) -> list[Outgoing]:
+        """Delete ``c``: end its pull requests; an interest stream drops what lost interest."""
+        st = c.stream
+        del st.consumers[c.name]
+        self._refresh_interest()
+        out = c.delete()
+        self._cleanup_interest(st, c.asflr, now)
+        return out
+
+    @staticmethod
+    def _cleanup_interest(st: Stream, start: int, now: float) -> None:
+        if st.config.retention == RetentionPolicy.INTEREST:
+            n = st.cleanup_no_interest(start, now)
+            if n:
+                st.emit("no_interest_cleanup", stream=st.name, removed=n)
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
@@ -371,8 +415,8 @@ class JetStream:
     def _next(self, stream, name, reply, data, now) -> list[Outgoing]:
         st = self.streams.get(stream)
         c = st.consumers.get(name) if st else None
-        if c is None:
-            return [status(reply, 404, "Consumer Not Found")] if reply else []
+        if c is None:   # only reached through a wildcard subscription of someone else
+            return []
         if not c.is_pull:
             return [status(reply, 409, "Consumer is push based")]
         return c.pull(reply, data, now)
@@ -399,10 +443,9 @@ class JetStream:
             for c in list(st.consumers.values()):
                 out.extend(c.on_timer(now))
                 if c.inactive(now):
-                    del st.consumers[c.name]
                     self.emit("consumer_deleted", stream=st.name, consumer=c.name,
                               reason="inactive")
-                    out.extend(c.delete())
+                    out.extend(self._remove_consumer(c, now))
         return out
 
 

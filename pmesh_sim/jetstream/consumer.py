@@ -96,6 +96,7 @@ class Consumer:
         self.advisories: list[Outgoing] = []
         self._lps: set[int] | None = None
         self._lps_end = 0
+        self._blocked = False
         self.dseq = 1
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
@@ -122,34 +123,38 @@ class Consumer:
         return not self.config.deliver_subject
 
     def _start_seq(self) -> int:
+        """The first stream sequence to deliver (consumer.go ``selectStartingSeqNo``)."""
         st, cfg = self.stream, self.config
-        first = st._first() if st.msgs else st.last_seq + 1
+        state = st.state()
+        first, last = state["first_seq"], state["last_seq"]
         dp = cfg.deliver_policy
-        if dp == DeliverPolicy.ALL:
-            return max(first, 1)
-        if dp == DeliverPolicy.NEW:
-            return st.last_seq + 1
-        if dp == DeliverPolicy.LAST:
-            for seq in range(st.last_seq, first - 1, -1):
-                msg = st.msgs.get(seq)
-                if msg is not None and self.matches(msg.subject):
-                    return seq
-            return max(st.last_seq, 1) if not self.filters else st.last_seq + 1
+        seq = 0
         if dp == DeliverPolicy.BY_START_SEQUENCE:
-            return max(cfg.opt_start_seq, first)
-        if dp == DeliverPolicy.BY_START_TIME:
+            seq = cfg.opt_start_seq
+        elif dp == DeliverPolicy.ALL:
+            seq = first
+        elif dp == DeliverPolicy.NEW:
+            seq = last + 1
+        elif dp == DeliverPolicy.LAST:
+            seq = last
+            if self.filters:
+                seq = max((st.last_for_subject(subj) for subj in st.subj_count
+                           if self.matches(subj)), default=0)
+        elif dp == DeliverPolicy.BY_START_TIME:
             start = _parse_time(cfg.opt_start_time)
-            for msg in st.msgs.values():
-                if msg.time >= start:
-                    return msg.seq
-            return st.last_seq + 1
-        # last per subject
-        last: dict[str, int] = {}
-        for msg in st.msgs.values():
-            if self.matches(msg.subject):
-                last[msg.subject] = msg.seq
-        self._lps, self._lps_end = set(last.values()), st.last_seq
-        return min(self._lps) if self._lps else st.last_seq + 1
+            seq = next((m.seq for m in st.msgs.values() if m.time >= start), last + 1)
+        elif st.config.max_msgs_per_subject == 1:   # last per subject: every message is a last
+            seq = first
+        else:  # last per subject
+            lps = {st.last_for_subject(subj) for subj in st.subj_count if self.matches(subj)}
+            self._lps, self._lps_end = lps, last
+            seq = min(lps) if lps else last
+        by_seq = dp == DeliverPolicy.BY_START_SEQUENCE
+        if first == 0 and not by_seq:       # a stream that never held a message
+            return 1
+        if seq > last and not by_seq:
+            return last + 1
+        return max(seq, first)
 
     def _ack_wait(self, num_delivered: int) -> float:
         backoff = self.config.backoff
@@ -176,8 +181,10 @@ class Consumer:
 
     # --------------------------------------------------------------- delivery
     def _next_msg(self, now: float):
-        """The next message to send (a redelivery first), or None; updates delivery state."""
+        """The next message to send (a redelivery first), or None; updates delivery state.
+        ``_blocked`` tells why None came: max_ack_pending (True) or the end of the stream."""
         st = self.stream
+        self._blocked = False
         while self.rdq:
             seq = heapq.heappop(self.rdq)
             self._rdq_set.discard(seq)
@@ -196,6 +203,7 @@ class Consumer:
             return msg, dc
         mp = self.config.max_ack_pending
         if mp and mp > 0 and len(self.pending) >= mp and self.config.ack_policy != AckPolicy.NONE:
+            self._blocked = True
             return None
         # like the server's LoadNextMsg: sseq moves only to just past a message it delivers
         last = st.last_seq
@@ -268,14 +276,16 @@ class Consumer:
             self.waiting.popleft()
             if req.n > 0:
                 self.waiting.append(req)
-        # end of stream: no_wait requests that wait no longer end with 404
-        keep = deque()
-        for req in self.waiting:
-            if req.no_wait and (req.expires is None or req.d > 0):
-                out.append(status(req.reply, 404, "No Messages"))
-            else:
-                keep.append(req)
-        self.waiting = keep
+        # end of stream: no_wait requests that wait no longer end with 404; not when only
+        # max_ack_pending holds delivery back: they stay until they expire (processWaiting)
+        if self.waiting and not self._blocked:
+            keep = deque()
+            for req in self.waiting:
+                if req.no_wait and (req.expires is None or req.d > 0):
+                    out.append(status(req.reply, 404, "No Messages"))
+                else:
+                    keep.append(req)
+            self.waiting = keep
         if self.advisories:
             out.extend(self.advisories)
             self.advisories.clear()
@@ -500,19 +510,48 @@ class Consumer:
                   stream_seq=seq, deliveries=dc)
         return Outgoing(subject, "", json.dumps(body).encode(), None)
 
-    def on_purge(self, new_first: int, subject: str | None) -> None:
-        """The stream dropped everything below ``new_first`` (or on ``subject``)."""
-        if subject is not None:
-            for seq in [s for s in self.pending if s not in self.stream.msgs]:
-                del self.pending[seq]
+    def purge(self, start: int, last: int, wider: bool) -> None:
+        """The stream purged up to ``start`` (consumer.go ``purge``): move past it.
+
+        ``start`` is the first sequence left for this consumer (0: none left, so past
+        ``last``). Pending messages below it are dropped, the ack floor rising to the highest
+        consumer sequence among them; ``wider`` (the consumer takes more than was purged) also
+        drops pending messages that are gone. With nothing pending the floors catch up with
+        the delivered sequences.
+        """
+        if start == 0 and not wider:
+            start = last + 1
+        if self.sseq < start:
+            self.sseq = start
+            self._scanned = max(self._scanned, start - 1)
+        if self.asflr < start:
+            self.asflr = start - 1
+            msgs = self.stream.msgs
+            for seq, entry in list(self.pending.items()):
+                if seq <= self.asflr or (wider and seq not in msgs):
+                    self.adflr = max(self.adflr, entry[0])
+                    del self.pending[seq]
+                    self.rdc.pop(seq, None)
+        if not self.pending:
+            self.rdc.clear()
+            self.adflr, self.asflr = self.dseq - 1, self.sseq - 1
+        if self.rdq:
+            self.rdq = [seq for seq in self.rdq if seq >= self.sseq]
+            heapq.heapify(self.rdq)
+            self._rdq_set = set(self.rdq)
+
+    def on_removed(self, seq: int, reason: str, now: float) -> None:
+        """The stream removed ``seq`` outside a purge (limits, max_age, a delete): a pending
+        message counts as terminated (consumer.go ``decStreamPending`` -> ``processTerm``)."""
+        entry = self.pending.get(seq)
+        if entry is None:
+            self.rdc.pop(seq, None)
             return
-        if self.sseq < new_first:
-            self.sseq = new_first
-        self._scanned = max(self._scanned, self.sseq - 1)
-        if self.asflr < new_first - 1:
-            self.asflr, self.adflr = new_first - 1, self.dseq - 1
-        for seq in [s for s in self.pending if s < new_first]:
-            del self.pending[seq]
+        dc = self.rdc.get(seq, 1)
+        self._ack(seq, entry[0], now)
+        self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=seq,
+                  consumer_seq=entry[0], reason=reason)
+        self.advisories.append(self._advisory("MSG_TERMINATED", seq, dc, now))
 
     def delete(self) -> list[Outgoing]:
         """Remove the consumer: waiting pull requests end with 409 Consumer Deleted."""

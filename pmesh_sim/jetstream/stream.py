@@ -20,7 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..config import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
+                      subject_is_subset)
 from ..errors import JetStreamError
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
@@ -215,19 +216,11 @@ class Stream:
             self._remember_id(msg_id, self.last_seq, now)
             self.emit("discard", stream=self.name, subject=subject, stream_seq=self.last_seq,
                       reason="no interest")
+            if rollup in ("sub", "all"):      # the server rolls up also when it skips
+                self.purge(subject=subject if rollup == "sub" else None, now=now)
             return self.last_seq
         if cfg.discard == DiscardPolicy.NEW:
-            if cfg.max_msgs > 0 and len(self.msgs) + 1 > cfg.max_msgs:
-                raise self._reject(subject, "maximum messages exceeded")
-            if cfg.max_bytes > 0 and self.bytes + size > cfg.max_bytes:
-                raise self._reject(subject, "maximum bytes exceeded")
-            if (cfg.discard_new_per_subject and cfg.max_msgs_per_subject > 0
-                    and self.subj_count.get(subject, 0) + 1 > cfg.max_msgs_per_subject):
-                raise self._reject(subject, "maximum messages per subject exceeded")
-        if rollup == "all":
-            self.purge(now=now)
-        elif rollup == "sub":
-            self.purge(subject=subject, now=now)
+            self._check_discard_new(subject, size, rollup)
         self.last_seq = seq = self.last_seq + 1
         self.last_time = now
         self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size)
@@ -239,8 +232,36 @@ class Stream:
         seqs.append(seq)
         self._remember_id(msg_id, seq, now)
         self.emit("store", stream=self.name, subject=subject, stream_seq=seq)
-        self._enforce_limits(subject)
+        self._enforce_limits(subject, now)
+        # a rollup is a purge that keeps the new message, made after it is stored
+        if rollup == "all":
+            self.purge(keep=1, now=now)
+        elif rollup == "sub":
+            self.purge(subject=subject, keep=1, now=now)
         return seq
+
+    def _check_discard_new(self, subject: str, size: int, rollup: str | None) -> None:
+        """Discard new: refuse a publish over a limit, in the store's order (memstore.go
+        ``storeRawMsg``). A subject already at ``max_msgs_per_subject`` (``asl``) will replace
+        its oldest message, so it passes the max_msgs check, and the max_bytes check when that
+        oldest message is at least as large; a rollup passes the per-subject check."""
+        cfg = self.config
+        at_limit = (cfg.max_msgs_per_subject > 0
+                    and self.subj_count.get(subject, 0) >= cfg.max_msgs_per_subject)
+        if at_limit and cfg.discard_new_per_subject and not rollup:
+            raise self._reject(subject, "maximum messages per subject exceeded")
+        if cfg.max_msgs > 0 and len(self.msgs) >= cfg.max_msgs and not at_limit:
+            raise self._reject(subject, "maximum messages exceeded")
+        if cfg.max_bytes > 0 and self.bytes + size > cfg.max_bytes:
+            if not at_limit or self.msgs[self._first_for(subject)].size < size:
+                raise self._reject(subject, "maximum bytes exceeded")
+
+    def _first_for(self, subject: str) -> int:
+        """The first stored sequence on ``subject`` (the subject must hold one)."""
+        seqs = self._subj_seqs[subject]
+        while seqs[0] not in self.msgs:
+            seqs.popleft()
+        return seqs[0]
 
     def _reject(self, subject: str, text: str) -> JetStreamError:
         self.emit("discard", stream=self.name, subject=subject, reason=text)
@@ -252,26 +273,23 @@ class Stream:
             self._id_order.append((now, msg_id))
             self.last_msg_id = msg_id
 
-    def _enforce_limits(self, subject: str) -> None:
+    def _enforce_limits(self, subject: str, now: float | None = None) -> None:
         cfg = self.config
         if cfg.max_msgs_per_subject > 0:
             while self.subj_count.get(subject, 0) > cfg.max_msgs_per_subject:
-                seqs = self._subj_seqs[subject]
-                while seqs[0] not in self.msgs:
-                    seqs.popleft()
-                self.remove(seqs[0], reason="max_msgs_per_subject")
+                self.remove(self._first_for(subject), reason="max_msgs_per_subject", now=now)
         if cfg.discard == DiscardPolicy.OLD:
             while cfg.max_msgs > 0 and len(self.msgs) > cfg.max_msgs:
-                self.remove(self._first(), reason="max_msgs")
+                self.remove(self._first(), reason="max_msgs", now=now)
             while cfg.max_bytes > 0 and self.bytes > cfg.max_bytes:
-                self.remove(self._first(), reason="max_bytes")
+                self.remove(self._first(), reason="max_bytes", now=now)
 
-    def _enforce_limits_all(self) -> None:
+    def _enforce_limits_all(self, now: float | None = None) -> None:
         """Apply the (possibly lowered) limits to every subject, after an update."""
         for subject in list(self.subj_count):
-            self._enforce_limits(subject)
+            self._enforce_limits(subject, now)
         if not self.subj_count:
-            self._enforce_limits("")
+            self._enforce_limits("", now)
 
     def expire(self, now: float) -> None:
         """Remove messages older than ``max_age``."""
@@ -282,7 +300,7 @@ class Stream:
             first = self._first()
             if now < self.msgs[first].time + max_age:  # the same sum next_expiry() returns
                 break
-            self.remove(first, reason="max_age")
+            self.remove(first, reason="max_age", now=now)
 
     def next_expiry(self) -> float | None:
         """When the oldest message reaches ``max_age`` (None if never)."""
@@ -290,8 +308,12 @@ class Stream:
             return None
         return self.msgs[self._first()].time + self.config.max_age
 
-    def remove(self, seq: int, *, reason: str = "delete") -> bool:
-        """Remove the message at ``seq``; False when it is not there."""
+    def remove(self, seq: int, *, reason: str = "delete", now: float | None = None) -> bool:
+        """Remove the message at ``seq``; False when it is not there.
+
+        Consumers holding it unacknowledged treat it as terminated (stream.go
+        ``storeUpdates`` -> consumer.go ``decStreamPending``); a purge updates them itself.
+        """
         msg = self.msgs.pop(seq, None)
         if msg is None:
             return False
@@ -305,30 +327,96 @@ class Stream:
         if reason != "delete":
             self.emit("discard", stream=self.name, subject=msg.subject, stream_seq=seq,
                       reason=reason)
+        if reason != "purge" and self.consumers:
+            when = self.last_time if now is None else now
+            for consumer in list(self.consumers.values()):
+                if seq in consumer.pending or seq in consumer.rdc:
+                    consumer.on_removed(seq, reason, when)
         return True
 
     def purge(self, *, subject: str | None = None, seq: int | None = None,
               keep: int | None = None, now: float = 0.0) -> int:
-        """Remove messages (all, or on ``subject``; below ``seq``; all but the last ``keep``);
-        returns how many went."""
+        """Remove messages (all, or on ``subject``; below ``seq``; all but the last ``keep``)
+        and move the consumers past them; returns how many went.
+
+        As the server's ``PurgeEx`` then ``purgeLocked``: every consumer of an unfiltered
+        purge, or one whose filters all lie inside ``subject``, moves to the first message
+        left on ``subject`` (past the end when none is left); a consumer whose filters only
+        overlap ``subject`` (or that has none) moves to the stream's first message and drops
+        the pending messages that are gone ("wider").
+
+        >>> from pmesh_sim.config import StreamConfig, check_stream_config
+        >>> s = Stream(check_stream_config(StreamConfig(name="S", subjects=["a.*"])))
+        >>> for subj in ["a.x", "a.y", "a.x", "a.x"]:
+        ...     _ = s.store(subj, b"", None, now=0.0)
+        >>> s.purge(subject="a.x", keep=1), sorted(s.msgs)
+        (2, [2, 4])
+        """
         from ..subjects import subject_matches
 
-        candidates = [m.seq for m in self.msgs.values()
-                      if subject is None or subject_matches(subject, m.subject)]
-        if seq:
-            candidates = [s for s in candidates if s < seq]
-        elif keep:
-            candidates = candidates[:max(0, len(candidates) - keep)]
-        for s in candidates:
+        removed = self._purge_store(subject, seq or 0, keep or 0)
+        for s in removed:
             self.remove(s, reason="purge")
-        if subject is None and not seq and not keep:
-            self.first_seq = self.last_seq + 1
-        elif subject is None and seq and not self.msgs:
-            self.first_seq = max(self.first_seq, seq)
-            self.last_seq = max(self.last_seq, seq - 1)
+        state_first = self._first() if self.msgs else self.last_seq + 1
+        start = state_first
+        if subject:
+            start = next((m.seq for m in self.msgs.values()
+                          if subject_matches(subject, m.subject)), 0)
         for consumer in list(self.consumers.values()):
-            consumer.on_purge(self._first() if self.msgs else self.last_seq + 1, subject)
-        return len(candidates)
+            if not subject:
+                consumer.purge(start, self.last_seq, False)
+                continue
+            filters = consumer.config.filters
+            if filters and all(f == subject or subject_is_subset(f, subject) for f in filters):
+                consumer.purge(start, self.last_seq, False)
+            elif not filters or any(subject_is_subset(subject, f) for f in filters):
+                consumer.purge(state_first, self.last_seq, True)
+        return len(removed)
+
+    def _purge_store(self, subject: str | None, seq: int, keep: int) -> list[int]:
+        """The sequences a purge removes (memstore.go ``PurgeEx``); moves the first sequence
+        of a full purge or a compaction."""
+        from ..subjects import subject_matches
+
+        if seq == 1:
+            return []
+        if not subject or subject == ">":
+            if not keep and not seq:
+                removed = list(self.msgs)
+                self.first_seq = self.last_seq + 1
+                return removed
+            if seq > 1:
+                removed = [s for s in self.msgs if s < seq]
+                if seq > self.last_seq:
+                    self.first_seq = max(self.first_seq, seq)
+                    self.last_seq = max(self.last_seq, seq - 1)
+                return removed
+            subject = ">"
+        matching = [m.seq for m in self.msgs.values() if subject_matches(subject, m.subject)]
+        if keep:
+            if keep >= len(matching):
+                return []
+            matching = matching[:len(matching) - keep]
+        if seq:
+            matching = [s for s in matching if s < seq]
+        return matching
+
+    def cleanup_no_interest(self, start: int, now: float) -> int:
+        """Interest retention, after a consumer went away or narrowed its filters: remove the
+        messages from ``start`` on that no consumer needs any more, or everything when no
+        consumer is left (consumer.go ``cleanupNoInterestMessages``); returns how many went."""
+        if not self.consumers:
+            removed = list(self.msgs)
+            for seq in removed:
+                self.remove(seq, reason="purge")
+            self.first_seq = self.last_seq + 1
+            return len(removed)
+        consumers = list(self.consumers.values())
+        gone = [m.seq for m in self.msgs.values() if m.seq >= start
+                and not any(c.needs_ack(m.seq, m.subject) for c in consumers)]
+        for seq in gone:
+            self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
+        return len(gone)
 
     def info(self, now: float) -> dict[str, Any]:
         """The server's stream info JSON (``config``, ``state``, ``created``)."""

@@ -359,7 +359,8 @@ class PullSubscription:
 
     def fetch(self, batch: int = 1, timeout: float | None = 5.0):
         """An event whose value is a list of up to ``batch`` messages; fails with TimeoutError
-        when nothing came within ``timeout``."""
+        when nothing came within ``timeout``, and with NoRespondersError at once when the
+        consumer does not exist (no responders: nats-py raises ServiceUnavailableError)."""
         if batch < 1:
             raise ConfigError(f"fetch batch={batch!r}: give an int >= 1")
         return self._js._process(self._fetch(batch, timeout or 5.0))
@@ -389,6 +390,11 @@ class PullSubscription:
                 code = msg.headers["Status"]
                 if code in ("404", "408", "409"):
                     return msgs, True
+                if code == "503":   # nats-py raises ServiceUnavailableError here
+                    raise NoRespondersError(
+                        f"fetch from {self.consumer!r}: nobody answers "
+                        f"{self._subject} (the consumer does not exist on stream "
+                        f"{self.stream!r})")
                 continue
             msgs.append(msg)
         return msgs, False

@@ -1,6 +1,7 @@
 """Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
 
-:func:`run_sim` builds ``Simulation(seed=...)`` with servers ``n1..nN`` (``jetstream=True``)
+:func:`run_sim` builds ``Simulation(seed=...)`` with servers ``n1..nN`` (``jetstream=True``,
+each told the cluster size N as its JetStream ``peers``: an interim for placement rules)
 and the scenario's ``network`` (``latency``, ``loss``), connects sim clients in the same layout
 as the real backend (one ``steps`` connection, one per subscription, all on ``n1``) and runs the
 shared :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Same seed, same
@@ -33,7 +34,10 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
     for i in range(1, count + 1):
-        sim.add_server(f"n{i}", jetstream=True)
+        server = sim.add_server(f"n{i}", jetstream=True)
+        # interim until clustering is simulated: JetStream applies the cluster's placement
+        # rules (num_replicas up to the cluster size) while all state lives on each server
+        server.jetstream.js.peers = count
     backend = _SimBackend(sim)
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
