@@ -27,8 +27,8 @@ False
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .errors import InvalidSubjectError
 
@@ -172,19 +172,23 @@ class Sub:
     queue: str = ""
 
 
-@dataclass(frozen=True)
-class SubjectMatch:
+class SubjectMatch(NamedTuple):
     """The subscriptions one subject reaches.
 
     ``plain``: every subscription without a queue group; ``groups``: one list of members per
-    queue name, in the order the names were first added. Treat both as read-only.
+    queue name, in the order the names were first added. Treat both as read-only (a match may
+    be shared by later calls for the same subject).
+
+    >>> SubjectMatch([], []).plain
+    []
     """
 
-    plain: list = field(default_factory=list)
-    groups: list = field(default_factory=list)
+    plain: list = ()  # type: ignore[assignment]
+    groups: list = ()  # type: ignore[assignment]
 
 
 _EMPTY = SubjectMatch((), ())  # type: ignore[arg-type]
+_new_match = tuple.__new__      # SubjectMatch without the Python-level __new__ (hot path)
 
 
 class _Node:
@@ -213,8 +217,9 @@ class SubjectIndex:
 
     ``match(subject)`` walks only the branches the subject's tokens select, so its cost does not
     grow with unrelated subscriptions; results are cached per subject (up to ``cache_size``
-    subjects) and the cache is cleared by ``add``/``remove``. Queue groups come out in the order
-    their names were first added.
+    subjects) from the second time a subject is matched, and the cache is cleared by
+    ``add``/``remove``. Subjects matched once (request inboxes, ``$JS.ACK`` subjects) thus never
+    fill the cache. Queue groups come out in the order their names were first added.
 
     >>> index = SubjectIndex()
     >>> a, b = Sub("a.>"), Sub(">")
@@ -230,6 +235,7 @@ class SubjectIndex:
         self._root = _Level()
         self._cache: dict[str, SubjectMatch] = {}
         self._cache_size = cache_size
+        self._seen: set[str] = set()     # subjects matched once and not cached (yet)
         self._count = 0
         self._queue_order: dict[str, int] = {}
 
@@ -304,7 +310,15 @@ class SubjectIndex:
                 del level.nodes[token]
 
     def match(self, subject: str) -> SubjectMatch:
-        """The subscriptions a publish to ``subject`` reaches (matched literally)."""
+        """The subscriptions a publish to ``subject`` reaches (matched literally).
+
+        >>> index = SubjectIndex()
+        >>> index.add(Sub("_INBOX.a.*"))
+        >>> index.match("_INBOX.a.1") is index.match("_INBOX.a.1")  # cached the second time
+        False
+        >>> index.match("_INBOX.a.1") is index.match("_INBOX.a.1")
+        True
+        """
         result = self._cache.get(subject)
         if result is not None:
             return result
@@ -313,18 +327,31 @@ class SubjectIndex:
             return _EMPTY
         nodes: list[_Node] = []
         _collect(self._root, tokens, 0, nodes)
-        plain: list = []
-        queues: dict[str, list] = {}
-        for node in nodes:
-            plain.extend(node.plain)
-            for name, members in node.queues.items():
-                queues.setdefault(name, []).extend(members)
-        order = self._queue_order
-        groups = [queues[name] for name in sorted(queues, key=order.__getitem__)]
-        result = SubjectMatch(plain, groups)
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[subject] = result
+        if len(nodes) == 1 and not nodes[0].queues:       # the common case: one node, no queues
+            result = _new_match(SubjectMatch, (nodes[0].plain.copy(), []))
+        else:
+            plain: list = []
+            queues: dict[str, list] = {}
+            for node in nodes:
+                plain.extend(node.plain)
+                for name, members in node.queues.items():
+                    queues.setdefault(name, []).extend(members)
+            if len(queues) > 1:
+                order = self._queue_order
+                groups = [queues[name] for name in sorted(queues, key=order.__getitem__)]
+            else:
+                groups = list(queues.values())
+            result = _new_match(SubjectMatch, (plain, groups))
+        seen = self._seen
+        if subject in seen:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                cache.clear()
+            cache[subject] = result
+        else:
+            if len(seen) >= self._cache_size:
+                seen.clear()
+            seen.add(subject)
         return result
 
 

@@ -200,3 +200,29 @@ def test_send_with_deliver_to_routes_on_it_and_shows_the_original_subject():
     sim.process(body())
     sim.run()
     assert got == [("orders.a", "$JS.ACK.S.C.1.1.1.0.0", b"x")]
+
+
+def test_run_puts_the_callers_gc_thresholds_back_also_when_a_process_raises():
+    import gc
+
+    saved = gc.get_threshold()
+    seen = []
+    try:
+        gc.set_threshold(500, 7, 3)
+        sim = Simulation(seed=0)
+
+        def probe():
+            seen.append(gc.get_threshold())
+            yield sim.env.timeout(1.0)
+            raise RuntimeError("boom")
+
+        sim.process(probe())
+        with pytest.raises(RuntimeError, match="boom"):
+            sim.run()
+        assert seen == [(10_000, 10, 10)]            # raised while running
+        assert gc.get_threshold() == (500, 7, 3)      # and back afterwards
+        gc.set_threshold(0, 7, 3)                      # automatic collection off: left alone
+        Simulation(seed=0).run(until=1.0)
+        assert gc.get_threshold() == (0, 7, 3)
+    finally:
+        gc.set_threshold(*saved)

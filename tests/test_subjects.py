@@ -133,7 +133,9 @@ def test_index_returns_exactly_the_subscriptions_a_brute_force_scan_matches(entr
             if s.queue:
                 want_groups.setdefault(s.queue, []).append(id(s))
         assert got_groups == {q: sorted(ids) for q, ids in want_groups.items()}
-        assert index.match(subject) is match          # cached until the next add/remove
+        again = index.match(subject)                  # cached from the second match
+        assert again.plain == match.plain and again.groups == match.groups
+        assert index.match(subject) is again          # ... until the next add/remove
     assert len(index) == len(live)
 
 
@@ -146,9 +148,20 @@ def test_queue_groups_come_out_in_first_added_order():
     assert [sorted(s.subject for s in g) for g in groups] == [["a.*", "a.>"], ["a.b"]]
 
 
+def test_a_subject_is_cached_from_its_second_match_so_unique_subjects_never_fill_the_cache():
+    index = SubjectIndex(cache_size=4)
+    index.add(Sub("_INBOX.x.*"))
+    for i in range(100):
+        assert len(index.match(f"_INBOX.x.{i}").plain) == 1
+    assert len(index._cache) == 0
+    first, second, third = (index.match("_INBOX.x.7") for _ in range(3))
+    assert first is not second and second is third and len(index._cache) == 1
+
+
 def test_add_and_remove_clear_the_cache():
     index = SubjectIndex()
     first = index.match("a.b")
+    assert index.match("a.b") is index.match("a.b")
     sub = Sub("a.b")
     index.add(sub)
     assert index.match("a.b").plain == [sub] and first.plain == []

@@ -374,7 +374,7 @@ class Client:
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
                              msg_id=msg_id, hop="client->server")
             return msg_id
-        network.send(self._up, server._on_publish, self, subject, reply, payload, headers, msg_id)
+        network.send(self._up, server.route, subject, reply, payload, headers, msg_id, self)
         return msg_id
 
     # -- subscribe --------------------------------------------------------------------------

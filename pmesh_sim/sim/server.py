@@ -174,6 +174,7 @@ class Server:
         self.sim.network.send(client._down, client._on_pong, event)
 
     def _on_publish(self, client, subject, reply, data, headers, msg_id) -> None:
+        # (a client's PUB arrives at ``route`` directly; this stays for callers of the old name)
         self.route(subject, reply, data, headers, msg_id, client)
 
     # -- routing ----------------------------------------------------------------------------
@@ -254,7 +255,7 @@ class Server:
         """Answer 503 on ``reply`` to the publisher's own subscription matching it, if any."""
         match = self.index.match(reply)
         target = None
-        for sub in match.plain + [m for group in match.groups for m in group]:
+        for sub in chain(match.plain, *match.groups):
             if origin is None and sub.internal and sub.active:
                 target = sub
                 break
