@@ -37,6 +37,8 @@ def test_connect_needs_a_server_and_goes_to_the_first_by_default():
         sim.add_server("n3", max_payloads=5)
     with pytest.raises(ConfigError, match="max_payload"):
         sim.add_server("n3", max_payload=0)
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['noecho'\]"):
+        sim.connect(noecho=True)
 
 
 def test_fixed_latency_delays_each_hop_by_exactly_the_latency():

@@ -104,8 +104,11 @@ class Simulation:
         return server
 
     def connect(self, server: Server | str | None = None, *, name: str | None = None,
-                no_echo: bool = False, error_cb: Callable | None = None) -> Client:
+                no_echo: bool = False, error_cb: Callable | None = None, **unknown) -> Client:
         """A new client connection to ``server`` (the first server when None)."""
+        if unknown:
+            raise ConfigError(f"connect: unknown option(s) {sorted(unknown)}; "
+                              "known: server, name, no_echo, error_cb")
         if server is None:
             if not self.servers:
                 raise ConfigError("connect: there is no server yet; call sim.add_server() first")
