@@ -173,10 +173,6 @@ class Server:
     def _on_ping(self, client, event) -> None:
         self.sim.network.send(client._down, client._on_pong, event)
 
-    def _on_publish(self, client, subject, reply, data, headers, msg_id) -> None:
-        # (a client's PUB arrives at ``route`` directly; this stays for callers of the old name)
-        self.route(subject, reply, data, headers, msg_id, client)
-
     # -- routing ----------------------------------------------------------------------------
 
     def route(self, subject: str, reply: str, data: bytes, headers: dict | None, msg_id: int,
