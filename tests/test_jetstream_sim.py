@@ -187,3 +187,31 @@ def test_both_backends_fetch_errors_for_a_missing_consumer_give_the_same_result(
     assert classify_error(ServiceUnavailableError(code=503, err_code=10077,
                                                   description="maximum messages exceeded")) == \
         {"error": {"code": 503, "err_code": 10077, "description": "maximum messages exceeded"}}
+
+
+def test_pull_subscribe_bind_asks_nothing_and_a_missing_consumer_shows_at_fetch():
+    from pmesh_sim import NoRespondersError, Simulation
+
+    sim = Simulation(seed=0)
+    sim.add_server("n1", jetstream=True)
+    js = sim.connect(name="app").jetstream()
+    seen = []
+
+    def main():
+        yield js.add_stream(name="S", subjects=["s.>"])
+        yield js.add_consumer("S", durable_name="w")
+        yield js.publish("s.1", b"x")
+        requests_before = len(sim.trace.filter("request"))
+        bound = yield js.pull_subscribe_bind("w", stream="S")
+        seen.append(len(sim.trace.filter("request")) - requests_before)   # no API call
+        msgs = yield bound.fetch(1, timeout=0.5)
+        seen.append([m.data for m in msgs])
+        ghost = yield js.pull_subscribe_bind("ghost", stream="S")
+        try:
+            yield ghost.fetch(1, timeout=0.5)
+        except NoRespondersError:
+            seen.append("no responders")
+
+    sim.process(main())
+    sim.run()
+    assert seen == [0, [b"x"], "no responders"]

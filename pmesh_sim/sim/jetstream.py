@@ -310,6 +310,16 @@ class JetStreamContext:
             return PullSubscription(self, name, info.name)
         return self._process(gen())
 
+    def pull_subscribe_bind(self, durable: str | None = None, stream: str | None = None, *,
+                            name: str | None = None):
+        """Bind to an existing pull consumer without asking the server, as nats-py's does: an
+        event whose value is a :class:`PullSubscription` (a missing consumer shows at fetch)."""
+        consumer = durable or name
+        if not consumer or not stream:
+            raise ConfigError("pull_subscribe_bind: give the consumer (durable= or name=) and "
+                              "its stream=")
+        return self._nc.env.timeout(0, value=PullSubscription(self, stream, consumer))
+
     def subscribe(self, subject: str, durable: str | None = None, cb=None,
                   manual_ack: bool = False, stream: str | None = None,
                   config: ConsumerConfig | None = None, deliver_policy=None):

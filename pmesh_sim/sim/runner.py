@@ -16,8 +16,6 @@ document and trace.
 
 from __future__ import annotations
 
-import simpy
-
 from .. import scenario as sc
 from ..runners import scenario_program
 from ..trace import Trace
@@ -96,16 +94,7 @@ class _SimBackend:
         if self._js is None:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
-            bind = getattr(self._js, "pull_subscribe_bind", None)
-            if bind is not None:
-                psub = bind(consumer, stream=stream)
-            else:  # bind without a consumer_info / create, as nats-py's pull_subscribe_bind
-                from .jetstream import PullSubscription
-
-                psub = PullSubscription(self._js, stream, consumer)
-            if isinstance(psub, simpy.Event):
-                psub = yield psub
-            self.pulls[key] = psub
+            self.pulls[key] = yield self._js.pull_subscribe_bind(consumer, stream=stream)
         msgs = yield self.pulls[key].fetch(batch, timeout)
         return msgs
 
@@ -137,24 +126,6 @@ class _SimBackend:
         event.callbacks.append(lambda _e: conn.close())
         return event
 
-    # faults: performed when the simulation offers them, else "unsupported"
+    # faults: not simulated yet (clusters, RAFT and faults are the next step of the roadmap)
     def fault(self, op: str, args: dict):
-        if "server" in args:
-            server = self.sim.servers[args["server"]]
-            action = getattr(server, op, None)
-        else:
-            action = getattr(self.sim.network, op, None) or getattr(self.sim, op, None)
-        if action is None:
-            return sc.outcome("unsupported")
-        value = action(args["groups"]) if op == "partition" else action()
-        done = {"kill": "killed", "restart": "restarted", "partition": "partitioned",
-                "heal": "healed", "pause": "paused", "resume": "resumed",
-                "power_loss": "power_lost"}.get(op, op)
-        if isinstance(value, simpy.Event):
-            return self.sim.process(_then(value, sc.outcome(done)))
-        return sc.outcome(done)
-
-
-def _then(event, result):
-    yield event
-    return result
+        return sc.outcome("unsupported")
