@@ -84,3 +84,61 @@ def test_a_three_node_cluster_has_a_meta_leader_survives_a_kill_and_stops_cleanl
         assert cluster.wait_for_meta_leader() in pids
         pids["n2"] = cluster["n2"].pid
     assert [alive(p) for p in pids.values()] == [False, False, False]
+
+
+def _nats_children(pid: int) -> list[int]:
+    """The nats-server processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and name == "nats-server":
+            found.append(int(entry))
+    return found
+
+
+def _start_long_real_run(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text("name: long\nsteps:\n  - {at: 30, op: wait}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pmesh_sim.cli", "run", str(scenario),
+                             "--backend", "real"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while not (servers := _nats_children(proc.pid)):
+        assert proc.poll() is None and time.monotonic() < deadline, "no nats-server started"
+        time.sleep(0.05)
+    time.sleep(0.5)                                  # well inside the run, past start-up
+    return proc, servers
+
+
+def test_ctrl_c_during_a_real_run_stops_its_server(tmp_path):
+    import signal
+
+    proc, servers = _start_long_real_run(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 130
+    assert "interrupted" in proc.stderr.read().decode()
+    assert not any(alive(pid) for pid in servers)
+
+
+def test_a_killed_run_takes_its_server_with_it(tmp_path):
+    import signal
+    import time
+
+    proc, servers = _start_long_real_run(tmp_path)
+    proc.send_signal(signal.SIGKILL)                 # no cleanup code runs in the parent
+    proc.wait(timeout=15)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in servers)
