@@ -269,6 +269,7 @@ class ConsumerConfig(_Config):
     headers_only: bool | None = None
     max_batch: int | None = None
     max_expires: float | None = None
+    max_bytes: int | None = None
     deliver_subject: str | None = None
     deliver_group: str | None = None
     inactive_threshold: float | None = None
@@ -285,7 +286,7 @@ class ConsumerConfig(_Config):
               "rate_limit_bps": "int", "sample_freq": "str", "max_waiting": "int",
               "max_ack_pending": "int", "flow_control": "bool", "idle_heartbeat": "float",
               "headers_only": "bool", "max_batch": "int", "max_expires": "float",
-              "deliver_subject": "str", "deliver_group": "str", "inactive_threshold": "float",
+              "max_bytes": "int", "deliver_subject": "str", "deliver_group": "str", "inactive_threshold": "float",
               "num_replicas": "int", "mem_storage": "bool", "metadata": "dict"}
 
     @classmethod

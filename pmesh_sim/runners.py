@@ -105,6 +105,9 @@ def classify_error(exc: BaseException) -> dict:
     >>> from pmesh_sim.errors import NoRespondersError, StreamNotFoundError
     >>> classify_error(NoRespondersError()), classify_error(StreamNotFoundError())["error"]["err_code"]
     ({'outcome': 'no_responders'}, 10059)
+    >>> from pmesh_sim.errors import InvalidSubjectError
+    >>> classify_error(InvalidSubjectError("invalid subject 'a b'"))
+    {'outcome': 'bad_subject'}
     """
     name = type(exc).__name__
     if getattr(exc, "err_code", None) is not None or getattr(exc, "description", None):
@@ -115,6 +118,10 @@ def classify_error(exc: BaseException) -> dict:
         return sc.outcome("no_responders")
     if "Timeout" in name:
         return sc.outcome("timeout")
+    # a subject the client refuses before sending (nats-py BadSubjectError, the simulated
+    # client's InvalidSubjectError): nothing reached the server
+    if name in ("BadSubjectError", "InvalidSubjectError"):
+        return sc.outcome("bad_subject")
     raise exc
 
 

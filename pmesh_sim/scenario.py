@@ -248,8 +248,17 @@ class _Checker:
                         network={k: float(v) for k, v in network.items()}, streams=streams,
                         consumers=consumers, subscriptions=subs, steps=steps, source=self.source)
 
+    def api_name(self, where: str, key: str, value: Any, api: str) -> None:
+        """Fail when a stream or consumer name cannot be a token of its API subject: nats-py
+        refuses a subject with whitespace (BadSubjectError) before anything reaches the server."""
+        if isinstance(value, str) and any(ch in value for ch in " \t\r\n"):
+            self.fail(where, key, f"{value!r} would make an invalid API subject "
+                                  f"'{api}{value}': a name can not contain whitespace (nats-py "
+                                  "refuses the request before it reaches the server)")
+
     def stream(self, where: str, item: Any) -> dict:
         item = self.keys(where, item, {"name": _STR}, STREAM_FIELDS, "a stream (StreamConfig)")
+        self.api_name(where, "name", item["name"], "$JS.API.STREAM.CREATE.")
         self.streams.add(item["name"])
         return dict(item)
 
@@ -257,6 +266,8 @@ class _Checker:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
         self.need_stream(where, stream_key, item["stream"])
+        for key in ("durable_name", "name"):
+            self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")
         if name:
             self.consumers.setdefault(name, set()).add(item["stream"])
@@ -310,6 +321,7 @@ class _Checker:
         if op in ("publish", "js_publish", "request"):
             self.subject(where, "subject", args["subject"], check_publish_subject)
         if op in ("add_stream",):
+            self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
         elif op == "update_stream":
             self.need_stream(where, "name", args["name"])

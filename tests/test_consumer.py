@@ -249,3 +249,57 @@ def test_start_sequences_as_the_real_server_selects_them():
     assert _start([], deliver_policy="last") == (0, 0)
     assert _start([], deliver_policy="new") == (0, 0)
     assert _start([], deliver_policy="by_start_sequence", opt_start_seq=5) == (4, 0)
+
+
+# ---- round 2 of outside scenarios; expected values measured on nats-server 2.15.1
+
+def test_max_deliver_one_reports_no_redeliveries():
+    h = Harness(max_deliver=1, ack_wait=0.5)
+    h.pub(2)
+    h.fetch(batch=1, now=0.0)
+    _, out = h.fetch(batch=1, now=0.0)
+    h.ack(out[0], b"-NAK", now=0.1)
+    assert h.info(now=0.1)["num_redelivered"] == 0
+    h.tick(1.0)
+    _, out = h.fetch(batch=2, now=1.0)   # nothing comes back; the rest are max_deliver advisories
+    assert [o.headers["Status"] for o in out if o.subject == "_INBOX.f"] == ["404"]
+    assert (h.info(now=1.0)["num_redelivered"], h.info(now=1.0)["num_ack_pending"]) == (0, 0)
+
+
+def test_num_pending_after_widening_the_filter_counts_from_where_the_scan_stopped():
+    h = Harness(filter_subject="s.a")
+    h.pub(1, "s.a"), h.pub(1, "s.b")
+    assert h.fetch(batch=2)[0] == [1, "404"]   # the scan passed s.b (seq 2) looking for s.a
+    h.cfg["filter_subject"] = "s.>"
+    info = h.api("$JS.API.CONSUMER.CREATE.S.d", {"stream_name": "S", "config": h.cfg})
+    assert (info["delivered"]["stream_seq"], info["num_pending"]) == (1, 0)
+    h.pub(1, "s.b")
+    assert h.info()["num_pending"] == 1
+
+
+def test_headers_only_sends_no_payload_and_the_size_as_a_header():
+    h = Harness(headers_only=True)
+    h.js.handle("s.1", "", b"hello", {"X": "1"}, now=0.0)
+    _, out = h.fetch(batch=1)
+    assert (out[0].data, out[0].headers) == (b"", {"X": "1", "Nats-Msg-Size": "5"})
+
+
+def test_pull_requests_over_max_batch_max_expires_max_bytes_get_409():
+    h = Harness(max_batch=1, max_expires=300_000_000, max_bytes=100)
+    h.pub(2)
+    _, out = h.fetch(batch=2)
+    assert out[0].headers == {"Status": "409", "Description": "Exceeded MaxRequestBatch of 1"}
+    _, out = h.fetch(batch=1, no_wait=False, expires=0.6)
+    assert out[0].headers["Description"] == "Exceeded MaxRequestExpires of 300ms"
+    out = h.js.handle("$JS.API.CONSUMER.MSG.NEXT.S.d", "_INBOX.f",
+                      b'{"batch": 1, "max_bytes": 200}', None, now=0.0)
+    assert out[0].headers["Description"] == "Exceeded MaxRequestMaxBytes of 100"
+    assert h.info()["num_pending"] == 2       # nothing was delivered
+    assert h.fetch(batch=1, no_wait=False, expires=0.2)[0] == [1]
+
+
+def test_go_duration_text_matches_the_servers():
+    from pmesh_sim.jetstream.consumer import go_duration
+
+    assert [go_duration(int(s * 1e9)) for s in (0.3, 1.0, 2.5, 61.0)] == \
+        ["300ms", "1s", "2.5s", "1m1s"]

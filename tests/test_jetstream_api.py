@@ -155,3 +155,65 @@ def test_a_cluster_of_three_places_up_to_three_replicas():
 
 def test_a_single_server_refuses_replicas_with_10074():
     assert make(JetStream(), num_replicas=3)["error"]["err_code"] == 10074
+
+
+# ---- round 2 of outside scenarios; expected values measured on nats-server 2.15.1
+
+def test_purge_with_both_seq_and_keep_is_10003_and_removes_nothing():
+    js = JetStream()
+    make(js)
+    for _ in range(3):
+        js.handle("s.a", "", b"x", None, now=0.0)
+    assert api(js, "$JS.API.STREAM.PURGE.S", {"seq": 2, "keep": 1})["error"] == {
+        "code": 400, "err_code": 10003, "description": "bad request"}
+    assert api(js, "$JS.API.STREAM.INFO.S")["state"]["messages"] == 3
+
+
+def test_path_separators_in_names_are_10128_and_10127_before_the_config_checks():
+    js = JetStream()
+    assert make(js, name="A/B", subjects=["ae.>"])["error"] == {
+        "code": 400, "err_code": 10128, "description": "Stream name can not contain path separators"}
+    assert make(js, name="A\\B", subjects=["af.>"])["error"]["err_code"] == 10128
+    assert make(js, name="A*B", subjects=["ab.>"])["error"]["err_code"] == 10052
+    make(js)
+    err = api(js, "$JS.API.CONSUMER.DURABLE.CREATE.S.a/b",
+              {"stream_name": "S", "config": {"durable_name": "a/b"}})["error"]
+    assert err == {"code": 400, "err_code": 10127,
+                   "description": "Consumer name can not contain path separators"}
+    assert api(js, "$JS.API.CONSUMER.CREATE.S.c\\d",
+               {"stream_name": "S", "config": {"name": "c\\d"}})["error"]["err_code"] == 10127
+
+
+def test_a_durable_takes_its_name_from_the_subject_so_the_name_rule_speaks_of_the_name():
+    js = JetStream()
+    make(js)
+    err = api(js, "$JS.API.CONSUMER.DURABLE.CREATE.S.e*",
+              {"stream_name": "S", "config": {"durable_name": "e*"}})["error"]
+    assert (err["err_code"], err["description"].split(" can not")[0]) == (10052, "consumer name")
+
+
+def test_durable_name_not_matching_the_subject_name_is_10017_before_10132():
+    js = JetStream()
+    make(js)
+    err = api(js, "$JS.API.CONSUMER.CREATE.S.x2",
+              {"stream_name": "S", "config": {"durable_name": "x1", "name": "x2"}})["error"]
+    assert err == {"code": 400, "err_code": 10017,
+                   "description": "consumer name in subject does not match durable name in request"}
+
+
+def test_an_api_subject_no_handler_takes_is_heard_but_not_answered():
+    js = JetStream()
+    served = {p for p in js.interest()}
+    from pmesh_sim.subjects import subject_matches
+
+    def heard(subject):
+        return any(subject_matches(p, subject) for p in served)
+
+    # a stream name with a dot makes 5 tokens: the server listens (all of $JS.API.>), no handler
+    assert heard("$JS.API.STREAM.CREATE.A.B")
+    assert js.handle("$JS.API.STREAM.CREATE.A.B", "_INBOX.r", b"{}", None, now=0.0) == []
+    assert heard("$JS.API.CONSUMER.DURABLE.CREATE.S.bad.name")
+    assert js.handle("$JS.API.CONSUMER.DURABLE.CREATE.S.bad.name", "_INBOX.r", b"{}", None,
+                     now=0.0) == []
+    # while a pull to a consumer that does not exist still reaches nobody (503)
+    assert not heard("$JS.API.CONSUMER.MSG.NEXT.S.gone")

@@ -215,3 +215,23 @@ def test_pull_subscribe_bind_asks_nothing_and_a_missing_consumer_shows_at_fetch(
     sim.process(main())
     sim.run()
     assert seen == [0, [b"x"], "no responders"]
+
+
+def test_an_api_request_no_handler_takes_times_out_but_a_pull_to_a_missing_consumer_is_503(sim):
+    # nats-server 2.15.1: STREAM.CREATE.A.B gets no answer (nats-py times out after 5 s), while
+    # CONSUMER.MSG.NEXT.S.gone gets "no responders" at once
+    from pmesh_sim.errors import NoRespondersError
+
+    log = []
+    client = sim.connect(name="app")
+
+    def body(env):
+        for subject in ("$JS.API.STREAM.CREATE.A.B", "$JS.API.CONSUMER.MSG.NEXT.S.gone"):
+            start = env.now
+            try:
+                yield client.request(subject, b"{}", timeout=1.0)
+            except (TimeoutError, NoRespondersError) as err:
+                log.append((type(err).__name__, round(env.now - start, 1)))
+    sim.process(body(sim.env))
+    sim.run(until=10)
+    assert log == [("TimeoutError", 1.0), ("NoRespondersError", 0.0)]

@@ -134,3 +134,24 @@ def test_from_dict_builds_the_same_scenario_as_a_file(tmp_path):
 
     assert Scenario.from_dict(yaml.safe_load(GOOD)).steps == load_scenario(
         write(tmp_path, GOOD)).steps
+
+
+@pytest.mark.parametrize("raw, key", [
+    ({"streams": [{"name": "A B", "subjects": ["a.>"]}]}, "name"),
+    ({"steps": [{"op": "add_stream", "name": "A\tB", "subjects": ["a.>"]}]}, "name"),
+    ({"streams": [{"name": "S", "subjects": ["a.>"]}],
+      "consumers": [{"stream": "S", "durable_name": "c d"}]}, "durable_name"),
+])
+def test_a_name_with_whitespace_is_refused_at_load_as_nats_py_refuses_the_subject(raw, key):
+    with pytest.raises(ScenarioError, match=f"key '{key}': .* would make an invalid API subject"):
+        Scenario.from_dict({"name": "x", **raw})
+
+
+def test_client_side_subject_errors_are_a_result_not_a_traceback():
+    import nats.errors
+
+    from pmesh_sim.errors import InvalidSubjectError
+    from pmesh_sim.runners import classify_error
+
+    assert classify_error(nats.errors.BadSubjectError()) == {"outcome": "bad_subject"}
+    assert classify_error(InvalidSubjectError("invalid subject 'a b'")) == {"outcome": "bad_subject"}

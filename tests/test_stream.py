@@ -248,3 +248,14 @@ def test_interest_stream_cleans_up_when_a_consumer_is_deleted_and_purges_with_th
                                         "ack_wait": 5_000_000_000,
                                         "filter_subject": "s.y"}}).encode(), None, now=0.1)
     assert sorted(st2.msgs) == [2]
+
+
+def test_a_message_stored_without_an_id_clears_the_expected_last_msg_id():
+    # nats-server 2.15.1: stream.go sets lmsgId for every stored message
+    st = stream(duplicate_window=60.0)
+    assert pub(st, headers={"Nats-Msg-Id": "a"}) == (1, False)
+    assert pub(st, headers={"Nats-Msg-Id": "a"}) == (1, True)
+    assert pub(st, headers={"Nats-Msg-Id": "b", "Nats-Expected-Last-Msg-Id": "a"}) == (2, False)
+    assert pub(st) == (3, False)
+    assert pub(st, headers={"Nats-Expected-Last-Msg-Id": "b"}) == (10070, "wrong last msg ID: ")
+    assert pub(st, headers={"Nats-Expected-Last-Msg-Id": ""}) == (4, False)

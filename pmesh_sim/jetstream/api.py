@@ -21,6 +21,7 @@ from ..config import (ConsumerConfig, RetentionPolicy, StreamConfig, check_consu
                       check_consumer_update, check_stream_config, check_stream_update,
                       subjects_collide)
 from ..errors import JetStreamError
+from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .stream import Stream, _rfc3339, encode_headers
 
@@ -28,16 +29,27 @@ __all__ = ["JetStream", "Outgoing"]
 
 API = "$JS.API."
 
-#: The API subjects the server answers (jetstream_api.go); every consumer adds its own
-#: ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``, so a pull request to a consumer that does
-#: not exist reaches nobody (503 no responders), as on the real server. Plus every ack subject.
+#: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
+#: ``pairs`` and ``infopairs`` of setJetStreamExportSubs), without the ``$JS.API.`` prefix.
+API_HANDLERS = (
+    "INFO", "STREAM.CREATE.*", "STREAM.UPDATE.*", "STREAM.DELETE.*", "STREAM.PURGE.*",
+    "STREAM.SNAPSHOT.*", "STREAM.RESTORE.*", "STREAM.PEER.REMOVE.*", "STREAM.PEER.EVACUATE.*",
+    "STREAM.CANCEL_MOVE.*", "STREAM.LEADER.STEPDOWN.*", "CONSUMER.LEADER.STEPDOWN.*.*",
+    "STREAM.MSG.DELETE.*", "STREAM.MSG.GET.*", "CONSUMER.CREATE.*.>", "CONSUMER.CREATE.*",
+    "CONSUMER.DURABLE.CREATE.*.*", "CONSUMER.DELETE.*.*", "CONSUMER.PAUSE.*.*",
+    "CONSUMER.UNPIN.*.*", "STREAM.NAMES", "STREAM.LIST", "STREAM.INFO.*", "CONSUMER.NAMES.*",
+    "CONSUMER.LIST.*", "CONSUMER.INFO.*.*")
+
+#: What the server listens on. The account imports all of ``$JS.API.>``, so any API request is
+#: taken, and one that no handler takes gets no answer (the requester times out), except pull
+#: requests: ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`` reaches only the consumer's own
+#: subscription, so a pull to a consumer that does not exist reaches nobody (503 no responders),
+#: as measured on nats-server 2.15.1. Here: every ``$JS.API`` family but ``CONSUMER.MSG``,
+#: each consumer's MSG.NEXT subject, and every ack subject.
 API_SUBJECTS = frozenset({
-    "$JS.API.INFO", "$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*",
-    "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.API.STREAM.INFO.*",
-    "$JS.API.STREAM.DELETE.*", "$JS.API.STREAM.PURGE.*", "$JS.API.STREAM.MSG.DELETE.*",
-    "$JS.API.STREAM.MSG.GET.*", "$JS.API.CONSUMER.CREATE.*", "$JS.API.CONSUMER.CREATE.*.>",
-    "$JS.API.CONSUMER.DURABLE.CREATE.*.*", "$JS.API.CONSUMER.NAMES.*",
-    "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.INFO.*.*", "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.API.*", "$JS.API.STREAM.>", "$JS.API.ACCOUNT.>", "$JS.API.META.>", "$JS.API.SERVER.>",
+    "$JS.API.DIRECT.>", "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
+        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN")),
     "$JS.ACK.>"})
 
 
@@ -129,9 +141,15 @@ class JetStream:
     def _api(self, op: str, reply: str, data: bytes, now: float) -> list[Outgoing]:
         tokens = op.split(".")
         kind = ".".join(tokens[:2])
-        try:
-            if kind == "CONSUMER.MSG" and tokens[2:3] == ["NEXT"]:
+        if kind == "CONSUMER.MSG":
+            if tokens[2:3] == ["NEXT"] and len(tokens) == 5:
                 return self._next(tokens[3], tokens[4], reply, data, now)
+            return []
+        if not any(subject_matches(p, op) for p in API_HANDLERS):
+            # apiDispatch: no handler takes it, and an imported request gets no answer
+            self.emit("api_unanswered", op=op)
+            return []
+        try:
             body = self._body(data)
             handler = {
                 "STREAM.CREATE": self._stream_create, "STREAM.UPDATE": self._stream_update,
@@ -179,6 +197,8 @@ class JetStream:
         if cfg.name and cfg.name != name:
             raise JetStreamError.from_err_code(10056)
         cfg.name = name
+        if "/" in name or "\\" in name:
+            raise JetStreamError.from_err_code(10128)
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
         cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
@@ -244,8 +264,6 @@ class JetStream:
     def _stream_names(self, tokens, body, now):
         names = sorted(self.streams)
         if body.get("subject"):
-            from ..subjects import subject_matches
-
             names = [n for n in names if any(
                 subject_matches(p, body["subject"]) or subject_matches(body["subject"], p)
                 for p in self.streams[n].config.subjects)]
@@ -264,6 +282,8 @@ class JetStream:
                 "api": {"total": 0, "errors": 0}}
 
     def _stream_purge(self, tokens, body, now):
+        if (body.get("seq") or 0) > 0 and (body.get("keep") or 0) > 0:
+            raise JetStreamError.from_err_code(10003)   # jsStreamPurgeRequest, before the lookup
         st = self._stream(tokens[2])
         if st.config.sealed:
             raise JetStreamError.from_err_code(10109)
@@ -294,8 +314,6 @@ class JetStream:
         if body.get("last_by_subj"):
             seq = st.last_for_subject(body["last_by_subj"])
         elif body.get("next_by_subj"):
-            from ..subjects import subject_matches
-
             seq = next((s for s, m in st.msgs.items() if s >= int(body.get("seq", 0))
                         and subject_matches(body["next_by_subj"], m.subject)), 0)
         else:
@@ -311,24 +329,45 @@ class JetStream:
 
     # --------------------------------------------------------------- consumers
     def _consumer_create(self, tokens, body, now):
-        # CONSUMER.CREATE.<stream>[.<name>[.<filter>]] or CONSUMER.DURABLE.CREATE.<stream>.<name>
+        # CONSUMER.CREATE.<stream>[.<name>[.<filter>]] or CONSUMER.DURABLE.CREATE.<stream>.<name>;
+        # the checks in jsConsumerCreateRequest's order, then addConsumer's
+        cfg = ConsumerConfig.from_wire(body.get("config") or {})
         if tokens[1] == "DURABLE":
-            stream_name, subject_name = tokens[3], tokens[4] if len(tokens) > 4 else ""
+            kind, stream_name = "durable", tokens[3]
+            if len(tokens) != 5:
+                raise JetStreamError.from_err_code(10016)
+            subject_name, filtered = tokens[4], ""
+        elif len(tokens) == 3:
+            kind, stream_name, subject_name, filtered = "ephemeral", tokens[2], cfg.name or "", ""
         else:
-            stream_name = tokens[2]
-            subject_name = tokens[3] if len(tokens) > 3 else ""
-        st = self._stream(stream_name)
+            kind, stream_name, subject_name = "new", tokens[2], tokens[3]
+            filtered = ".".join(tokens[4:])
         if body.get("stream_name", stream_name) != stream_name:
             raise JetStreamError.from_err_code(10056)
+        if subject_name and ("/" in subject_name or "\\" in subject_name):
+            raise JetStreamError.from_err_code(10127)
+        if kind == "durable":
+            if not cfg.durable_name:
+                raise JetStreamError.from_err_code(10018)
+            if cfg.durable_name != subject_name:
+                raise JetStreamError.from_err_code(10017)
+            cfg.name = subject_name
+        elif kind == "new":
+            if cfg.durable_name and cfg.durable_name != subject_name:
+                raise JetStreamError.from_err_code(10017)
+            cfg.name = subject_name
+        elif cfg.durable_name:
+            raise JetStreamError.from_err_code(10020)
+        if filtered and cfg.filter_subjects:
+            raise JetStreamError.from_err_code(10137)
+        if filtered and cfg.filter_subject != filtered:
+            raise JetStreamError.from_err_code(10131)
+        st = self._stream(stream_name)
         if "config" not in body:
             raise JetStreamError.from_err_code(10078)
-        cfg = ConsumerConfig.from_wire(body["config"])
         action = body.get("action", "")
         cfg = check_consumer_config(cfg, st.config)
         name = cfg.durable_name or cfg.name or subject_name
-        if subject_name and name != subject_name:
-            raise JetStreamError.from_err_code(10017) if cfg.durable_name else \
-                JetStreamError.from_err_code(10017)
         durable = bool(cfg.durable_name)
         existing = st.consumers.get(name) if name else None
         if existing is not None:

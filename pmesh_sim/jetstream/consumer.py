@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
 from .stream import Stream, _rfc3339
 
-__all__ = ["Consumer", "Outgoing", "PullRequest", "parse_ack_subject", "status"]
+__all__ = ["Consumer", "Outgoing", "PullRequest", "go_duration", "parse_ack_subject", "status"]
 
 NS = 1_000_000_000
 
@@ -164,7 +164,9 @@ class Consumer:
 
     def num_pending(self) -> int:
         """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
-        st, start = self.stream, self.sseq
+        # from the scan position: seqs in (sseq, _scanned] were looked at and passed over
+        # (the server's o.sseq moves past them), so a widened filter does not count them
+        st, start = self.stream, max(self.sseq, self._scanned + 1)
         if not st.msgs or start > st.last_seq:
             return 0
         if self._lps is not None and start <= self._lps_end:
@@ -240,6 +242,9 @@ class Consumer:
                   num_delivered=dc, num_pending=pending)
         reply = (f"$JS.ACK.{self.stream.name}.{self.name}.{dc}.{seq}.{dseq}."
                  f"{int(msg.time * NS)}.{pending}")
+        if self.config.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
+            return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
+                            msg.subject)
         return Outgoing(to, reply, msg.data, msg.headers, msg.subject)
 
     def deliver(self, now: float) -> list[Outgoing]:
@@ -319,6 +324,16 @@ class Consumer:
         self.last_active = now
         if batch <= 0:
             return [status(reply, 400, "Bad Request - batch must be > 0")]
+        # the request limits, in processNextMsgRequest's order
+        cfg = self.config
+        if cfg.max_batch and cfg.max_batch > 0 and batch > cfg.max_batch:
+            return [status(reply, 409, f"Exceeded MaxRequestBatch of {cfg.max_batch}")]
+        if expires_ns and cfg.max_expires and cfg.max_expires > 0 \
+                and expires_ns > round(cfg.max_expires * NS):
+            return [status(reply, 409, "Exceeded MaxRequestExpires of "
+                                       f"{go_duration(round(cfg.max_expires * NS))}")]
+        if max_bytes > 0 and cfg.max_bytes and cfg.max_bytes > 0 and max_bytes > cfg.max_bytes:
+            return [status(reply, 409, f"Exceeded MaxRequestMaxBytes of {cfg.max_bytes}")]
         if no_wait and not expires_ns and self.num_pending() + len(self.rdq) == 0:
             return [status(reply, 404, "No Messages")]
         if len(self.waiting) >= (self.config.max_waiting or 512):
@@ -567,12 +582,41 @@ class Consumer:
                 "created": _rfc3339(self.created), "config": self.config.to_wire(),
                 "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
                 "ack_floor": {"consumer_seq": self.adflr, "stream_seq": self.asflr},
-                "num_ack_pending": len(self.pending), "num_redelivered": len(self.rdc),
+                "num_ack_pending": len(self.pending),
+                # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
+                "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
                 "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
                 "ts": _rfc3339(now)}
         if not self.is_pull:
             info["push_bound"] = self.has_interest(self.config.deliver_subject)
         return info
+
+
+def go_duration(ns: int) -> str:
+    """``ns`` nanoseconds as Go's ``time.Duration.String`` writes them (the server's ``%v``).
+
+    >>> [go_duration(n) for n in (0, 1500, 300_000_000, 1_500_000_000, 90 * NS, 3600 * NS)]
+    ['0s', '1.5µs', '300ms', '1.5s', '1m30s', '1h0m0s']
+    """
+    if ns == 0:
+        return "0s"
+    sign, u = ("-" if ns < 0 else ""), abs(ns)
+
+    def frac(value: int, digits: int) -> str:
+        f = str(value).rjust(digits, "0").rstrip("0")
+        return f".{f}" if f else ""
+
+    if u < NS:
+        for unit, scale, digits in (("ns", 1, 0), ("µs", 1000, 3), ("ms", 1_000_000, 6)):
+            if u < scale * 1000:
+                return f"{sign}{u // scale}{frac(u % scale, digits) if digits else ''}{unit}"
+    secs, rest = divmod(u, NS)
+    text = f"{secs % 60}{frac(rest, 9)}s"
+    if secs >= 60:
+        text = f"{secs // 60 % 60}m{text}"
+    if secs >= 3600:
+        text = f"{secs // 3600}h{text}"
+    return sign + text
 
 
 def _parse_time(value: str) -> float:

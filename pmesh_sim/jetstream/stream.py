@@ -268,10 +268,11 @@ class Stream:
         return _store_error(text)
 
     def _remember_id(self, msg_id: str | None, seq: int, now: float) -> None:
+        # every stored (or skipped) message sets the last id, "" without one (stream.go lmsgId)
+        self.last_msg_id = msg_id or ""
         if msg_id:
             self._ids[msg_id] = (seq, now)
             self._id_order.append((now, msg_id))
-            self.last_msg_id = msg_id
 
     def _enforce_limits(self, subject: str, now: float | None = None) -> None:
         cfg = self.config
