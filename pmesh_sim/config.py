@@ -25,7 +25,7 @@ from .errors import ConfigError, JetStreamError
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
-    "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
+    "RePublish", "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
     "check_consumer_config", "check_consumer_update",
 ]
 
@@ -95,6 +95,7 @@ class _Config:
 
     _SECONDS: tuple[str, ...] = ()
     _ENUMS: dict[str, type[Enum]] = {}
+    _NESTED: dict[str, type] = {}
 
     @classmethod
     def field_kinds(cls) -> dict[str, str]:
@@ -136,6 +137,10 @@ class _Config:
             except ValueError:
                 raise ConfigError(f"{cls.__name__}.{key} = {value!r} is not one of "
                                   f"{[e.value for e in enum]}") from None
+        if key in cls._NESTED and isinstance(value, dict):
+            return cls._NESTED[key].from_dict(value)
+        if key in cls._NESTED and isinstance(value, cls._NESTED[key]):
+            return value
         kind = cls._TYPES.get(key)
         ok = {
             "int": isinstance(value, int) and not isinstance(value, bool),
@@ -165,6 +170,8 @@ class _Config:
                 continue
             if isinstance(value, Enum):
                 value = value.value
+            elif isinstance(value, _Config):
+                value = value.to_wire()
             elif f.name in self._SECONDS:
                 value = [round(v * NS) for v in value] if isinstance(value, list) else round(value * NS)
             out[f.name] = value
@@ -199,6 +206,37 @@ class _Config:
 
 
 @dataclass
+class RePublish(_Config):
+    """Where a stream republishes each message it stores (nats-py ``RePublish``).
+
+    A stored message whose subject matches ``src`` (unset: every subject) is published again
+    to ``dest`` with its subject transformed (``$1`` or ``{{wildcard(1)}}`` for the first
+    ``*``, ``>`` for the rest), carrying headers ``Nats-Stream``, ``Nats-Subject``,
+    ``Nats-Sequence``, ``Nats-Time-Stamp``, ``Nats-Last-Sequence`` (the subject's previous
+    sequence, 0 for none), and with ``headers_only`` no payload but ``Nats-Msg-Size``.
+
+    >>> RePublish(src="orders.>", dest="out.>").to_wire()
+    {'src': 'orders.>', 'dest': 'out.>'}
+    """
+
+    src: str | None = None
+    dest: str | None = None
+    headers_only: bool | None = None
+
+    _TYPES = {"src": "str", "dest": "str", "headers_only": "bool"}
+
+    def to_wire(self) -> dict[str, Any]:
+        """The server's JSON: ``src`` and ``headers_only`` only when set, ``dest`` always."""
+        out: dict[str, Any] = {}
+        if self.src:
+            out["src"] = self.src
+        out["dest"] = self.dest or ""
+        if self.headers_only:
+            out["headers_only"] = True
+        return out
+
+
+@dataclass
 class StreamConfig(_Config):
     """A stream's configuration (nats-py ``StreamConfig`` names; durations in seconds).
 
@@ -228,15 +266,18 @@ class StreamConfig(_Config):
     allow_rollup_hdrs: bool = False
     allow_direct: bool = False
     metadata: dict[str, str] | None = None
+    republish: RePublish | None = None
 
     _SECONDS = ("max_age", "duplicate_window")
+    _NESTED = {"republish": RePublish}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
               "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
               "max_age": "float", "max_msgs_per_subject": "int", "max_msg_size": "int",
               "num_replicas": "int", "no_ack": "bool", "duplicate_window": "float",
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
-              "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict"}
+              "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
+              "republish": "dict"}
 
 
 @dataclass
@@ -381,9 +422,39 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
                 if subjects_collide(other, subj):
                     raise _invalid(f'subject "{subj}" overlaps with "{other}"')
             seen.add(subj)
+    if c.republish is not None:
+        c.republish = _check_republish(c.republish, c.subjects)
     if not clustered and c.num_replicas > 1:
         raise JetStreamError.from_err_code(10074)
     return c
+
+
+def _check_republish(rp: RePublish, subjects: list[str]) -> RePublish:
+    """The server's republish checks (checkStreamCfg): an empty ``src`` is ``>``; ``dest``
+    may not overlap the stream's subjects (a cycle) and must be a valid transform of ``src``.
+
+    >>> _check_republish(RePublish(dest="out.>"), ["orders.>"]).src
+    '>'
+    >>> _check_republish(RePublish(src="orders.>", dest="orders.copy.>"), ["orders.>"])
+    Traceback (most recent call last):
+    ...
+    pmesh_sim.errors.JetStreamError: stream configuration for republish destination forms a cycle (err_code=10052, code=500)
+    """
+    from .jetstream.transform import SubjectTransform, UnsupportedMapping
+
+    rp = dataclasses.replace(rp, src=rp.src or ">")
+    dest = rp.dest or ""
+    if any(subjects_collide(dest, subj) for subj in subjects if dest):
+        raise _invalid("stream configuration for republish destination forms a cycle")
+    if dest:
+        try:
+            SubjectTransform(rp.src, dest)
+        except UnsupportedMapping as err:
+            raise _invalid(str(err)) from None
+        except ValueError:
+            raise _invalid(f"stream configuration for republish with transform from "
+                           f"'{rp.src}' to '{dest}' not valid") from None
+    return rp
 
 
 def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool = False) -> StreamConfig:

@@ -106,3 +106,15 @@ def test_workqueue_pull_consumer_needs_explicit_ack():
     wq = StreamConfig(name="S", retention=RetentionPolicy.WORK_QUEUE)
     assert err_of(check_consumer_config, ConsumerConfig(ack_policy=AckPolicy.NONE), wq) == \
         (10084, 400, "consumer in pull mode requires explicit ack policy on workqueue stream")
+
+
+def test_republish_reads_from_a_mapping_and_goes_to_the_wire_as_the_server_echoes_it():
+    from pmesh_sim.config import RePublish
+
+    cfg = StreamConfig.from_dict({"name": "S", "subjects": ["a.>"],
+                                  "republish": {"src": "a.>", "dest": "b.>", "headers_only": True}})
+    assert cfg.republish == RePublish(src="a.>", dest="b.>", headers_only=True)
+    assert cfg.to_wire()["republish"] == {"src": "a.>", "dest": "b.>", "headers_only": True}
+    assert StreamConfig.from_wire(cfg.to_wire()) == cfg
+    with pytest.raises(ConfigError, match="RePublish has no field 'to'"):
+        StreamConfig.from_dict({"name": "S", "republish": {"to": "b.>"}})

@@ -217,3 +217,62 @@ def test_an_api_subject_no_handler_takes_is_heard_but_not_answered():
                      now=0.0) == []
     # while a pull to a consumer that does not exist still reaches nobody (503)
     assert not heard("$JS.API.CONSUMER.MSG.NEXT.S.gone")
+
+
+def test_republish_sends_each_stored_message_to_the_transformed_subject_with_stream_headers():
+    # headers as nats-server 2.15.1 sends them (measured): the message's own, then the stream's
+    js = JetStream()
+    make(js, subjects=["rp.>"], republish={"src": "rp.*.>", "dest": "out.$1.>"})
+    sent = [js.handle(subject, "_INBOX.p", data, headers, now=t)
+            for subject, data, headers, t in [("rp.eu.1", b"a", None, 0.5),
+                                              ("rp.eu.1", b"b", {"Foo": "bar"}, 1.0),
+                                              ("rp.other", b"c", None, 1.5)]]
+    copies = [(o.subject, o.data, o.headers) for out in sent for o in out if o.subject != "_INBOX.p"]
+    assert copies == [
+        ("out.eu.1", b"a", {"Nats-Stream": "S", "Nats-Subject": "rp.eu.1", "Nats-Sequence": "1",
+                            "Nats-Time-Stamp": "1970-01-01T00:00:00.5Z",
+                            "Nats-Last-Sequence": "0"}),
+        ("out.eu.1", b"b", {"Foo": "bar", "Nats-Stream": "S", "Nats-Subject": "rp.eu.1",
+                            "Nats-Sequence": "2", "Nats-Time-Stamp": "1970-01-01T00:00:01Z",
+                            "Nats-Last-Sequence": "1"})]
+    assert [o.subject for o in sent[0]] == ["out.eu.1", "_INBOX.p"]   # before the pub ack
+
+
+def test_republish_headers_only_sends_the_size_instead_of_the_payload():
+    js = JetStream()
+    make(js, subjects=["h.*"], republish={"dest": "x.>"})
+    copy = js.handle("h.a", "", b"hello", None, now=0.0)[0]
+    assert (copy.subject, copy.data) == ("x.h.a", b"hello")
+    api(js, "$JS.API.STREAM.UPDATE.S", {"name": "S", "subjects": ["h.*"],
+                                        "republish": {"dest": "x.>", "headers_only": True}})
+    copy = js.handle("h.a", "", b"hello", None, now=0.0)[0]
+    assert (copy.subject, copy.data, copy.headers["Nats-Msg-Size"],
+            copy.headers["Nats-Last-Sequence"]) == ("x.h.a", b"", "5", "1")
+
+
+def test_republish_skips_duplicates_and_errors_and_the_config_echoes_src():
+    js = JetStream()
+    info = make(js, subjects=["rp.>"], republish={"dest": "out.>"}, max_msg_size=40)
+    assert info["config"]["republish"] == {"src": ">", "dest": "out.>"}
+    subjects = lambda out: [o.subject for o in out]
+    assert subjects(js.handle("rp.a", "_I", b"x", {"Nats-Msg-Id": "1"}, now=0.0)) == ["out.rp.a", "_I"]
+    assert subjects(js.handle("rp.a", "_I", b"x", {"Nats-Msg-Id": "1"}, now=0.0)) == ["_I"]
+    assert subjects(js.handle("rp.a", "_I", b"x" * 41, None, now=0.0)) == ["_I"]
+
+
+def test_republish_destinations_the_server_refuses_are_10052():
+    # descriptions as nats-server 2.15.1 answers them (measured)
+    js = JetStream()
+    cycle = "stream configuration for republish destination forms a cycle"
+    cases = [({"src": "s.>", "dest": "s.copy.>"}, cycle), ({"src": "s.*", "dest": ">"}, cycle),
+             ({"src": "s.*", "dest": "out.*"},
+              "stream configuration for republish with transform from 's.*' to 'out.*' not valid"),
+             ({"src": "s.>", "dest": "out.c3"},
+              "stream configuration for republish with transform from 's.>' to 'out.c3' not valid"),
+             ({"src": "s.*", "dest": "x.$2"},
+              "stream configuration for republish with transform from 's.*' to 'x.$2' not valid")]
+    for republish, description in cases:
+        assert make(js, republish=republish)["error"] == {
+            "code": 500, "err_code": 10052, "description": description}
+    assert make(js, name="D", subjects=None, republish={"dest": "x.d"})["error"]["description"] \
+        == "stream configuration for republish with transform from '>' to 'x.d' not valid"

@@ -28,6 +28,7 @@ from .stream import Stream, _rfc3339, encode_headers
 __all__ = ["JetStream", "Outgoing"]
 
 API = "$JS.API."
+_INF = float("inf")
 
 #: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
 #: ``pairs`` and ``infopairs`` of setJetStreamExportSubs), without the ``$JS.API.`` prefix.
@@ -74,6 +75,11 @@ class JetStream:
         self._interest: set[str] = set(API_SUBJECTS)
         self._ephemeral_count = 0
         self._route_cache: dict[str, Stream | None] = {}
+        # deadline bookkeeping (see wakes_before): the earliest timer any stream or consumer
+        # added since the last next_deadline(), shared with them as a one-item list
+        self._wake = [_INF]
+        self._volatile = True    # an API request or a push consumer: ask everyone
+        self._has_push = False
 
     # --------------------------------------------------------------- interest
     def interest(self) -> set[str]:
@@ -87,6 +93,8 @@ class JetStream:
             subjects.update(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}"
                             for c in st.consumers.values())
         self._route_cache.clear()
+        self._has_push = any(not c.is_pull for st in self.streams.values()
+                             for c in st.consumers.values())
         if subjects != self._interest:
             self._interest = subjects
             self.interest_version += 1
@@ -116,14 +124,24 @@ class JetStream:
         return self._publish(st, subject, reply, data, headers, now)
 
     def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+        republish = None
+        if st.config.republish is not None:
+            # the subject's previous sequence is read before the store (processJetStreamMsg)
+            target = st.republish_subject(subject)
+            if target is not None:
+                republish = target, st.last_for_subject(subject)
         try:
             seq, dup = st.publish(subject, data, headers, now)
         except JetStreamError as err:
             return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
         if dup:
             return _reply(reply, {"stream": st.name, "seq": seq, "duplicate": True})
+        out = []
+        if republish is not None and seq in st.msgs:   # stored (not skipped for no interest)
+            out.append(_republished(st, st.msgs[seq], *republish))
         # the pub ack, byte for byte json.dumps({"stream": name, "seq": seq}) without encoding
-        out = [Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None)] if reply else []
+        if reply:
+            out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
         for c in st.consumers.values():
             if c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
@@ -141,10 +159,11 @@ class JetStream:
     def _api(self, op: str, reply: str, data: bytes, now: float) -> list[Outgoing]:
         tokens = op.split(".")
         kind = ".".join(tokens[:2])
-        if kind == "CONSUMER.MSG":
+        if kind == "CONSUMER.MSG":    # a pull request: its expiry timer marks _wake itself
             if tokens[2:3] == ["NEXT"] and len(tokens) == 5:
                 return self._next(tokens[3], tokens[4], reply, data, now)
             return []
+        self._volatile = True
         if not any(subject_matches(p, op) for p in API_HANDLERS):
             # apiDispatch: no handler takes it, and an imported request gets no answer
             self.emit("api_unanswered", op=op)
@@ -209,6 +228,7 @@ class JetStream:
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
         st = Stream(cfg, created=now, emit=self.emit)
+        st.wake = self._wake
         self.streams[name] = st
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects))
@@ -413,6 +433,7 @@ class JetStream:
             cfg.name = name
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
+        c.wake = self._wake
         st.consumers[name] = c
         self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name)
@@ -461,8 +482,25 @@ class JetStream:
         return c.pull(reply, data, now)
 
     # ------------------------------------------------------------------ timers
+    def wakes_before(self, t: float) -> bool:
+        """Whether :meth:`next_deadline` may now be earlier than ``t``, given that it was not
+        when last called: only a timer added since can be (an ack wait, a nak delay, a pull
+        request's expiry, a stored message's max_age; deadlines otherwise only move later).
+        Always True after an API request (it may add or change anything) and while a push
+        consumer exists (it polls for interest that changes outside JetStream). A host that
+        keeps a timer at ``t`` asks this before :meth:`next_deadline` after each message.
+
+        >>> js = JetStream()
+        >>> _ = js.next_deadline()
+        >>> js.wakes_before(10.0)
+        False
+        """
+        return self._wake[0] < t or self._volatile or self._has_push
+
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`on_timer` has work, or None."""
+        self._wake[0] = _INF
+        self._volatile = False
         best = None
         for st in self.streams.values():
             t = st.next_expiry()
@@ -486,6 +524,21 @@ class JetStream:
                               reason="inactive")
                     out.extend(self._remove_consumer(c, now))
         return out
+
+
+def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:
+    """The copy of a stored message that ``republish`` sends to ``to`` (stream.go
+    processJetStreamMsg): the message's headers, then the stream's, in the server's order."""
+    headers = dict(msg.headers or {})
+    headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
+                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time),
+                    "Nats-Last-Sequence": str(last_seq)})
+    data = msg.data
+    if st.config.republish.headers_only:
+        headers["Nats-Msg-Size"] = str(len(data))
+        data = b""
+    st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq)
+    return Outgoing(to, "", data, headers)
 
 
 def _ephemeral_name(n: int) -> str:

@@ -91,6 +91,8 @@ class Consumer:
         self._rdq_set: set[int] = set()
         self.waiting: deque[PullRequest] = deque()
         self._timers: list[tuple[float, int]] = []
+        self.wake = [float("inf")]   # the earliest timer added (JetStream shares its own)
+        self._ack_prefix: str | None = None   # "$JS.ACK.<stream>.<consumer>."
         self.last_active = now
         self.deleted = False
         self.advisories: list[Outgoing] = []
@@ -227,22 +229,27 @@ class Consumer:
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
         seq, dseq = msg.seq, self.dseq
-        self.dseq += 1
+        self.dseq = dseq + 1
         pending = self.num_pending()
-        if self.config.ack_policy == AckPolicy.NONE:
+        cfg = self.config
+        if cfg.ack_policy == AckPolicy.NONE:
             if seq > self.asflr:
                 self.adflr, self.asflr = dseq, seq
             self._ack_stream(seq)
         else:
-            deadline = now + self._ack_wait(dc)
+            deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
             self.pending[seq] = [dseq, deadline]
             heapq.heappush(self._timers, (deadline, seq))
+            if deadline < self.wake[0]:
+                self.wake[0] = deadline
         self.emit("deliver" if dc == 1 else "redeliver", stream=self.stream.name,
                   consumer=self.name, subject=msg.subject, stream_seq=seq, consumer_seq=dseq,
                   num_delivered=dc, num_pending=pending)
-        reply = (f"$JS.ACK.{self.stream.name}.{self.name}.{dc}.{seq}.{dseq}."
-                 f"{int(msg.time * NS)}.{pending}")
-        if self.config.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
+        prefix = self._ack_prefix
+        if prefix is None:
+            prefix = self._ack_prefix = f"$JS.ACK.{self.stream.name}.{self.name}."
+        reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS)}.{pending}"
+        if cfg.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
             return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
                             msg.subject)
         return Outgoing(to, reply, msg.data, msg.headers, msg.subject)
@@ -342,7 +349,7 @@ class Consumer:
         req = PullRequest(reply, batch, max_bytes, expires, no_wait)
         self.waiting.append(req)
         if expires is not None:
-            heapq.heappush(self._timers, (expires, 0))
+            self._add_timer(expires, 0)
         return self.deliver(now)
 
     # -------------------------------------------------------------------- acks
@@ -350,6 +357,13 @@ class Consumer:
                tokens: list[str] | None = None) -> list[Outgoing]:
         """One ack message on ``ack_subject`` (``+ACK``, ``-NAK``, ``+WPI``, ``+TERM``, ``+NXT``);
         ``tokens``: the subject already split on ``.``."""
+        if data == b"+ACK" and not reply and tokens is not None and len(tokens) == 9:
+            sseq, dseq = int(tokens[5]), int(tokens[6])     # the common case, in short
+            self.last_active = now
+            self._ack(sseq, dseq, now)
+            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                      consumer_seq=dseq)
+            return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()
         out: list[Outgoing] = []
@@ -372,7 +386,7 @@ class Consumer:
                           consumer_seq=dseq, delay=delay)
                 if delay > 0:
                     entry[1] = now + delay
-                    heapq.heappush(self._timers, (entry[1], sseq))
+                    self._add_timer(entry[1], sseq)
                 elif sseq not in self._rdq_set:
                     heapq.heappush(self.rdq, sseq)
                     self._rdq_set.add(sseq)
@@ -380,7 +394,7 @@ class Consumer:
             entry = self.pending.get(sseq)
             if entry is not None:
                 entry[1] = now + self._ack_wait(self.rdc.get(sseq, 1))
-                heapq.heappush(self._timers, (entry[1], sseq))
+                self._add_timer(entry[1], sseq)
                 self.emit("wpi", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
                           consumer_seq=dseq)
         elif kind == b"+TERM":
@@ -450,6 +464,12 @@ class Consumer:
         st.remove(seq, reason=st.config.retention.value)
 
     # ------------------------------------------------------------------ timers
+    def _add_timer(self, t: float, seq: int) -> None:
+        """Wake at ``t`` for ``seq`` (0: a pull request's expiry)."""
+        heapq.heappush(self._timers, (t, seq))
+        if t < self.wake[0]:
+            self.wake[0] = t
+
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity."""
         timers = self._timers

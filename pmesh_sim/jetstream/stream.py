@@ -93,6 +93,8 @@ class Stream:
         self.last_msg_id = ""
         self.consumers: dict[str, Any] = {}
         self.num_deleted_interior = 0
+        self._transform = None   # (config.republish, its SubjectTransform), made on first use
+        self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
         self.puback_prefix = f'{{"stream": {json.dumps(self.name)}, "seq": '.encode()
 
     # ------------------------------------------------------------------ queries
@@ -125,6 +127,21 @@ class Stream:
                 return seqs[-1]
             seqs.pop()
         return 0
+
+    def republish_subject(self, subject: str) -> str | None:
+        """Where ``republish`` sends a copy of a message stored on ``subject`` (None: nowhere;
+        also when the transformed subject is not a valid publish subject, as the server)."""
+        rp = self.config.republish
+        if rp is None or not rp.dest:
+            return None
+        if self._transform is None or self._transform[0] is not rp:
+            from .transform import SubjectTransform
+
+            self._transform = (rp, SubjectTransform(rp.src or ">", rp.dest))
+        target = self._transform[1].match(subject)
+        if target is None or not _valid_publish_subject(target):
+            return None
+        return target
 
     def covers(self, subject: str) -> bool:
         """True when one of the stream's subjects matches ``subject``."""
@@ -224,6 +241,8 @@ class Stream:
         self.last_seq = seq = self.last_seq + 1
         self.last_time = now
         self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size)
+        if cfg.max_age > 0 and now + cfg.max_age < self.wake[0]:
+            self.wake[0] = now + cfg.max_age
         self.bytes += size
         self.subj_count[subject] = self.subj_count.get(subject, 0) + 1
         seqs = self._subj_seqs.get(subject)
@@ -427,6 +446,17 @@ class Stream:
             wire_state[key] = _rfc3339(wire_state[key])
         return {"config": self.config.to_wire(), "created": _rfc3339(self.created),
                 "state": wire_state, "ts": _rfc3339(now)}
+
+
+def _valid_publish_subject(subject: str) -> bool:
+    from ..subjects import validate_subject
+    from ..errors import InvalidSubjectError
+
+    try:
+        validate_subject(subject, wildcards=False)
+    except InvalidSubjectError:
+        return False
+    return True
 
 
 def _rfc3339(t: float) -> str:

@@ -2,7 +2,8 @@
 
 The host keeps the server's internal subscriptions equal to ``JetStream.interest()``, hands every
 arriving message to ``JetStream.handle(..., now=env.now)``, routes what comes back with
-``server.send``, and keeps one timer at ``JetStream.next_deadline()``.
+``server.send``, and keeps one timer at ``JetStream.next_deadline()``, asking for it again only
+when ``JetStream.wakes_before(armed)`` says it may have moved earlier.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class JetStreamHost:
         out = self.js.handle(subject, reply, data, headers, now=self.env.now)
         self._after(out)
 
-    def _after(self, out) -> None:
+    def _after(self, out, fired: bool = False) -> None:
         self._sync()
         send = self.server.send
         for msg in out:
@@ -57,12 +58,16 @@ class JetStreamHost:
                 send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject)
             else:
                 send(msg.subject, msg.data, msg.reply, msg.headers)
-        self._schedule()
+        self._schedule(fired)
 
-    def _schedule(self) -> None:
+    def _schedule(self, fired: bool = False) -> None:
+        armed = self._timer_at
+        # with a timer armed for later, only a timer added before it can need a new one
+        if not fired and armed is not None and armed >= self.env.now \
+                and not self.js.wakes_before(armed):
+            return
         at = self.js.next_deadline()
-        if at is None or (self._timer_at is not None and self._timer_at <= at
-                          and self._timer_at >= self.env.now):
+        if at is None or (armed is not None and armed <= at and armed >= self.env.now):
             return
         self._timer_at = at
         self._timer_token += 1
@@ -73,4 +78,4 @@ class JetStreamHost:
         if token != self._timer_token:
             return
         self._timer_at = None
-        self._after(self.js.on_timer(self.env.now))
+        self._after(self.js.on_timer(self.env.now), fired=True)
