@@ -50,7 +50,8 @@ def test_jetstream_publish_dedup_fetch_nak_and_consumer_info():
             {"op": "fetch", "consumer": "worker", "batch": 5, "timeout": 0.5,
              "then": {1: "ack", 2: "nak"}},
             {"op": "fetch", "consumer": "worker", "batch": 5, "timeout": 0.5},
-            {"op": "consumer_info", "consumer": "worker"},
+            # the server applies acks asynchronously: look a moment later
+            {"at": 0.3, "op": "consumer_info", "consumer": "worker"},
             {"op": "add_stream", "name": "ORDERS", "subjects": ["other"]},
             {"op": "stream_info", "stream": "ORDERS"},
         ]})
