@@ -554,6 +554,10 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
     if c.deliver_subject:
         if "*" in c.deliver_subject.split(".") or ">" in c.deliver_subject.split("."):
             raise JetStreamError.from_err_code(10079)
+        from .subjects import subject_matches
+        # consumer.go deliveryFormsCycle: a stream subject captures the deliveries
+        if any(subject_matches(s, c.deliver_subject) for s in stream.subjects or [stream.name]):
+            raise JetStreamError.from_err_code(10081)
         if c.max_waiting:
             raise JetStreamError.from_err_code(10080)
         if (c.max_ack_pending or 0) > 0 and c.ack_policy == AckPolicy.NONE:

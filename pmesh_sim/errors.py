@@ -138,6 +138,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10078: (400, "consumer config required"),
     10079: (400, "consumer deliver subject has wildcards"),
     10080: (400, "consumer in push mode can not set max waiting"),
+    10081: (400, "consumer deliver subject forms a cycle"),
     10082: (400, "consumer requires ack policy for max ack pending"),
     10083: (400, "consumer idle heartbeat needs to be >= 100ms"),
     10084: (400, "consumer in pull mode requires explicit ack policy on workqueue stream"),

@@ -46,7 +46,7 @@ def test_publish_async_pub_ack_bytes_are_the_servers_json():
 
     sim.process(main())
     sim.run()
-    assert seen[-1] == b'{"stream": "S", "seq": 1}'
+    assert seen[-1] == b'{"stream":"S","seq":1}'
 
 
 def test_publish_async_without_a_stream_fails_with_no_stream_response():

@@ -55,20 +55,26 @@ API_SUBJECTS = frozenset({
 
 
 def _reply(to: str, body: dict) -> list[Outgoing]:
-    return [Outgoing(to, "", json.dumps(body).encode(), None)] if to else []
+    """An API reply to ``to``, compact like the server's ``json.Marshal``.
+
+    >>> _reply("r", {"stream": "S", "seq": 1})[0].data
+    b'{"stream":"S","seq":1}'
+    """
+    return [Outgoing(to, "", json.dumps(body, separators=(",", ":")).encode(), None)] if to else []
 
 
 class JetStream:
     """Every stream and consumer of one server, answering the server's wire protocol.
 
-    ``emit(kind, **fields)`` is the trace; ``has_interest(subject)`` tells push consumers
-    whether anyone listens on their deliver subject.
+    ``emit(kind, **fields)`` is the trace; ``has_interest(subject, queue=None)`` tells push
+    consumers whether a client listens on their deliver subject (with ``queue``: a queue
+    subscriber of that group); the host calls :meth:`on_interest_change` when that may change.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[[str], bool] | None = None, *, peers: int = 1):
+                 has_interest: Callable[..., bool] | None = None, *, peers: int = 1):
         self.emit = emit or (lambda kind, **fields: None)
-        self.has_interest = has_interest or (lambda subject: False)
+        self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
         self.streams: dict[str, Stream] = {}
         self.interest_version = 0
@@ -124,6 +130,8 @@ class JetStream:
         return self._publish(st, subject, reply, data, headers, now)
 
     def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+        if st.config.no_ack:   # stream.go: canRespond := !mset.cfg.NoAck && len(reply) > 0
+            reply = ""
         republish = None
         if st.config.republish is not None:
             # the subject's previous sequence is read before the store (processJetStreamMsg)
@@ -134,12 +142,13 @@ class JetStream:
             seq, dup = st.publish(subject, data, headers, now)
         except JetStreamError as err:
             return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
-        if dup:
-            return _reply(reply, {"stream": st.name, "seq": seq, "duplicate": True})
+        if dup:   # stream.go: the pub ack's prefix, then `,"duplicate": true}` (with its space)
+            return [Outgoing(reply, "", b'%s%d,"duplicate": true}' % (st.puback_prefix, seq),
+                             None)] if reply else []
         out = []
         if republish is not None and seq in st.msgs:   # stored (not skipped for no interest)
             out.append(_republished(st, st.msgs[seq], *republish))
-        # the pub ack, byte for byte json.dumps({"stream": name, "seq": seq}) without encoding
+        # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
         for c in st.consumers.values():
@@ -263,6 +272,7 @@ class JetStream:
         st.config = cfg
         self._refresh_interest()
         st._enforce_limits_all(now)
+        st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
         return self._stream_info_body(st, now)
 
     def _stream_delete(self, tokens, body, now):
@@ -481,13 +491,28 @@ class JetStream:
             return [status(reply, 409, "Consumer is push based")]
         return c.pull(reply, data, now)
 
+    def on_interest_change(self, now: float) -> list[Outgoing]:
+        """A client subscribed or unsubscribed on the server: push consumers that gained a
+        subscriber deliver now; those that lost theirs start their inactivity clock.
+
+        >>> JetStream().on_interest_change(0.0)
+        []
+        """
+        if not self._has_push:
+            return []
+        out: list[Outgoing] = []
+        for st in list(self.streams.values()):
+            for c in list(st.consumers.values()):
+                out.extend(c.on_interest_change(now))
+        return out
+
     # ------------------------------------------------------------------ timers
     def wakes_before(self, t: float) -> bool:
         """Whether :meth:`next_deadline` may now be earlier than ``t``, given that it was not
         when last called: only a timer added since can be (an ack wait, a nak delay, a pull
         request's expiry, a stored message's max_age; deadlines otherwise only move later).
         Always True after an API request (it may add or change anything) and while a push
-        consumer exists (it polls for interest that changes outside JetStream). A host that
+        consumer exists (its deliveries follow client interest). A host that
         keeps a timer at ``t`` asks this before :meth:`next_deadline` after each message.
 
         >>> js = JetStream()

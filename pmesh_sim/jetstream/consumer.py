@@ -76,13 +76,13 @@ class Consumer:
 
     def __init__(self, stream: Stream, name: str, config: ConsumerConfig, *, durable: bool,
                  now: float, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[[str], bool] | None = None):
+                 has_interest: Callable[..., bool] | None = None):
         from ..subjects import subject_matches
 
         self.stream, self.name, self.config, self.durable = stream, name, config, durable
         self.created = now
         self.emit = emit or (lambda kind, **fields: None)
-        self.has_interest = has_interest or (lambda subject: False)
+        self.has_interest = has_interest or (lambda subject, queue=None: False)
         self._match = subject_matches
         self.filters = self._effective_filters(config)
         self.pending: dict[int, list] = {}
@@ -103,6 +103,7 @@ class Consumer:
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
         self.adflr, self.asflr = 0, self.sseq - 1
+        self._bound = False   # a push consumer's last seen interest (see on_interest_change)
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -123,6 +124,25 @@ class Consumer:
     @property
     def is_pull(self) -> bool:
         return not self.config.deliver_subject
+
+    def bound(self) -> bool:
+        """Whether a push consumer has a subscriber: with ``deliver_group``, only a queue
+        subscriber of that group counts (consumer.go registerNotification)."""
+        return self.has_interest(self.config.deliver_subject, self.config.deliver_group or None)
+
+    def on_interest_change(self, now: float) -> list[Outgoing]:
+        """Client interest changed on the server (consumer.go updateDeliveryInterest): a push
+        consumer that gains a subscriber delivers at once; one that loses it starts its
+        inactivity clock now."""
+        if self.is_pull or self.deleted:
+            return []
+        bound = self.bound()
+        was, self._bound = self._bound, bound
+        if bound and not was:
+            return self.deliver(now)
+        if was and not bound:
+            self.last_active = now
+        return []
 
     def _start_seq(self) -> int:
         """The first stream sequence to deliver (consumer.go ``selectStartingSeqNo``)."""
@@ -261,7 +281,8 @@ class Consumer:
             return out
         if not self.is_pull:
             subject = self.config.deliver_subject
-            if not self.has_interest(subject):
+            self._bound = self.bound()
+            if not self._bound:
                 return out
             self.last_active = now
             while (nxt := self._next_msg(now)) is not None:
@@ -483,10 +504,6 @@ class Consumer:
         if thr and not self.deleted:
             t = self.last_active + thr
             best = t if best is None else min(best, t)
-        if not self.is_pull and not self.deleted and self._has_undelivered():
-            if not self.has_interest(self.config.deliver_subject):
-                t = self.last_active + 1.0
-                best = t if best is None else min(best, t)
         return best
 
     def _has_undelivered(self) -> bool:
@@ -526,7 +543,7 @@ class Consumer:
             return False
         if self.is_pull and self.waiting:
             return False
-        if not self.is_pull and self.has_interest(self.config.deliver_subject):
+        if not self.is_pull and self.bound():
             self.last_active = now
             return False
         return now - self.last_active >= thr
@@ -543,7 +560,7 @@ class Consumer:
                 "stream_seq": seq, "deliveries": dc}
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   stream_seq=seq, deliveries=dc)
-        return Outgoing(subject, "", json.dumps(body).encode(), None)
+        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
 
     def purge(self, start: int, last: int, wider: bool) -> None:
         """The stream purged up to ``start`` (consumer.go ``purge``): move past it.
@@ -608,7 +625,7 @@ class Consumer:
                 "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
                 "ts": _rfc3339(now)}
         if not self.is_pull:
-            info["push_bound"] = self.has_interest(self.config.deliver_subject)
+            info["push_bound"] = self.bound()
         return info
 
 

@@ -95,7 +95,7 @@ class Stream:
         self.num_deleted_interior = 0
         self._transform = None   # (config.republish, its SubjectTransform), made on first use
         self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
-        self.puback_prefix = f'{{"stream": {json.dumps(self.name)}, "seq": '.encode()
+        self.puback_prefix = f'{{"stream":{json.dumps(self.name)},"seq":'.encode()
 
     # ------------------------------------------------------------------ queries
     def _first(self) -> int:

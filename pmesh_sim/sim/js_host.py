@@ -3,7 +3,8 @@
 The host keeps the server's internal subscriptions equal to ``JetStream.interest()``, hands every
 arriving message to ``JetStream.handle(..., now=env.now)``, routes what comes back with
 ``server.send``, and keeps one timer at ``JetStream.next_deadline()``, asking for it again only
-when ``JetStream.wakes_before(armed)`` says it may have moved earlier.
+when ``JetStream.wakes_before(armed)`` says it may have moved earlier. When a client subscription
+is added or removed (``server.on_client_interest``) it routes ``JetStream.on_interest_change``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ class JetStreamHost:
         self._version = -1
         self._timer_at: float | None = None
         self._timer_token = 0
+        server.on_client_interest = self._on_client_interest
         self._sync()
+
+    def _on_client_interest(self) -> None:
+        if self.js._has_push:
+            self._after(self.js.on_interest_change(self.env.now))
 
     def _sync(self) -> None:
         if self.js.interest_version == self._version:

@@ -79,6 +79,8 @@ class Server:
         self.index = SubjectIndex()
         self.clients: list = []
         self.jetstream = None
+        # called with no arguments after a client subscription is added or removed
+        self.on_client_interest: Callable[[], None] | None = None
         if jetstream:
             from pmesh_sim.sim.js_host import JetStreamHost
 
@@ -128,9 +130,14 @@ class Server:
                     "size": len(data)})
             self.route(subject, reply, data, headers, msg_id, None)
 
-    def has_client_interest(self, subject: str) -> bool:
-        """Whether a client's subscription (not one of the server's own) matches ``subject``."""
+    def has_client_interest(self, subject: str, queue: str | None = None) -> bool:
+        """Whether a client's subscription (not one of the server's own) matches ``subject``;
+        with ``queue``, only a client queue subscription of that group counts (how a push
+        consumer with ``deliver_group`` sees interest)."""
         match = self.index.match(subject)
+        if queue:
+            return any(not sub.internal and sub.queue == queue for group in match.groups
+                       for sub in group)
         return any(not sub.internal for sub in chain(match.plain, *match.groups))
 
     def call_at(self, time: float, fn: Callable[[], object]):
@@ -149,6 +156,8 @@ class Server:
             return
         sub._server_active = True
         self.index.add(sub)
+        if self.on_client_interest is not None:
+            self.on_client_interest()
 
     def _on_unsub(self, sub, limit: int) -> None:
         if not sub._server_active:
@@ -162,6 +171,8 @@ class Server:
         sub._server_active = False
         self.index.remove(sub)
         sub.client._all_subs.pop(sub.sid, None)
+        if self.on_client_interest is not None:
+            self.on_client_interest()
 
     def _on_close(self, client) -> None:
         for sub in list(client._all_subs.values()):
