@@ -303,3 +303,19 @@ def test_go_duration_text_matches_the_servers():
 
     assert [go_duration(int(s * 1e9)) for s in (0.3, 1.0, 2.5, 61.0)] == \
         ["300ms", "1s", "2.5s", "1m1s"]
+
+
+def test_push_idle_heartbeat_is_due_idle_heartbeat_after_the_last_delivery():
+    h = Harness(ack_policy="none", deliver_subject="dlv", idle_heartbeat=500_000_000)
+    for st in h.js.streams.values():
+        for c in st.consumers.values():
+            c.has_interest = lambda subject, queue=None: True   # always subscribed
+    assert h.js.next_deadline() == 0.5
+    h.js.on_interest_change(0.0)
+    h.pub(now=0.2)
+    assert h.js.next_deadline() == 0.7      # restarted by the delivery at 0.2
+    out = h.js.on_timer(0.7)
+    assert [(o.subject, o.data, o.headers) for o in out] == [("dlv", b"", {
+        "Status": "100", "Description": "Idle Heartbeat",
+        "Nats-Last-Consumer": "1", "Nats-Last-Stream": "1"})]
+    assert h.js.next_deadline() == 1.2      # and again by the heartbeat itself

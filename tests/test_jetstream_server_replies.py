@@ -62,3 +62,79 @@ def test_deliver_subject_inside_the_streams_subjects_is_10081():
         "code": 400, "err_code": 10081, "description": "consumer deliver subject forms a cycle"}
     body["config"]["deliver_subject"] = "out.s"
     assert "error" not in json.loads(api(js, "$JS.API.CONSUMER.CREATE.SVC", body))
+
+
+# Measured with nats-py requests on nats-server 2.15.1 (file storage unless named): an API error
+# reply carries the response type of the request and the fields that response always marshals.
+_ERR_404_STREAM = b'"error":{"code":404,"err_code":10059,"description":"stream not found"}'
+_ERR_404_CONSUMER = b'"error":{"code":404,"err_code":10014,"description":"consumer not found"}'
+_T = b'{"type":"io.nats.jetstream.api.v1.'
+
+
+def test_api_errors_are_the_servers_bytes_with_the_requests_response_type():
+    js = JetStream()
+    make(js, name="S", subjects=["s.*"])
+    js.handle("s.a", "", b"1", None, now=0.0)
+    seq_start = {"durable_name": "c", "ack_policy": "none", "deliver_policy": "by_start_sequence"}
+    replies = [
+        api(js, "$JS.API.STREAM.INFO.NOPE"),
+        api(js, "$JS.API.STREAM.CREATE.X", {"name": "X", "subjects": ["s.*"]}),
+        api(js, "$JS.API.STREAM.CREATE.Y", {"name": "Y", "subjects": ["y"], "max_age": -1}),
+        api(js, "$JS.API.STREAM.UPDATE.NOPE", {"name": "NOPE", "subjects": ["n"]}),
+        api(js, "$JS.API.STREAM.DELETE.NOPE"),
+        api(js, "$JS.API.STREAM.PURGE.NOPE"),
+        api(js, "$JS.API.STREAM.MSG.GET.S", {"seq": 99}),
+        api(js, "$JS.API.CONSUMER.INFO.S.nope"),
+        api(js, "$JS.API.CONSUMER.INFO.NOPE.c"),
+        api(js, "$JS.API.CONSUMER.DELETE.S.nope"),
+        api(js, "$JS.API.CONSUMER.CREATE.S.c", {"stream_name": "S", "config": seq_start}),
+        api(js, "$JS.API.CONSUMER.CREATE.NOPE.c",
+            {"stream_name": "NOPE", "config": {"durable_name": "c"}}),
+    ]
+    assert replies == [
+        _T + b'stream_info_response",' + _ERR_404_STREAM + b',"total":0,"offset":0,"limit":0}',
+        _T + b'stream_create_response","error":{"code":400,"err_code":10065,'
+             b'"description":"subjects overlap with an existing stream"}}',
+        _T + b'stream_create_response","error":{"code":500,"err_code":10052,'
+             b'"description":"max age can not be negative"}}',
+        _T + b'stream_update_response",' + _ERR_404_STREAM + b'}',
+        _T + b'stream_delete_response",' + _ERR_404_STREAM + b'}',
+        _T + b'stream_purge_response",' + _ERR_404_STREAM + b',"purged":0}',
+        _T + b'stream_msg_get_response","error":{"code":404,"err_code":10037,'
+             b'"description":"no message found"}}',
+        _T + b'consumer_info_response",' + _ERR_404_CONSUMER + b'}',
+        _T + b'consumer_info_response",' + _ERR_404_STREAM + b'}',
+        _T + b'consumer_delete_response",' + _ERR_404_CONSUMER + b'}',
+        _T + b'consumer_create_response","error":{"code":400,"err_code":10094,"description":'
+             b'"consumer delivery policy is deliver by start sequence, but optional start '
+             b'sequence is not set"}}',
+        _T + b'consumer_create_response",' + _ERR_404_STREAM + b'}',
+    ]
+
+
+def test_msg_delete_errors_are_the_stores_own():
+    js = JetStream()
+    make(js, name="S", subjects=["s.*"])
+    make(js, name="M", subjects=["m.*"], storage="memory")
+    for subject in ("s.a", "s.a", "m.a", "m.a"):
+        js.handle(subject, "", b"x", None, now=0.0)
+    delete = lambda stream, seq: api(js, f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq})
+    assert delete("S", 1) == _T + b'stream_msg_delete_response","success":true}'
+    file_err = _T + b'stream_msg_delete_response","error":{"code":500,"err_code":10057,'
+    assert [delete("S", 1), delete("S", 9)] == [file_err + b'"description":"no message found"}}',
+                                                file_err + b'"description":"stream store EOF"}}']
+    assert [delete("M", 1), delete("M", 1), delete("M", 9)] == [
+        _T + b'stream_msg_delete_response","success":true}',
+        _T + b'stream_msg_delete_response","error":{"code":400,"err_code":10043,'
+             b'"description":"sequence 1 not found"}}',
+        _T + b'stream_msg_delete_response","error":{"code":400,"err_code":10043,'
+             b'"description":"sequence 9 not found"}}']
+
+
+def test_a_stream_names_error_adds_an_empty_page_and_null_streams():
+    js = JetStream()
+    # server: ..."description":"invalid JSON: invalid character 'b' looking for beginning of
+    # object key string at offset 2"},"total":0,"offset":0,"limit":0,"streams":null}
+    reply = js.handle("$JS.API.STREAM.NAMES", "_INBOX.r", b"{bad", None, now=0.0)[0].data
+    assert reply.startswith(_T + b'stream_names_response","error":{"code":400,"err_code":10025,')
+    assert reply.endswith(b'},"total":0,"offset":0,"limit":0,"streams":null}')

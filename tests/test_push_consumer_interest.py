@@ -60,3 +60,49 @@ def test_deliver_group_counts_only_a_queue_subscriber_of_that_group():
     # and the plain subscriber on the same subject sees them too (core routing)
     assert infos == [(0, 2), (2, 0)]
     assert sorted(deliveries) == [("grp", "s.a"), ("grp", "s.b"), ("plain", "s.a"), ("plain", "s.b")]
+
+
+def test_idle_heartbeat_follows_the_last_delivery_while_subscribed():
+    # nats-server 2.15.1 with nats-py (idle_heartbeat 0.5 s, messages at 0.0 and 1.2 s): the
+    # subscriber got s.a, heartbeats 1/1 at 0.5 and 1.0, s.a at 1.2, heartbeat 2/2 at 1.7
+    sim, admin, js, worker = _world()
+    got = []
+
+    def seen(m):
+        h = m.headers or {}
+        got.append((round(sim.now, 1), m.subject, m.data, h.get("Status"), h.get("Description"),
+                    h.get("Nats-Last-Consumer"), h.get("Nats-Last-Stream")))
+
+    def main():
+        yield js.add_stream(name="S", subjects=["s.*"])
+        worker.subscribe("dlv.hb", cb=seen)
+        yield js.add_consumer("S", durable_name="p", deliver_subject="dlv.hb",
+                              ack_policy="none", idle_heartbeat=0.5)
+        yield js.publish("s.a", b"1")
+        yield sim.env.timeout(1.2 - sim.now)
+        yield js.publish("s.a", b"2")
+
+    sim.process(main())
+    sim.run(until=2.0)
+    hb = ("dlv.hb", b"", "100", "Idle Heartbeat")
+    assert got == [(0.0, "s.a", b"1", None, None, None, None), (0.5, *hb, "1", "1"),
+                   (1.0, *hb, "1", "1"), (1.2, "s.a", b"2", None, None, None, None),
+                   (1.7, *hb, "2", "2")]
+
+
+def test_idle_heartbeat_is_not_sent_without_a_subscriber():
+    sim, admin, js, worker = _world()
+    got = []
+
+    def main():
+        yield js.add_stream(name="S", subjects=["s.*"])
+        yield js.add_consumer("S", durable_name="p", deliver_subject="dlv.hb",
+                              ack_policy="none", idle_heartbeat=0.5)
+        yield sim.env.timeout(1.2)
+        worker.subscribe("dlv.hb", cb=lambda m: got.append((round(sim.now, 1), m.subject)))
+
+    sim.process(main())
+    sim.run(until=2.2)
+    # measured: created at 0, subscribed at 1.2 -> heartbeats 0/0 at 1.5 and 2.0 (the timer
+    # keeps its 0.5 s beat from creation; beats without a subscriber are not sent)
+    assert got == [(1.5, "dlv.hb"), (2.0, "dlv.hb")]

@@ -104,6 +104,10 @@ class Consumer:
         self._scanned = self.sseq - 1     # highest stream seq already looked at
         self.adflr, self.asflr = 0, self.sseq - 1
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
+        # a push consumer's next idle heartbeat (consumer.go loopAndGatherMsgs: the timer
+        # starts with the consumer and restarts on each delivery and each time it fires)
+        hb = config.idle_heartbeat if config.deliver_subject else None
+        self._hb_at = now + hb if hb else None
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -265,6 +269,8 @@ class Consumer:
         self.emit("deliver" if dc == 1 else "redeliver", stream=self.stream.name,
                   consumer=self.name, subject=msg.subject, stream_seq=seq, consumer_seq=dseq,
                   num_delivered=dc, num_pending=pending)
+        if self._hb_at is not None and not self.is_pull:
+            self._hb_at = now + cfg.idle_heartbeat
         prefix = self._ack_prefix
         if prefix is None:
             prefix = self._ack_prefix = f"$JS.ACK.{self.stream.name}.{self.name}."
@@ -492,7 +498,8 @@ class Consumer:
             self.wake[0] = t
 
     def next_deadline(self) -> float | None:
-        """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity."""
+        """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity,
+        an idle heartbeat."""
         timers = self._timers
         while timers:
             t, seq = timers[0]
@@ -500,6 +507,9 @@ class Consumer:
                 break
             heapq.heappop(timers)
         best = timers[0][0] if timers else None
+        hb = self._hb_at
+        if hb is not None and not self.deleted:
+            best = hb if best is None else min(best, hb)
         thr = self.config.inactive_threshold
         if thr and not self.deleted:
             t = self.last_active + thr
@@ -510,8 +520,13 @@ class Consumer:
         return bool(self.rdq) or self.sseq <= self.stream.last_seq
 
     def on_timer(self, now: float) -> list[Outgoing]:
-        """Expire ack waits (-> redelivery), pull requests (-> 408), and idle consumers."""
+        """Expire ack waits (-> redelivery), pull requests (-> 408), and idle consumers; send
+        a push consumer's idle heartbeat when it is due."""
         out: list[Outgoing] = []
+        if self._hb_at is not None and self._hb_at <= now and not self.deleted:
+            self._hb_at = now + self.config.idle_heartbeat
+            if self.bound():
+                out.append(self.heartbeat())
         timers = self._timers
         while timers and timers[0][0] <= now:
             t, seq = heapq.heappop(timers)
@@ -535,6 +550,23 @@ class Consumer:
             self.last_active = now
         out.extend(self.deliver(now))
         return out
+
+    def heartbeat(self) -> Outgoing:
+        """The idle heartbeat to the deliver subject (consumer.go sendIdleHeartbeat): status
+        100 with the last consumer and stream sequences sent.
+
+        >>> from pmesh_sim.config import StreamConfig
+        >>> c = Consumer(Stream(StreamConfig(name="S", subjects=["s.*"])), "p",
+        ...              ConsumerConfig(deliver_subject="dlv", idle_heartbeat=0.5),
+        ...              durable=True, now=0.0)
+        >>> c.next_deadline()
+        0.5
+        >>> c.heartbeat().headers
+        {'Status': '100', 'Description': 'Idle Heartbeat', 'Nats-Last-Consumer': '0', 'Nats-Last-Stream': '0'}
+        """
+        return status(self.config.deliver_subject, 100, "Idle Heartbeat",
+                      **{"Nats-Last-Consumer": str(self.dseq - 1),
+                         "Nats-Last-Stream": str(self.sseq - 1)})
 
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""
