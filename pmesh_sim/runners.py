@@ -343,9 +343,12 @@ def validate_command(args) -> int:
         sim = run_scenario(scenario, "sim", servers=args.servers)
         real = run_scenario(scenario, "real", servers=args.servers)
         diffs = compare_results(sim, real)
+        compared = f"{len(sim['steps'])} steps, subscriptions and final state compared"
         if diffs:
+            print(f"{scenario.name}: {len(diffs)} difference(s) ({compared})")
             print(format_differences(diffs, scenario=scenario.name))
         else:
+            print(f"{scenario.name}: agree ({compared})")
             agree += 1
     print(f"{len(scenarios)} scenarios, {agree} agree")
     return 0 if agree == len(scenarios) else 1

@@ -56,7 +56,9 @@ def test_a_bad_file_exits_2_naming_file_step_and_key(tmp_path, capsys):
 
 def test_validate_exits_0_when_sim_and_real_agree(core, capsys):
     assert main(["validate", str(core)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "1 scenarios, 1 agree"
+    assert capsys.readouterr().out.splitlines() == [
+        "core-cli: agree (2 steps, subscriptions and final state compared)",
+        "1 scenarios, 1 agree"]
 
 
 def test_validate_exits_1_and_prints_the_differing_field(core, monkeypatch, capsys):
@@ -72,5 +74,6 @@ def test_validate_exits_1_and_prints_the_differing_field(core, monkeypatch, caps
     assert main(["validate", str(core), str(core)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "2 scenarios, 0 agree"
+    assert out[0] == "core-cli: 1 difference(s) (2 steps, subscriptions and final state compared)"
     row = [line for line in out if "request.outcome" in line][0].split()
     assert row == ["core-cli", "1", "request.outcome", "no_responders", "timeout"]
