@@ -125,6 +125,10 @@ def classify_error(exc: BaseException) -> dict:
     raise exc
 
 
+def _deleted(resp: dict) -> dict:
+    return sc.outcome("deleted")
+
+
 def _maybe(value):
     """Yield ``value`` if it must be waited for; give back what waiting gave."""
     if value is None or isinstance(value, (list, dict, str, bytes, int)):
@@ -137,31 +141,35 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
 
     ``b`` records subscription messages itself; this returns ``(setup, steps, final)``.
     """
-    def api(subject: str, body: dict | None = None, timeout: float = API_TIMEOUT):
+    def api(subject: str, body: dict | None = None, shape=None, timeout: float = API_TIMEOUT):
+        """The API's answer: an error or an outcome as it came, else ``shape(response)``."""
         payload = json.dumps(body).encode() if body is not None else b""
         try:
             msg = yield from _maybe(b.request(subject, payload, timeout, None))
         except Exception as exc:  # noqa: BLE001 - each client's own error classes
             return classify_error(exc)
         resp = json.loads(msg.data or b"{}")
-        return sc.error_result(resp["error"]) if "error" in resp else resp
+        if "error" in resp:
+            return sc.error_result(resp["error"])
+        return shape(resp) if shape else resp
 
     streams: list[str] = []
     consumers: list[tuple[str, str]] = []
 
     def add_stream(fields):
-        resp = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}", wire_stream_config(fields))
+        result = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}",
+                                wire_stream_config(fields), sc.stream_state)
         if fields["name"] not in streams:
             streams.append(fields["name"])
-        return resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+        return result
 
     def add_consumer(fields):
         subject, body = api_subject_for_consumer(fields["stream"], fields)
-        resp = yield from api(subject, body)
+        result = yield from api(subject, body, sc.consumer_info)
         name = fields.get("durable_name") or fields.get("name")
         if name and (fields["stream"], name) not in consumers:
             consumers.append((fields["stream"], name))
-        return resp if "error" in resp or "outcome" in resp else sc.consumer_info(resp)
+        return result
 
     setup = []
     for fields in scenario.streams:
@@ -212,28 +220,26 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             if op == "add_stream":
                 result = yield from add_stream(a)
             else:
-                resp = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}", wire_stream_config(a))
-                result = resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+                result = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}",
+                                        wire_stream_config(a), sc.stream_state)
         elif op == "stream_info":
-            resp = yield from api(f"$JS.API.STREAM.INFO.{a['stream']}")
-            result = resp if "error" in resp or "outcome" in resp else sc.stream_state(resp)
+            result = yield from api(f"$JS.API.STREAM.INFO.{a['stream']}", None, sc.stream_state)
         elif op == "delete_stream":
-            resp = yield from api(f"$JS.API.STREAM.DELETE.{a['stream']}")
-            result = resp if "error" in resp or "outcome" in resp else sc.outcome("deleted")
+            result = yield from api(f"$JS.API.STREAM.DELETE.{a['stream']}", None, _deleted)
         elif op == "purge_stream":
             body = {k2: a[k] for k, k2 in (("subject", "filter"), ("seq", "seq"), ("keep", "keep"))
                     if k in a}
-            resp = yield from api(f"$JS.API.STREAM.PURGE.{a['stream']}", body or None)
-            result = (resp if "error" in resp or "outcome" in resp else
-                      {"outcome": "purged", "purged": int(resp.get("purged", 0))})
+            result = yield from api(f"$JS.API.STREAM.PURGE.{a['stream']}", body or None,
+                                    lambda resp: {"outcome": "purged",
+                                                  "purged": int(resp.get("purged", 0))})
         elif op == "add_consumer":
             result = yield from add_consumer(a)
         elif op == "consumer_info":
-            resp = yield from api(f"$JS.API.CONSUMER.INFO.{a['stream']}.{a['consumer']}")
-            result = resp if "error" in resp or "outcome" in resp else sc.consumer_info(resp)
+            result = yield from api(f"$JS.API.CONSUMER.INFO.{a['stream']}.{a['consumer']}",
+                                    None, sc.consumer_info)
         elif op == "delete_consumer":
-            resp = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}")
-            result = resp if "error" in resp or "outcome" in resp else sc.outcome("deleted")
+            result = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}",
+                                    None, _deleted)
         elif op == "subscribe":
             yield from _maybe(b.subscribe(a))
             result = sc.outcome("subscribed")
@@ -243,8 +249,8 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         elif op == "wait":
             result = sc.outcome("waited")
         elif op == "stepdown":
-            resp = yield from api(f"$JS.API.STREAM.LEADER.STEPDOWN.{a['stream']}")
-            result = resp if "error" in resp or "outcome" in resp else sc.outcome("stepped_down")
+            result = yield from api(f"$JS.API.STREAM.LEADER.STEPDOWN.{a['stream']}", None,
+                                    lambda resp: sc.outcome("stepped_down"))
         else:  # faults
             result = yield from _maybe(b.fault(op, a))
         b.trace.emit("step_result", index=step.index, op=op, result=result)
@@ -253,18 +259,17 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
     final: dict[str, dict] = {"streams": {}, "consumers": {}}
+    gone = (10059, 10014)  # deleted during the run: left out of the final state
     for name in streams:
-        resp = yield from api(f"$JS.API.STREAM.INFO.{name}", timeout=FINAL_TIMEOUT)
-        if "error" not in resp and "outcome" not in resp:
-            final["streams"][name] = sc.stream_state(resp)
-        elif resp.get("error", {}).get("err_code") != 10059:
-            final["streams"][name] = resp
+        state = yield from api(f"$JS.API.STREAM.INFO.{name}", None, sc.stream_state,
+                               timeout=FINAL_TIMEOUT)
+        if state.get("error", {}).get("err_code") not in gone:
+            final["streams"][name] = state
     for stream, name in consumers:
-        resp = yield from api(f"$JS.API.CONSUMER.INFO.{stream}.{name}", timeout=FINAL_TIMEOUT)
-        if "error" not in resp and "outcome" not in resp:
-            final["consumers"][f"{stream}/{name}"] = sc.consumer_info(resp)
-        elif resp.get("error", {}).get("err_code") not in (10059, 10014):
-            final["consumers"][f"{stream}/{name}"] = resp
+        info = yield from api(f"$JS.API.CONSUMER.INFO.{stream}.{name}", None, sc.consumer_info,
+                              timeout=FINAL_TIMEOUT)
+        if info.get("error", {}).get("err_code") not in gone:
+            final["consumers"][f"{stream}/{name}"] = info
     return setup, steps, final
 
 
