@@ -276,3 +276,145 @@ def test_republish_destinations_the_server_refuses_are_10052():
             "code": 500, "err_code": 10052, "description": description}
     assert make(js, name="D", subjects=None, republish={"dest": "x.d"})["error"]["description"] \
         == "stream configuration for republish with transform from '>' to 'x.d' not valid"
+
+
+# ---- round 4 of sim-vs-real checks (each measured on nats-server 2.15.1)
+
+def _consumer(js, name, stream="S", now=0.0, **cfg):
+    return api(js, f"$JS.API.CONSUMER.CREATE.{stream}.{name}", {
+        "stream_name": stream, "config": {"durable_name": name, "ack_policy": "explicit", **cfg}},
+        now=now)
+
+
+def _fetch(js, name, stream="S", now=0.0):
+    out = js.handle(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}", "_INBOX.f",
+                    json.dumps({"batch": 10, "no_wait": True}).encode(), None, now=now)
+    return [(m.data.decode(), m.reply) for m in out if m.reply]
+
+
+def test_widening_the_stream_keeps_a_filter_equal_to_its_old_subjects():
+    # consumer.go isFiltered compares the filter with the stream's current subjects
+    js = JetStream()
+    make(js, subjects=["shop.orders.*"])
+    _consumer(js, "feed", filter_subject="shop.orders.*")
+    js.handle("shop.orders.1", "", b"o1", None, now=0.0)
+    api(js, "$JS.API.STREAM.UPDATE.S",
+        {"name": "S", "subjects": ["shop.orders.*", "shop.returns.*"]}, now=0.1)
+    js.handle("shop.returns.2", "", b"r2", None, now=0.15)
+    assert [data for data, _ in _fetch(js, "feed", now=0.2)] == ["o1"]
+
+
+def test_consumer_names_are_sorted_and_paged_like_the_server():
+    js = JetStream()
+    make(js)
+    make(js, name="E", subjects=["e.>"])
+    for name in ("b", "a", "c"):
+        _consumer(js, name)
+    assert api(js, "$JS.API.CONSUMER.NAMES.S", {"offset": 1}) == {
+        "type": "io.nats.jetstream.api.v1.consumer_names_response",
+        "total": 3, "offset": 1, "limit": 1024, "consumers": ["b", "c"]}
+    assert api(js, "$JS.API.CONSUMER.NAMES.S", {"offset": 9})["consumers"] == []
+    assert api(js, "$JS.API.CONSUMER.NAMES.E")["consumers"] == []
+    listed = api(js, "$JS.API.CONSUMER.LIST.S", {"offset": 2})
+    assert (listed["total"], listed["offset"], listed["limit"]) == (3, 2, 256)
+    assert [c["name"] for c in listed["consumers"]] == ["c"]
+    assert api(js, "$JS.API.CONSUMER.NAMES.X")["error"]["err_code"] == 10059
+
+
+def test_an_r3_consumer_reports_ack_floor_zero_until_its_first_ack():
+    js = JetStream(peers=3)
+    make(js, num_replicas=3)
+    for i in range(3):
+        js.handle("s.1", "", b"m%d" % i, None, now=0.0)
+    r3 = _consumer(js, "r3", deliver_policy="new", now=0.1)
+    r1 = _consumer(js, "r1", deliver_policy="new", num_replicas=1, now=0.1)
+    assert r3["ack_floor"] == {"consumer_seq": 0, "stream_seq": 0}
+    assert r1["ack_floor"] == {"consumer_seq": 0, "stream_seq": 3}
+    js.handle("s.1", "", b"m3", None, now=0.2)
+    (_, ack_subject), = _fetch(js, "r3", now=0.3)
+    js.handle(ack_subject, "", b"+ACK", None, now=0.4)
+    info = api(js, "$JS.API.CONSUMER.INFO.S.r3", now=0.5)
+    assert info["ack_floor"] == {"consumer_seq": 1, "stream_seq": 4}
+
+
+def test_deleting_a_missing_message_gives_the_stores_errors():
+    def errors(storage):
+        js = JetStream()
+        make(js, storage=storage)
+        for _ in range(6):
+            js.handle("s.1", "", b"x", None, now=0.0)
+        api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": 3})
+        api(js, "$JS.API.STREAM.PURGE.S", {"keep": 3})   # 4 .. 6 kept: first_seq 4
+        return [(e["err_code"], e["description"]) for e in (
+            api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": seq})["error"]
+            for seq in (0, 2, 9))]
+
+    assert errors("memory") == [(10043, "sequence 0 not found"),
+                                (10043, "sequence 2 not found"),
+                                (10043, "sequence 9 not found")]
+    assert errors("file") == [(10057, "no message found"), (10057, "no message found"),
+                              (10057, "stream store EOF")]
+
+
+def test_deleting_a_message_twice_inside_the_range_is_10043_with_either_storage():
+    for storage in ("file", "memory"):
+        js = JetStream()
+        make(js, storage=storage)
+        for _ in range(6):
+            js.handle("s.1", "", b"x", None, now=0.0)
+        assert api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": 3})["success"] is True
+        assert api(js, "$JS.API.STREAM.MSG.DELETE.S", {"seq": 3})["error"] == {
+            "code": 400, "err_code": 10043, "description": "sequence 3 not found"}
+
+
+def test_direct_get_is_heard_only_for_streams_with_allow_direct():
+    js = JetStream()
+    make(js, name="K", subjects=["k.>"], allow_direct=True)
+    make(js, name="N", subjects=["n.>"])
+    assert {s for s in js.interest() if "DIRECT" in s} == {
+        "$JS.API.DIRECT.GET.K", "$JS.API.DIRECT.GET.K.>"}
+    assert js.handle("$JS.API.DIRECT.GET.N", "_INBOX.r", b'{"seq":1}', None, now=0.0) == []
+
+
+def test_direct_get_replies_with_the_message_or_a_status_like_the_server():
+    # measured on nats-server 2.15.1 (stream K: k.a "v1" with X-H: 1, k.b "v2", k.a "v3")
+    js = JetStream()
+    make(js, name="K", subjects=["k.>"], allow_direct=True)
+    js.handle("k.a", "", b"v1", {"X-H": "1"}, now=0.0)
+    js.handle("k.b", "", b"v2", None, now=0.0)
+    js.handle("k.a", "", b"v3", None, now=0.0)
+
+    def get(suffix, body):
+        out, = js.handle("$JS.API.DIRECT.GET.K" + suffix, "_INBOX.r", body, None, now=1.0)
+        h = out.headers
+        return (out.data, h.get("Nats-Sequence"), h.get("Status"), h.get("Description"))
+
+    first = js.handle("$JS.API.DIRECT.GET.K", "_INBOX.r", b'{"seq":1}', None, now=1.0)[0]
+    assert [k for k in first.headers if k != "Nats-Time-Stamp"] == [
+        "X-H", "Nats-Stream", "Nats-Subject", "Nats-Sequence"]
+    assert [get("", b'{"last_by_subj":"k.a"}'), get(".k.a", b""), get(".k.*", b""),
+            get("", b'{"next_by_subj":"k.b"}'), get("", b'{"seq":2,"next_by_subj":"k.a"}')] == [
+        (b"v3", "3", None, None), (b"v3", "3", None, None), (b"v3", "3", None, None),
+        (b"v2", "2", None, None), (b"v3", "3", None, None)]
+    assert [get(".k.zz", b""), get("", b'{"seq":9}'), get("", b""), get("", b"{}"),
+            get("", b'{"seq":0}'), get("", b"nope"), get("", b'{"seq":1,"last_by_subj":"k.a"}'),
+            get(".k.a", b'{"seq":1}')] == [
+        (b"", None, "404", "Message Not Found"), (b"", None, "404", "Message Not Found"),
+        (b"", None, "408", "Empty Request"), (b"", None, "408", "Empty Request"),
+        (b"", None, "408", "Empty Request"), (b"", None, "408", "Malformed Request"),
+        (b"", None, "408", "Bad Request"), (b"", None, "408", "Bad Request")]
+
+
+def test_a_purge_stores_the_floor_of_an_r3_consumer_that_never_acked():
+    # measured on a real 3-node cluster: after purge keep 2 of 4, p (deliver all) 2, n (new) 4
+    js = JetStream(peers=3)
+    make(js, num_replicas=3)
+    for i in range(4):
+        js.handle("s.1", "", b"m%d" % i, None, now=0.0)
+    _consumer(js, "p", now=0.1)
+    _consumer(js, "n", deliver_policy="new", now=0.1)
+    assert [api(js, f"$JS.API.CONSUMER.INFO.S.{c}")["ack_floor"]["stream_seq"]
+            for c in ("p", "n")] == [0, 0]
+    api(js, "$JS.API.STREAM.PURGE.S", {"keep": 2}, now=0.2)
+    assert [api(js, f"$JS.API.CONSUMER.INFO.S.{c}")["ack_floor"]["stream_seq"]
+            for c in ("p", "n")] == [2, 4]

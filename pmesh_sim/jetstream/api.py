@@ -23,6 +23,7 @@ from ..config import (ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from ..errors import JetStreamError
 from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
+from .direct import direct_get, direct_subjects
 from .stream import Stream, _rfc3339, encode_headers
 
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
@@ -45,11 +46,13 @@ API_HANDLERS = (
 #: taken, and one that no handler takes gets no answer (the requester times out), except pull
 #: requests: ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`` reaches only the consumer's own
 #: subscription, so a pull to a consumer that does not exist reaches nobody (503 no responders),
-#: as measured on nats-server 2.15.1. Here: every ``$JS.API`` family but ``CONSUMER.MSG``,
-#: each consumer's MSG.NEXT subject, and every ack subject.
+#: as measured on nats-server 2.15.1; likewise ``$JS.API.DIRECT.GET.<stream>[.>]`` is heard only
+#: for a stream with allow_direct (see :mod:`.direct`). Here: every ``$JS.API`` family but
+#: ``CONSUMER.MSG`` and ``DIRECT``; :meth:`JetStream.interest` adds each consumer's MSG.NEXT
+#: subject and each allow_direct stream's direct-get subjects.
 API_SUBJECTS = frozenset({
     "$JS.API.*", "$JS.API.STREAM.>", "$JS.API.ACCOUNT.>", "$JS.API.META.>", "$JS.API.SERVER.>",
-    "$JS.API.DIRECT.>", "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
+    "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
         "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN")),
     "$JS.ACK.>"})
 
@@ -150,6 +153,7 @@ class JetStream:
         subjects = set(API_SUBJECTS)
         for st in self.streams.values():
             subjects.update(st.config.subjects)
+            subjects.update(direct_subjects(st))   # only with allow_direct
             subjects.update(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}"
                             for c in st.consumers.values())
         self._route_cache.clear()
@@ -227,6 +231,11 @@ class JetStream:
                 return self._next(tokens[3], tokens[4], reply, data, now)
             return []
         self._volatile = True
+        if kind == "DIRECT.GET" and len(tokens) > 2:
+            st = self.streams.get(tokens[2])
+            if st is None or not st.config.allow_direct:   # nobody listens (no responders)
+                return []
+            return direct_get(st, ".".join(tokens[2:]), reply, data, self.emit)
         if not any(subject_matches(p, op) for p in API_HANDLERS):
             # apiDispatch: no handler takes it, and an imported request gets no answer
             self.emit("api_unanswered", op=op)
@@ -241,6 +250,7 @@ class JetStream:
                 "CONSUMER.DURABLE": self._consumer_create,
                 "CONSUMER.DELETE": self._consumer_delete, "CONSUMER.INFO": self._consumer_info,
                 "STREAM.NAMES": self._stream_names, "INFO": self._account_info,
+                "CONSUMER.NAMES": self._consumer_names, "CONSUMER.LIST": self._consumer_list,
             }.get(kind)
             if handler is None:
                 raise JetStreamError.from_err_code(10003)
@@ -323,6 +333,8 @@ class JetStream:
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
         st.config = cfg
+        for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
+            c.filters = c._effective_filters(c.config)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
@@ -388,7 +400,10 @@ class JetStream:
             seq = int(body.get("seq", 0))
             if not st.remove(seq):
                 # the store's own error (memstore RemoveMsg / filestore deleteMsg)
-                if st.config.storage == StorageType.MEMORY:
+                # memory: always 10043; file (filestore removeMsg): a sequence inside
+                # first..last answers (false, nil) -> 10043, else the store's error
+                if (st.config.storage == StorageType.MEMORY
+                        or 0 < st._first() <= seq <= st.last_seq):
                     raise JetStreamError.from_err_code(10043, seq=seq)
                 raise JetStreamError.from_err_code(
                     10057, err="stream store EOF" if seq > st.last_seq else "no message found")
@@ -501,6 +516,7 @@ class JetStream:
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
         c.wake = self._wake
+        c.floor_unset = self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1
         st.consumers[name] = c
         self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name)
@@ -534,6 +550,26 @@ class JetStream:
             n = st.cleanup_no_interest(start, now)
             if n:
                 st.emit("no_interest_cleanup", stream=st.name, removed=n)
+
+    def _consumer_page(self, tokens, body, limit: int) -> tuple[list, int]:
+        # jsConsumerNamesRequest / jsConsumerListRequest: sorted by name, from the body's offset
+        st = self._stream(tokens[2])
+        offset = max(0, int(body.get("offset") or 0))
+        names = sorted(st.consumers)
+        offset = min(offset, len(names))
+        return [st.consumers[n] for n in names[offset:offset + limit]], offset
+
+    def _consumer_names(self, tokens, body, now):
+        page, offset = self._consumer_page(tokens, body, 1024)   # JSApiNamesLimit
+        return {"type": "io.nats.jetstream.api.v1.consumer_names_response",
+                "total": len(self._stream(tokens[2]).consumers), "offset": offset,
+                "limit": 1024, "consumers": [c.name for c in page]}
+
+    def _consumer_list(self, tokens, body, now):
+        page, offset = self._consumer_page(tokens, body, 256)    # JSApiListLimit
+        return {"type": "io.nats.jetstream.api.v1.consumer_list_response",
+                "total": len(self._stream(tokens[2]).consumers), "offset": offset,
+                "limit": 256, "consumers": [c.info(now) for c in page]}
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",

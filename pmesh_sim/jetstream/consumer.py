@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from .pull import NS, PullRequest, go_duration, parse_pull
 from .stream import Stream, _rfc3339
 
 __all__ = ["Consumer", "Outgoing", "PullRequest", "go_duration", "parse_ack_subject", "status"]
-
-NS = 1_000_000_000
 
 
 class Outgoing(NamedTuple):
@@ -54,17 +53,6 @@ def parse_ack_subject(subject: str, tokens: list[str] | None = None
     if len(t) >= 11:
         return t[4], t[5], int(t[6]), int(t[7]), int(t[8]), int(t[10])
     raise ValueError(f"not a JetStream ack subject: {subject!r}")
-
-
-class PullRequest:
-    """One waiting pull request."""
-
-    __slots__ = ("reply", "n", "d", "bytes", "expires", "no_wait")
-
-    def __init__(self, reply: str, batch: int, max_bytes: int, expires: float | None,
-                 no_wait: bool):
-        self.reply, self.n, self.d, self.bytes = reply, batch, 0, max_bytes
-        self.expires, self.no_wait = expires, no_wait
 
 
 class Consumer:
@@ -103,6 +91,7 @@ class Consumer:
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
         self.adflr, self.asflr = 0, self.sseq - 1
+        self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
         # a push consumer's next idle heartbeat (consumer.go loopAndGatherMsgs: the timer
         # starts with the consumer and restarts on each delivery and each time it fires)
@@ -341,42 +330,12 @@ class Consumer:
 
     def pull(self, reply: str, data: bytes, now: float) -> list[Outgoing]:
         """A pull request (``$JS.API.CONSUMER.MSG.NEXT``): queue it and serve what is there."""
-        batch, expires_ns, no_wait, max_bytes = 1, 0, False, 0
-        body = data.strip()
-        if body:
-            if body.isdigit():
-                batch = int(body)
-            else:
-                try:
-                    req = json.loads(body)
-                except ValueError:
-                    return [status(reply, 400, "Bad Request")]
-                batch = int(req.get("batch", 1) or 1)
-                expires_ns = int(req.get("expires", 0) or 0)
-                no_wait = bool(req.get("no_wait", False))
-                max_bytes = int(req.get("max_bytes", 0) or 0)
-        self.last_active = now
-        if batch <= 0:
-            return [status(reply, 400, "Bad Request - batch must be > 0")]
-        # the request limits, in processNextMsgRequest's order
-        cfg = self.config
-        if cfg.max_batch and cfg.max_batch > 0 and batch > cfg.max_batch:
-            return [status(reply, 409, f"Exceeded MaxRequestBatch of {cfg.max_batch}")]
-        if expires_ns and cfg.max_expires and cfg.max_expires > 0 \
-                and expires_ns > round(cfg.max_expires * NS):
-            return [status(reply, 409, "Exceeded MaxRequestExpires of "
-                                       f"{go_duration(round(cfg.max_expires * NS))}")]
-        if max_bytes > 0 and cfg.max_bytes and cfg.max_bytes > 0 and max_bytes > cfg.max_bytes:
-            return [status(reply, 409, f"Exceeded MaxRequestMaxBytes of {cfg.max_bytes}")]
-        if no_wait and not expires_ns and self.num_pending() + len(self.rdq) == 0:
-            return [status(reply, 404, "No Messages")]
-        if len(self.waiting) >= (self.config.max_waiting or 512):
-            return [status(reply, 409, "Exceeded MaxWaiting")]
-        expires = now + expires_ns / NS if expires_ns else None
-        req = PullRequest(reply, batch, max_bytes, expires, no_wait)
+        req = parse_pull(self, reply, data, now)
+        if isinstance(req, list):    # refused: the status reply
+            return req
         self.waiting.append(req)
-        if expires is not None:
-            self._add_timer(expires, 0)
+        if req.expires is not None:
+            self._add_timer(req.expires, 0)
         return self.deliver(now)
 
     # -------------------------------------------------------------------- acks
@@ -603,6 +562,7 @@ class Consumer:
         drops pending messages that are gone. With nothing pending the floors catch up with
         the delivered sequences.
         """
+        self.floor_unset = False   # the purge stores the floor
         if start == 0 and not wider:
             start = last + 1
         if self.sseq < start:
@@ -650,7 +610,11 @@ class Consumer:
         info = {"stream_name": self.stream.name, "name": self.name,
                 "created": _rfc3339(self.created), "config": self.config.to_wire(),
                 "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
-                "ack_floor": {"consumer_seq": self.adflr, "stream_seq": self.asflr},
+                # a replicated consumer's store starts empty (selectStartingSeqNo sets the
+                # starting floor only for R1): 0/0 until an ack or a purge first moves it
+                "ack_floor": {"consumer_seq": self.adflr,
+                              "stream_seq": self.asflr if self.adflr or not self.floor_unset
+                              else 0},
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
@@ -659,33 +623,6 @@ class Consumer:
         if not self.is_pull:
             info["push_bound"] = self.bound()
         return info
-
-
-def go_duration(ns: int) -> str:
-    """``ns`` nanoseconds as Go's ``time.Duration.String`` writes them (the server's ``%v``).
-
-    >>> [go_duration(n) for n in (0, 1500, 300_000_000, 1_500_000_000, 90 * NS, 3600 * NS)]
-    ['0s', '1.5µs', '300ms', '1.5s', '1m30s', '1h0m0s']
-    """
-    if ns == 0:
-        return "0s"
-    sign, u = ("-" if ns < 0 else ""), abs(ns)
-
-    def frac(value: int, digits: int) -> str:
-        f = str(value).rjust(digits, "0").rstrip("0")
-        return f".{f}" if f else ""
-
-    if u < NS:
-        for unit, scale, digits in (("ns", 1, 0), ("µs", 1000, 3), ("ms", 1_000_000, 6)):
-            if u < scale * 1000:
-                return f"{sign}{u // scale}{frac(u % scale, digits) if digits else ''}{unit}"
-    secs, rest = divmod(u, NS)
-    text = f"{secs % 60}{frac(rest, 9)}s"
-    if secs >= 60:
-        text = f"{secs // 60 % 60}m{text}"
-    if secs >= 3600:
-        text = f"{secs // 3600}h{text}"
-    return sign + text
 
 
 def _parse_time(value: str) -> float:

@@ -1,0 +1,133 @@
+"""Direct get: ``$JS.API.DIRECT.GET.<stream>[.<subject>]`` answered by a stream itself.
+
+Only a stream with ``allow_direct`` listens there (stream.go subscribeToDirect), so a direct
+get on any other stream finds no responders. The reply is the stored message itself (its
+payload, its stored headers plus ``Nats-Stream``, ``Nats-Subject``, ``Nats-Sequence`` and
+``Nats-Time-Stamp``) or a status message without payload, as stream.go
+processDirectGetRequest / processDirectGetLastBySubjectRequest / getDirectRequest send them:
+
+>>> from pmesh_sim.jetstream.stream import Stream
+>>> from pmesh_sim.config import StreamConfig
+>>> st = Stream(StreamConfig(name="K", subjects=["k.>"], allow_direct=True))
+>>> _ = st.publish("k.a", b"blue", None, 0.0)
+>>> out, = direct_get(st, "K", "_INBOX.1", b'{"seq": 1}')
+>>> out.data, out.headers["Nats-Sequence"], out.headers["Nats-Subject"]
+(b'blue', '1', 'k.a')
+>>> direct_get(st, "K.k.a", "_INBOX.1", b"")[0].data
+b'blue'
+>>> [direct_get(st, "K", "_INBOX.1", body)[0].headers["Description"]
+...  for body in (b"", b"{}", b"nope", b'{"seq": 1, "last_by_subj": "k.a"}', b'{"seq": 7}')]
+['Empty Request', 'Empty Request', 'Malformed Request', 'Bad Request', 'Message Not Found']
+
+Batch, ``multi_last``, ``start_time`` and ``up_to_*`` requests are not simulated: they get no
+answer and a ``direct_get_unsimulated`` trace event.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..subjects import subject_matches
+from .consumer import Outgoing, status
+from .stream import Stream, _rfc3339
+
+__all__ = ["direct_get", "direct_subjects"]
+
+PREFIX = "$JS.API.DIRECT.GET."
+
+# JSApiMsgGetRequest's fields and the Go types json.Unmarshal insists on
+_UINT = ("seq", "batch", "max_bytes", "up_to_seq")
+_STR = ("last_by_subj", "next_by_subj")
+_UNSIMULATED = ("batch", "multi_last", "start_time", "up_to_seq", "up_to_time")
+
+
+def direct_subjects(st: Stream) -> set[str]:
+    """The subjects a stream listens on for direct gets (none without ``allow_direct``).
+
+    >>> from pmesh_sim.config import StreamConfig
+    >>> sorted(direct_subjects(Stream(StreamConfig(name="K", allow_direct=True))))
+    ['$JS.API.DIRECT.GET.K', '$JS.API.DIRECT.GET.K.>']
+    """
+    if not st.config.allow_direct:
+        return set()
+    return {f"{PREFIX}{st.name}", f"{PREFIX}{st.name}.>"}
+
+
+def _parse(data: bytes) -> dict | None:
+    """The request as Go's json.Unmarshal into JSApiMsgGetRequest reads it (None: malformed)."""
+    try:
+        req = json.loads(data)
+    except ValueError:
+        return None
+    if req is None:
+        return {}
+    if not isinstance(req, dict):
+        return None
+    for key in _UINT:
+        v = req.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            return None
+    for key in _STR:
+        if req.get(key) is not None and not isinstance(req[key], str):
+            return None
+    if req.get("no_hdr") is not None and not isinstance(req["no_hdr"], bool):
+        return None
+    return req
+
+
+def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> list[Outgoing]:
+    """The answer to a direct get on ``$JS.API.DIRECT.GET.<rest>`` (``rest``: the stream's
+    name, then for a last-by-subject get ``.<subject>``) for the stream ``st``."""
+    if not reply:
+        return []
+    key = rest[len(st.name) + 1:]
+    if key or rest != st.name:    # processDirectGetLastBySubjectRequest
+        req = _parse(data) if data else {}
+        if req is None:
+            return [status(reply, 408, "Malformed Request")]
+        if not key or any(req.get(k) for k in ("seq", "batch", "up_to_seq", *_STR, "multi_last",
+                                                 "start_time", "up_to_time")):
+            return [status(reply, 408, "Bad Request")]
+        req["last_by_subj"] = key
+    else:                          # processDirectGetRequest
+        if not data:
+            return [status(reply, 408, "Empty Request")]
+        req = _parse(data)
+        if req is None:
+            return [status(reply, 408, "Malformed Request")]
+        seq, last, nxt = req.get("seq") or 0, req.get("last_by_subj"), req.get("next_by_subj")
+        multi, start = req.get("multi_last"), req.get("start_time")
+        if not (seq or last or nxt or multi or start is not None):
+            return [status(reply, 408, "Empty Request")]
+        if ((seq and last) or (seq and start is not None) or (start is not None and last)
+                or (last and nxt) or (last and req.get("batch")) or (last and multi)
+                or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time"))):
+            return [status(reply, 408, "Bad Request")]
+    if any(req.get(k) for k in _UNSIMULATED):
+        if emit is not None:
+            emit("direct_get_unsimulated", stream=st.name,
+                 fields=sorted(k for k in _UNSIMULATED if req.get(k)))
+        return []
+    msg = _lookup(st, req)
+    if msg is None:
+        return [status(reply, 404, "Message Not Found")]
+    if req.get("no_hdr"):
+        return [Outgoing(reply, "", msg.data, None)]
+    headers = dict(msg.headers or {})
+    headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
+                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time)})
+    return [Outgoing(reply, "", msg.data, headers)]
+
+
+def _lookup(st: Stream, req: dict):
+    """getDirectRequest: LoadMsg(seq), LoadNextMsg(next_by_subj, seq) or LoadLastMsg."""
+    seq, nxt, last = req.get("seq") or 0, req.get("next_by_subj"), req.get("last_by_subj")
+    if nxt:
+        return next((m for s, m in st.msgs.items()
+                     if s >= seq and subject_matches(nxt, m.subject)), None)
+    if last:
+        if any(t in ("*", ">") for t in last.split(".")):
+            return next((m for m in reversed(st.msgs.values())
+                         if subject_matches(last, m.subject)), None)
+        return st.get(st.last_for_subject(last))
+    return st.get(seq)
