@@ -299,7 +299,7 @@ def test_pull_requests_over_max_batch_max_expires_max_bytes_get_409():
 
 
 def test_go_duration_text_matches_the_servers():
-    from pmesh_sim.jetstream.consumer import go_duration
+    from pmesh_sim.jetstream.pull import go_duration
 
     assert [go_duration(int(s * 1e9)) for s in (0.3, 1.0, 2.5, 61.0)] == \
         ["300ms", "1s", "2.5s", "1m1s"]

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
-from .pull import NS, PullRequest, go_duration, parse_pull
+from .pull import NS, PullRequest, parse_pull
 from .stream import Stream, _rfc3339
 
-__all__ = ["Consumer", "Outgoing", "PullRequest", "go_duration", "parse_ack_subject", "status"]
+__all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
 
 
 class Outgoing(NamedTuple):
