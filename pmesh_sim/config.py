@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -192,6 +193,12 @@ class _Config:
                     value = [v / NS for v in value]
                 elif isinstance(value, (int, float)):
                     value = value / NS
+            if key == "discard" and isinstance(value, str):
+                value = value.lower()        # DiscardPolicy.UnmarshalJSON lower-cases; no other enum does
+            if key in cls._ENUMS and value not in {e.value for e in cls._ENUMS[key]}:
+                # Go's json: `can not unmarshal "<the raw JSON value, quoted>"`
+                raise JetStreamError.from_err_code(
+                    10025, err=f"can not unmarshal {json.dumps(json.dumps(value))}")
             try:
                 values[key] = cls._coerce(key, value)
             except ConfigError as err:

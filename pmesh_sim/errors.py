@@ -150,6 +150,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10099: (400, "multiple non-filtered consumers not allowed on workqueue stream"),
     10100: (400, "filtered consumer not unique on workqueue stream"),
     10101: (400, "consumer must be deliver all on workqueue stream"),
+    10102: (400, "consumer name is too long, maximum allowed is {max}"),
     10108: (400, "consumer with flow control also needs heartbeats"),
     10109: (400, "invalid operation on sealed stream"),
     10110: (500, "{err}"),

@@ -138,3 +138,54 @@ def test_a_stream_names_error_adds_an_empty_page_and_null_streams():
     reply = js.handle("$JS.API.STREAM.NAMES", "_INBOX.r", b"{bad", None, now=0.0)[0].data
     assert reply.startswith(_T + b'stream_names_response","error":{"code":400,"err_code":10025,')
     assert reply.endswith(b'},"total":0,"offset":0,"limit":0,"streams":null}')
+
+
+# --- round 5 (scenarios e10, e12, e20, e21, e31, e32, e33), measured on nats-server 2.15.1 ---
+
+def _pub(js, headers, subject="svc.a"):
+    return json.loads(js.handle(subject, "_INBOX.p", b"x", headers, now=0.0)[0].data)
+
+
+def test_expected_sequence_headers_that_are_not_digits_never_match_and_empty_is_absent():
+    js = JetStream()
+    make(js)
+    assert _pub(js, None)["seq"] == 1
+    for bad in ("abc", "-1", "+1"):
+        err = _pub(js, {"Nats-Expected-Last-Sequence": bad})["error"]
+        assert (err["err_code"], err["description"]) == (10071, "wrong last sequence: 1")
+    assert _pub(js, {"Nats-Expected-Last-Sequence": "01"})["seq"] == 2
+    assert _pub(js, {"Nats-Expected-Last-Subject-Sequence": ""})["seq"] == 3
+
+
+def test_rollup_values_are_read_in_any_case_and_quoted_in_lower_case():
+    js = JetStream()
+    make(js, allow_rollup_hdrs=True)
+    _pub(js, None, "svc.a"), _pub(js, None, "svc.b")
+    assert _pub(js, {"Nats-Rollup": "SUB"}, "svc.a")["seq"] == 3
+    err = _pub(js, {"Nats-Rollup": "BOGUS"})["error"]
+    assert (err["err_code"], err["description"]) == (10111, 'rollup value invalid: "bogus"')
+    assert _pub(js, {"Nats-Rollup": "ALL"}, "svc.b")["seq"] == 4
+    state = json.loads(api(js, "$JS.API.STREAM.INFO.SVC"))["state"]
+    assert (state["messages"], state["first_seq"]) == (1, 4)
+
+
+def test_a_durable_name_over_255_characters_is_10102():
+    js = JetStream()
+    make(js)
+    ok = "d" * 255
+    reply = json.loads(api(js, f"$JS.API.CONSUMER.DURABLE.CREATE.SVC.{ok}",
+                           {"stream_name": "SVC", "config": {"durable_name": ok}}))
+    assert reply["name"] == ok
+    long = "d" * 256
+    err = json.loads(api(js, f"$JS.API.CONSUMER.DURABLE.CREATE.SVC.{long}",
+                         {"stream_name": "SVC", "config": {"durable_name": long}}))["error"]
+    assert err == {"code": 400, "err_code": 10102,
+                   "description": "consumer name is too long, maximum allowed is 255"}
+
+
+def test_enum_values_are_case_sensitive_except_discard():
+    js = JetStream()
+    err = make(js, retention="Limits")["error"]
+    assert (err["err_code"], err["description"]) == (
+        10025, 'invalid JSON: can not unmarshal "\\"Limits\\""')
+    assert make(js, name="C", subjects=["c"], discard="NEW")["config"]["discard"] == "new"

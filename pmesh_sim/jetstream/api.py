@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..config import (ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
+from ..config import (MAX_NAME_LEN, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
                       check_consumer_config, check_consumer_update, check_stream_config,
                       check_stream_update, subjects_collide)
 from ..errors import JetStreamError
@@ -506,6 +506,8 @@ class JetStream:
                     if not other.filters or any(subjects_collide(a, b) for a in cfg.filters
                                                 for b in other.filters):
                         raise JetStreamError.from_err_code(10100)
+        if durable and len(name) > MAX_NAME_LEN:
+            raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
             cfg.inactive_threshold = 5.0
         if not name:

@@ -29,6 +29,18 @@ __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
 NS = 1_000_000_000
 
 
+
+def expected_seq(value: str | None) -> int | None:
+    """An expected-sequence header as the server reads it: empty is absent, anything but ASCII
+    digits is 2**64 - 1 (so it never matches).
+
+    >>> [expected_seq(v) for v in (None, "", "7", "01", "abc", "-1")]
+    [None, None, 7, 1, 18446744073709551615, 18446744073709551615]
+    """
+    if not value:
+        return None
+    return int(value) if value.isascii() and value.isdigit() else 2**64 - 1
+
 class StoredMsg:
     """One stored message."""
 
@@ -173,13 +185,13 @@ class Stream:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
-            want = headers.get("Nats-Expected-Last-Subject-Sequence")
+            want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
             if want is not None:
                 have = self.last_for_subject(subject)
-                if int(want) != have:
+                if want != have:
                     return "error", JetStreamError.from_err_code(10071, seq=have)
-            want = headers.get("Nats-Expected-Last-Sequence")
-            if want is not None and int(want) != self.last_seq:
+            want = expected_seq(headers.get("Nats-Expected-Last-Sequence"))
+            if want is not None and want != self.last_seq:
                 return "error", JetStreamError.from_err_code(10071, seq=self.last_seq)
             msg_id = headers.get("Nats-Msg-Id")
             if msg_id:
@@ -190,7 +202,7 @@ class Stream:
             want = headers.get("Nats-Expected-Last-Msg-Id")
             if want and want != self.last_msg_id:
                 return "error", JetStreamError.from_err_code(10070, id=self.last_msg_id)
-            rollup = headers.get("Nats-Rollup")
+            rollup = headers.get("Nats-Rollup", "").lower()   # the server lower-cases it
             if rollup:
                 if not cfg.allow_rollup_hdrs or cfg.deny_purge:
                     return "error", JetStreamError.from_err_code(10111, err="rollup not permitted")
@@ -226,7 +238,7 @@ class Stream:
         hdr_len = len(encode_headers(headers)) if headers else 0
         size = msg_size(cfg.storage, subject, hdr_len, len(data))
         msg_id = headers.get("Nats-Msg-Id") if headers else None
-        rollup = headers.get("Nats-Rollup") if headers else None
+        rollup = headers.get("Nats-Rollup", "").lower() if headers else None
         if cfg.retention == RetentionPolicy.INTEREST and not self.has_interest(subject):
             self.last_seq += 1
             self.last_time = now
