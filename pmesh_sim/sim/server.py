@@ -198,14 +198,15 @@ class Server:
             subject, routed = shown, subject
         else:
             routed = subject
-        count = 0
         targets = []
+        # the server's own handlers (JetStream) run after the clients' copies are on their way,
+        # as nats-server does: a `>` subscriber sees a stored message before its pub ack
+        internal = []
         no_echo = origin is not None and origin.no_echo
         for sub in match.plain:
             if sub.internal:
                 if sub.active:
-                    sub.handler(subject, reply, data, headers)
-                    count += 1
+                    internal.append(sub)
             elif sub._server_active and not (no_echo and sub.client is origin):
                 targets.append(sub)
         if match.groups:
@@ -218,15 +219,14 @@ class Server:
                     if sub.internal:
                         if not sub.active:
                             continue
-                        sub.handler(subject, reply, data, headers)
-                        count += 1
+                        internal.append(sub)
                     elif sub._server_active and not (no_echo and sub.client is origin):
                         targets.append(sub)
                     else:
                         continue
                     break
+        count = len(internal) + len(targets)
         if targets:
-            count += len(targets)
             for sub in targets:
                 sub._server_delivered += 1
                 if sub._server_max and sub._server_delivered >= sub._server_max:
@@ -243,6 +243,8 @@ class Server:
                     client = sub.client
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
+        for sub in internal:
+            sub.handler(subject, reply, data, headers)
         if not count and reply:
             self._no_responders(routed, reply, msg_id, origin)
         return count
