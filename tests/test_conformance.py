@@ -7,6 +7,7 @@ simulation (the real server is right), shown field by field in the failure messa
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,15 @@ def test_simulation_agrees_with_the_real_server(path):
     real = run_scenario(scenario, backend="real")
     assert [s["index"] for s in sim["steps"]] == [s["index"] for s in real["steps"]]
     differences = list(compare_results(sim, real))
+    if differences:
+        # The simulation is deterministic; the real server applies acks on its own goroutines,
+        # so a step that reads state right after a plain ack can, rarely, race it. A disagreement
+        # of the simulation's making repeats on a second real run; a race does not. The first
+        # run's differences stay visible as a warning either way.
+        warnings.warn(f"{path.name}: the first real run differed, running it again:\n"
+                      + _show(differences))
+        real = run_scenario(scenario, backend="real")
+        differences = list(compare_results(sim, real))
     assert not differences, (
-        f"{path.name}: {len(differences)} observable(s) differ (sim vs real nats-server):\n"
-        + _show(differences))
+        f"{path.name}: {len(differences)} observable(s) differ (sim vs real nats-server), "
+        "twice in a row:\n" + _show(differences))
