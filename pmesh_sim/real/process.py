@@ -74,6 +74,17 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _poll(ready, timeout: float):
+    """``ready()`` every 50 ms until it gives a true value (returned), or None after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = ready()
+        if value:
+            return value
+        time.sleep(0.05)
+    return None
+
+
 def _die_with_parent():  # pragma: no cover - runs in the child between fork and exec
     try:
         import ctypes
@@ -182,16 +193,18 @@ class NatsServer:
 
     def wait_ready(self, check=None, timeout: float | None = None) -> NatsServer:
         """Poll until the server is healthy (and ``check()`` is true); bounded wait."""
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
-        while time.monotonic() < deadline:
+        limit = timeout or self.ready_timeout
+
+        def ready() -> bool:
             if not self.running:
                 raise ServerProcessError(f"nats-server {self.name} exited with status "
                                          f"{self.proc.returncode}: {self._log_tail()}")
-            if self.healthy() and (check is None or check()):
-                return self
-            time.sleep(0.05)
-        raise ServerProcessError(f"nats-server {self.name} was not ready within "
-                                 f"{timeout or self.ready_timeout:g} s: {self._log_tail()}")
+            return self.healthy() and (check is None or check())
+
+        if not _poll(ready, limit):
+            raise ServerProcessError(f"nats-server {self.name} was not ready within "
+                                     f"{limit:g} s: {self._log_tail()}")
+        return self
 
     def _log_tail(self) -> str:
         try:
@@ -287,14 +300,12 @@ class NatsCluster:
 
     def wait_for_meta_leader(self, timeout: float | None = None) -> str:
         """Poll ``/jsz`` until the running servers agree on a meta leader; returns its name."""
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
-        while time.monotonic() < deadline:
-            leader = self.meta_leader()
-            if leader:
-                return leader
-            time.sleep(0.05)
-        raise ServerProcessError(f"no JetStream meta leader in the {self.size}-node cluster "
-                                 f"within {timeout or self.ready_timeout:g} s")
+        limit = timeout or self.ready_timeout
+        leader = _poll(self.meta_leader, limit)
+        if not leader:
+            raise ServerProcessError(f"no JetStream meta leader in the {self.size}-node cluster "
+                                     f"within {limit:g} s")
+        return leader
 
     def start(self) -> NatsCluster:
         """Start every server, wait for each to be healthy and for a meta leader."""

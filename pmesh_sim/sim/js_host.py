@@ -19,11 +19,9 @@ class JetStreamHost:
 
     def __init__(self, server):
         self.server = server
-        self.env = server.env if hasattr(server, "env") else server.sim.env
+        self.env = env = server.env
         trace = server.sim.trace
         name = server.name
-
-        env = self.env
 
         def emit(kind, **fields):
             if trace.enabled:
@@ -38,8 +36,7 @@ class JetStreamHost:
         self._sync()
 
     def _on_client_interest(self) -> None:
-        if self.js._has_push:
-            self._after(self.js.on_interest_change(self.env.now))
+        self._after(self.js.on_interest_change(self.env.now))
 
     def _sync(self) -> None:
         if self.js.interest_version == self._version:
