@@ -147,12 +147,14 @@ _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, op, start time (seconds after the start) and keys."""
+    """One step: its position, op, start time (seconds after the start), keys and the file's
+    ``description`` of it (for the narrative; no backend reads it)."""
 
     index: int
     op: str
     at: float
     args: dict[str, Any]
+    description: str = ""
 
 
 @dataclass
@@ -313,9 +315,9 @@ class _Checker:
         if at < 0:
             self.fail(where, "at", f"must be 0 or more seconds, got {at}")
         args.pop("op")
-        args.pop("description", None)
+        description = args.pop("description", "")
         self.refs(where, op, args)
-        return Step(index, op, at, args)
+        return Step(index, op, at, args, description)
 
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
