@@ -27,7 +27,7 @@ from typing import Any
 
 from . import scenario as sc
 from .errors import PmeshError
-from .report import describe, write_report
+from .report import describe, use_file_backend, write_report
 
 __all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
            "classify_error", "wire_stream_config", "api_subject_for_consumer", "SETTLE",
@@ -326,8 +326,10 @@ def run_command(args) -> int:
     traces: list = []
     doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
                        trace_out=traces)
+    page = None
     if args.report:
-        write_report(args.report, doc, traces[0], scenario.steps)
+        use_file_backend()
+        page = write_report(args.report, doc, traces[0], scenario)
     text = sc.dumps_result(doc)
     if args.json_out == "-":
         sys.stdout.write(text)
@@ -335,6 +337,8 @@ def run_command(args) -> int:
         Path(args.json_out).write_text(text, encoding="utf-8")
     if args.json_out != "-":
         print(describe(doc, scenario.steps), end="")
+    if page is not None:   # on stderr when stdout holds only the document
+        print(f"report: {page}", file=sys.stderr if args.json_out == "-" else sys.stdout)
     return 0
 
 
