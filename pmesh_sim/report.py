@@ -106,6 +106,15 @@ def describe(doc: dict, steps: list | None = None) -> str:
 
     ``steps`` (the scenario's :class:`~pmesh_sim.scenario.Step` list) adds each step's subject
     or consumer to its line, and its ``description`` from the file as the line's first sentence.
+
+    >>> from pmesh_sim.scenario import Step
+    >>> doc = {"scenario": "s", "backend": "sim", "servers": 1, "seed": 0,
+    ...        "steps": [{"index": 0, "op": "js_publish",
+    ...                   "result": {"stream": "S", "seq": 1, "duplicate": True}}]}
+    >>> print(describe(doc, [Step(0, "js_publish", 0.5, {"subject": "a"}, "a retry")]), end="")
+    s on sim (1 server(s), seed 0)
+      t=0.5   #0  a retry
+                  js_publish a -> duplicate: already stored in S as seq 1
     """
     lines = [f"{doc['scenario']} on {doc['backend']} ({doc['servers']} server(s), seed {doc['seed']})"]
     for line in _lines(doc, steps):
@@ -197,7 +206,13 @@ def use_file_backend() -> None:
 
 def render_figure(draw: Callable, trace, scenario=None) -> tuple[str | None, str | None]:
     """``(png_base64, None)`` for what ``draw(trace, scenario)`` drew, or ``(None, note)``
-    saying why there is no figure; never raises. Figures it opened are closed."""
+    saying why there is no figure; never raises. Figures it opened are closed.
+
+    >>> render_figure(lambda trace, scenario: None, trace=[])
+    (None, 'nothing to draw for this scenario')
+    >>> render_figure(lambda trace, scenario: 1 / 0, trace=[])[1]
+    'this figure could not be drawn: ZeroDivisionError: division by zero'
+    """
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
@@ -255,7 +270,11 @@ _BADGES = {"error": "error", "duplicate": "duplicate", "redelivery": "redelivery
 
 
 def _code(text: str) -> str:
-    """Escaped ``text`` with its `backquoted` words set as code."""
+    """Escaped ``text`` with its `backquoted` words set as code.
+
+    >>> _code("queue group `workers` & <b>")
+    'queue group <code>workers</code> &amp; &lt;b&gt;'
+    """
     parts = _e(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
