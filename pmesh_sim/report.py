@@ -255,6 +255,7 @@ margin-left:6px;color:#fff;vertical-align:middle}
 figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #e3e6ea}
 figcaption{font-weight:600;margin-bottom:.3em}
 .note{background:#fff4e5;border:1px dashed #E69F00;padding:10px 14px;border-radius:6px}
+.legend{margin:.3em 0;font-size:.9em;color:#444}.legend .tag{margin:0 6px 0 0}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
 pre{background:#f6f7f9;padding:10px;overflow:auto;font-size:.85em;max-height:32em}
 code{font-family:ui-monospace,monospace}
@@ -297,10 +298,17 @@ def _tag(line: _Line) -> str:
     return ""
 
 
+_LEGEND = {"duplicate": "the stream already had this Nats-Msg-Id: nothing new was stored",
+           "unacked": "a worker took a message and never acked it",
+           "redelivery": "a message delivered again (num_delivered > 1)",
+           "error": "the server refused the step"}
+
+
 def _story_table(doc: dict, steps: list | None) -> str:
-    rows = []
+    rows, seen = [], set()
     for line in _lines(doc, steps):
         tag = _tag(line)
+        seen.add(tag)
         badge = f'<span class="tag {tag}">{_BADGES[tag]}</span>' if tag else ""
         what = (f"{_e(line.description)}<small>{_e(line.action)}</small>" if line.description
                 else f"<code>{_e(line.action)}</code>")
@@ -309,7 +317,9 @@ def _story_table(doc: dict, steps: list | None) -> str:
                     "</td></tr>")
     return ('<table><tr><th class="t">time (s)</th><th class="n">step</th><th class="what">'
             "what happens</th>"
-            "<th>what the server answered</th></tr>" + "".join(rows) + "</table>")
+            "<th>what the server answered</th></tr>" + "".join(rows) + "</table>"
+            + "".join(f'<p class="legend"><span class="tag {t}">{_BADGES[t]}</span> {_LEGEND[t]}'
+                      "</p>" for t in _LEGEND if t in seen))
 
 
 def _subscriptions_table(doc: dict) -> str:
