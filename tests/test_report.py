@@ -161,3 +161,39 @@ def test_demo_writes_the_report_with_the_real_servers_verdict(tmp_path, capsys):
     page = (tmp_path / "report.html").read_text()
     assert '<div class="verdict agree">' in page
     assert "worker A fetches both orders" in page and "redelivery</span>" in page
+
+
+def _demo_with_real(monkeypatch, real):
+    """Run ``pmesh-sim demo`` with the real backend replaced by ``real(scenario)``."""
+    import pmesh_sim.demo as demo
+
+    sim_run = demo.run_scenario
+    monkeypatch.setattr(demo, "run_scenario", lambda scenario, backend="sim", **kw:
+                        sim_run(scenario, "sim", **kw) if backend == "sim" else real(scenario))
+
+
+def test_demo_without_a_real_server_still_writes_the_report(monkeypatch, tmp_path, capsys):
+    from pmesh_sim.errors import ServerProcessError
+
+    def no_server(scenario):
+        raise ServerProcessError("nats-server not found on PATH")
+
+    _demo_with_real(monkeypatch, no_server)
+    assert main(["demo", "--report", str(tmp_path)]) == 0
+    assert "real server: not run (nats-server not found on PATH)" in capsys.readouterr().out
+    page = (tmp_path / "report.html").read_text()
+    assert '<div class="verdict not-run">Not checked against a real nats-server: nats-server ' \
+           "not found on PATH</div>" in page
+
+
+def test_demo_that_disagrees_exits_1_and_says_so_in_the_report(monkeypatch, tmp_path, capsys):
+    def skewed(scenario):
+        doc = run_scenario(scenario, "sim")
+        doc["final"]["streams"]["ORDERS"]["messages"] = 3
+        return doc
+
+    _demo_with_real(monkeypatch, skewed)
+    assert main(["demo", "--report", str(tmp_path)]) == 1
+    assert "real nats-server: DISAGREES with the simulation" in capsys.readouterr().out
+    page = (tmp_path / "report.html").read_text()
+    assert '<div class="verdict differ">' in page and "final.streams.ORDERS.messages" in page
