@@ -10,6 +10,7 @@ the story, the figures and that verdict.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from .checks import compare_results, format_differences
@@ -42,7 +43,7 @@ def demo_command(args) -> int:
     scenario = load_scenario(DEMO_SCENARIO)
     traces: list = []
     sim = run_scenario(scenario, "sim", trace_out=traces)
-    print(scenario.description.strip(), end="\n\n")
+    print(textwrap.fill(scenario.description.strip(), width=96), end="\n\n")
     print(describe(sim, scenario.steps))
     verdict = real_verdict(scenario, sim)
     page = write_report(args.report, sim, traces[0], scenario, verdict=verdict)
