@@ -39,7 +39,7 @@ from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
-    "SIM_ONLY_OPS", "outcome", "error_result", "pub_ack", "fetched_message", "stream_state",
+    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "outcome", "error_result", "pub_ack", "fetched_message", "stream_state",
     "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
     "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
 ]
@@ -99,13 +99,22 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
     "pause_until": _STR, "max_bytes": _INT,
 })
 
-_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR}
+_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR, "server": _STR}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
 
+#: The fault ops. ``server`` names the node they act on (not a connection's node).
+FAULT_OPS = ("kill", "restart", "pause", "resume", "power_loss", "partition", "heal", "stepdown")
+
 #: Faults only the simulation can perform; the real backend answers ``unsupported``.
-SIM_ONLY_OPS = ("partition", "heal", "pause", "resume", "power_loss", "stepdown")
+SIM_ONLY_OPS = ("power_loss",)
+
+#: Ops whose call a connection makes: ``server`` says which node that connection starts on
+#: (the default ``steps`` connection starts on n1).
+CONNECTION_OPS = ("publish", "js_publish", "request", "fetch", "add_stream", "update_stream",
+                  "delete_stream", "purge_stream", "stream_info", "add_consumer",
+                  "delete_consumer", "consumer_info", "subscribe")
 
 _MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
 
@@ -136,7 +145,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "pause": ({"server": _STR}, {}),
     "resume": ({"server": _STR}, {}),
     "power_loss": ({"server": _STR}, {}),
-    "stepdown": ({"stream": _STR}, {}),
+    "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL}),
 }
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
@@ -147,14 +156,16 @@ _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, op, start time (seconds after the start), keys and the file's
-    ``description`` of it (for the narrative; no backend reads it)."""
+    """One step: its position, op, start time (seconds after the start), keys, the file's
+    ``description`` of it (for the narrative; no backend reads it) and the ``server`` its
+    connection starts on (``""``: the default ``steps`` connection, on n1)."""
 
     index: int
     op: str
     at: float
     args: dict[str, Any]
     description: str = ""
+    server: str = ""
 
 
 @dataclass
@@ -176,6 +187,18 @@ class Scenario:
     def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
         """Check ``data`` (a parsed file) and build the scenario; raises ScenarioError."""
         return _Checker(source).scenario(data)
+
+    def placed_connections(self) -> list[tuple[str, str]]:
+        """``(where, server)`` of each subscription and step whose connection names its node.
+
+        >>> Scenario.from_dict({"name": "p", "servers": 3, "subscriptions": [
+        ...     {"name": "s", "subject": "a", "server": "n3"}], "steps": [
+        ...     {"op": "publish", "subject": "a", "server": "n2"}]}).placed_connections()
+        [('subscriptions[0]', 'n3'), ('step 0 (publish)', 'n2')]
+        """
+        placed = [(f"subscriptions[{i}]", sub["server"])
+                  for i, sub in enumerate(self.subscriptions) if sub.get("server")]
+        return placed + [(f"step {s.index} ({s.op})", s.server) for s in self.steps if s.server]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -207,6 +230,7 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
+        self.down: dict[str, str] = {}  # node -> "killed" or "paused", as the steps go
 
     def fail(self, where: str, key: str | None, problem: str):
         at = f" key '{key}':" if key is not None else ""
@@ -282,6 +306,8 @@ class _Checker:
             self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
         self.subject(where, "subject", item["subject"], validate_subject)
         self.subject(where, "queue", item.get("queue"), validate_queue)
+        if "server" in item:
+            self.server(where, "server", item["server"])
         self.subs.add(item["name"])
         return dict(item)
 
@@ -310,14 +336,23 @@ class _Checker:
         required, optional = OPS[op]
         optional = {**optional, **_INLINE.get(op, {}), "at": _NUM, "description": _STR,
                     "op": _STR}
+        if op in CONNECTION_OPS:
+            optional["server"] = _STR
         args = dict(self.keys(where, raw, required, optional, f"op {op}"))
         at = float(args.pop("at", 0.0))
         if at < 0:
             self.fail(where, "at", f"must be 0 or more seconds, got {at}")
         args.pop("op")
         description = args.pop("description", "")
+        server = ""
+        if op in CONNECTION_OPS:  # the connection's node (a subscribe keeps it in its spec)
+            server = args.get("server", "") if op == "subscribe" else args.pop("server", "")
+            if server and op != "subscribe":
+                self.server(where, "server", server)
         self.refs(where, op, args)
-        return Step(index, op, at, args, description)
+        if op in FAULT_OPS:
+            self.fault(where, op, args)
+        return Step(index, op, at, args, description, server)
 
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
@@ -327,8 +362,10 @@ class _Checker:
             self.streams.add(args["name"])
         elif op == "update_stream":
             self.need_stream(where, "name", args["name"])
-        elif op in ("delete_stream", "purge_stream", "stream_info", "stepdown"):
+        elif op in ("delete_stream", "purge_stream", "stream_info"):
             self.need_stream(where, "stream", args["stream"])
+        elif op == "stepdown":
+            self.stepdown(where, args)
         elif op == "add_consumer":
             self.consumer(where, args)
         elif op in ("fetch", "delete_consumer", "consumer_info"):
@@ -338,12 +375,6 @@ class _Checker:
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
-        elif op in ("kill", "restart", "pause", "resume", "power_loss"):
-            self.server(where, "server", args["server"])
-        elif op == "partition":
-            for group in args["groups"]:
-                for name in group:
-                    self.server(where, "groups", name)
         if op == "fetch":
             self.then(where, args)
 
@@ -364,6 +395,51 @@ class _Checker:
             self.fail(where, "consumer", f"'{name}' exists on streams {sorted(streams)}: add "
                                          "'stream' to say which")
         return next(iter(streams))
+
+    def stepdown(self, where: str, args: dict):
+        """A stepdown names its RAFT group: ``stream``, ``consumer`` (+ ``stream`` when
+        ambiguous) or ``meta: true``."""
+        if args.get("meta"):
+            if "stream" in args or "consumer" in args:
+                self.fail(where, "meta", "a meta stepdown names no stream or consumer")
+        elif "consumer" in args:
+            args["stream"] = self.consumer_stream(where, args)
+        elif "stream" in args:
+            self.need_stream(where, "stream", args["stream"])
+        else:
+            self.fail(where, "stream", "missing: say which leader steps down (stream, "
+                                       "consumer with its stream, or meta: true)")
+
+    def fault(self, where: str, op: str, args: dict):
+        """Check the nodes a fault names, and that it fits the node's state at that step:
+        kill a node that runs, restart a killed one (or one that lost power), pause a running
+        one, resume a paused one."""
+        if op == "partition":
+            seen: set[str] = set()
+            for group in args["groups"]:
+                for name in group:
+                    self.server(where, "groups", name)
+                    if name in seen:
+                        self.fail(where, "groups", f"server {name!r} is named twice (a node "
+                                                   "is in one group only)")
+                    seen.add(name)
+            return
+        if "server" not in args:
+            return
+        name = args["server"]
+        self.server(where, "server", name)
+        state = self.down.get(name, "running")
+        need = {"kill": ("running", "paused"), "restart": ("killed",),
+                "pause": ("running",), "resume": ("paused",),
+                "power_loss": ("running", "paused")}[op]
+        if state not in need:
+            self.fail(where, "server", f"cannot {op} {name}: it is {state} at this step"
+                      + (" (kill it first)" if op == "restart" else ""))
+        after = {"kill": "killed", "pause": "paused", "power_loss": "killed"}.get(op)
+        if after:
+            self.down[name] = after
+        else:
+            self.down.pop(name, None)
 
     def server(self, where: str, key: str, name: str):
         names = [f"n{i}" for i in range(1, self.servers + 1)]
