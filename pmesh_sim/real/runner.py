@@ -2,7 +2,9 @@
 
 :func:`run_real` starts a server (or an ``n1..nN`` cluster), connects nats-py clients in the
 layout described in :mod:`pmesh_sim.runners` (one ``steps`` connection, one connection per
-subscription, all preferring ``n1``), drives the shared
+subscription, each starting on its ``server:``, else on ``n1``; a step with ``server: n3`` uses a
+``steps@n3`` connection), performs fault steps as :mod:`pmesh_sim.real.faults` says, drives the
+shared
 :func:`~pmesh_sim.runners.scenario_program` with an asyncio adapter, and stops every process
 afterwards. The trace's clock is seconds since step 0's start; it records what the clients saw.
 
@@ -22,19 +24,23 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import scenario as sc
 from ..runners import scenario_program
 from ..trace import Trace
+from . import faults
 from .process import NatsCluster, NatsServer
 
 __all__ = ["run_real"]
+
+#: Seconds a flush waits for the server's answer (a paused server gives none).
+FLUSH_TIMEOUT = 2.0
 
 
 def run_real(scenario: sc.Scenario, *, servers: int | None = None,
              seed: int | None = None) -> tuple[dict, Trace]:
     """Run ``scenario`` on fresh real servers; returns ``(result document, trace)``."""
     count = servers or scenario.servers
-    group = NatsCluster(count) if count > 1 else NatsServer("n1")
+    cluster = NatsCluster(count) if count > 1 else None
+    group = cluster or NatsServer("n1")
     with group:
-        nodes = group.servers if count > 1 else {"n1": group}
-        return _run_to_completion(_run(scenario, nodes, count,
+        return _run_to_completion(_run(scenario, cluster or group, count,
                                        scenario.seed if seed is None else seed))
 
 
@@ -62,10 +68,10 @@ async def _drive(gen):
             send, exc = None, err
 
 
-async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
-    backend = _RealBackend(nodes)
+async def _run(scenario: sc.Scenario, group, count: int, seed: int):
+    backend = _RealBackend(group)
     try:
-        await backend.open()
+        await backend.open({s.server for s in scenario.steps if s.server and s.op != "subscribe"})
         setup, steps, final = await _drive(scenario_program(scenario, backend))
     finally:
         await backend.close()
@@ -77,8 +83,13 @@ async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
 class _RealBackend:
     """The adapter :func:`scenario_program` drives: nats-py calls, returned as awaitables."""
 
-    def __init__(self, nodes: dict):
-        self.nodes = nodes
+    def __init__(self, group: NatsCluster | NatsServer):
+        self.cluster = group if isinstance(group, NatsCluster) else None
+        self.nodes = self.cluster.servers if self.cluster else {group.name: group}
+        self.node = next(iter(self.nodes))  # the node the current steps connection starts on
+        self.lost_power: set[str] = set()    # nodes of an unsupported power_loss
+        self.steps: dict[str, object] = {}   # start node -> steps connection
+        self._system = None
         self.loop = asyncio.get_running_loop()
         self.t0 = math.inf
         self.trace = Trace(clock=lambda: max(0.0, round(self.loop.time() - self.t0, 6)))
@@ -88,8 +99,12 @@ class _RealBackend:
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
 
-    async def _connect(self, name: str):
+    async def _connect(self, name: str, start: str = ""):
+        """A nats-py connection that tries node ``start`` (default: the first) first."""
         import nats
+
+        first = self.nodes[start] if start else next(iter(self.nodes.values()))
+        urls = [first.url] + [n.url for n in self.nodes.values() if n is not first]
 
         async def error_cb(err):
             self.trace.emit("client_error", client=name, error=f"{type(err).__name__}: {err}")
@@ -100,21 +115,41 @@ class _RealBackend:
         async def reconnected_cb():
             self.trace.emit("reconnected", client=name)
 
-        return await nats.connect(servers=[n.url for n in self.nodes.values()], name=name,
+        return await nats.connect(servers=urls, name=name,
                                   dont_randomize=True, reconnect_time_wait=0.1,
                                   max_reconnect_attempts=-1, connect_timeout=2,
                                   error_cb=error_cb, disconnected_cb=disconnected_cb,
                                   reconnected_cb=reconnected_cb)
 
-    async def open(self):
-        self.nc = await self._connect("steps")
+    async def open(self, servers: set[str] = frozenset()):
+        """Connect ``steps`` (on n1) and a ``steps@<node>`` connection per other step node."""
+        default = next(iter(self.nodes))
+        for node in [default, *sorted(servers - {default})]:
+            self.steps[node] = await self._connect(
+                "steps" if node == default else f"steps@{node}", node)
+        self.select("")
+
+    def select(self, server: str):
+        """Make the steps connection of node ``server`` (``""``: the default) the current one."""
+        self.node = server or next(iter(self.nodes))
+        self.nc = self.steps[self.node]
         self.js = self.nc.jetstream()
 
+    async def system_connection(self):
+        """A connection in the system account (meta leader stepdown), opened on first use."""
+        if self._system is None:
+            import nats
+
+            self._system = await nats.connect(
+                servers=[n.system_url for n in self.nodes.values()], name="system",
+                dont_randomize=True, reconnect_time_wait=0.1, max_reconnect_attempts=-1,
+                connect_timeout=2)
+        return self._system
+
     async def close(self):
-        for conn, _ in self.subs.values():
-            await _quietly(conn.close())
-        if self.nc is not None:
-            await _quietly(self.nc.close())
+        conns = [conn for conn, _ in self.subs.values()] + list(self.steps.values())
+        for conn in conns + ([self._system] if self._system else []):
+            await faults.quietly(conn.close())
 
     # clock
     def start_clock(self):
@@ -134,16 +169,19 @@ class _RealBackend:
     def request(self, subject, data, timeout, headers):
         return self.nc.request(subject, data, timeout=timeout, headers=headers)
 
-    def flush(self):
-        return self.nc.flush()
+    async def flush(self):
+        """Flush the steps connection; its server may be paused or gone (then noted)."""
+        if not await faults.quietly(self.nc.flush(), FLUSH_TIMEOUT):
+            self.trace.emit("client_error", client="steps", error="flush: no answer")
 
     async def flush_all(self):
-        for conn, _ in self.subs.values():
-            await conn.flush()
-        await self.nc.flush()
+        for name, (conn, _) in self.subs.items():
+            if not await faults.quietly(conn.flush(), FLUSH_TIMEOUT):
+                self.trace.emit("client_error", client=name, error="flush: no answer")
+        await self.flush()
 
     async def fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+        key = (self.node, stream, consumer)
         if key not in self.pulls:
             self.pulls[key] = await self.js.pull_subscribe_bind(consumer, stream=stream)
         msgs = await self.pulls[key].fetch(batch, timeout)
@@ -158,7 +196,7 @@ class _RealBackend:
     # subscriptions, one connection each
     async def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = await self._connect(name)
+        conn = await self._connect(name, spec.get("server", ""))
         self.received.setdefault(name, [])
 
         async def cb(msg):
@@ -175,24 +213,9 @@ class _RealBackend:
     async def unsubscribe(self, name: str):
         conn, sub = self.subs.pop(name)
         await sub.unsubscribe()
-        await conn.flush()
-        await conn.close()
+        await faults.quietly(conn.flush(), FLUSH_TIMEOUT)
+        await faults.quietly(conn.close())
 
     # faults
     def fault(self, op: str, args: dict):
-        if op in ("kill", "restart"):
-            return self._process(op, args["server"])
-        return sc.outcome("unsupported")
-
-    async def _process(self, op: str, name: str):
-        node = self.nodes[name]
-        await self.loop.run_in_executor(None, node.kill if op == "kill" else node.restart)
-        self.trace.emit(op, server=name)
-        return sc.outcome("killed" if op == "kill" else "restarted")
-
-
-async def _quietly(awaitable):
-    try:
-        await asyncio.wait_for(awaitable, 2.0)
-    except Exception:  # noqa: BLE001 - closing after a kill may fail; nothing to report
-        pass
+        return faults.perform(self, op, args)

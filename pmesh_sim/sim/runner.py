@@ -5,7 +5,8 @@ each told the cluster size N as its JetStream ``peers``: an interim for placemen
 and the scenario's ``network`` (``latency``, ``loss``), connects sim clients in the same layout
 as the real backend (one ``steps`` connection, one per subscription, all on ``n1``) and runs the
 shared :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Same seed, same
-document and trace.
+document and trace. Faults answer ``unsupported`` for now, and a ``server:`` other than n1 is
+refused before the run (it is not simulated yet).
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -17,6 +18,7 @@ document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
+from ..errors import ScenarioError
 from ..runners import scenario_program
 from ..trace import Trace
 from .simulation import Simulation
@@ -29,6 +31,7 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     """Run ``scenario`` in a fresh simulation; returns ``(result document, trace)``."""
     count = servers or scenario.servers
     seed = scenario.seed if seed is None else seed
+    _refuse_placed_connections(scenario)
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
     for i in range(1, count + 1):
@@ -45,6 +48,16 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     return doc, sim.trace
 
 
+def _refuse_placed_connections(scenario: sc.Scenario) -> None:
+    """A connection on a node other than n1 is not simulated yet: the simulated servers are
+    not routed to each other, so its messages would reach nobody. Refused, never ignored."""
+    for where, server in scenario.placed_connections():
+        if server != "n1":
+            raise ScenarioError(f"{scenario.source}: {where}: key 'server': {server!r} is not "
+                                "simulated yet (the simulation has no routes between servers, "
+                                "so every connection is on n1); run it with --backend real")
+
+
 class _SimBackend:
     """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
 
@@ -57,6 +70,10 @@ class _SimBackend:
         self.subs: dict[str, tuple] = {}
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
+
+    def select(self, server: str):
+        """The steps connection for a step's ``server``: only n1's exists (others are refused
+        before the run)."""
 
     # clock
     def start_clock(self):
@@ -126,6 +143,7 @@ class _SimBackend:
         event.callbacks.append(lambda _e: conn.close())
         return event
 
-    # faults: not simulated yet (clusters, RAFT and faults are the next step of the roadmap)
+    # faults (stepdown too): not simulated yet (clusters, RAFT and faults are the next step of
+    # the roadmap)
     def fault(self, op: str, args: dict):
         return sc.outcome("unsupported")

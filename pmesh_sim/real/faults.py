@@ -1,0 +1,106 @@
+"""The fault ops of a scenario, performed on real ``nats-server`` processes.
+
+=============  ===================================================  ================
+op             how                                                  outcome
+=============  ===================================================  ================
+``kill``       SIGKILL; the store stays                             ``killed``
+``restart``    start again on the same ports and store, wait until  ``restarted``
+               healthy
+``pause``      SIGSTOP: sockets stay open, nothing is answered      ``paused``
+``resume``     SIGCONT                                              ``resumed``
+``partition``  the route proxies cut every link between groups      ``partitioned``
+``heal``       the route proxies accept every link again; the       ``healed``
+               servers reconnect by themselves (about a second)
+``stepdown``   the JetStream API: ``$JS.API.STREAM.LEADER.          ``stepped_down``
+               STEPDOWN.<stream>``, ``$JS.API.CONSUMER.LEADER.      or the server's
+               STEPDOWN.<stream>.<consumer>``, or (system account)  error
+               ``$JS.API.META.LEADER.STEPDOWN``
+``power_loss`` cannot be done to a real process (its page cache     ``unsupported``
+               survives a SIGKILL)
+=============  ===================================================  ================
+
+A ``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
+node never went down. A single server has no routes: ``partition`` and ``heal`` cut nothing.
+
+>>> sorted(OUTCOMES)
+['heal', 'kill', 'partition', 'pause', 'restart', 'resume', 'stepdown']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from .. import scenario as sc
+from ..runners import API_TIMEOUT, classify_error
+
+__all__ = ["perform", "OUTCOMES"]
+
+#: The outcome of each fault op the real backend performs.
+OUTCOMES = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed",
+            "partition": "partitioned", "heal": "healed", "stepdown": "stepped_down"}
+
+
+async def perform(b, op: str, args: dict) -> dict:
+    """Perform fault ``op`` for backend ``b`` (the real runner's adapter); its result."""
+    name = args.get("server")
+    if op == "power_loss":
+        b.lost_power.add(name)
+        return sc.outcome("unsupported")
+    if op == "restart" and name in b.lost_power:
+        b.lost_power.discard(name)
+        return sc.outcome("unsupported")
+    if op == "stepdown":
+        return await _stepdown(b, args)
+    if op not in OUTCOMES:
+        return sc.outcome("unsupported")
+    await b.loop.run_in_executor(None, _action(b, op, args))
+    fields = {"groups": args["groups"]} if op == "partition" else {}
+    b.trace.emit(op, node=name or b.node, **fields)
+    return sc.outcome(OUTCOMES[op])
+
+
+def _action(b, op: str, args: dict):
+    """The blocking call that performs a process or network fault."""
+    if op in ("partition", "heal"):
+        cluster = b.cluster
+        if cluster is None:            # a single server: no routes to cut
+            return lambda: None
+        return (lambda: cluster.partition(args["groups"])) if op == "partition" else cluster.heal
+    node = b.nodes[args["server"]]
+    if op == "restart":
+        return lambda: b.cluster.restart(node.name) if b.cluster is not None else node.start()
+    return getattr(node, op)          # kill, pause, resume
+
+
+async def _stepdown(b, args: dict) -> dict:
+    """Ask the leader of a stream's, a consumer's or the meta group to step down."""
+    if args.get("meta"):
+        subject, conn = "$JS.API.META.LEADER.STEPDOWN", await b.system_connection()
+        target = {"group": "meta"}
+    elif "consumer" in args:
+        subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{args['stream']}.{args['consumer']}"
+        conn, target = b.nc, {"stream": args["stream"], "consumer": args["consumer"]}
+    else:
+        subject, conn = f"$JS.API.STREAM.LEADER.STEPDOWN.{args['stream']}", b.nc
+        target = {"stream": args["stream"]}
+    try:
+        msg = await conn.request(subject, b"", timeout=API_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
+        result = classify_error(exc)
+    else:
+        resp = json.loads(msg.data or b"{}")
+        result = (sc.error_result(resp["error"]) if "error" in resp
+                  else sc.outcome(OUTCOMES["stepdown"]))
+    b.trace.emit("stepdown", node=b.node, **target)
+    return result
+
+
+async def quietly(awaitable, timeout: float = 2.0) -> bool:
+    """Await with a timeout; False (and nothing raised) when it failed: closing or flushing a
+    connection whose server is dead or paused may fail, and that is no result of the run."""
+    try:
+        await asyncio.wait_for(awaitable, timeout)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
