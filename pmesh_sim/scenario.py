@@ -145,7 +145,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "pause": ({"server": _STR}, {}),
     "resume": ({"server": _STR}, {}),
     "power_loss": ({"server": _STR}, {}),
-    "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL}),
+    "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL, "preferred": _STR}),
 }
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
@@ -398,7 +398,9 @@ class _Checker:
 
     def stepdown(self, where: str, args: dict):
         """A stepdown names its RAFT group: ``stream``, ``consumer`` (+ ``stream`` when
-        ambiguous) or ``meta: true``."""
+        ambiguous) or ``meta: true``; ``preferred`` names the node to lead next."""
+        if "preferred" in args:
+            self.server(where, "preferred", args["preferred"])
         if args.get("meta"):
             if "stream" in args or "consumer" in args:
                 self.fail(where, "meta", "a meta stepdown names no stream or consumer")

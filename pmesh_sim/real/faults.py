@@ -19,7 +19,10 @@ op             how                                                  outcome
                survives a SIGKILL)
 =============  ===================================================  ================
 
-A ``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
+A ``stepdown`` with ``preferred: n1`` asks for that node as the next leader and answers
+``{"leader": "n1"}`` once it leads (also when it led already: the server refuses that request
+with 10005 "preferred server is already leader", which says just that), so a scenario can put a
+leader where its faults will hit it. A ``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
 node never went down. A single server has no routes: ``partition`` and ``heal`` cut nothing.
 
 >>> sorted(OUTCOMES)
@@ -35,6 +38,9 @@ from .. import scenario as sc
 from ..runners import API_TIMEOUT, classify_error
 
 __all__ = ["perform", "OUTCOMES"]
+
+#: Seconds a stepdown with ``preferred`` waits for that node to lead.
+LEADER_WAIT = 5.0
 
 #: The outcome of each fault op the real backend performs.
 OUTCOMES = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed",
@@ -84,16 +90,49 @@ async def _stepdown(b, args: dict) -> dict:
     else:
         subject, conn = f"$JS.API.STREAM.LEADER.STEPDOWN.{args['stream']}", b.nc
         target = {"stream": args["stream"]}
+    preferred = args.get("preferred")
+    body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
     try:
-        msg = await conn.request(subject, b"", timeout=API_TIMEOUT)
+        msg = await conn.request(subject, body, timeout=API_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
         result = classify_error(exc)
     else:
         resp = json.loads(msg.data or b"{}")
         result = (sc.error_result(resp["error"]) if "error" in resp
                   else sc.outcome(OUTCOMES["stepdown"]))
-    b.trace.emit("stepdown", node=b.node, **target)
+    b.trace.emit("stepdown", node=b.node, **target,
+                 **({"preferred": preferred} if preferred else {}))
+    if preferred and (result.get("outcome") == OUTCOMES["stepdown"] or _already(result)):
+        return {"leader": await _leader_becomes(b, args, preferred)}
     return result
+
+
+def _already(result: dict) -> bool:
+    """The server's answer when the preferred node leads already (10005, 'already leader')."""
+    error = result.get("error", {})
+    return error.get("err_code") == 10005 and "already leader" in error.get("description", "")
+
+
+async def _leader_becomes(b, args: dict, preferred: str) -> str:
+    """Poll the group's leader until it is ``preferred`` (at most LEADER_WAIT); the last seen."""
+    deadline = b.loop.time() + LEADER_WAIT
+    while True:
+        leader = await _leader(b, args)
+        if leader == preferred or b.loop.time() > deadline:
+            return leader or ""
+        await asyncio.sleep(0.1)
+
+
+async def _leader(b, args: dict) -> str | None:
+    if args.get("meta"):
+        return await b.loop.run_in_executor(None, b.cluster.meta_leader) if b.cluster else None
+    subject = (f"$JS.API.CONSUMER.INFO.{args['stream']}.{args['consumer']}"
+               if "consumer" in args else f"$JS.API.STREAM.INFO.{args['stream']}")
+    try:
+        msg = await b.nc.request(subject, b"", timeout=API_TIMEOUT)
+    except Exception:  # noqa: BLE001 - no answer: no leader known
+        return None
+    return (json.loads(msg.data or b"{}").get("cluster") or {}).get("leader")
 
 
 async def quietly(awaitable, timeout: float = 2.0) -> bool:
