@@ -128,8 +128,8 @@ async def _leader(b, args: dict) -> str | None:
         return await b.loop.run_in_executor(None, b.cluster.meta_leader) if b.cluster else None
     subject = (f"$JS.API.CONSUMER.INFO.{args['stream']}.{args['consumer']}"
                if "consumer" in args else f"$JS.API.STREAM.INFO.{args['stream']}")
-    try:
-        msg = await b.nc.request(subject, b"", timeout=API_TIMEOUT)
+    try:   # while a group elects, its info request may go unanswered: ask again soon
+        msg = await b.nc.request(subject, b"", timeout=0.5)
     except Exception:  # noqa: BLE001 - no answer: no leader known
         return None
     return (json.loads(msg.data or b"{}").get("cluster") or {}).get("leader")
