@@ -19,8 +19,8 @@ op             how                                                  outcome
                survives a SIGKILL)
 =============  ===================================================  ================
 
-A ``stepdown`` with ``preferred: n1`` asks for that node as the next leader and answers
-``{"leader": "n1"}`` once it leads (also when it led already: the server refuses that request
+A ``stepdown`` with ``preferred: n1`` asks for that node as the next leader (again, if the
+server elected another) and answers ``{"leader": "n1"}`` once it leads (also when it led already: the server refuses that request
 with 10005 "preferred server is already leader", which says just that), so a scenario can put a
 leader where its faults will hit it. A ``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
 node never went down. A single server has no routes: ``partition`` and ``heal`` cut nothing.
@@ -40,7 +40,7 @@ from ..runners import API_TIMEOUT, classify_error
 __all__ = ["perform", "OUTCOMES"]
 
 #: Seconds a stepdown with ``preferred`` waits for that node to lead.
-LEADER_WAIT = 5.0
+LEADER_WAIT = 10.0
 
 #: The outcome of each fault op the real backend performs.
 OUTCOMES = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed",
@@ -80,7 +80,8 @@ def _action(b, op: str, args: dict):
 
 
 async def _stepdown(b, args: dict) -> dict:
-    """Ask the leader of a stream's, a consumer's or the meta group to step down."""
+    """Ask the leader of a stream's, a consumer's or the meta group to step down; with
+    ``preferred``, ask again until that node leads (at most LEADER_WAIT seconds)."""
     if args.get("meta"):
         subject, conn = "$JS.API.META.LEADER.STEPDOWN", await b.system_connection()
         target = {"group": "meta"}
@@ -92,19 +93,28 @@ async def _stepdown(b, args: dict) -> dict:
         target = {"stream": args["stream"]}
     preferred = args.get("preferred")
     body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
+    deadline = b.loop.time() + LEADER_WAIT
+    while True:
+        result = await _ask(conn, subject, body)
+        b.trace.emit("stepdown", node=b.node, **target,
+                     **({"preferred": preferred} if preferred else {}))
+        if not preferred or not (result.get("outcome") == OUTCOMES["stepdown"]
+                                 or _already(result)):
+            return result
+        # a peer that is not current yet may be passed over: the server elects another
+        leader = await _leader_becomes(b, args, preferred, min(deadline, b.loop.time() + 2))
+        if leader == preferred or b.loop.time() > deadline:
+            return {"leader": leader}
+
+
+async def _ask(conn, subject: str, body: bytes) -> dict:
     try:
         msg = await conn.request(subject, body, timeout=API_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
-        result = classify_error(exc)
-    else:
-        resp = json.loads(msg.data or b"{}")
-        result = (sc.error_result(resp["error"]) if "error" in resp
-                  else sc.outcome(OUTCOMES["stepdown"]))
-    b.trace.emit("stepdown", node=b.node, **target,
-                 **({"preferred": preferred} if preferred else {}))
-    if preferred and (result.get("outcome") == OUTCOMES["stepdown"] or _already(result)):
-        return {"leader": await _leader_becomes(b, args, preferred)}
-    return result
+        return classify_error(exc)
+    resp = json.loads(msg.data or b"{}")
+    return (sc.error_result(resp["error"]) if "error" in resp
+            else sc.outcome(OUTCOMES["stepdown"]))
 
 
 def _already(result: dict) -> bool:
@@ -113,9 +123,8 @@ def _already(result: dict) -> bool:
     return error.get("err_code") == 10005 and "already leader" in error.get("description", "")
 
 
-async def _leader_becomes(b, args: dict, preferred: str) -> str:
-    """Poll the group's leader until it is ``preferred`` (at most LEADER_WAIT); the last seen."""
-    deadline = b.loop.time() + LEADER_WAIT
+async def _leader_becomes(b, args: dict, preferred: str, deadline: float) -> str:
+    """Poll the group's leader until it is ``preferred`` or ``deadline``; the last seen."""
     while True:
         leader = await _leader(b, args)
         if leader == preferred or b.loop.time() > deadline:

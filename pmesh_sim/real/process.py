@@ -94,6 +94,15 @@ def _poll(ready, timeout: float):
     return None
 
 
+def _proc_state(pid: int) -> str | None:
+    """The state letter of process ``pid`` from ``/proc`` (``T``: stopped), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _die_with_parent():  # pragma: no cover - runs in the child between fork and exec
     try:
         import ctypes
@@ -272,6 +281,8 @@ class NatsServer:
             raise ServerProcessError(f"cannot pause nats-server {self.name}: it is not running")
         self.proc.send_signal(signal.SIGSTOP)
         self._paused = True
+        if sys.platform.startswith("linux"):   # the signal is delivered asynchronously
+            _poll(lambda: _proc_state(self.proc.pid) in ("T", "t", None), 2.0)
 
     def resume(self) -> None:
         """SIGCONT: a paused process runs again."""
