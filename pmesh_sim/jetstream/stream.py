@@ -165,10 +165,10 @@ class Stream:
     def _expire_ids(self, now: float) -> None:
         window = self.config.duplicate_window
         order = self._id_order
-        while order and now - order[0][0] >= window:
+        while order and now >= order[0][0] + window:     # deadlines as sums, like max_age
             _, msg_id = order.popleft()
             entry = self._ids.get(msg_id)
-            if entry is not None and now - entry[1] >= window:
+            if entry is not None and now >= entry[1] + window:
                 del self._ids[msg_id]
 
     def check_publish(self, subject: str, data: bytes, headers: dict | None, now: float):

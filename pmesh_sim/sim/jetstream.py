@@ -394,10 +394,9 @@ class PullSubscription:
             if self._sub._pending:              # already here: no timer, no wake-up
                 msg = self._sub._take()
             else:
-                left = deadline - env.now
-                if left <= 0:
+                if env.now >= deadline:
                     break
-                msg = yield from self._next(left)
+                msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
             if _is_status(msg):
