@@ -177,6 +177,8 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10139: (400, "consumer filter in FilterSubjects cannot be empty"),
     10148: (400, "consumer already exists"),
     10149: (400, "consumer does not exist"),
+    10165: (400, "invalid per-message TTL"),
+    10166: (400, "per-message TTL is disabled"),
     10183: (400, "consumer ack wait needs to be positive"),
     10184: (400, "consumer backoff needs to be positive"),
 }

@@ -478,7 +478,7 @@ class Consumer:
         """When ``inactive_threshold`` runs out: the one sum both :meth:`next_deadline` and
         :meth:`inactive` use (``now - last_active >= thr`` can stay False at that very time)."""
         thr = self.config.inactive_threshold
-        return self.last_active + thr if thr else None
+        return self.last_active + thr if thr and thr > 0 else None    # <= 0: never
 
     def _has_undelivered(self) -> bool:
         return bool(self.rdq) or self.sseq <= self.stream.last_seq
@@ -534,14 +534,15 @@ class Consumer:
 
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""
-        if not self.config.inactive_threshold:
+        at = self._inactive_at()
+        if at is None:
             return False
         if self.is_pull and self.waiting:
             return False
         if not self.is_pull and self.bound():
             self.last_active = now
             return False
-        return now >= self._inactive_at()
+        return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
         self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,

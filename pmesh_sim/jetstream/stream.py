@@ -23,6 +23,7 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from ..gojson import ttl_seconds
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
 
@@ -175,8 +176,8 @@ class Stream:
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
-        the server's order: sealed, expected stream, expected last subject seq, expected last
-        seq, msg id, expected last msg id, rollup, size.
+        the server's order: sealed, expected stream, TTL, expected last subject seq, expected
+        last seq, msg id, expected last msg id, rollup, size.
         """
         cfg = self.config
         if cfg.sealed:
@@ -185,6 +186,10 @@ class Stream:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
+            ttl = headers.get("Nats-TTL")
+            if ttl:      # allow_msg_ttl is not simulated: a valid TTL is refused as disabled
+                return "error", JetStreamError.from_err_code(
+                    10166 if ttl_seconds(ttl) is not None else 10165)
             want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
             if want is not None:
                 have = self.last_for_subject(subject)
