@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -123,6 +124,8 @@ class _Config:
                               f"known fields: {', '.join(sorted(names))}")
         values = {}
         for key, value in data.items():
+            if value is None and names[key].default is dataclasses.MISSING:
+                raise ConfigError(f"{cls.__name__}.{key} is required: give a {cls._TYPES[key]}")
             values[key] = cls._coerce(key, value)
         try:
             return cls(**values)
@@ -158,6 +161,10 @@ class _Config:
         }[kind or "any"]
         if not ok:
             raise ConfigError(f"{cls.__name__}.{key} = {value!r} should be of type {kind}")
+        if kind in ("float", "floats") and not all(
+                math.isfinite(v * NS) for v in (value if kind == "floats" else [value])):
+            raise ConfigError(f"{cls.__name__}.{key} = {value!r}: give finite seconds (they "
+                              "go to the server in nanoseconds)")
         if kind == "float":
             return float(value)
         if kind == "floats":

@@ -32,6 +32,8 @@ drift apart:
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read the scenario file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text: byte {err.object[err.start]:#04x} at "
+                            f"offset {err.start}") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(raw)
@@ -233,14 +238,49 @@ class _Checker:
             if not _is(kind, value):
                 hint = " (quote it in YAML)" if kind == _STR and value is not None else ""
                 self.fail(where, key, f"must be {kind}, got {_show(value)}{hint}")
+            if kind in (_NUM, _NUMS):
+                self.finite(where, key, value if kind == _NUMS else [value])
         return item
+
+    def finite(self, where: str, key: str, numbers: list) -> None:
+        """Fail on infinities, NaN, and seconds too large to count in nanoseconds."""
+        for number in numbers:
+            if not math.isfinite(number):
+                self.fail(where, key, f"must be a finite number, got {number!r}")
+            if not math.isfinite(number * 1e9):
+                self.fail(where, key, f"{number!r} is too large (seconds go to the server in "
+                                      "nanoseconds)")
+
+    def at_least(self, where: str, args: dict, key: str, low: float, above: bool = False):
+        """Fail when ``args[key]`` (if given) is below ``low`` (or not above it)."""
+        value = args.get(key)
+        if value is not None and (value <= low if above else value < low):
+            self.fail(where, key, f"must be {'more than' if above else 'at least'} {low:g}, "
+                                  f"got {value!r}")
+
+    def headers(self, where: str, headers: dict | None) -> None:
+        """Header names nats-py sends (else BadHeaderError) and text values."""
+        for name, value in (headers or {}).items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                self.fail(where, "headers", f"header name {name!r}: nats-py refuses it "
+                                            "(BadHeaderError); a name is letters, digits and "
+                                            "!#$%&'*+-.^_`|~")
+            if not isinstance(value, str):
+                self.fail(where, "headers", f"header {name!r}: the value must be text, got "
+                                            f"{_show(value)} (quote it in YAML)")
 
     def scenario(self, data: Any) -> Scenario:
         top = self.keys("top level", data, {"name": _STR}, _TOP, "a scenario")
+        if not top["name"].strip():
+            self.fail("top level", "name", "must not be empty")
         if "servers" in top and top["servers"] < 1:
             self.fail("top level", "servers", f"must be 1 or more, got {top['servers']}")
         self.servers = top.get("servers", 1)
         network = self.keys("network", top.get("network", {}), {}, _NETWORK, "network")
+        self.at_least("network", network, "latency", 0.0)
+        self.at_least("network", network, "loss", 0.0)
+        if network.get("loss", 0.0) >= 1:
+            self.fail("network", "loss", f"must be a probability below 1, got {network['loss']!r}")
         streams = [self.stream(f"streams[{i}]", s) for i, s in enumerate(top.get("streams", []))]
         consumers = [self.consumer(f"consumers[{i}]", c)
                      for i, c in enumerate(top.get("consumers", []))]
@@ -318,7 +358,7 @@ class _Checker:
         if "op" not in raw:
             self.fail(where, "op", "missing (every step needs an op)")
         op = raw["op"]
-        if op not in OPS:
+        if not isinstance(op, str) or op not in OPS:
             self.fail(where, "op", f"unknown op {op!r} (known ops: {', '.join(OPS)})")
         where = f"step {index} ({op})"
         required, optional = OPS[op]
@@ -336,6 +376,13 @@ class _Checker:
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
             self.subject(where, "subject", args["subject"], check_publish_subject)
+            if args.get("reply"):
+                self.subject(where, "reply", args["reply"], check_publish_subject)
+            self.headers(where, args.get("headers"))
+        if op in ("js_publish", "request", "fetch"):
+            self.at_least(where, args, "timeout", 0.0, above=True)
+        if op == "fetch":
+            self.at_least(where, args, "batch", 1)
         if op in ("add_stream",):
             self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
@@ -423,6 +470,7 @@ class _Checker:
 
 
 _SENT = " (sent to the server as it is)"
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
 
 
 def _show(value: Any) -> str:
