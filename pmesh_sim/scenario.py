@@ -248,8 +248,8 @@ class _Checker:
             if not math.isfinite(number):
                 self.fail(where, key, f"must be a finite number, got {number!r}")
             if not math.isfinite(number * 1e9):
-                self.fail(where, key, f"{number!r} is too large (seconds go to the server in "
-                                      "nanoseconds)")
+                self.fail(where, key, f"{number!r} is too large (times are counted in "
+                                      "nanoseconds: at most about 1e299 seconds)")
 
     def at_least(self, where: str, args: dict, key: str, low: float, above: bool = False):
         """Fail when ``args[key]`` (if given) is below ``low`` (or not above it)."""
