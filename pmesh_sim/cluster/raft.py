@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .raft_log import Durable, Entry, RaftLog, Snapshot
+from .raft_messages import AppendEntry, AppendResponse, Envelope, VoteRequest, VoteResponse
 from .timings import RaftTimings
 
 __all__ = ["AppendEntry", "AppendResponse", "Envelope", "NotLeaderError", "PeerInfo",
@@ -42,65 +42,6 @@ FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
 class NotLeaderError(RuntimeError):
     """A proposal or step-down asked of a peer that is not the group's leader."""
-
-
-@dataclass(frozen=True, slots=True)
-class VoteRequest:
-    group: str
-    term: int
-    last_term: int
-    last_index: int
-    candidate: str
-
-
-@dataclass(frozen=True, slots=True)
-class VoteResponse:
-    group: str
-    term: int
-    peer: str
-    granted: bool
-    empty: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AppendEntry:
-    """A new entry (``entry``), a heartbeat (neither) or, with ``catchup`` (the follower's
-    catch-up number), one step of a catch-up: an old entry or the leader's ``snapshot``.
-    ``pterm``/``pindex`` name the entry before; ``lterm`` is the leader's term when it
-    differs from ``term``."""
-
-    group: str
-    leader: str
-    term: int
-    commit: int
-    pterm: int
-    pindex: int
-    entry: Entry | None = None
-    snapshot: Snapshot | None = None
-    catchup: int = 0
-    lterm: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResponse:
-    """``success``: the peer stored up to ``index`` whose term is ``term``. Otherwise a
-    ``catchup`` number asks the leader to stream the entries after ``index``; else ``term``
-    is the peer's (higher) term."""
-
-    group: str
-    term: int
-    index: int
-    peer: str
-    success: bool
-    catchup: int = 0
-
-
-class Envelope(NamedTuple):
-    """A message for the host to carry from peer ``src`` to peer ``dst``."""
-
-    src: str
-    dst: str
-    message: Any
 
 
 class PeerInfo(NamedTuple):
@@ -126,6 +67,11 @@ class RaftNode:
     ready leader (its first entry applied) and when it stops leading. ``durable`` restarts a
     peer from what it kept (:meth:`durable`); ``campaign`` (seconds) makes a new group's
     preferred peer campaign early, as nats-server's ``CampaignImmediately`` (0.05 s).
+
+    State the host reads: ``role`` (``"follower"``, ``"candidate"``, ``"leader"``), ``term``,
+    ``leader`` (the known leader's name or None), ``commit`` and ``applied`` (log indexes),
+    ``ready`` (a leader whose first entry is applied: nats-server signals leadership only
+    then), ``log`` (:class:`~pmesh_sim.cluster.raft_log.RaftLog`).
     """
 
     def __init__(self, name: str, peers: Iterable[str], *, group: str, rng: random.Random,
@@ -227,7 +173,7 @@ class RaftNode:
         """Compact the log: ``data`` is the host's state after every applied entry."""
         snap = Snapshot(self.applied, self.log.term_at(self.applied), data)
         self.log.compact(snap)
-        self._emit("raft_snapshot", index=snap.index, source="local")
+        self._emit("raft_snapshot", log_index=snap.index, source="local")
         return snap
 
     def durable(self) -> Durable:
@@ -359,7 +305,7 @@ class RaftNode:
             entry = Entry(pindex + 1, self.term, new[0], new[1], self.commit)
             self.log.append(entry)
             self._active = now
-            self._emit("raft_append", index=entry.index, entry_term=entry.term,
+            self._emit("raft_append", log_index=entry.index, entry_term=entry.term,
                        entry_kind=entry.kind)
         ae = AppendEntry(self.group, self.name, self.term, self.commit, pterm, pindex, entry)
         if entry is not None and self.quorum <= 1:
@@ -405,8 +351,8 @@ class RaftNode:
             out.append(AppendEntry(self.group, self.name, e.term, e.commit, prev, e.index - 1,
                                    e, catchup=ar.catchup, lterm=self.term))
             prev = e.term
-        self._emit("raft_catchup", phase="send", peer=peer, first=ar.index + 1,
-                   last=log.last_index, snapshot=ar.index + 1 < log.first_index)
+        self._emit("raft_catchup", phase="send", peer=peer, first_index=ar.index + 1,
+                   last_index=log.last_index, snapshot=ar.index + 1 < log.first_index)
         return [Envelope(self.name, peer, m) for m in out]
 
     # ---------------------------------------------------------------------- follower: receive
@@ -460,7 +406,7 @@ class RaftNode:
         if term is not None and keep >= self.commit:
             dropped = self.log.truncate(keep)
             if dropped:
-                self._emit("raft_truncate", index=keep, dropped=len(dropped),
+                self._emit("raft_truncate", log_index=keep, dropped=len(dropped),
                            dropped_terms=",".join(sorted({str(e.term) for e in dropped})))
             if term == ae.pterm:
                 return True
@@ -484,7 +430,7 @@ class RaftNode:
         if e is not None:
             self.log.append(e)
             self.initializing = False
-            self._emit("raft_append", index=e.index, entry_term=e.term, entry_kind=e.kind)
+            self._emit("raft_append", log_index=e.index, entry_term=e.term, entry_kind=e.kind)
             if e.kind == "leader_transfer" and e.data == self.name and not ae.catchup:
                 self._xfer = True
                 self._reset_election(now, self.t.leader_transfer_campaign)
@@ -502,7 +448,7 @@ class RaftNode:
         self._catchups += 1
         self._catchup = [ae.pterm, ae.pindex, self.log.last_index, now]
         self._emit("raft_catchup", phase="start", leader=ae.leader,
-                   first=self.log.last_index + 1, last=ae.pindex)
+                   first_index=self.log.last_index + 1, last_index=ae.pindex)
         return self._reply(ae, self.log.last_term, False, catchup=self._catchups)
 
     def _catchup_stalled(self, now: float) -> bool:
@@ -516,13 +462,13 @@ class RaftNode:
         if self._catchup is not None:
             self._catchup = None
             if phase:
-                self._emit("raft_catchup", phase=phase, index=self.log.last_index)
+                self._emit("raft_catchup", phase=phase, log_index=self.log.last_index)
 
     def _install(self, snap: Snapshot) -> None:
         self.log.install(snap)
         self.commit = self.applied = snap.index
         self.initializing = False
-        self._emit("raft_snapshot", index=snap.index, source="leader")
+        self._emit("raft_snapshot", log_index=snap.index, source="leader")
         self._apply_cb(snap)
 
     # ------------------------------------------------------------------------- commit, apply
@@ -532,11 +478,11 @@ class RaftNode:
         self.commit = index
         if self._acks:
             self._acks = {i: acks for i, acks in self._acks.items() if i > index}
-        self._emit("raft_commit", index=index)
+        self._emit("raft_commit", log_index=index)
         for e in self.log.between(self.applied + 1, index):
             self.applied = e.index
             if e.kind == "normal":
-                self._emit("raft_apply", index=e.index)
+                self._emit("raft_apply", log_index=e.index)
                 self._apply_cb(e)
         self._check_ready()
 
@@ -553,7 +499,7 @@ class RaftNode:
         if d.snapshot.index:
             self._apply_cb(d.snapshot)
         known = max((e.commit for e in d.entries), default=0)
-        self._emit("raft_recover", index=self.log.last_index, commit=max(known, self.commit))
+        self._emit("raft_recover", log_index=self.log.last_index, commit=max(known, self.commit))
         self._commit_to(min(known, self.log.last_index))
 
     def _emit(self, kind: str, **fields: Any) -> None:
