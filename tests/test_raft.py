@@ -6,10 +6,11 @@ import os
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from pmesh_sim.cluster.raft import NotLeaderError, RaftNode, VoteRequest
+from pmesh_sim.cluster.raft import (AppendEntry, AppendResponse, NotLeaderError, RaftNode,
+                                    VoteRequest, VoteResponse)
 from pmesh_sim.cluster.raft_log import EMPTY, Durable, Entry, RaftLog, Snapshot
 
 
@@ -23,6 +24,7 @@ class Group:
         self.now, self.rng, self.delay = 0.0, random.Random(seed), delay
         self.events, self.state, self.nodes, self.kept = [], {}, {}, {}
         self.queue, self.seq, self.link_free, self.cut = [], 0, {}, set()
+        self.paused, self.held, self.sent = set(), [], []
         self.committed = {}        # index -> (term, data), as first applied anywhere
         for name in self.names:
             self.start(name, campaign=campaign if name == "n1" else None)
@@ -36,9 +38,21 @@ class Group:
 
     def crash(self, name):
         self.kept[name] = self.nodes.pop(name).durable()
+        self.paused.discard(name)
+        self.held = [h for h in self.held if h[1] != name]
 
     def restart(self, name, durable=None):
         self.start(name, durable or self.kept.pop(name))
+
+    def pause(self, name):
+        self.paused.add(name)
+
+    def resume(self, name):
+        """Deliver what waited for ``name`` in order, then let its late timers fire."""
+        self.paused.discard(name)
+        for src, msg in [(s, m) for s, d, m in self.held if d == name]:
+            self.send(self.nodes[name].handle(msg, self.now))
+        self.held = [h for h in self.held if h[1] != name]
 
     def _emit(self, kind, **fields):
         self.events.append((round(self.now, 6), kind, fields))
@@ -70,22 +84,25 @@ class Group:
             self.link_free[(src, dst)] = at
             self.seq += 1
             heapq.heappush(self.queue, (at, self.seq, src, dst, msg))
+            self.sent.append((self.now, src, dst, msg))
 
     def run(self, until):
         """Deliver messages and fire timers in time order until ``until``."""
         while True:
-            timer = min(((n.next_deadline(), name) for name, n in self.nodes.items()),
-                        default=(float("inf"), ""))
+            timer = min(((n.next_deadline(), name) for name, n in self.nodes.items()
+                         if name not in self.paused), default=(float("inf"), ""))
             msg_at = self.queue[0][0] if self.queue else float("inf")
             if min(timer[0], msg_at) > until:
                 self.now = until
                 return
             if msg_at <= timer[0]:
                 self.now, _, src, dst, msg = heapq.heappop(self.queue)
-                if dst in self.nodes and (src, dst) not in self.cut:
+                if dst in self.paused:
+                    self.held.append((src, dst, msg))
+                elif dst in self.nodes and (src, dst) not in self.cut:
                     self.send(self.nodes[dst].handle(msg, self.now))
             else:
-                self.now = timer[0]
+                self.now = max(self.now, timer[0])     # a resumed peer's timers fire late
                 self.send(self.nodes[timer[1]].tick(self.now))
 
     # -- asking ------------------------------------------------------------------------------
@@ -148,34 +165,60 @@ def test_a_new_leader_is_ready_once_its_first_entry_is_applied():
     assert g.kinds("raft_commit", node=node.name)[0][0] == pytest.approx(t_leader + 0.002)
 
 
+def heartbeats(g, src, dst):
+    return [t for t, s, d, m in g.sent
+            if (s, d) == (src, dst) and isinstance(m, AppendEntry) and m.entry is None]
+
+
 def test_a_leader_heartbeats_each_second_while_idle():
     g, lead = elected(seed=1)
     before = len(g.kinds("raft_election"))
+    t0 = g.now
     g.run(200.0)
     assert len(g.kinds("raft_election")) == before     # followers never time out
     assert g.leaders() == [lead]
+    beats = [t for t in heartbeats(g, lead, "n1" if lead != "n1" else "n2") if t > t0]
+    assert {round(b - a, 6) for a, b in zip(beats, beats[1:])} == {1.0}
 
 
-def test_no_pre_vote_a_voter_with_a_fresher_log_refuses_and_campaigns_early():
-    log = (Entry(1, 1, "peer_state", (), 0), Entry(2, 1, "normal", "a", 1))
-    kept = Durable(1, "n1", EMPTY, log)
-    node = RaftNode("n2", ["n1", "n2", "n3"], group="G", rng=random.Random(0), now=0.0,
-                    durable=kept)
-    (reply,) = node.handle(VoteRequest("G", 2, 1, 1, "n3"), now=10.0)
-    assert (reply.dst, reply.message.granted, reply.message.term) == ("n3", False, 2)
-    assert 10.1 <= node.next_deadline() < 10.8      # nats-server's campaign timeout
+def test_a_briefly_paused_leader_sends_one_heartbeat_on_resume_not_a_burst():
+    g, lead = elected()
+    other = next(n for n in g.names if n != lead)
+    g.pause(lead)
+    g.run(g.now + 2.9)                      # three heartbeat ticks missed, like a Go ticker
+    g.resume(lead)
+    t0 = g.now
+    g.run(t0 + 0.5)
+    assert heartbeats(g, lead, other).count(t0) == 1
+    assert g.leaders() == [lead]
 
 
-def test_a_restarted_peer_remembers_its_vote():
-    node = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(0), now=0.0)
-    (first,) = node.handle(VoteRequest("G", 3, 0, 0, "n2"), now=1.0)
-    again = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(0), now=2.0,
-                     durable=node.durable())
-    (second,) = again.handle(VoteRequest("G", 3, 0, 0, "n3"), now=3.0)
-    assert first.message.granted and not second.message.granted
+def test_a_long_paused_leader_steps_down_when_it_resumes():
+    g, lead = elected()
+    g.pause(lead)
+    g.run(g.now + 30.0)
+    new = [n for n in g.leaders() if n != lead]
+    assert len(new) == 1 and lead in g.leaders()    # paused, it cannot know yet
+    g.resume(lead)
+    g.run(g.now + 0.5)
+    assert g.leaders() == new
+    assert g.kinds("raft_stepdown", node=lead)[-1][1]["reason"] == "higher_term"
 
 
 # -------------------------------------------------------------------------------- commits
+def test_only_acks_of_the_leaders_own_term_count_toward_commit():
+    log = (Entry(1, 1, "peer_state", (), 0), Entry(2, 1, "normal", "old", 1))
+    node = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(0), now=0.0,
+                    durable=Durable(1, None, EMPTY, log))
+    node.tick(node.next_deadline())
+    node.handle(VoteResponse("G", 2, "n2", True, False), now=9.0)
+    assert node.is_leader and node.log.last_index == 3           # its peer_state, term 2
+    node.handle(AppendResponse("G", 1, 2, "n2", True), now=9.1)  # a late ack from term 1
+    assert node.commit == 1                                      # (Raft's figure 8)
+    node.handle(AppendResponse("G", 2, 3, "n2", True), now=9.2)
+    assert node.commit == 3 and node.ready
+
+
 def test_every_peer_applies_the_same_entries_in_order():
     g, lead = elected()
     for i in range(5):
@@ -332,10 +375,16 @@ def test_peer_info_reports_lag_on_the_leader():
 # ------------------------------------------------------------------------------ determinism
 def scripted(seed):
     g, lead = elected(seed)
+    g.propose("a")
     g.partition([lead])
+    g.propose("lost")
     g.run(g.now + 30.0)
+    g.crash(lead)
+    g.propose("b")
+    g.run(g.now + 1.0)
     g.heal()
-    g.run(g.now + 10.0)
+    g.restart(lead)
+    g.run(g.now + 20.0)
     return g.events
 
 
@@ -345,10 +394,11 @@ def test_the_same_seed_gives_the_same_history():
 
 
 # --------------------------------------------------------------- safety over random faults
-OPS = st.lists(st.tuples(st.sampled_from(["propose", "partition", "heal", "crash", "restart",
-                                          "snapshot", "stepdown"]),
+OPS = st.lists(st.tuples(st.sampled_from(["propose"] * 4 + ["partition"] * 2 + [
+                             "heal", "crash", "restart", "snapshot", "stepdown", "pause",
+                             "resume"]),
                          st.integers(0, 2**16), st.floats(0.0, 12.0)),
-               max_size=25)
+               min_size=5, max_size=30)
 
 
 def check_logs(g):
@@ -398,9 +448,10 @@ def test_safety_holds_over_random_partitions_crashes_and_heals(seed, n, ops, slo
     for op, arg, gap in ops:
         g.run(g.now + gap)
         up, down = sorted(g.nodes), sorted(g.kept)
-        if op == "propose" and g.leaders():
+        leaders = [name for name in g.leaders() if name not in g.paused]
+        if op == "propose" and leaders:
             count += 1
-            g.propose(count, pick.choice(g.leaders()))
+            g.propose(count, pick.choice(leaders))
         elif op == "partition":
             side = [x for i, x in enumerate(g.names) if arg >> i & 1]
             g.partition(side)
@@ -413,15 +464,20 @@ def test_safety_holds_over_random_partitions_crashes_and_heals(seed, n, ops, slo
         elif op == "snapshot":
             name = up[arg % len(up)]
             g.nodes[name].snapshot(tuple(g.state[name]))
-        elif op == "stepdown" and g.leaders():
-            lead = pick.choice(g.leaders())
-            g.send(g.nodes[lead].step_down(g.now))
+        elif op == "pause":
+            g.pause(up[arg % len(up)])
+        elif op == "resume" and g.paused:
+            g.resume(sorted(g.paused)[arg % len(g.paused)])
+        elif op == "stepdown" and leaders:
+            g.send(g.nodes[pick.choice(leaders)].step_down(g.now))
         check_leaders(g)
         check_logs(g)
         check_states(g)
     # liveness after the faults end: everyone back, one leader, every peer applies everything
     g.heal()
     g.delay = 0.001
+    for name in sorted(g.paused):
+        g.resume(name)
     for name in sorted(g.kept):
         g.restart(name)
     g.run(g.now + 40.0)
@@ -431,3 +487,7 @@ def test_safety_holds_over_random_partitions_crashes_and_heals(seed, n, ops, slo
     check_logs(g)
     assert all(state == g.state[g.leader()] for state in g.state.values())
     assert g.state[g.leader()][-1] == "last"
+    for kind in ("raft_truncate", "raft_catchup", "raft_stepdown", "raft_snapshot"):
+        event(f"{kind} seen" if g.kinds(kind) else f"no {kind}")
+    event("leader installed a snapshot" if g.kinds("raft_snapshot", source="leader") else
+          "no snapshot installed")

@@ -58,6 +58,15 @@ def _noop(*_args: Any, **_kw: Any) -> None:
     return None
 
 
+def _next_tick(due: float, period: float, now: float) -> float:
+    """A Go ticker's next tick after ``now``: ticks missed while late are dropped, not queued.
+
+    >>> _next_tick(10.0, 1.0, 10.0), _next_tick(10.0, 1.0, 13.5)
+    (11.0, 14.0)
+    """
+    return due + (int((now - due) // period) + 1) * period
+
+
 class RaftNode:
     """One peer of RAFT group ``group`` whose members are ``peers`` (``name`` among them).
 
@@ -128,11 +137,11 @@ class RaftNode:
             if self.role != LEADER:
                 out += self._on_election_timeout(now)
             elif self._hb_at <= self._lq_at:
-                self._hb_at += self.t.heartbeat_interval
+                self._hb_at = _next_tick(self._hb_at, self.t.heartbeat_interval, now)
                 if now - self._active > self.t.heartbeat_interval:
                     out += self._broadcast(now, None)
             else:
-                self._lq_at += self.t.lost_quorum_check
+                self._lq_at = _next_tick(self._lq_at, self.t.lost_quorum_check, now)
                 if self._lost_quorum(now):
                     self._step_down(now, None, "lost_quorum")
         return out
