@@ -149,11 +149,16 @@ def test_a_new_groups_preferred_peer_campaigns_at_once():
     assert g.leader() == "n1"
 
 
-def test_a_single_peer_group_leads_alone_and_commits_at_once():
+def test_a_single_peer_group_leads_at_once_and_commits_alone():
     g = Group(1)
-    g.run(9.0)
+    assert g.leader() == "n1" and g.nodes["n1"].ready
+    assert [k for _, k, _ in g.events] == ["raft_election", "raft_leader", "raft_append",
+                                           "raft_commit"]
     g.propose("a")
     assert g.state["n1"] == ["a"]
+    g.crash("n1")
+    g.restart("n1")                                 # and again after a restart
+    assert g.leader() == "n1" and g.state["n1"] == ["a"] and g.nodes["n1"].term == 2
 
 
 def test_a_new_leader_is_ready_once_its_first_entry_is_applied():

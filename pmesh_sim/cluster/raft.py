@@ -17,11 +17,15 @@ from less than a quorum within ``lost_quorum_interval`` steps down at its next c
 Not modelled: membership changes, observers, flow control of catch-ups, batching proposals.
 
 >>> import random
->>> n = RaftNode("n1", ["n1"], group="G", rng=random.Random(1), now=0.0)
+>>> n = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(1), now=0.0)
 >>> 4.0 <= n.next_deadline() < 9.0          # a random election timeout
 True
->>> _ = n.tick(n.next_deadline()); n.role, n.term   # alone: its own vote is a quorum
-('leader', 1)
+>>> [(e.dst, type(e.message).__name__) for e in n.tick(n.next_deadline())]
+[('n2', 'VoteRequest'), ('n3', 'VoteRequest')]
+>>> n.role, n.term
+('candidate', 1)
+>>> RaftNode("n1", ["n1"], group="R1", rng=random.Random(1), now=0.0).role  # nobody to wait for
+'leader'
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ class RaftNode:
         if durable is not None:
             self._recover(durable)
         self._reset_election(now, campaign)
+        if not self.others:                   # a group of one leads at once
+            self._on_election_timeout(now)
 
     # ----------------------------------------------------------------------------- the surface
     @property
