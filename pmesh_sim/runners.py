@@ -323,6 +323,7 @@ def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",
 def run_command(args) -> int:
     """``pmesh-sim run FILE``: run one scenario, write the document and/or a report."""
     scenario = sc.load_scenario(args.file)
+    _print_warnings(scenario)
     traces: list = []
     doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
                        trace_out=traces)
@@ -342,11 +343,19 @@ def run_command(args) -> int:
     return 0
 
 
+def _print_warnings(scenario: sc.Scenario) -> None:
+    """Names the file's steps use that nothing declared, on stderr (they still run)."""
+    for line in scenario.warnings:
+        print(f"pmesh-sim: warning: {line}", file=sys.stderr)
+
+
 def validate_command(args) -> int:
     """``pmesh-sim validate FILE...``: both backends, a table of differences, exit 1 if any."""
     from .checks import compare_results, format_differences
 
     scenarios = [sc.load_scenario(f) for f in args.files]  # exit 2 before running anything
+    for scenario in scenarios:
+        _print_warnings(scenario)
     agree = 0
     for scenario in scenarios:
         sim = run_scenario(scenario, "sim", servers=args.servers)

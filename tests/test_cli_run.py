@@ -87,3 +87,15 @@ def test_run_help_documents_the_backend_and_its_default(capsys):
     assert "--backend {sim,real}" in text
     assert "sim: the simulation, in virtual time (default)" in text
     assert "real: a nats-server started for this run" in text
+
+
+def test_a_name_nothing_declared_reaches_the_server_and_warns(tmp_path, capsys):
+    path = tmp_path / "ghost.yaml"
+    path.write_text("name: g\nstreams: [{name: S, subjects: [s]}]\nsteps:\n"
+                    "  - {op: stream_info, stream: GHOST}\n  - {op: consumer_info, consumer: c}\n")
+    assert main(["run", str(path), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    steps = [s["result"]["error"]["err_code"] for s in json.loads(out)["steps"]]
+    assert steps == [10059, 10014]
+    assert err.count("pmesh-sim: warning: ") == 2
+    assert f"{path}: step 0 (stream_info): key 'stream': 'GHOST' is neither declared" in err

@@ -6,8 +6,8 @@ temporary store directory and the server tag ``node:<name>`` (so ``placement: {t
 every other through a loopback proxy of :mod:`pmesh_sim.real.proxy` (node A dials B only via
 the proxy A→B), so that :meth:`NatsCluster.partition` can cut routes as a network would; it is
 ready only once a JetStream meta leader exists. :meth:`NatsServer.pause` stops a process with
-SIGSTOP (it keeps its sockets but answers nothing) until :meth:`NatsServer.resume`. Everything is stopped when the
-``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
+SIGSTOP (it keeps its sockets but answers nothing) until :meth:`NatsServer.resume`.
+Everything is stopped when the ``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
 Linux, a parent-death signal are the safety nets, so no process outlives Python.
 
 >>> with NatsServer() as server:
@@ -143,7 +143,7 @@ class NatsServer:
         fills it in.
     tags : the ``server_tags``; ``["node:<name>"]`` by default.
     workdir : where the config, log and store go; a new temporary directory by default
-        (removed on :meth:`stop`).
+        (removed on :meth:`stop`, or when the object is collected or Python exits).
     """
 
     def __init__(self, name: str = "n1", *, port: int | None = None,
@@ -165,6 +165,9 @@ class NatsServer:
         self.proc: subprocess.Popen | None = None
         self._paused = False
         self._finalizer: weakref.finalize | None = None
+        # registered before the process's finalizer: at exit that one (newer) runs first
+        self._rm_dir = (weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
+                        if self._own_dir else None)
         self.write_config()
 
     @property
@@ -302,8 +305,8 @@ class NatsServer:
             _terminate(self.proc)
         if self._finalizer is not None:
             self._finalizer.detach()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._rm_dir is not None:
+            self._rm_dir()
 
     def __enter__(self) -> NatsServer:
         return self.start()
