@@ -480,9 +480,9 @@ class _Checker:
             if "stream" in args or "consumer" in args:
                 self.fail(where, "meta", "a meta stepdown names no stream or consumer")
         elif "consumer" in args:
-            args["stream"] = self.consumer_stream(where, args, step=True)
+            args["stream"] = self.consumer_stream(where, args)
         elif "stream" in args:
-            self.need_stream(where, "stream", args["stream"], step=True)
+            self.need_stream(where, "stream", args["stream"])
         else:
             self.fail(where, "stream", "missing: say which leader steps down (stream, "
                                        "consumer with its stream, or meta: true)")
