@@ -110,7 +110,8 @@ _SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR, 
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
 
 #: The fault ops. ``server`` names the node they act on (not a connection's node).
-FAULT_OPS = ("kill", "restart", "pause", "resume", "power_loss", "partition", "heal", "stepdown")
+FAULT_OPS = ("kill", "restart", "pause", "resume", "power_loss", "partition", "heal", "stepdown",
+             "link")
 
 #: Faults only the simulation can perform; the real backend answers ``unsupported``.
 SIM_ONLY_OPS = ("power_loss",)
@@ -151,6 +152,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "resume": ({"server": _STR}, {}),
     "power_loss": ({"server": _STR}, {}),
     "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL, "preferred": _STR}),
+    "link": ({"servers": _STRS}, {"delay": _NUM, "loss": _NUM}),
 }
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
@@ -501,6 +503,8 @@ class _Checker:
                                                    "is in one group only)")
                     seen.add(name)
             return
+        if op == "link":
+            self.link(where, args)
         if "server" not in args:
             return
         name = args["server"]
@@ -517,6 +521,21 @@ class _Checker:
             self.down[name] = after
         else:
             self.down.pop(name, None)
+
+    def link(self, where: str, args: dict):
+        """``link``: the route between two distinct nodes gets a one-way ``delay`` (seconds,
+        both directions) and/or a ``loss`` probability; 0 restores it."""
+        pair = args["servers"]
+        if len(pair) != 2 or pair[0] == pair[1]:
+            self.fail(where, "servers", f"a link joins two different servers, got {pair!r}")
+        for name in pair:
+            self.server(where, "servers", name)
+        if "delay" not in args and "loss" not in args:
+            self.fail(where, "delay", "missing: give the link a delay, a loss, or both")
+        self.at_least(where, args, "delay", 0.0)
+        loss = args.get("loss", 0.0)
+        if not 0.0 <= loss < 1.0:
+            self.fail(where, "loss", f"must be a probability in [0, 1), got {loss!r}")
 
     def server(self, where: str, key: str, name: str):
         names = [f"n{i}" for i in range(1, self.servers + 1)]

@@ -105,6 +105,10 @@ def cluster(shared):
     _whole(shared)
     yield shared
     shared.heal()
+    for a in shared.servers:
+        for b in shared.servers:
+            if a < b:
+                shared.delay(a, b, 0)
     for server in shared.servers.values():
         if server.paused:
             server.resume()
@@ -218,6 +222,39 @@ async def _answer(ask):
         return None
 
 
+def test_a_delayed_link_holds_back_what_crosses_it(cluster):
+    async def scenario():
+        responder = await _connect(cluster["n3"].url)
+        requester = await _connect(cluster["n1"].url)
+        loop = asyncio.get_running_loop()
+
+        async def echo(msg):
+            await responder.publish(msg.reply, b"pong")
+
+        async def round_trip(timeout=3.0):
+            start = loop.time()
+            await requester.request("link.echo", b"", timeout=timeout)
+            return loop.time() - start
+
+        try:
+            await responder.subscribe("link.echo", cb=echo)
+            await responder.flush()
+            await _until(lambda: _answer(lambda: requester.request("link.echo", b"",
+                                                                   timeout=0.5)))
+            cluster.delay("n1", "n3", 0.4)
+            assert await round_trip() >= 0.8                 # 0.4 s each way
+            assert await _answer(lambda: requester.request("link.echo", b"",
+                                                           timeout=0.5)) == "timeout"
+            cluster.delay("n1", "n3", 0)
+            await asyncio.sleep(0.5)                          # what was held back arrives
+            assert await round_trip() < 0.4
+        finally:
+            await requester.close()
+            await responder.close()
+
+    asyncio.run(scenario())
+
+
 def test_stepdowns_move_the_stream_consumer_and_meta_leaders(cluster):
     async def scenario():
         nc = await _connect(cluster["n1"].url)
@@ -299,6 +336,21 @@ def test_server_key_starts_each_connection_on_its_node():
     assert connected == {"steps": "n1", "steps@n2": "n2", "far": "n3"}
     # cut off from n1 and n2, the subscriber on n3 hears only what came before the partition
     assert doc["subscriptions"]["far"] == [{"subject": "p.1", "data": "x"}]
+
+
+def test_link_delay_is_performed_and_link_loss_is_unsupported():
+    doc, _ = run_real(Scenario.from_dict({
+        "name": "links", "servers": 3,
+        "subscriptions": [{"name": "echo", "subject": "svc", "respond": "pong", "server": "n3"}],
+        "steps": [{"at": 0.5, "op": "link", "servers": ["n1", "n3"], "delay": 0.4},
+                  {"op": "request", "subject": "svc", "data": "1", "timeout": 0.5},
+                  {"op": "request", "subject": "svc", "data": "2", "timeout": 2.0},
+                  {"op": "link", "servers": ["n1", "n3"], "loss": 0.5, "delay": 0},
+                  {"op": "link", "servers": ["n3", "n1"], "delay": 0},
+                  {"at": 3.0, "op": "request", "subject": "svc", "data": "3", "timeout": 0.3}]}))
+    assert _results(doc) == [{"outcome": "link_set"}, TIMEOUT, {"data": "pong"},
+                             {"outcome": "unsupported"}, {"outcome": "link_set"},
+                             {"data": "pong"}]
 
 
 def _run_cli(path: Path, capsys) -> dict:
@@ -413,6 +465,10 @@ BASE = {"name": "bad", "servers": 3, "streams": [{"name": "S", "subjects": ["s.>
     ([{"op": "stepdown", "stream": "S", "preferred": "n9"}], ["step 0 (stepdown)",
                                                              "'preferred'", "'n9'"]),
     ([{"op": "wait", "server": "n1"}], ["step 0 (wait)", "'server'", "unknown key"]),
+    ([{"op": "link", "servers": ["n1", "n1"], "delay": 1}], ["step 0 (link)", "two different"]),
+    ([{"op": "link", "servers": ["n1", "n4"], "delay": 1}], ["step 0 (link)", "'n4'"]),
+    ([{"op": "link", "servers": ["n1", "n2"]}], ["step 0 (link)", "'delay'", "missing"]),
+    ([{"op": "link", "servers": ["n1", "n2"], "loss": 1.0}], ["step 0 (link)", "'loss'"]),
 ])
 def test_bad_fault_steps_are_refused_at_load_naming_step_and_node(steps, words):
     with pytest.raises(ScenarioError) as err:

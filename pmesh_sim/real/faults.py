@@ -15,6 +15,10 @@ op             how                                                  outcome
                STEPDOWN.<stream>``, ``$JS.API.CONSUMER.LEADER.      or the server's
                STEPDOWN.<stream>.<consumer>``, or (system account)  error
                ``$JS.API.META.LEADER.STEPDOWN``
+``link``       ``delay``: the route proxies hold back every byte     ``link_set``
+               between the two nodes (both ways); a ``loss`` above
+               0 cannot be done to a TCP stream without breaking
+               it: the whole step is ``unsupported``
 ``power_loss`` cannot be done to a real process (its page cache     ``unsupported``
                survives a SIGKILL)
 =============  ===================================================  ================
@@ -26,7 +30,7 @@ leader where its faults will hit it. A ``restart`` after an (unsupported) ``powe
 node never went down. A single server has no routes: ``partition`` and ``heal`` cut nothing.
 
 >>> sorted(OUTCOMES)
-['heal', 'kill', 'partition', 'pause', 'restart', 'resume', 'stepdown']
+['heal', 'kill', 'link', 'partition', 'pause', 'restart', 'resume', 'stepdown']
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ LEADER_WAIT = 10.0
 
 #: The outcome of each fault op the real backend performs.
 OUTCOMES = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed",
-            "partition": "partitioned", "heal": "healed", "stepdown": "stepped_down"}
+            "partition": "partitioned", "heal": "healed", "stepdown": "stepped_down",
+            "link": "link_set"}
 
 
 async def perform(b, op: str, args: dict) -> dict:
@@ -58,20 +63,26 @@ async def perform(b, op: str, args: dict) -> dict:
         return sc.outcome("unsupported")
     if op == "stepdown":
         return await _stepdown(b, args)
+    if op == "link" and args.get("loss", 0.0) > 0:
+        return sc.outcome("unsupported")
     if op not in OUTCOMES:
         return sc.outcome("unsupported")
     await b.loop.run_in_executor(None, _action(b, op, args))
-    fields = {"groups": args["groups"]} if op == "partition" else {}
+    fields = ({"groups": args["groups"]} if op == "partition" else
+              {"servers": args["servers"], "delay": args.get("delay", 0.0)} if op == "link"
+              else {})
     b.trace.emit(op, node=name or b.node, **fields)
     return sc.outcome(OUTCOMES[op])
 
 
 def _action(b, op: str, args: dict):
     """The blocking call that performs a process or network fault."""
-    if op in ("partition", "heal"):
+    if op in ("partition", "heal", "link"):
         cluster = b.cluster
         if cluster is None:            # a single server: no routes to cut
             return lambda: None
+        if op == "link":
+            return lambda: cluster.delay(*args["servers"], args.get("delay", 0.0))
         return (lambda: cluster.partition(args["groups"])) if op == "partition" else cluster.heal
     node = b.nodes[args["server"]]
     if op == "restart":

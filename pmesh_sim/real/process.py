@@ -320,8 +320,9 @@ class NatsCluster:
     (a cluster of 1 is a single server: nats-server runs no cluster without routes).
 
     ``cluster["n2"]`` is a :class:`NatsServer`. Faults take node names: :meth:`kill`,
-    :meth:`restart`, :meth:`pause`, :meth:`resume`, :meth:`partition`, :meth:`heal`, and
-    :attr:`proxies` (a :class:`~pmesh_sim.real.proxy.RouteProxies`) cuts or slows one link.
+    :meth:`restart`, :meth:`pause`, :meth:`resume`, :meth:`partition`, :meth:`heal`,
+    :meth:`delay`; :attr:`proxies` (a :class:`~pmesh_sim.real.proxy.RouteProxies`) can also
+    cut or slow one link one way.
     """
 
     def __init__(self, size: int = 3, *, ready_timeout: float = 20.0):
@@ -424,6 +425,12 @@ class NatsCluster:
     def heal(self) -> None:
         """Accept every route again; the servers reconnect by themselves (about a second)."""
         self.proxies.heal()
+
+    def delay(self, a: str, b: str, seconds: float) -> None:
+        """Every byte between nodes ``a`` and ``b`` (both ways) waits ``seconds`` (0: none)."""
+        self[a], self[b]
+        self.proxies.delay(a, b, seconds)
+        self.proxies.delay(b, a, seconds)
 
     def stop(self) -> None:
         """Stop every server and the proxies, and remove the work directory."""
