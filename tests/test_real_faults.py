@@ -134,6 +134,55 @@ def _whole(cluster):
     asyncio.run(_until(placeable, timeout=30, every=0.5))
 
 
+# ---------------------------------------------------------------------------- the proxies
+
+def test_route_proxies_forward_cut_refuse_heal_and_delay():
+    import socket
+    import time
+
+    from pmesh_sim.real.proxy import RouteProxies
+
+    target = socket.create_server(("127.0.0.1", 0))
+    target.settimeout(2)
+
+    def dial(proxies):
+        client = socket.create_connection(("127.0.0.1", proxies.port("a", "b")), timeout=2)
+        peer, _ = target.accept()
+        peer.settimeout(2)
+        return client, peer
+
+    with RouteProxies({"a": 1, "b": target.getsockname()[1]}) as proxies:
+        client, peer = dial(proxies)
+        client.sendall(b"hi")
+        assert peer.recv(2) == b"hi"
+        peer.sendall(b"yo")
+        assert client.recv(2) == b"yo"
+        proxies.delay("a", "b", 0.3)                 # what a sends to b waits 0.3 s
+        start = time.monotonic()
+        client.sendall(b"slow")
+        assert peer.recv(4) == b"slow" and time.monotonic() - start >= 0.3
+        proxies.delay("a", "b", 0)
+        proxies.cut("a", "b")
+        assert _closed(client) and _closed(peer)                    # closed both ways
+        refused = socket.create_connection(("127.0.0.1", proxies.port("a", "b")), timeout=2)
+        assert _closed(refused)                                     # accepted, then closed
+        proxies.partition([["a", "b"]])                             # one group: all open
+        assert set(proxies.links().values()) == {"open"}
+        client2, peer2 = dial(proxies)
+        client2.sendall(b"back")
+        assert peer2.recv(4) == b"back"
+        for s in (client, peer, refused, client2, peer2):
+            s.close()
+    target.close()
+
+
+def _closed(sock) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 # ---------------------------------------------------------------------------- the cluster
 
 def test_five_nodes_form_a_cluster_with_a_meta_leader_and_tags():
