@@ -374,17 +374,20 @@ def test_restart_of_a_running_node_is_refused_naming_it(cluster):
 # ---------------------------------------------------------------------------- scenarios
 
 def test_server_key_starts_each_connection_on_its_node():
-    doc, trace = run_real(Scenario.from_dict({
+    pub = lambda data, **kw: {"op": "publish", "subject": "p.x", "data": data, **kw}  # noqa
+    doc, _ = run_real(Scenario.from_dict({
         "name": "placed", "servers": 3,
         "subscriptions": [{"name": "far", "subject": "p.>", "server": "n3"}],
-        "steps": [{"at": 0.5, "op": "publish", "subject": "p.1", "data": "x", "server": "n2"},
-                  {"op": "partition", "groups": [["n3"]]},
-                  {"at": 1.0, "op": "publish", "subject": "p.2", "data": "y", "server": "n2"},
-                  {"op": "publish", "subject": "p.3", "data": "z"}]}))
-    connected = {e.fields["client"]: e.fields["node"] for e in trace.filter("connect")}
-    assert connected == {"steps": "n1", "steps@n2": "n2", "far": "n3"}
-    # cut off from n1 and n2, the subscriber on n3 hears only what came before the partition
-    assert doc["subscriptions"]["far"] == [{"subject": "p.1", "data": "x"}]
+        "steps": [{"at": 0.5, "op": "partition", "groups": [["n1"], ["n2", "n3"]]},
+                  pub("n1 | n2 n3, from n1"), pub("n1 | n2 n3, from n2", server="n2"),
+                  {"op": "partition", "groups": [["n1", "n2"], ["n3"]]},
+                  {"at": 1.0, "op": "wait"},
+                  pub("n1 n2 | n3, from n2", server="n2"),
+                  pub("n1 n2 | n3, from n3", server="n3")]}))
+    # far hears n2 only with n2 on its side, and n3 always: far is on n3, steps@n2 on n2,
+    # steps@n3 on n3, and the default steps connection on n1
+    assert [m["data"] for m in doc["subscriptions"]["far"]] == [
+        "n1 | n2 n3, from n2", "n1 n2 | n3, from n3"]
 
 
 def test_link_delay_is_performed_and_link_loss_is_unsupported():
