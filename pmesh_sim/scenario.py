@@ -154,6 +154,11 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL, "preferred": _STR}),
     "link": ({"servers": _STRS}, {"delay": _NUM, "loss": _NUM}),
 }
+#: fault op -> (the node states it needs, the state after): kill a node that runs, restart a
+#: killed one (or one that lost power), pause a running one, resume a paused one
+_NODE_STATES = {"kill": (("running", "paused"), "killed"), "restart": (("killed",), "running"),
+                "pause": (("running",), "paused"), "resume": (("paused",), "running"),
+                "power_loss": (("running", "paused"), "killed")}
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
 _TOP = {"name": _STR, "description": _STR, "seed": _INT, "servers": _INT, "network": _MAP,
@@ -242,7 +247,7 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
-        self.down: dict[str, str] = {}  # node -> "killed" or "paused", as the steps go
+        self.down: dict[str, str] = {}  # node -> its state (running, killed, paused) so far
         self.warnings: list[str] = []
 
     def warn(self, where: str, key: str, problem: str):
@@ -490,37 +495,25 @@ class _Checker:
                                        "consumer with its stream, or meta: true)")
 
     def fault(self, where: str, op: str, args: dict):
-        """Check the nodes a fault names, and that it fits the node's state at that step:
-        kill a node that runs, restart a killed one (or one that lost power), pause a running
-        one, resume a paused one."""
+        """Check the nodes a fault names, and that it fits the node's state at that step."""
         if op == "partition":
-            seen: set[str] = set()
-            for group in args["groups"]:
-                for name in group:
-                    self.server(where, "groups", name)
-                    if name in seen:
-                        self.fail(where, "groups", f"server {name!r} is named twice (a node "
-                                                   "is in one group only)")
-                    seen.add(name)
-            return
-        if op == "link":
+            names = [name for group in args["groups"] for name in group]
+            for i, name in enumerate(names):
+                self.server(where, "groups", name)
+                if name in names[:i]:
+                    self.fail(where, "groups", f"server {name!r} is named twice (a node is "
+                                               "in one group only)")
+        elif op == "link":
             self.link(where, args)
-        if "server" not in args:
-            return
-        name = args["server"]
-        self.server(where, "server", name)
-        state = self.down.get(name, "running")
-        need = {"kill": ("running", "paused"), "restart": ("killed",),
-                "pause": ("running",), "resume": ("paused",),
-                "power_loss": ("running", "paused")}[op]
-        if state not in need:
-            self.fail(where, "server", f"cannot {op} {name}: it is {state} at this step"
-                      + (" (kill it first)" if op == "restart" else ""))
-        after = {"kill": "killed", "pause": "paused", "power_loss": "killed"}.get(op)
-        if after:
+        elif "server" in args:
+            name = args["server"]
+            self.server(where, "server", name)
+            state = self.down.get(name, "running")
+            need, after = _NODE_STATES[op]
+            if state not in need:
+                self.fail(where, "server", f"cannot {op} {name}: it is {state} at this step"
+                          + (" (kill it first)" if op == "restart" else ""))
             self.down[name] = after
-        else:
-            self.down.pop(name, None)
 
     def link(self, where: str, args: dict):
         """``link``: the route between two distinct nodes gets a one-way ``delay`` (seconds,
