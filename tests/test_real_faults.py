@@ -186,11 +186,32 @@ def _closed(sock) -> bool:
 # ---------------------------------------------------------------------------- the cluster
 
 def test_five_nodes_form_a_cluster_with_a_meta_leader_and_tags():
+    async def across(first, last):
+        far, near = await _connect(last.url), await _connect(first.url)
+        try:
+            sub = await far.subscribe("five")
+            await far.flush()
+            return await _until(lambda: _delivered(near, sub))
+        finally:
+            await far.close()
+            await near.close()
+
     with NatsCluster(5) as five:
         assert five.wait_for_meta_leader() in five.servers
         assert [s.tags for s in five.servers.values()] == [[f"node:n{i}"] for i in range(1, 6)]
+        assert asyncio.run(across(five["n1"], five["n5"])) == b"hello"
         pids = [s.pid for s in five.servers.values()]
     assert not any(pid in _nats_children() for pid in pids)
+
+
+async def _delivered(nc, sub):
+    """Publish on ``nc``; what ``sub`` receives within 0.3 s (None: nothing)."""
+    await nc.publish(sub.subject, b"hello")
+    await nc.flush()
+    try:
+        return (await sub.next_msg(timeout=0.3)).data
+    except Exception:  # noqa: BLE001 - interest not there yet
+        return None
 
 
 def test_a_partition_cuts_routes_and_heal_restores_them(cluster):
@@ -362,6 +383,15 @@ def test_node_tags_place_an_r1_stream_on_the_chosen_node(cluster):
             await nc.close()
 
     assert asyncio.run(scenario()) == {"n2": "n2", "n3": "n3"}
+
+
+def test_a_node_restarted_inside_a_partition_comes_back_and_rejoins_after_heal(cluster):
+    cluster.partition([["n1"], ["n2", "n3"]])
+    cluster.kill("n1")
+    cluster.restart("n1")                  # returns although n1 cannot reach its meta group
+    assert cluster["n1"].running and not cluster["n1"].healthy()
+    cluster.heal()
+    asyncio.run(_until(lambda: _async(cluster["n1"].healthy()), timeout=20, every=0.25))
 
 
 def test_restart_of_a_running_node_is_refused_naming_it(cluster):

@@ -5,7 +5,7 @@ op             how                                                  outcome
 =============  ===================================================  ================
 ``kill``       SIGKILL; the store stays                             ``killed``
 ``restart``    start again on the same ports and store, wait until  ``restarted``
-               healthy
+               it accepts clients (not until it caught up)
 ``pause``      SIGSTOP: sockets stay open, nothing is answered      ``paused``
 ``resume``     SIGCONT                                              ``resumed``
 ``partition``  the route proxies cut every link between groups      ``partitioned``

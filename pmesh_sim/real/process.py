@@ -233,11 +233,15 @@ class NatsServer:
         self._finalizer = weakref.finalize(self, _terminate, self.proc, 2.0)
         return self
 
-    def healthy(self) -> bool:
-        """Whether ``/healthz`` answers OK (the server accepts clients, JetStream is up)."""
-        return self.running and _http_json(f"http://127.0.0.1:{self.http_port}/healthz")[0] == 200
+    def healthy(self, js_only: bool = False) -> bool:
+        """Whether ``/healthz`` answers OK: the server accepts clients, JetStream is up and (in
+        a cluster) current with its meta group; with ``js_only``, JetStream is enabled."""
+        query = "?js-enabled-only=true" if js_only else ""
+        return (self.running and
+                _http_json(f"http://127.0.0.1:{self.http_port}/healthz{query}")[0] == 200)
 
-    def wait_ready(self, check=None, timeout: float | None = None) -> NatsServer:
+    def wait_ready(self, check=None, timeout: float | None = None,
+                   js_only: bool = False) -> NatsServer:
         """Poll until the server is healthy (and ``check()`` is true); bounded wait."""
         limit = timeout or self.ready_timeout
 
@@ -245,7 +249,7 @@ class NatsServer:
             if not self.running:
                 raise ServerProcessError(f"nats-server {self.name} exited with status "
                                          f"{self.proc.returncode}: {self._log_tail()}")
-            return self.healthy() and (check is None or check())
+            return self.healthy(js_only) and (check is None or check())
 
         if not _poll(ready, limit):
             raise ServerProcessError(f"nats-server {self.name} was not ready within "
@@ -263,10 +267,11 @@ class NatsServer:
         status, body = _http_json(f"http://127.0.0.1:{self.http_port}/jsz")
         return body if status == 200 else None
 
-    def start(self) -> NatsServer:
-        """Start and wait until ready; stops the process again if that fails."""
+    def start(self, js_only: bool = False) -> NatsServer:
+        """Start and wait until ready (see :meth:`healthy`); stops the process again if that
+        fails."""
         try:
-            return self.launch().wait_ready()
+            return self.launch().wait_ready(js_only=js_only)
         except BaseException:
             self.kill()
             raise
@@ -399,12 +404,13 @@ class NatsCluster:
         self[name].kill()
 
     def restart(self, name: str) -> None:
-        """Start the killed server ``name`` again on its ports and store; waits until it is
-        healthy. Refuses a server that is running."""
+        """Start the killed server ``name`` again on its ports and store; returns once it
+        accepts clients with JetStream enabled (catching up with the cluster takes longer, and
+        never ends while it is partitioned away). Refuses a server that is running."""
         server = self[name]
         if server.running:
             raise ServerProcessError(f"cannot restart {name}: it is running (kill it first)")
-        server.start()
+        server.start(js_only=True)
 
     def pause(self, name: str) -> None:
         """SIGSTOP server ``name``: it holds its connections but answers nothing."""
