@@ -423,9 +423,10 @@ class NatsCluster:
     def partition(self, groups: list[list[str]]) -> None:
         """Cut every route between nodes of different ``groups`` (nodes no group names form
         one more group together); routes inside a group are healed."""
-        for group in groups:
-            for name in group:
-                self[name]
+        names = [self[name].name for group in groups for name in group]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ServerProcessError(f"partition {groups}: {name} is in two groups")
         self.proxies.partition(groups)
 
     def heal(self) -> None:
