@@ -42,6 +42,7 @@ from .errors import (  # noqa: E402
     NatsError,
     NoRespondersError,
     NoStreamResponseError,
+    NotSimulatedError,
     PmeshError,
     ScenarioError,
     ServerProcessError,
@@ -77,4 +78,5 @@ __all__ = [
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
+    "NotSimulatedError",
 ]

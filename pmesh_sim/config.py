@@ -97,6 +97,14 @@ class _Config:
     _SECONDS: tuple[str, ...] = ()
     _ENUMS: dict[str, type[Enum]] = {}
     _NESTED: dict[str, type] = {}
+    _SURFACE: str | None = None   # "stream" / "consumer": its refused fields (jetstream.surface)
+
+    @classmethod
+    def _refuse_unsimulated(cls, data: dict[str, Any]) -> None:
+        if cls._SURFACE is not None:
+            from .jetstream.surface import check_config
+
+            check_config(cls._SURFACE, data)
 
     @classmethod
     def field_kinds(cls) -> dict[str, str]:
@@ -114,6 +122,7 @@ class _Config:
         """Build from a mapping in nats-py's names and units; unknown keys and bad types fail."""
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+        cls._refuse_unsimulated(data)
         names = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(names))
         if unknown:
@@ -180,9 +189,12 @@ class _Config:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]):
-        """Read the server's JSON (nanoseconds); keys this model does not know are ignored."""
+        """Read the server's JSON (nanoseconds); a field the server knows but the simulation
+        does not model raises :class:`~pmesh_sim.errors.NotSimulatedError` (when it sets
+        something); keys the server does not know either are ignored, as Go's json does."""
         if not isinstance(data, dict):
             raise JetStreamError.from_err_code(10025, err="config must be a JSON object")
+        cls._refuse_unsimulated(data)
         names = {f.name for f in fields(cls)}
         values = {}
         for key, value in data.items():
@@ -276,6 +288,7 @@ class StreamConfig(_Config):
     republish: RePublish | None = None
 
     _SECONDS = ("max_age", "duplicate_window")
+    _SURFACE = "stream"
     _NESTED = {"republish": RePublish}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
@@ -326,6 +339,7 @@ class ConsumerConfig(_Config):
     metadata: dict[str, str] | None = None
 
     _SECONDS = ("ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires")
+    _SURFACE = "consumer"
     _ENUMS = {"deliver_policy": DeliverPolicy, "ack_policy": AckPolicy,
               "replay_policy": ReplayPolicy}
     _TYPES = {"durable_name": "str", "name": "str", "description": "str", "opt_start_seq": "int",

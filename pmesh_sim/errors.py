@@ -15,6 +15,7 @@
     │   ├── ConnectionClosedError         a call on a closed connection
     │   └── NoStreamResponseError         a JetStream publish no stream answered
     ├── ServerProcessError (RuntimeError) a real nats-server could not be found, started or reached
+    ├── NotSimulatedError                 a server feature the simulation refuses (never ignores)
     └── JetStreamError                    an error the JetStream API answered with
             .code (HTTP-like status), .err_code (the server's number), .description
 
@@ -45,6 +46,7 @@ __all__ = [
     "MsgAlreadyAckdError",
     "ConnectionClosedError",
     "ServerProcessError",
+    "NotSimulatedError",
     "JetStreamError",
     "StreamNotFoundError",
     "ConsumerNotFoundError",
@@ -102,6 +104,24 @@ class ConnectionClosedError(NatsError):
 
 class ServerProcessError(PmeshError, RuntimeError):
     """A real ``nats-server`` could not be found, started, or became ready in time."""
+
+
+class NotSimulatedError(PmeshError):
+    """A server feature the simulation does not model: refused with this, never ignored.
+
+    ``feature`` names it (a config field, an API subject, a header); the list of what is
+    modelled and what is refused is :mod:`pmesh_sim.jetstream.surface`.
+
+    >>> str(NotSimulatedError("stream config field 'mirror'"))
+    "not simulated: stream config field 'mirror'"
+    """
+
+    def __init__(self, feature: str, detail: str = ""):
+        super().__init__(feature, detail)
+        self.feature, self.detail = feature, detail
+
+    def __str__(self) -> str:
+        return f"not simulated: {self.feature}" + (f" ({self.detail})" if self.detail else "")
 
 
 # err_code -> (HTTP-like code, description template), from nats-server's server/errors.json.

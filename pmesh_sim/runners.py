@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from . import scenario as sc
-from .errors import PmeshError
+from .errors import NotSimulatedError, PmeshError
+from .jetstream.surface import NOT_SIMULATED_HEADER
 from .report import describe, write_report
 
 __all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
@@ -109,6 +110,8 @@ def classify_error(exc: BaseException) -> dict:
     >>> classify_error(InvalidSubjectError("invalid subject 'a b'"))
     {'outcome': 'bad_subject'}
     """
+    if isinstance(exc, NotSimulatedError):
+        return unsupported(exc.feature)
     name = type(exc).__name__
     if getattr(exc, "err_code", None) is not None or getattr(exc, "description", None):
         return sc.error_result(exc)
@@ -123,6 +126,23 @@ def classify_error(exc: BaseException) -> dict:
     if name in ("BadSubjectError", "InvalidSubjectError"):
         return sc.outcome("bad_subject")
     raise exc
+
+
+def unsupported(feature: str) -> dict:
+    """The result of a step the simulation refused: ``unsupported``, naming what.
+
+    >>> unsupported("stream config field 'mirror'")
+    {'outcome': 'unsupported', 'not_simulated': "stream config field 'mirror'"}
+    """
+    return {**sc.outcome("unsupported"), "not_simulated": feature}
+
+
+def _refused(msg) -> dict | None:
+    """``unsupported`` when the simulated server answered "not simulated", else None."""
+    headers = getattr(msg, "headers", None)
+    if headers and NOT_SIMULATED_HEADER in headers:
+        return unsupported(headers[NOT_SIMULATED_HEADER])
+    return None
 
 
 def _deleted(resp: dict) -> dict:
@@ -148,6 +168,9 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             msg = yield from _maybe(b.request(subject, payload, timeout, None))
         except Exception as exc:  # noqa: BLE001 - each client's own error classes
             return classify_error(exc)
+        refused = _refused(msg)
+        if refused is not None:
+            return refused
         resp = json.loads(msg.data or b"{}")
         if "error" in resp:
             return sc.error_result(resp["error"])
@@ -192,9 +215,12 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         a = step.args
         op = step.op
         if op == "publish":
-            yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
-                                        a.get("reply", ""), a.get("headers")))
-            result = sc.outcome("sent")
+            try:
+                yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
+                                            a.get("reply", ""), a.get("headers")))
+                result = sc.outcome("sent")
+            except NotSimulatedError as exc:
+                result = unsupported(exc.feature)
         elif op in ("request", "js_publish"):
             headers = dict(a.get("headers") or {})
             if op == "js_publish" and a.get("stream"):
@@ -207,7 +233,9 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             except Exception as exc:  # noqa: BLE001
                 result = classify_error(exc)
             else:
-                if op == "request":
+                if _refused(msg) is not None:
+                    result = _refused(msg)
+                elif op == "request":
                     result = {"data": sc.text(msg.data)}
                 else:
                     ack = json.loads(msg.data or b"{}")

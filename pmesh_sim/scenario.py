@@ -85,7 +85,8 @@ def _config_fields(config: type, passed_through: dict[str, str]) -> dict[str, st
 
 
 #: StreamConfig fields (nats-py names; durations in seconds) and the type each holds. The second
-#: group are server fields the simulation does not model; they reach the real server unchanged.
+#: group are server fields the simulation does not model: they reach the real server unchanged,
+#: and the simulation refuses them as not simulated (pmesh_sim.jetstream.surface).
 STREAM_FIELDS: dict[str, str] = _config_fields(StreamConfig, {
     "template_owner": _STR, "placement": _MAP, "mirror": _MAP, "sources": _LIST,
     "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP, "mirror_direct": _BOOL,

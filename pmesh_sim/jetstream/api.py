@@ -20,11 +20,13 @@ from typing import Any
 from ..config import (MAX_NAME_LEN, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
                       check_consumer_config, check_consumer_update, check_stream_config,
                       check_stream_update, subjects_collide)
-from ..errors import JetStreamError
+from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .direct import direct_get, direct_subjects
 from .stream import Stream, _rfc3339, encode_headers
+from .surface import (MSG_GET_NOT_SIMULATED, api_status, check_consumer_values,
+                      not_simulated_reply, refused_headers)
 
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
@@ -188,6 +190,8 @@ class JetStream:
         return self._publish(st, subject, reply, data, headers, now)
 
     def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+        if headers and (refused := refused_headers(headers)):
+            return self._not_simulated(reply, f"header {refused[0]!r}", stream=st.name)
         if st.config.no_ack:   # stream.go: canRespond := !mset.cfg.NoAck && len(reply) > 0
             reply = ""
         republish = None
@@ -236,6 +240,8 @@ class JetStream:
             if st is None or not st.config.allow_direct:   # nobody listens (no responders)
                 return []
             return direct_get(st, ".".join(tokens[2:]), reply, data, self.emit)
+        if api_status(op) == "not_simulated":
+            return self._not_simulated(reply, f"API $JS.API.{'.'.join(tokens[:2])}")
         if not any(subject_matches(p, op) for p in API_HANDLERS):
             # apiDispatch: no handler takes it, and an imported request gets no answer
             self.emit("api_unanswered", op=op)
@@ -255,6 +261,8 @@ class JetStream:
             if handler is None:
                 raise JetStreamError.from_err_code(10003)
             result = handler(tokens, body, now)
+        except NotSimulatedError as err:
+            return self._not_simulated(reply, err.feature)
         except JetStreamError as err:
             self.emit("api_error", op=op, err_code=err.err_code, description=err.description)
             return _reply(reply, error_response(tokens, err))
@@ -262,6 +270,11 @@ class JetStream:
         if isinstance(result, tuple):
             out.extend(result[1])
         return out
+
+    def _not_simulated(self, reply: str, feature: str, **fields) -> list[Outgoing]:
+        """Refuse what the simulation does not model (see :mod:`.surface`): never ignore it."""
+        self.emit("not_simulated", feature=feature, **fields)
+        return [not_simulated_reply(reply, feature)] if reply else []
 
     @staticmethod
     def _body(data: bytes) -> dict:
@@ -273,6 +286,8 @@ class JetStream:
             raise JetStreamError.from_err_code(10025, err=str(err)) from None
         if not isinstance(body, dict):
             raise JetStreamError.from_err_code(10025, err="expected a JSON object")
+        if body.get("pedantic"):
+            raise NotSimulatedError("request field 'pedantic'")
         return body
 
     def _stream(self, name: str) -> Stream:
@@ -413,6 +428,10 @@ class JetStream:
             raise JetStreamError.from_err_code(10003)
         import base64
 
+        unsimulated = [k for k in MSG_GET_NOT_SIMULATED if body.get(k)]
+        if unsimulated:
+            raise NotSimulatedError(f"message get field {unsimulated[0]!r}")
+
         if body.get("last_by_subj"):
             seq = st.last_for_subject(body["last_by_subj"])
         elif body.get("next_by_subj"):
@@ -483,6 +502,7 @@ class JetStream:
             if old_to and new_to and old_to != new_to and self.has_interest(old_to):
                 raise JetStreamError.from_err_code(10013)
             check_consumer_update(existing.config, cfg)
+            check_consumer_values(cfg)
             narrowed = existing.config.filters != cfg.filters
             existing.config = cfg
             existing.filters = existing._effective_filters(cfg)
@@ -510,6 +530,7 @@ class JetStream:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
             cfg.inactive_threshold = 5.0
+        check_consumer_values(cfg)
         if not name:
             self._ephemeral_count += 1
             name = _ephemeral_name(self._ephemeral_count)

@@ -19,8 +19,9 @@ b'blue'
 ...  for body in (b"", b"{}", b"nope", b'{"seq": 1, "last_by_subj": "k.a"}', b'{"seq": 7}')]
 ['Empty Request', 'Empty Request', 'Malformed Request', 'Bad Request', 'Message Not Found']
 
-Batch, ``multi_last``, ``start_time`` and ``up_to_*`` requests are not simulated: they get no
-answer and a ``direct_get_unsimulated`` trace event.
+Batch, ``max_bytes``, ``multi_last``, ``start_time`` and ``up_to_*`` requests are not
+simulated: they are refused with the not-simulated reply of :mod:`.surface` and a
+``not_simulated`` trace event.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import json
 from ..subjects import subject_matches
 from .consumer import Outgoing, status
 from .stream import Stream, _rfc3339
+from .surface import MSG_GET_NOT_SIMULATED, not_simulated_reply
 
 __all__ = ["direct_get", "direct_subjects"]
 
@@ -38,7 +40,6 @@ PREFIX = "$JS.API.DIRECT.GET."
 # JSApiMsgGetRequest's fields and the Go types json.Unmarshal insists on
 _UINT = ("seq", "batch", "max_bytes", "up_to_seq")
 _STR = ("last_by_subj", "next_by_subj")
-_UNSIMULATED = ("batch", "multi_last", "start_time", "up_to_seq", "up_to_time")
 
 
 def direct_subjects(st: Stream) -> set[str]:
@@ -103,11 +104,12 @@ def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> lis
                 or (last and nxt) or (last and req.get("batch")) or (last and multi)
                 or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time"))):
             return [status(reply, 408, "Bad Request")]
-    if any(req.get(k) for k in _UNSIMULATED):
+    unsimulated = [k for k in MSG_GET_NOT_SIMULATED if req.get(k)]
+    if unsimulated:   # refused, never ignored (see .surface)
+        feature = f"direct get field {unsimulated[0]!r}"
         if emit is not None:
-            emit("direct_get_unsimulated", stream=st.name,
-                 fields=sorted(k for k in _UNSIMULATED if req.get(k)))
-        return []
+            emit("not_simulated", feature=feature, stream=st.name)
+        return [not_simulated_reply(reply, feature)]
     msg = _lookup(st, req)
     if msg is None:
         return [status(reply, 404, "Message Not Found")]

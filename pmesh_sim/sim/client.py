@@ -575,6 +575,11 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
 def _check_headers(headers) -> None:
     if not isinstance(headers, dict):
         raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
+    if "Nats-Trace-Dest" in headers or "Nats-Trace-Only" in headers:
+        # message tracing acts on any message, not only JetStream's (see jetstream.surface)
+        from ..errors import NotSimulatedError
+
+        raise NotSimulatedError("header 'Nats-Trace-Dest' (message tracing)")
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigError(f"header {key!r}: {value!r}: header names and values must be str")
