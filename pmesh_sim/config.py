@@ -353,8 +353,16 @@ class ConsumerConfig(_Config):
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ConsumerConfig:
-        """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``."""
+        """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``;
+        an ``opt_start_time`` that is not an RFC 3339 date fails as Go's json does (10025)."""
         cfg = super().from_wire(data)
+        if isinstance(cfg.opt_start_time, str):
+            from .jetstream.stream import parse_rfc3339
+
+            try:
+                parse_rfc3339(cfg.opt_start_time)
+            except ValueError as err:
+                raise JetStreamError.from_err_code(10025, err=str(err)) from None
         if "ack_policy" not in data:
             cfg.ack_policy = AckPolicy.NONE
         return cfg

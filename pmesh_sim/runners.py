@@ -145,6 +145,23 @@ def _refused(msg) -> dict | None:
     return None
 
 
+def relative_seconds(value) -> float | None:
+    """The offset of a relative date (``"-0.5s"``, ``"+2s"``: seconds from the moment the
+    request is sent), or None when ``value`` is not one. Each backend turns it into a date:
+    the simulation on its clock (:meth:`~pmesh_sim.Simulation.date`), the real one on the wall
+    clock.
+
+    >>> relative_seconds("-0.5s"), relative_seconds("+2s"), relative_seconds("2026-01-01T00:00:00Z")
+    (-0.5, 2.0, None)
+    """
+    if not isinstance(value, str) or value[:1] not in ("+", "-") or value[-1:] != "s":
+        return None
+    try:
+        return float(value[:-1])
+    except ValueError:
+        return None
+
+
 def _deleted(resp: dict) -> dict:
     return sc.outcome("deleted")
 
@@ -187,6 +204,9 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         return result
 
     def add_consumer(fields):
+        if relative_seconds(fields.get("opt_start_time")) is not None:
+            fields = {**fields, "opt_start_time": b.date(
+                relative_seconds(fields["opt_start_time"]))}
         subject, body = api_subject_for_consumer(fields["stream"], fields)
         result = yield from api(subject, body, sc.consumer_info)
         name = fields.get("durable_name") or fields.get("name")

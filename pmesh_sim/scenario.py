@@ -29,6 +29,7 @@ drift apart:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(_is(_STRS, g) for g in value)
     raise AssertionError(kind)  # pragma: no cover
 
+
+#: A relative date in a scenario file: seconds from the moment the request is sent.
+_RELATIVE = re.compile(r"[+-][0-9]+(\.[0-9]+)?s")
 
 _KINDS = {"int": _INT, "float": _NUM, "bool": _BOOL, "str": _STR, "strs": _STRS,
           "floats": _NUMS, "dict": _MAP}
@@ -267,6 +271,11 @@ class _Checker:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
         self.need_stream(where, stream_key, item["stream"])
+        start = item.get("opt_start_time")
+        if isinstance(start, str) and start[:1] in "+-" and not _RELATIVE.fullmatch(start):
+            self.fail(where, "opt_start_time", f"{start!r} is neither an RFC 3339 date nor a "
+                                               "relative one like '-0.5s' or '+2s' (seconds "
+                                               "from the moment the consumer is created)")
         for key in ("durable_name", "name"):
             self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")

@@ -128,11 +128,15 @@ class JetStream:
     ``emit(kind, **fields)`` is the trace; ``has_interest(subject, queue=None)`` tells push
     consumers whether a client listens on their deliver subject (with ``queue``: a queue
     subscriber of that group); the host calls :meth:`on_interest_change` when that may change.
+    ``epoch_ns`` is the date virtual time 0 stands for (nanoseconds since 1970): message
+    timestamps, ``opt_start_time`` and every time in an answer count from it.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[..., bool] | None = None, *, peers: int = 1):
+                 has_interest: Callable[..., bool] | None = None, *, peers: int = 1,
+                 epoch_ns: int = 0):
         self.emit = emit or (lambda kind, **fields: None)
+        self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
         self.streams: dict[str, Stream] = {}
@@ -314,7 +318,7 @@ class JetStream:
                 raise JetStreamError.from_err_code(10058)
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
-        st = Stream(cfg, created=now, emit=self.emit)
+        st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
         st.wake = self._wake
         self.streams[name] = st
         self._refresh_interest()
@@ -443,7 +447,7 @@ class JetStream:
         if msg is None:
             raise JetStreamError.from_err_code(10037)
         message = {"subject": msg.subject, "seq": msg.seq,
-                   "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time)}
+                   "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time, st.epoch_ns)}
         if msg.headers:
             message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
         return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
@@ -672,7 +676,7 @@ def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:
     processJetStreamMsg): the message's headers, then the stream's, in the server's order."""
     headers = dict(msg.headers or {})
     headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
-                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time),
+                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns),
                     "Nats-Last-Sequence": str(last_seq)})
     data = msg.data
     if st.config.republish.headers_only:

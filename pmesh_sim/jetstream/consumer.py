@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
 from .pull import NS, PullRequest, parse_pull
-from .stream import Stream, _rfc3339
+from .stream import Stream, _rfc3339, parse_rfc3339
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
 
@@ -156,7 +156,7 @@ class Consumer:
                 seq = max((st.last_for_subject(subj) for subj in st.subj_count
                            if self.matches(subj)), default=0)
         elif dp == DeliverPolicy.BY_START_TIME:
-            start = _parse_time(cfg.opt_start_time)
+            start = (parse_rfc3339(cfg.opt_start_time) - st.epoch_ns) / NS
             seq = next((m.seq for m in st.msgs.values() if m.time >= start), last + 1)
         elif st.config.max_msgs_per_subject == 1:   # last per subject: every message is a last
             seq = first
@@ -263,7 +263,7 @@ class Consumer:
         prefix = self._ack_prefix
         if prefix is None:
             prefix = self._ack_prefix = f"$JS.ACK.{self.stream.name}.{self.name}."
-        reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS)}.{pending}"
+        reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS) + self.stream.epoch_ns}.{pending}"
         if cfg.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
             return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
                             msg.subject)
@@ -547,7 +547,7 @@ class Consumer:
     def _advisory(self, kind: str, seq: int, dc: int, now: float) -> Outgoing:
         subject = f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{self.stream.name}.{self.name}"
         body = {"type": f"io.nats.jetstream.advisory.v1.{kind.lower()}",
-                "timestamp": _rfc3339(now), "stream": self.stream.name, "consumer": self.name,
+                "timestamp": _rfc3339(now, self.stream.epoch_ns), "stream": self.stream.name, "consumer": self.name,
                 "stream_seq": seq, "deliveries": dc}
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   stream_seq=seq, deliveries=dc)
@@ -608,7 +608,7 @@ class Consumer:
     def info(self, now: float) -> dict[str, Any]:
         """The server's consumer info JSON."""
         info = {"stream_name": self.stream.name, "name": self.name,
-                "created": _rfc3339(self.created), "config": self.config.to_wire(),
+                "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
                 "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it
@@ -619,23 +619,8 @@ class Consumer:
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
                 "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
-                "ts": _rfc3339(now)}
+                "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()
         return info
 
-
-def _parse_time(value: str) -> float:
-    """An RFC 3339 time as seconds since the epoch (the simulation's clock)."""
-    import datetime
-
-    s = value.replace("Z", "+00:00")
-    if "." in s:
-        head, frac_tz = s.split(".", 1)
-        i = next((k for k, ch in enumerate(frac_tz) if not ch.isdigit()), len(frac_tz))
-        frac, tz = frac_tz[:i], frac_tz[i:]
-        s = f"{head}.{frac[:6].ljust(6, '0')}{tz}"
-    d = datetime.datetime.fromisoformat(s)
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=datetime.timezone.utc)
-    return d.timestamp()

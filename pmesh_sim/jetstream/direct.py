@@ -117,7 +117,7 @@ def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> lis
         return [Outgoing(reply, "", msg.data, None)]
     headers = dict(msg.headers or {})
     headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
-                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time)})
+                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns)})
     return [Outgoing(reply, "", msg.data, headers)]
 
 

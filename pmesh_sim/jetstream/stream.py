@@ -24,7 +24,7 @@ from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
 
-__all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
+__all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
 
 NS = 1_000_000_000
 
@@ -88,8 +88,9 @@ class Stream:
     """
 
     def __init__(self, config: StreamConfig, *, created: float = 0.0,
-                 emit: Callable[..., None] | None = None):
+                 emit: Callable[..., None] | None = None, epoch_ns: int = 0):
         self.config = config
+        self.epoch_ns = epoch_ns   # the date virtual time 0 stands for (ns since 1970)
         self.name = config.name
         self.created = created
         self.emit = emit or (lambda kind, **fields: None)
@@ -455,9 +456,9 @@ class Stream:
         state = self.state()
         wire_state = dict(state)
         for key in ("first_ts", "last_ts"):
-            wire_state[key] = _rfc3339(wire_state[key])
-        return {"config": self.config.to_wire(), "created": _rfc3339(self.created),
-                "state": wire_state, "ts": _rfc3339(now)}
+            wire_state[key] = _rfc3339(wire_state[key], self.epoch_ns)
+        return {"config": self.config.to_wire(), "created": _rfc3339(self.created, self.epoch_ns),
+                "state": wire_state, "ts": _rfc3339(now, self.epoch_ns)}
 
 
 def _valid_publish_subject(subject: str) -> bool:
@@ -471,10 +472,16 @@ def _valid_publish_subject(subject: str) -> bool:
     return True
 
 
-def _rfc3339(t: float) -> str:
-    """Virtual seconds as an RFC 3339 time counted from the epoch (deterministic)."""
+def _rfc3339(t: float, epoch_ns: int = 0) -> str:
+    """Virtual seconds ``t`` as an RFC 3339 time: ``epoch_ns`` (nanoseconds since 1970, the
+    date virtual time 0 stands for) plus ``t``, to the nanosecond (deterministic).
+
+    >>> _rfc3339(0.5), _rfc3339(1.25, epoch_ns=parse_rfc3339("2026-01-01T00:00:00Z"))
+    ('1970-01-01T00:00:00.5Z', '2026-01-01T00:00:01.25Z')
+    """
     secs = int(t)
-    nanos = int(round((t - secs) * NS))
+    total = epoch_ns + secs * NS + int(round((t - secs) * NS))
+    secs, nanos = divmod(total, NS)
     days, rem = divmod(secs, 86400)
     hh, rem = divmod(rem, 3600)
     mm, ss = divmod(rem, 60)
@@ -483,3 +490,64 @@ def _rfc3339(t: float) -> str:
     d = datetime.date(1970, 1, 1) + datetime.timedelta(days=days)
     frac = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{d.isoformat()}T{hh:02d}:{mm:02d}:{ss:02d}{frac}Z"
+
+
+_LAYOUT = "2006-01-02T15:04:05Z07:00"
+
+
+def parse_rfc3339(value: str) -> int:
+    """An RFC 3339 date, read as Go's ``time.Time`` reads JSON, as nanoseconds since 1970;
+    a ValueError with Go's words for anything else.
+
+    >>> parse_rfc3339("1970-01-01T00:00:01.000000002Z"), parse_rfc3339("1970-01-01T01:00:00+01:00")
+    (1000000002, 0)
+    >>> parse_rfc3339("2026-01-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: parsing time "2026-01-01" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "T"
+    """
+    import datetime
+    import json
+
+    rest, nums = value, []
+
+    def fail(elem: str) -> ValueError:
+        return ValueError(f"parsing time {json.dumps(value)} as \"{_LAYOUT}\": cannot parse "
+                          f"{json.dumps(rest)} as \"{elem}\"")
+
+    for elem in ("2006", "-", "01", "-", "02", "T", "15", ":", "04", ":", "05"):
+        if elem.isdigit():
+            n = len(elem)
+            if len(rest) < n or not rest[:n].isdigit():
+                raise fail(elem)
+            nums.append(int(rest[:n]))
+        elif not rest.startswith(elem):
+            raise fail(elem)
+        rest = rest[len(elem):]
+    nanos = 0
+    if rest[:1] == "." and rest[1:2].isdigit():
+        digits = len(rest) - len(rest[1:].lstrip("0123456789")) - 1
+        nanos = int(rest[1:1 + min(digits, 9)].ljust(9, "0"))
+        rest = rest[1 + digits:]
+    offset = 0
+    if rest[:1] in ("Z", "z") and len(rest) >= 1:
+        rest = rest[1:]
+    elif len(rest) >= 6 and rest[0] in "+-" and rest[1:3].isdigit() and rest[3] == ":" \
+            and rest[4:6].isdigit():
+        offset = (1 if rest[0] == "+" else -1) * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
+        rest = rest[6:]
+    else:
+        raise fail("Z07:00")
+    if rest:
+        raise ValueError(f"parsing time {json.dumps(value)}: extra text: {json.dumps(rest)}")
+    year, month, day, hh, mm, ss = nums
+    for name, v, hi in (("month", month, 12), ("hour", hh, 23), ("minute", mm, 59),
+                        ("second", ss, 59)):
+        if not (name == "month" and 1 <= v or name != "month") or v > hi:
+            raise ValueError(f"parsing time {json.dumps(value)}: {name} out of range")
+    try:
+        d = datetime.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"parsing time {json.dumps(value)}: day out of range") from None
+    secs = (d - datetime.date(1970, 1, 1)).days * 86400 + hh * 3600 + mm * 60 + ss - offset
+    return secs * NS + nanos

@@ -126,6 +126,14 @@ class _RealBackend:
     def sleep(self, seconds: float):
         return asyncio.sleep(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the wall clock (as the server stamps)."""
+        import time
+
+        from ..jetstream.stream import _rfc3339
+
+        return _rfc3339(offset, time.time_ns())
+
     # the steps connection
     def publish(self, subject, data, reply, headers):
         self.trace.emit("publish", client="steps", subject=subject)

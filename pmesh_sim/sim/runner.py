@@ -68,6 +68,10 @@ class _SimBackend:
     def sleep(self, seconds: float):
         return self.sim.env.timeout(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the simulation's calendar."""
+        return self.sim.date(self.sim.now + offset)
+
     # the steps connection
     def publish(self, subject, data, reply, headers):
         self.nc.publish(subject, data, reply=reply or "", headers=headers)
