@@ -227,6 +227,8 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     b.start_clock()
 
     steps = []
+    background: dict[tuple[str, str], list] = {}   # fetches started with background: true
+    started = 0
     for step in scenario.steps:
         wait = step.at - b.now()
         if wait > 0:
@@ -237,7 +239,8 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         if op == "publish":
             try:
                 yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
-                                            a.get("reply", ""), a.get("headers")))
+                                            a.get("reply", ""), a.get("headers"),
+                                            a.get("from")))
                 result = sc.outcome("sent")
             except NotSimulatedError as exc:
                 result = unsupported(exc.feature)
@@ -262,6 +265,14 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                     result = (sc.error_result(ack["error"]) if "error" in ack else
                               sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0),
                                          ack.get("duplicate")))
+        elif op == "fetch" and a.get("background"):
+            # a pull that waits while later steps run, on a pull subscription of its own
+            key = (a["stream"], a["consumer"])
+            started += 1
+            background.setdefault(key, []).append(b.spawn(_fetch(b, a, slot=started)))
+            result = sc.outcome("started")
+        elif op == "fetch_result":
+            result = yield from _maybe(b.join(background[(a["stream"], a["consumer"])].pop(0)))
         elif op == "fetch":
             result = yield from _fetch(b, a)
         elif op in ("add_stream", "update_stream"):
@@ -304,6 +315,9 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         b.trace.emit("step_result", index=step.index, op=op, result=result)
         steps.append(sc.step_record(step, result))
 
+    for handles in background.values():   # fetches nobody collected still end before final
+        for handle in handles:
+            yield from _maybe(b.join(handle))
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
     final: dict[str, dict] = {"streams": {}, "consumers": {}}
@@ -321,10 +335,10 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     return setup, steps, final
 
 
-def _fetch(b, a: dict):
+def _fetch(b, a: dict, slot: int | None = None):
     batch, timeout = a.get("batch", 1), a.get("timeout", FETCH_TIMEOUT)
     try:
-        msgs = yield from _maybe(b.fetch(a["stream"], a["consumer"], batch, timeout))
+        msgs = yield from _maybe(b.fetch(a["stream"], a["consumer"], batch, timeout, slot))
     except Exception as exc:  # noqa: BLE001
         result = classify_error(exc)
         return {"messages": []} if result == sc.outcome("timeout") else result

@@ -104,7 +104,8 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
     "pause_until": _STR, "max_bytes": _INT,
 })
 
-_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR}
+_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
+                 "no_echo": _BOOL, "max_msgs": _INT}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
@@ -117,12 +118,14 @@ _MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
 #: op -> (required keys, optional keys), each key -> type. ``at`` and ``description`` are
 #: allowed on every step; add_stream / update_stream / add_consumer take config fields inline.
 OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR}),
+    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR,
+                                    "from": _STR}),
     "js_publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM,
                                        "stream": _STR}),
     "request": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM}),
     "fetch": ({"consumer": _STR}, {"stream": _STR, "batch": _INT, "timeout": _NUM,
-                                   "then": "then", "delay": _NUM}),
+                                   "then": "then", "delay": _NUM, "background": _BOOL}),
+    "fetch_result": ({"consumer": _STR}, {"stream": _STR}),
     "add_stream": ({"name": _STR}, {}),
     "update_stream": ({"name": _STR}, {}),
     "delete_stream": ({"stream": _STR}, {}),
@@ -131,7 +134,8 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "add_consumer": ({"stream": _STR}, {"action": _STR}),
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
-    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR}),
+    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
+                                                     "no_echo": _BOOL, "max_msgs": _INT}),
     "unsubscribe": ({"name": _STR}, {}),
     "wait": ({}, {}),
     "kill": ({"server": _STR}, {}),
@@ -210,6 +214,8 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
+        self.started: dict[tuple[str, str], int] = {}   # background fetches not collected
+        self.gone: set[str] = set()   # subscriptions an unsubscribe step closed
 
     def fail(self, where: str, key: str | None, problem: str):
         at = f" key '{key}':" if key is not None else ""
@@ -290,6 +296,8 @@ class _Checker:
             self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
         self.subject(where, "subject", item["subject"], validate_subject)
         self.subject(where, "queue", item.get("queue"), validate_queue)
+        if item.get("max_msgs", 1) < 1:
+            self.fail(where, "max_msgs", f"must be 1 or more, got {item['max_msgs']}")
         self.subs.add(item["name"])
         return dict(item)
 
@@ -330,6 +338,9 @@ class _Checker:
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
             self.subject(where, "subject", args["subject"], check_publish_subject)
+        if "from" in args and (args["from"] not in self.subs or args["from"] in self.gone):
+            self.fail(where, "from", f"'{args['from']}' is neither declared under "
+                                     "'subscriptions' nor created by an earlier subscribe step")
         if op in ("add_stream",):
             self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
@@ -339,13 +350,16 @@ class _Checker:
             self.need_stream(where, "stream", args["stream"])
         elif op == "add_consumer":
             self.consumer(where, args)
-        elif op in ("fetch", "delete_consumer", "consumer_info"):
+        elif op in ("fetch", "delete_consumer", "consumer_info", "fetch_result"):
             args["stream"] = self.consumer_stream(where, args)
+            self.background(where, op, args)
         elif op == "subscribe":
             self.subscription(where, args)
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
+        elif op == "unsubscribe":
+            self.gone.add(args["name"])
         elif op in ("kill", "restart", "pause", "resume", "power_loss"):
             self.server(where, "server", args["server"])
         elif op == "partition":
@@ -354,6 +368,18 @@ class _Checker:
                     self.server(where, "groups", name)
         if op == "fetch":
             self.then(where, args)
+
+    def background(self, where: str, op: str, args: dict) -> None:
+        """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with
+        ``background: true`` (first started, first collected)."""
+        key = (args["stream"], args["consumer"])
+        if op == "fetch" and args.get("background"):
+            self.started[key] = self.started.get(key, 0) + 1
+        elif op == "fetch_result":
+            if not self.started.get(key):
+                self.fail(where, "consumer", f"no earlier fetch of '{args['consumer']}' with "
+                                             "background: true is left to collect")
+            self.started[key] -= 1
 
     def consumer_stream(self, where: str, args: dict) -> str:
         name, stream = args["consumer"], args.get("stream")
