@@ -87,6 +87,10 @@ class ReplayPolicy(str, Enum):
     ORIGINAL = "original"
 
 
+#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z) in nanoseconds since 1970.
+_GO_ZERO_TIME = -62135596800 * NS
+
+
 def _invalid(text: str) -> JetStreamError:
     return JetStreamError.from_err_code(10052, err=text)
 
@@ -337,6 +341,7 @@ class ConsumerConfig(_Config):
     num_replicas: int | None = None
     mem_storage: bool | None = None
     metadata: dict[str, str] | None = None
+    pause_until: str | None = None
 
     _SECONDS = ("ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires")
     _SURFACE = "consumer"
@@ -349,20 +354,24 @@ class ConsumerConfig(_Config):
               "max_ack_pending": "int", "flow_control": "bool", "idle_heartbeat": "float",
               "headers_only": "bool", "max_batch": "int", "max_expires": "float",
               "max_bytes": "int", "deliver_subject": "str", "deliver_group": "str", "inactive_threshold": "float",
-              "num_replicas": "int", "mem_storage": "bool", "metadata": "dict"}
+              "num_replicas": "int", "mem_storage": "bool", "metadata": "dict",
+              "pause_until": "str"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ConsumerConfig:
         """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``;
         an ``opt_start_time`` that is not an RFC 3339 date fails as Go's json does (10025)."""
         cfg = super().from_wire(data)
-        if isinstance(cfg.opt_start_time, str):
-            from .jetstream.stream import parse_rfc3339
+        from .jetstream.stream import _rfc3339, parse_rfc3339
 
-            try:
-                parse_rfc3339(cfg.opt_start_time)
-            except ValueError as err:
-                raise JetStreamError.from_err_code(10025, err=str(err)) from None
+        for key in ("opt_start_time", "pause_until"):
+            if isinstance(getattr(cfg, key), str):
+                try:
+                    ns = parse_rfc3339(getattr(cfg, key))
+                except ValueError as err:
+                    raise JetStreamError.from_err_code(10025, err=str(err)) from None
+                if key == "pause_until":   # the server keeps it in UTC; the zero time is unset
+                    cfg.pause_until = _rfc3339(0.0, ns) if ns != _GO_ZERO_TIME else None
         if "ack_policy" not in data:
             cfg.ack_policy = AckPolicy.NONE
         return cfg

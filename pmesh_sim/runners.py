@@ -162,6 +162,12 @@ def relative_seconds(value) -> float | None:
         return None
 
 
+def _dates(b, fields: dict, keys) -> dict:
+    """``fields`` with each relative date under ``keys`` made a date by backend ``b``."""
+    relative = {k: relative_seconds(fields.get(k)) for k in keys}
+    return {**fields, **{k: b.date(v) for k, v in relative.items() if v is not None}}
+
+
 def _deleted(resp: dict) -> dict:
     return sc.outcome("deleted")
 
@@ -204,9 +210,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         return result
 
     def add_consumer(fields):
-        if relative_seconds(fields.get("opt_start_time")) is not None:
-            fields = {**fields, "opt_start_time": b.date(
-                relative_seconds(fields["opt_start_time"]))}
+        fields = _dates(b, fields, ("opt_start_time", "pause_until"))
         subject, body = api_subject_for_consumer(fields["stream"], fields)
         result = yield from api(subject, body, sc.consumer_info)
         name = fields.get("durable_name") or fields.get("name")
@@ -296,6 +300,10 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         elif op == "consumer_info":
             result = yield from api(f"$JS.API.CONSUMER.INFO.{a['stream']}.{a['consumer']}",
                                     None, sc.consumer_info)
+        elif op == "pause_consumer":   # pause_until omitted: resume
+            body = _dates(b, {k: a[k] for k in ("pause_until",) if k in a}, ("pause_until",))
+            result = yield from api(f"$JS.API.CONSUMER.PAUSE.{a['stream']}.{a['consumer']}",
+                                    body, lambda resp: {"paused": bool(resp.get("paused"))})
         elif op == "delete_consumer":
             result = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}",
                                     None, _deleted)

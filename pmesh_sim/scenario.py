@@ -134,6 +134,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "add_consumer": ({"stream": _STR}, {"action": _STR}),
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
+    "pause_consumer": ({"consumer": _STR}, {"stream": _STR, "pause_until": _STR}),
     "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
                                                      "no_echo": _BOOL, "max_msgs": _INT}),
     "unsubscribe": ({"name": _STR}, {}),
@@ -277,17 +278,22 @@ class _Checker:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
         self.need_stream(where, stream_key, item["stream"])
-        start = item.get("opt_start_time")
-        if isinstance(start, str) and start[:1] in "+-" and not _RELATIVE.fullmatch(start):
-            self.fail(where, "opt_start_time", f"{start!r} is neither an RFC 3339 date nor a "
-                                               "relative one like '-0.5s' or '+2s' (seconds "
-                                               "from the moment the consumer is created)")
+        self.dates(where, item, ("opt_start_time", "pause_until"))
         for key in ("durable_name", "name"):
             self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")
         if name:
             self.consumers.setdefault(name, set()).add(item["stream"])
         return dict(item)
+
+    def dates(self, where: str, item: dict, keys) -> None:
+        """A date written relative (``-0.5s``, ``+2s``) must be well formed."""
+        for key in keys:
+            value = item.get(key)
+            if isinstance(value, str) and value[:1] in "+-" and not _RELATIVE.fullmatch(value):
+                self.fail(where, key, f"{value!r} is neither an RFC 3339 date nor a relative "
+                                      "one like '-0.5s' or '+2s' (seconds from the moment the "
+                                      "request is sent)")
 
     def subscription(self, where: str, item: Any) -> dict:
         item = self.keys(where, item, {"name": _STR, "subject": _STR}, _SUBSCRIPTION,
@@ -350,7 +356,8 @@ class _Checker:
             self.need_stream(where, "stream", args["stream"])
         elif op == "add_consumer":
             self.consumer(where, args)
-        elif op in ("fetch", "delete_consumer", "consumer_info", "fetch_result"):
+        elif op in ("fetch", "delete_consumer", "consumer_info", "fetch_result",
+                    "pause_consumer"):
             args["stream"] = self.consumer_stream(where, args)
             self.background(where, op, args)
         elif op == "subscribe":
@@ -368,6 +375,8 @@ class _Checker:
                     self.server(where, "groups", name)
         if op == "fetch":
             self.then(where, args)
+        if op == "pause_consumer":
+            self.dates(where, args, ("pause_until",))
 
     def background(self, where: str, op: str, args: dict) -> None:
         """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with
@@ -525,9 +534,12 @@ def consumer_info(info: Any) -> dict:
     ...                "last_active": "..."}, "num_pending": 1})["delivered"]
     {'consumer_seq': 2, 'stream_seq': 5}
     """
-    return {"delivered": _seq_info(_get(info, "delivered", {})),
-            "ack_floor": _seq_info(_get(info, "ack_floor", {})),
-            **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    out = {"delivered": _seq_info(_get(info, "delivered", {})),
+           "ack_floor": _seq_info(_get(info, "ack_floor", {})),
+           **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    if _get(info, "paused"):   # only while paused, so results without a pause keep their shape
+        out["paused"] = True
+    return out
 
 
 def result_document(scenario: Scenario, *, backend: str, seed: int, servers: int,

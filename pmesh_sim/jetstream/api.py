@@ -23,6 +23,7 @@ from ..config import (MAX_NAME_LEN, ConsumerConfig, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
+from .pull import NS
 from .direct import direct_get, direct_subjects
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import (MSG_GET_NOT_SIMULATED, api_status, check_consumer_values,
@@ -259,6 +260,7 @@ class JetStream:
                 "CONSUMER.CREATE": self._consumer_create,
                 "CONSUMER.DURABLE": self._consumer_create,
                 "CONSUMER.DELETE": self._consumer_delete, "CONSUMER.INFO": self._consumer_info,
+                "CONSUMER.PAUSE": self._consumer_pause,
                 "STREAM.NAMES": self._stream_names, "INFO": self._account_info,
                 "CONSUMER.NAMES": self._consumer_names, "CONSUMER.LIST": self._consumer_list,
             }.get(kind)
@@ -496,6 +498,8 @@ class JetStream:
         durable = bool(cfg.durable_name)
         existing = st.consumers.get(name) if name else None
         if existing is not None:
+            # jsConsumerCreateRequest: an update keeps the pause (only the pause API moves it)
+            cfg.pause_until = existing.config.pause_until
             if not cfg.name:
                 cfg.name = name
             if not existing.durable and not cfg.inactive_threshold:
@@ -513,7 +517,7 @@ class JetStream:
             if narrowed:
                 self._cleanup_interest(st, existing.asflr, now)
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **existing.info(now)}
+                    **existing.info(now)}, existing.paused_advisory(now)
         if action == "update":
             raise JetStreamError.from_err_code(10149)
         if st.config.max_consumers > 0 and len(st.consumers) >= st.config.max_consumers:
@@ -548,7 +552,7 @@ class JetStream:
         self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name)
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
-            c.deliver(now)
+            c.deliver(now) + c.paused_advisory(now)
 
     def _consumer(self, stream: str, name: str) -> Consumer:
         c = self._stream(stream).consumers.get(name)
@@ -597,6 +601,21 @@ class JetStream:
         return {"type": "io.nats.jetstream.api.v1.consumer_list_response",
                 "total": len(self._stream(tokens[2]).consumers), "offset": offset,
                 "limit": 256, "consumers": [c.info(now) for c in page]}
+
+    def _consumer_pause(self, tokens, body, now):
+        """jsConsumerPauseRequest: pause a consumer until ``pause_until`` (unset or the zero
+        time: resume); answers whether it is paused, until when, and for how long still."""
+        until = ConsumerConfig.from_wire({"pause_until": body.get("pause_until")}).pause_until
+        c = self._consumer(tokens[2], tokens[3])
+        c.config = c.config.replace(pause_until=until)
+        c.set_pause(until, now)
+        resp = {"type": "io.nats.jetstream.api.v1.consumer_pause_response",
+                "paused": c.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
+        if resp["paused"]:
+            resp["pause_remaining"] = round((c._pause_at - now) * NS)
+        # the server sends the advisory but does not wake the consumer: a resumed consumer
+        # delivers at its next event (a message, a pull request, an ack, a timer)
+        return resp, [c.pause_advisory(now)]
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",

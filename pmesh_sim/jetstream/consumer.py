@@ -97,6 +97,43 @@ class Consumer:
         # starts with the consumer and restarts on each delivery and each time it fires)
         hb = config.idle_heartbeat if config.deliver_subject else None
         self._hb_at = now + hb if hb else None
+        self._pause_at: float | None = None   # paused until then (virtual seconds)
+        self.set_pause(config.pause_until, now)
+
+    # ------------------------------------------------------------------- pause
+    def set_pause(self, until: str | None, now: float) -> None:
+        """Pause delivery until the date ``until`` (None: resume); a date already past does
+        not pause (consumer.go updatePauseState). Acks, pull requests and their expiry go on.
+        """
+        at = None
+        if until:
+            at = (parse_rfc3339(until) - self.stream.epoch_ns) / NS
+            if at <= now:
+                at = None
+        self._pause_at = at
+        if at is not None and at < self.wake[0]:
+            self.wake[0] = at
+
+    def paused(self, now: float) -> bool:
+        """Whether delivery is paused at ``now``."""
+        return self._pause_at is not None and now < self._pause_at
+
+    def paused_advisory(self, now: float) -> list[Outgoing]:
+        """The pause advisory a create or update answer is followed by while paused."""
+        return [self.pause_advisory(now)] if self.paused(now) else []
+
+    def pause_advisory(self, now: float) -> Outgoing:
+        """The pause advisory (consumer.go sendPauseAdvisoryLocked), sent when the pause
+        changes and when it ends."""
+        until = self.config.pause_until
+        body = {"type": "io.nats.jetstream.advisory.v1.consumer_pause",
+                "id": f"{self.name}-{self.dseq}", "timestamp": _rfc3339(now, self.stream.epoch_ns),
+                "stream": self.stream.name, "consumer": self.name,
+                "paused": self.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{self.stream.name}.{self.name}"
+        self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
+                  paused=body["paused"])
+        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -272,7 +309,7 @@ class Consumer:
     def deliver(self, now: float) -> list[Outgoing]:
         """Send what can be sent now: to waiting pull requests, or to the push subject."""
         out: list[Outgoing] = []
-        if self.deleted:
+        if self.deleted or (self._pause_at is not None and now < self._pause_at):
             return out
         if not self.is_pull:
             subject = self.config.deliver_subject
@@ -473,6 +510,8 @@ class Consumer:
         if thr and not self.deleted:
             t = self.last_active + thr
             best = t if best is None else min(best, t)
+        if self._pause_at is not None and not self.deleted:
+            best = self._pause_at if best is None else min(best, self._pause_at)
         return best
 
     def _has_undelivered(self) -> bool:
@@ -482,6 +521,9 @@ class Consumer:
         """Expire ack waits (-> redelivery), pull requests (-> 408), and idle consumers; send
         a push consumer's idle heartbeat when it is due."""
         out: list[Outgoing] = []
+        if self._pause_at is not None and self._pause_at <= now:   # the pause ends
+            self._pause_at = None
+            out.append(self.pause_advisory(now))
         if self._hb_at is not None and self._hb_at <= now and not self.deleted:
             self._hb_at = now + self.config.idle_heartbeat
             if self.bound():
@@ -622,5 +664,8 @@ class Consumer:
                 "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()
+        if self.paused(now):
+            info["paused"] = True
+            info["pause_remaining"] = round((self._pause_at - now) * NS)
         return info
 

@@ -97,7 +97,6 @@ STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
 CONSUMER_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "direct": (None, False),
     "sourcing": (None, False),
-    "pause_until": (None,),
     "priority_groups": (None, []),
     "priority_policy": (None, "", "none"),
     "priority_timeout": (None, 0),
@@ -110,7 +109,7 @@ def refused_config_fields(kind: str, data: dict[str, Any]) -> list[str]:
     """The fields of a ``kind`` (``stream`` or ``consumer``) config mapping that set something
     the simulation does not model, in the mapping's order.
 
-    >>> refused_config_fields("consumer", {"durable_name": "d", "pause_until": None})
+    >>> refused_config_fields("consumer", {"durable_name": "d", "priority_groups": []})
     []
     """
     refused = _REFUSED[kind]
@@ -166,12 +165,13 @@ API_MODELLED = (
     "$JS.API.CONSUMER.CREATE.*.>", "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
     "$JS.API.CONSUMER.NAMES.*", "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.INFO.*.*",
     "$JS.API.CONSUMER.DELETE.*.*", "$JS.API.CONSUMER.MSG.NEXT.*.*",
+    "$JS.API.CONSUMER.PAUSE.*.*",
 )
 
 #: API subjects the simulated server refuses: it answers with :data:`NOT_SIMULATED_HEADER`.
 API_NOT_SIMULATED = (
     "$JS.API.STREAM.LIST", "$JS.API.STREAM.SNAPSHOT.*", "$JS.API.STREAM.RESTORE.*",
-    "$JS.API.CONSUMER.PAUSE.*.*", "$JS.API.CONSUMER.RESET.*.*", "$JS.API.CONSUMER.UNPIN.*.*",
+    "$JS.API.CONSUMER.RESET.*.*", "$JS.API.CONSUMER.UNPIN.*.*",
     "$JS.API.STREAM.PEER.REMOVE.*", "$JS.API.STREAM.PEER.EVACUATE.*",
     "$JS.API.STREAM.CANCEL_MOVE.*", "$JS.API.STREAM.LEADER.STEPDOWN.*",
     "$JS.API.CONSUMER.LEADER.STEPDOWN.*.*", "$JS.API.META.LEADER.STEPDOWN",
@@ -188,7 +188,7 @@ def api_status(op: str) -> str:
     """``not_simulated`` when an API request (its subject after ``$JS.API.``) is refused,
     else ``modelled`` (a subject no handler takes is modelled: the server does not answer).
 
-    >>> api_status("CONSUMER.PAUSE.S.C"), api_status("NO.SUCH.THING")
+    >>> api_status("CONSUMER.UNPIN.S.C"), api_status("NO.SUCH.THING")
     ('not_simulated', 'modelled')
     """
     return "not_simulated" if any(subject_matches(p, op) for p in _API_REFUSED) else "modelled"
@@ -290,8 +290,8 @@ def not_simulated_reply(to: str, feature: str):
     """The simulated server's answer to a request for something it does not model: an error
     body any client reads as a failure, and :data:`NOT_SIMULATED_HEADER` naming ``feature``.
 
-    >>> not_simulated_reply("_INBOX.1", "API CONSUMER.PAUSE").headers
-    {'Pmesh-Not-Simulated': 'API CONSUMER.PAUSE'}
+    >>> not_simulated_reply("_INBOX.1", "API CONSUMER.UNPIN").headers
+    {'Pmesh-Not-Simulated': 'API CONSUMER.UNPIN'}
     """
     from .consumer import Outgoing
 
