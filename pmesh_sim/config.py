@@ -290,6 +290,7 @@ class StreamConfig(_Config):
     allow_direct: bool = False
     metadata: dict[str, str] | None = None
     republish: RePublish | None = None
+    first_seq: int | None = None
 
     _SECONDS = ("max_age", "duplicate_window")
     _SURFACE = "stream"
@@ -301,7 +302,17 @@ class StreamConfig(_Config):
               "num_replicas": "int", "no_ack": "bool", "duplicate_window": "float",
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
-              "republish": "dict"}
+              "republish": "dict", "first_seq": "int"}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
+        """Read the server's JSON; ``first_seq`` is a uint64 there (10025 when negative)."""
+        seq = data.get("first_seq") if isinstance(data, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq < 0:
+            raise JetStreamError.from_err_code(
+                10025, err=f"json: cannot unmarshal number {seq} into Go struct field "
+                           "StreamConfigRequest.first_seq of type uint64")
+        return super().from_wire(data)
 
 
 @dataclass
@@ -409,7 +420,8 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
         raise _invalid("stream name is required and can not contain '.', '*', '>', '\\', '/'")
     if len(cfg.name) > MAX_NAME_LEN:
         raise _invalid(f"stream name is too long, maximum allowed is {MAX_NAME_LEN}")
-    c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None)
+    c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None,
+                            first_seq=cfg.first_seq or None)
     if c.num_replicas == 0:
         c.num_replicas = 1
     if c.num_replicas > 5:
@@ -510,6 +522,10 @@ def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool
         raise _invalid("stream configuration update can not cancel deny message deletes")
     if old.deny_purge and not c.deny_purge:
         raise _invalid("stream configuration update can not cancel deny purge")
+    if c.sealed:   # what sealing implies (configUpdateCheck): nothing leaves, nothing comes in
+        c.max_age, c.discard = 0.0, DiscardPolicy.NEW
+        c.deny_delete = c.deny_purge = True
+        c.allow_rollup_hdrs = False
     return c
 
 

@@ -97,6 +97,11 @@ class Stream:
         self.msgs: dict[int, StoredMsg] = {}
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
         self.last_seq = 0
+        # first_seq: the store starts purged up to it (memstore/filestore purge(FirstSeq));
+        # an update of first_seq changes nothing
+        self._first_set = bool(config.first_seq)
+        if config.first_seq:
+            self.first_seq, self.last_seq = config.first_seq, config.first_seq - 1
         self.last_time = 0.0
         self.bytes = 0
         self.subj_count: dict[str, int] = {}
@@ -120,7 +125,8 @@ class Stream:
         """The server's ``state`` object (times as float seconds)."""
         n = len(self.msgs)
         # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1)
-        first = self._first() if n else (self.last_seq + 1 if self.last_seq else 0)
+        first = self._first() if n else (self.last_seq + 1 if self.last_seq or self._first_set
+                                         else 0)
         span = self.last_seq - first + 1 if n else 0
         first_ts = self.msgs[first].time if n else 0.0
         return {"messages": n, "bytes": self.bytes, "first_seq": first, "first_ts": first_ts,

@@ -80,7 +80,6 @@ STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "mirror": (None,),
     "sources": (None, []),
     "compression": (None, "", "none"),
-    "first_seq": (None, 0, 1),
     "subject_transform": (None,),
     "mirror_direct": (None, False),
     "consumer_limits": (None, {}, {"inactive_threshold": 0, "max_ack_pending": 0}),
