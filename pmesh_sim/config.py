@@ -684,20 +684,32 @@ def _check_deliver_policy(c: ConsumerConfig) -> None:
 _IMMUTABLE = [("deliver_policy", "deliver policy can not be updated"),
               ("mem_storage", "storage type can not be updated"),
               ("opt_start_seq", "start sequence can not be updated"),
-              ("opt_start_time", "start time can not be updated"),
               ("ack_policy", "ack policy can not be updated"),
               ("replay_policy", "replay policy can not be updated"),
               ("idle_heartbeat", "heart beats can not be updated"),
               ("flow_control", "flow control can not be updated")]
 
 
-def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig) -> None:
-    """Raise 10012 with the server's text when ``new`` changes what cannot change."""
+def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig,
+                          has_interest=lambda subject: False) -> None:
+    """Raise the server's error when ``new`` changes what cannot change (checkNewConsumerConfig
+    order): 10012 naming the field; 10013 when the old deliver subject still has a subscriber.
+    """
+    from .jetstream.stream import parse_rfc3339
+
     for key, text in _IMMUTABLE:
         if getattr(old, key) != getattr(new, key):
             raise JetStreamError.from_err_code(10012, err=text)
+        if key == "opt_start_seq":   # start times compare as times, after the sequence
+            a, b = old.opt_start_time, new.opt_start_time
+            if (a is None) != (b is None) or a is not None and parse_rfc3339(a) != parse_rfc3339(b):
+                raise JetStreamError.from_err_code(10012, err="start time can not be updated")
     if (old.deliver_subject or "") != (new.deliver_subject or ""):
         if not old.deliver_subject:
             raise JetStreamError.from_err_code(10012, err="can not update pull consumer to push based")
         if not new.deliver_subject:
             raise JetStreamError.from_err_code(10012, err="can not update push consumer to pull based")
+        if has_interest(old.deliver_subject):
+            raise JetStreamError.from_err_code(10013)
+    if old.max_waiting != new.max_waiting:
+        raise JetStreamError.from_err_code(10012, err="max waiting can not be updated")

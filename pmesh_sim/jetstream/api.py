@@ -489,6 +489,8 @@ class JetStream:
             raise JetStreamError.from_err_code(10137)
         if filtered and cfg.filter_subject != filtered:
             raise JetStreamError.from_err_code(10131)
+        if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # single server mode
+            raise JetStreamError.from_err_code(10074)
         st = self._stream(stream_name)
         if "config" not in body:
             raise JetStreamError.from_err_code(10078)
@@ -506,18 +508,20 @@ class JetStream:
                 cfg.inactive_threshold = existing.config.inactive_threshold
             if action == "create" and existing.config != cfg:
                 raise JetStreamError.from_err_code(10148)
-            old_to, new_to = existing.config.deliver_subject, cfg.deliver_subject
-            if old_to and new_to and old_to != new_to and self.has_interest(old_to):
-                raise JetStreamError.from_err_code(10013)
-            check_consumer_update(existing.config, cfg)
+            check_consumer_update(existing.config, cfg, self.has_interest)
             check_consumer_values(cfg)
             narrowed = existing.config.filters != cfg.filters
+            old = existing.config
             existing.config = cfg
+            if (old.ack_wait, old.backoff) != (cfg.ack_wait, cfg.backoff):
+                existing.retime_pending(old, now)
             existing.filters = existing._effective_filters(cfg)
             if narrowed:
                 self._cleanup_interest(st, existing.asflr, now)
+            # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
+            wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **existing.info(now)}, existing.paused_advisory(now)
+                    **existing.info(now)}, existing.paused_advisory(now) + wake
         if action == "update":
             raise JetStreamError.from_err_code(10149)
         if st.config.max_consumers > 0 and len(st.consumers) >= st.config.max_consumers:

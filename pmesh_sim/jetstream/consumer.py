@@ -214,6 +214,17 @@ class Consumer:
             return backoff[min(num_delivered - 1, len(backoff) - 1)]
         return self.config.ack_wait or 30.0
 
+    def retime_pending(self, old: ConsumerConfig, now: float) -> None:
+        """The ack wait changed (consumer.go updateConfig resets the pending timer to 100 ms):
+        each pending message is due its new wait after its delivery, and not before 0.1 s
+        from now."""
+        for seq, entry in self.pending.items():
+            dc = self.rdc.get(seq, 1)
+            was = old.backoff[min(dc - 1, len(old.backoff) - 1)] if old.backoff else (
+                old.ack_wait or 30.0)
+            entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
+            self._add_timer(entry[1], seq)
+
     def num_pending(self) -> int:
         """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
         # from the scan position: seqs in (sseq, _scanned] were looked at and passed over
