@@ -192,6 +192,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10149: (400, "consumer does not exist"),
     10183: (400, "consumer ack wait needs to be positive"),
     10184: (400, "consumer backoff needs to be positive"),
+    10193: (400, "missing sequence for expected last sequence per subject"),
 }
 
 

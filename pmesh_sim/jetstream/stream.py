@@ -147,6 +147,23 @@ class Stream:
             seqs.pop()
         return 0
 
+    def last_matching(self, subject: str) -> int:
+        """The last stored sequence on ``subject``, which may hold wildcards (0 if none).
+
+        >>> from pmesh_sim.config import StreamConfig
+        >>> s = Stream(StreamConfig(name="S", subjects=["a.*"]))
+        >>> for subj in ["a.x", "a.y", "a.x"]:
+        ...     _ = s.store(subj, b"", None, now=0.0)
+        >>> s.last_matching("a.y"), s.last_matching("a.*"), s.last_matching("b.*")
+        (2, 3, 0)
+        """
+        if "*" not in subject and ">" not in subject:
+            return self.last_for_subject(subject)
+        from ..subjects import subject_matches
+
+        return max((self.last_for_subject(subj) for subj in self.subj_count
+                    if subject_matches(subject, subj)), default=0)
+
     def republish_subject(self, subject: str) -> str | None:
         """Where ``republish`` sends a copy of a message stored on ``subject`` (None: nowhere;
         also when the transformed subject is not a valid publish subject, as the server)."""
@@ -193,10 +210,14 @@ class Stream:
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
             want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
+            # the subject checked may be another one, or a wildcard (LoadLastMsg)
+            other = headers.get("Nats-Expected-Last-Subject-Sequence-Subject")
             if want is not None:
-                have = self.last_for_subject(subject)
+                have = self.last_matching(other) if other else self.last_for_subject(subject)
                 if want != have:
                     return "error", JetStreamError.from_err_code(10071, seq=have)
+            elif other:
+                return "error", JetStreamError.from_err_code(10193)
             want = expected_seq(headers.get("Nats-Expected-Last-Sequence"))
             if want is not None and want != self.last_seq:
                 return "error", JetStreamError.from_err_code(10071, seq=self.last_seq)

@@ -233,6 +233,7 @@ SERVER_HEADERS = (
 HEADERS_MODELLED = (
     "Nats-Msg-Id", "Nats-Expected-Stream", "Nats-Expected-Last-Sequence",
     "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Last-Msg-Id", "Nats-Rollup",
+    "Nats-Expected-Last-Subject-Sequence-Subject",
 )
 
 #: Headers the server does not act on in a message a client publishes: it writes them itself
@@ -251,7 +252,7 @@ HEADERS_SERVER_SET = (
 #: Headers the server acts on that the simulated server refuses: a publish carrying one is not
 #: stored and its ack (if it asked for one) is the not-simulated reply.
 HEADERS_NOT_SIMULATED = (
-    "Nats-Expected-Last-Subject-Sequence-Subject", "Nats-Stream-Source", "Nats-TTL",
+    "Nats-Stream-Source", "Nats-TTL",
     "Nats-Incr", "Nats-Batch-Id", "Nats-Batch-Sequence", "Nats-Batch-Commit", "Nats-Schedule",
     "Nats-Schedule-Time-Zone", "Nats-Schedule-TTL", "Nats-Schedule-Rollup",
     "Nats-Schedule-Target", "Nats-Schedule-Source", "Nats-Pin-Id", "Nats-Required-Api-Level",
