@@ -291,8 +291,10 @@ class StreamConfig(_Config):
     metadata: dict[str, str] | None = None
     republish: RePublish | None = None
     first_seq: int | None = None
+    allow_msg_ttl: bool = False
+    subject_delete_marker_ttl: float | None = None
 
-    _SECONDS = ("max_age", "duplicate_window")
+    _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
     _SURFACE = "stream"
     _NESTED = {"republish": RePublish}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
@@ -302,7 +304,8 @@ class StreamConfig(_Config):
               "num_replicas": "int", "no_ack": "bool", "duplicate_window": "float",
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
-              "republish": "dict", "first_seq": "int"}
+              "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
+              "subject_delete_marker_ttl": "float"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
@@ -451,6 +454,7 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
             raise _invalid("discard new per subject requires discard new policy to be set")
         if c.max_msgs_per_subject <= 0:
             raise _invalid("discard new per subject requires max msgs per subject > 0")
+    _check_delete_markers(c)
     if not c.subjects:
         c.subjects = [c.name]
     else:
@@ -477,6 +481,22 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
     if not clustered and c.num_replicas > 1:
         raise JetStreamError.from_err_code(10074)
     return c
+
+
+def _check_delete_markers(c: StreamConfig) -> None:
+    """Subject delete markers (checkStreamCfg): at least 1 s; they turn on per-message TTLs
+    and rollups (and off deny_purge), as the server does outside pedantic mode."""
+    ttl = c.subject_delete_marker_ttl or 0.0
+    if ttl > 0:
+        if ttl < 1.0:
+            raise _invalid("subject delete marker TTL must be at least 1 second")
+        c.allow_msg_ttl = True
+        if not c.allow_rollup_hdrs:
+            c.allow_rollup_hdrs, c.deny_purge = True, False
+    elif ttl < 0:
+        raise _invalid("subject delete marker TTL must not be negative")
+    else:
+        c.subject_delete_marker_ttl = None
 
 
 def _check_republish(rp: RePublish, subjects: list[str]) -> RePublish:
@@ -522,6 +542,8 @@ def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool
         raise _invalid("stream configuration update can not cancel deny message deletes")
     if old.deny_purge and not c.deny_purge:
         raise _invalid("stream configuration update can not cancel deny purge")
+    if old.allow_msg_ttl and not c.allow_msg_ttl:
+        raise _invalid("message TTL status can not be disabled")
     if c.sealed:   # what sealing implies (configUpdateCheck): nothing leaves, nothing comes in
         c.max_age, c.discard = 0.0, DiscardPolicy.NEW
         c.deny_delete = c.deny_purge = True

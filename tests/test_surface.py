@@ -187,13 +187,13 @@ def test_the_python_client_raises_not_simulated():
     def main(env):
         yield js.add_stream(name="S", subjects=["s.>"])
         try:
-            yield js.publish("s.1", b"x", headers={"Nats-TTL": "5s"})
+            yield js.publish("s.1", b"x", headers={"Nats-Incr": "1"})
         except NotSimulatedError as err:
             caught.append(err.feature)
 
     sim.process(main(sim.env))
     sim.run()
-    assert caught == ["header 'Nats-TTL'"]
+    assert caught == ["header 'Nats-Incr'"]
     with pytest.raises(NotSimulatedError, match="Nats-Trace-Dest"):
         nc.publish("a", b"", headers={"Nats-Trace-Dest": "t"})
 
@@ -202,13 +202,13 @@ def test_a_scenario_step_the_simulation_refuses_is_unsupported():
     sc = Scenario.from_dict({"name": "refused", "streams": [{"name": "O", "subjects": ["o.>"]}],
                              "steps": [
         {"op": "add_stream", "name": "M", "mirror": {"name": "O"}},
-        {"op": "js_publish", "subject": "o.1", "headers": {"Nats-TTL": "5s"}},
+        {"op": "js_publish", "subject": "o.1", "headers": {"Nats-Incr": "1"}},
         {"op": "request", "subject": "$JS.API.STREAM.SNAPSHOT.O", "data": "{}"},
         {"op": "stream_info", "stream": "O"}]})
     doc = run_scenario(sc, "sim")
     results = [s["result"] for s in doc["steps"]]
     assert results[:3] == [
         {"outcome": "unsupported", "not_simulated": "stream config field 'mirror'"},
-        {"outcome": "unsupported", "not_simulated": "header 'Nats-TTL'"},
+        {"outcome": "unsupported", "not_simulated": "header 'Nats-Incr'"},
         {"outcome": "unsupported", "not_simulated": "API $JS.API.STREAM.SNAPSHOT"}]
     assert results[3]["messages"] == 0

@@ -15,6 +15,7 @@ anything; :meth:`Stream.store`, :meth:`Stream.remove` and :meth:`Stream.purge` a
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from .ttl import MARKER_REASON, parse_msg_ttl
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
 
@@ -112,6 +114,8 @@ class Stream:
         self.consumers: dict[str, Any] = {}
         self.num_deleted_interior = 0
         self._transform = None   # (config.republish, its SubjectTransform), made on first use
+        self._ttls: list[tuple[float, int]] = []   # per-message TTLs: (expires, seq), a heap
+        self._never: set[int] = set()              # Nats-TTL: never (outlives max_age)
         self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
         self.puback_prefix = f'{{"stream":{json.dumps(self.name)},"seq":'.encode()
 
@@ -209,6 +213,8 @@ class Stream:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
+            if headers.get("Nats-TTL") and not cfg.allow_msg_ttl and _ttl_or_zero(headers):
+                return "error", JetStreamError.from_err_code(10166)
             want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
             # the subject checked may be another one, or a wildcard (LoadLastMsg)
             other = headers.get("Nats-Expected-Last-Subject-Sequence-Subject")
@@ -241,6 +247,12 @@ class Stream:
             hdr_len = len(encode_headers(headers))
             if hdr_len > cfg.max_msg_size or len(data) > cfg.max_msg_size - hdr_len:
                 return "error", JetStreamError.from_err_code(10054)
+        if headers and headers.get("Nats-TTL") and not (
+                cfg.retention == RetentionPolicy.INTEREST and not self.has_interest(subject)):
+            try:   # checked after the size, and not for a message skipped for no interest
+                parse_msg_ttl(headers["Nats-TTL"])
+            except ValueError:
+                return "error", JetStreamError.from_err_code(10165)
         return "ok", None
 
     def has_interest(self, subject: str) -> bool:
@@ -278,6 +290,9 @@ class Stream:
             return self.last_seq
         if cfg.discard == DiscardPolicy.NEW:
             self._check_discard_new(subject, size, rollup)
+        ttl = 0
+        if cfg.allow_msg_ttl and headers and headers.get("Nats-TTL"):
+            headers, ttl = self._msg_ttl(headers)
         self.last_seq = seq = self.last_seq + 1
         self.last_time = now
         self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size)
@@ -290,6 +305,8 @@ class Stream:
             seqs = self._subj_seqs[subject] = deque()
         seqs.append(seq)
         self._remember_id(msg_id, seq, now)
+        if ttl:
+            self._add_ttl(seq, ttl, now)
         self.emit("store", stream=self.name, subject=subject, stream_seq=seq)
         self._enforce_limits(subject, now)
         # a rollup is a purge that keeps the new message, made after it is stored
@@ -351,22 +368,76 @@ class Stream:
         if not self.subj_count:
             self._enforce_limits("", now)
 
-    def expire(self, now: float) -> None:
-        """Remove messages older than ``max_age``."""
-        max_age = self.config.max_age
-        if max_age <= 0:
+    def _msg_ttl(self, headers: dict) -> tuple[dict, int]:
+        """The TTL a stored message gets, and its headers: with subject delete markers a TTL
+        is at least the markers' (the header then says so), unless max_msgs_per_subject is 1."""
+        ttl = parse_msg_ttl(headers["Nats-TTL"])
+        marker = int(self.config.subject_delete_marker_ttl or 0)
+        if 0 < ttl < marker and self.config.max_msgs_per_subject != 1:
+            ttl = marker
+            headers = {k: v for k, v in headers.items() if k != "Nats-TTL"}
+            headers["Nats-TTL"] = str(ttl)
+        return headers, ttl
+
+    def _add_ttl(self, seq: int, ttl: int, now: float) -> None:
+        if ttl < 0:
+            self._never.add(seq)
             return
-        while self.msgs:
-            first = self._first()
-            if now < self.msgs[first].time + max_age:  # the same sum next_expiry() returns
-                break
-            self.remove(first, reason="max_age", now=now)
+        heapq.heappush(self._ttls, (now + ttl, seq))
+        if now + ttl < self.wake[0]:
+            self.wake[0] = now + ttl
+
+    def expire(self, now: float) -> None:
+        """Remove messages older than ``max_age`` (but those with ``Nats-TTL: never``) and
+        those whose own TTL is up; with subject delete markers, the last message on a subject
+        is replaced by a marker instead (memstore.go expireMsgs)."""
+        max_age = self.config.max_age
+        if max_age > 0:
+            while self.msgs:
+                first = self._first_aging()
+                if first is None or now < self.msgs[first].time + max_age:
+                    break   # the same sum next_expiry() returns
+                self._expire_one(first, "max_age", now)
+        ttls = self._ttls
+        while ttls and ttls[0][0] <= now:
+            _, seq = heapq.heappop(ttls)
+            if seq in self.msgs:
+                self._expire_one(seq, "ttl", now)
+
+    def _first_aging(self) -> int | None:
+        """The first stored sequence ``max_age`` applies to."""
+        first = self._first()
+        if not self._never:
+            return first
+        return next((s for s in self.msgs if s not in self._never), None)
+
+    def _expire_one(self, seq: int, reason: str, now: float) -> None:
+        msg = self.msgs[seq]
+        marker_ttl = self.config.subject_delete_marker_ttl
+        if (marker_ttl and self.subj_count.get(msg.subject) == 1
+                and not (msg.headers and "Nats-Marker-Reason" in msg.headers)):
+            from .pull import go_duration
+
+            self.emit("delete_marker", stream=self.name, subject=msg.subject, stream_seq=seq)
+            self.store(msg.subject, b"", {"Nats-Marker-Reason": MARKER_REASON,
+                                          "Nats-TTL": go_duration(round(marker_ttl * NS)),
+                                          "Nats-Rollup": "sub"}, now)
+            return
+        self.remove(seq, reason=reason, now=now)
 
     def next_expiry(self) -> float | None:
-        """When the oldest message reaches ``max_age`` (None if never)."""
-        if self.config.max_age <= 0 or not self.msgs:
-            return None
-        return self.msgs[self._first()].time + self.config.max_age
+        """When the next message reaches ``max_age`` or its own TTL (None if never)."""
+        best = None
+        if self.config.max_age > 0 and self.msgs:
+            first = self._first_aging()
+            if first is not None:
+                best = self.msgs[first].time + self.config.max_age
+        ttls = self._ttls
+        while ttls and ttls[0][1] not in self.msgs:
+            heapq.heappop(ttls)
+        if ttls and (best is None or ttls[0][0] < best):
+            best = ttls[0][0]
+        return best
 
     def remove(self, seq: int, *, reason: str = "delete", now: float | None = None) -> bool:
         """Remove the message at ``seq``; False when it is not there.
@@ -377,6 +448,8 @@ class Stream:
         msg = self.msgs.pop(seq, None)
         if msg is None:
             return False
+        if self._never:
+            self._never.discard(seq)
         self.bytes -= msg.size
         n = self.subj_count[msg.subject] - 1
         if n:
@@ -486,6 +559,14 @@ class Stream:
             wire_state[key] = _rfc3339(wire_state[key], self.epoch_ns)
         return {"config": self.config.to_wire(), "created": _rfc3339(self.created, self.epoch_ns),
                 "state": wire_state, "ts": _rfc3339(now, self.epoch_ns)}
+
+
+def _ttl_or_zero(headers: dict) -> int:
+    """The TTL a ``Nats-TTL`` header asks for; 0 when invalid (checked later, as the server)."""
+    try:
+        return parse_msg_ttl(headers["Nats-TTL"])
+    except ValueError:
+        return 0
 
 
 def _valid_publish_subject(subject: str) -> bool:

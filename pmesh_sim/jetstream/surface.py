@@ -83,8 +83,6 @@ STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "subject_transform": (None,),
     "mirror_direct": (None, False),
     "consumer_limits": (None, {}, {"inactive_threshold": 0, "max_ack_pending": 0}),
-    "allow_msg_ttl": (None, False),
-    "subject_delete_marker_ttl": (None, 0),
     "allow_msg_counter": (None, False),
     "allow_atomic": (None, False),
     "allow_msg_schedules": (None, False),
@@ -233,7 +231,7 @@ SERVER_HEADERS = (
 HEADERS_MODELLED = (
     "Nats-Msg-Id", "Nats-Expected-Stream", "Nats-Expected-Last-Sequence",
     "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Last-Msg-Id", "Nats-Rollup",
-    "Nats-Expected-Last-Subject-Sequence-Subject",
+    "Nats-Expected-Last-Subject-Sequence-Subject", "Nats-TTL",
 )
 
 #: Headers the server does not act on in a message a client publishes: it writes them itself
@@ -252,7 +250,7 @@ HEADERS_SERVER_SET = (
 #: Headers the server acts on that the simulated server refuses: a publish carrying one is not
 #: stored and its ack (if it asked for one) is the not-simulated reply.
 HEADERS_NOT_SIMULATED = (
-    "Nats-Stream-Source", "Nats-TTL",
+    "Nats-Stream-Source",
     "Nats-Incr", "Nats-Batch-Id", "Nats-Batch-Sequence", "Nats-Batch-Commit", "Nats-Schedule",
     "Nats-Schedule-Time-Zone", "Nats-Schedule-TTL", "Nats-Schedule-Rollup",
     "Nats-Schedule-Target", "Nats-Schedule-Source", "Nats-Pin-Id", "Nats-Required-Api-Level",
@@ -265,8 +263,8 @@ _HEADERS_REFUSED = frozenset(HEADERS_NOT_SIMULATED)
 def refused_headers(headers: dict[str, str] | None) -> list[str]:
     """The headers of a message the simulated server refuses (cheap when there are none).
 
-    >>> refused_headers(None), refused_headers({"Nats-TTL": "1s"})
-    ([], ['Nats-TTL'])
+    >>> refused_headers(None), refused_headers({"Nats-Batch-Id": "b1"})
+    ([], ['Nats-Batch-Id'])
     """
     if not headers or _HEADERS_REFUSED.isdisjoint(headers):
         return []
