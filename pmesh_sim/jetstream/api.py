@@ -24,10 +24,9 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .pull import NS
-from .direct import direct_get, direct_subjects
+from .direct import direct_get, direct_subjects, msg_get
 from .stream import Stream, _rfc3339, encode_headers
-from .surface import (MSG_GET_NOT_SIMULATED, api_status, check_consumer_values,
-                      not_simulated_reply, refused_headers)
+from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
@@ -412,6 +411,8 @@ class JetStream:
                 "purged": n}
 
     def _stream_msg(self, tokens, body, now):
+        if tokens[2] == "GET":
+            return msg_get(lambda: self._stream(tokens[3]), body)
         st = self._stream(tokens[3])
         if tokens[2] == "DELETE":
             if st.config.sealed:
@@ -430,29 +431,7 @@ class JetStream:
                     10057, err="stream store EOF" if seq > st.last_seq else "no message found")
             self.emit("delete", stream=st.name, stream_seq=seq)
             return {"type": "io.nats.jetstream.api.v1.stream_msg_delete_response", "success": True}
-        if tokens[2] != "GET":
-            raise JetStreamError.from_err_code(10003)
-        import base64
-
-        unsimulated = [k for k in MSG_GET_NOT_SIMULATED if body.get(k)]
-        if unsimulated:
-            raise NotSimulatedError(f"message get field {unsimulated[0]!r}")
-
-        if body.get("last_by_subj"):
-            seq = st.last_for_subject(body["last_by_subj"])
-        elif body.get("next_by_subj"):
-            seq = next((s for s, m in st.msgs.items() if s >= int(body.get("seq", 0))
-                        and subject_matches(body["next_by_subj"], m.subject)), 0)
-        else:
-            seq = int(body.get("seq", 0))
-        msg = st.get(seq)
-        if msg is None:
-            raise JetStreamError.from_err_code(10037)
-        message = {"subject": msg.subject, "seq": msg.seq,
-                   "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time, st.epoch_ns)}
-        if msg.headers:
-            message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
-        return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
+        raise JetStreamError.from_err_code(10003)
 
     # --------------------------------------------------------------- consumers
     def _consumer_create(self, tokens, body, now):

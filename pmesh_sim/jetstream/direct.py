@@ -31,7 +31,7 @@ import json
 from ..subjects import subject_matches
 from .consumer import Outgoing, status
 from .stream import Stream, _rfc3339
-from .surface import MSG_GET_NOT_SIMULATED, not_simulated_reply
+from .surface import DIRECT_GET_NOT_SIMULATED, not_simulated_reply
 
 __all__ = ["direct_get", "direct_subjects"]
 
@@ -104,7 +104,7 @@ def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> lis
                 or (last and nxt) or (last and req.get("batch")) or (last and multi)
                 or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time"))):
             return [status(reply, 408, "Bad Request")]
-    unsimulated = [k for k in MSG_GET_NOT_SIMULATED if req.get(k)]
+    unsimulated = [k for k in DIRECT_GET_NOT_SIMULATED if req.get(k)]
     if unsimulated:   # refused, never ignored (see .surface)
         feature = f"direct get field {unsimulated[0]!r}"
         if emit is not None:
@@ -133,3 +133,49 @@ def _lookup(st: Stream, req: dict):
                          if subject_matches(last, m.subject)), None)
         return st.get(st.last_for_subject(last))
     return st.get(seq)
+
+
+def msg_get(lookup, body: dict) -> dict:
+    """The answer to ``$JS.API.STREAM.MSG.GET.<stream>`` (jsMsgGetRequest): the request is
+    checked before ``lookup()`` finds the stream; ``start_time`` picks the first message
+    stored at or after it; ``multi_last`` and ``up_to_*`` are not read by this API.
+
+    >>> from pmesh_sim.config import StreamConfig
+    >>> st = Stream(StreamConfig(name="K", subjects=["k.>"]))
+    >>> _ = st.publish("k.a", b"blue", None, 0.0)
+    >>> msg_get(lambda: st, {"last_by_subj": "k.*"})["message"]["seq"]
+    1
+    """
+    import base64
+
+    from ..config import ConsumerConfig
+    from ..errors import JetStreamError
+    from .stream import encode_headers, parse_rfc3339
+
+    if (body.get("batch") or 0) > 0 or (body.get("max_bytes") or 0) > 0:
+        raise JetStreamError.from_err_code(10003)   # "this version does not support batch"
+    start = body.get("start_time")
+    if start is not None:   # read as Go reads a time.Time (10025 for a bad one)
+        ConsumerConfig.from_wire({"opt_start_time": start})
+    seq, last, nxt = int(body.get("seq") or 0), body.get("last_by_subj"), body.get("next_by_subj")
+    if ((seq and last) or (not seq and not last and not nxt and start is None)
+            or (seq and start is not None) or (start is not None and last) or (last and nxt)):
+        raise JetStreamError.from_err_code(10003)
+    st = lookup()
+    if start is not None:   # GetSeqFromTime
+        at = (parse_rfc3339(start) - st.epoch_ns) / 1e9
+        seq = next((s for s, m in st.msgs.items() if m.time >= at), st.last_seq + 1)
+    if nxt:
+        msg = next((m for s, m in st.msgs.items() if s >= seq and subject_matches(nxt, m.subject)),
+                   None)
+    elif seq:
+        msg = st.get(seq)
+    else:
+        msg = st.get(st.last_matching(last))
+    if msg is None:
+        raise JetStreamError.from_err_code(10037)
+    message = {"subject": msg.subject, "seq": msg.seq,
+               "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time, st.epoch_ns)}
+    if msg.headers and not body.get("no_hdr"):
+        message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
+    return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}

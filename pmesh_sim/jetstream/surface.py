@@ -37,7 +37,7 @@ __all__ = [
     "STREAM_CONFIG_REFUSED", "CONSUMER_CONFIG_REFUSED", "SERVER_API_SUBJECTS",
     "API_MODELLED", "API_NOT_SIMULATED", "SERVER_HEADERS", "HEADERS_MODELLED",
     "HEADERS_SERVER_SET", "HEADERS_NOT_SIMULATED", "SERVER_MSG_GET_REQUEST",
-    "MSG_GET_NOT_SIMULATED", "SERVER_PULL_REQUEST", "PULL_NOT_SIMULATED",
+    "DIRECT_GET_NOT_SIMULATED", "SERVER_PULL_REQUEST", "PULL_NOT_SIMULATED",
     "refused_config_fields", "check_config", "api_status", "refused_headers",
     "not_simulated_body", "not_simulated_reply", "CONSUMER_VALUES_NOT_SIMULATED",
     "check_consumer_values",
@@ -196,9 +196,10 @@ def api_status(op: str) -> str:
 #: ``JSApiMsgGetRequest`` json tags (STREAM.MSG.GET and DIRECT.GET bodies).
 SERVER_MSG_GET_REQUEST = ("seq", "last_by_subj", "next_by_subj", "batch", "max_bytes",
                           "start_time", "multi_last", "up_to_seq", "up_to_time", "no_hdr")
-#: Message-get fields the simulation refuses when set.
-MSG_GET_NOT_SIMULATED = ("batch", "max_bytes", "start_time", "multi_last", "up_to_seq",
-                         "up_to_time")
+#: Direct-get fields the simulation refuses when set (the API's STREAM.MSG.GET models all of
+#: them: it refuses batches itself, 10003, and does not read multi_last or up_to_*).
+DIRECT_GET_NOT_SIMULATED = ("batch", "max_bytes", "start_time", "multi_last", "up_to_seq",
+                            "up_to_time")
 
 #: ``JSApiConsumerGetNextRequest`` + ``PriorityGroup`` json tags (a pull request's body).
 SERVER_PULL_REQUEST = ("expires", "batch", "max_bytes", "no_wait", "idle_heartbeat", "group",
