@@ -352,12 +352,16 @@ class JetStream:
         new.name = name
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
+        became_interest = (cfg.retention == RetentionPolicy.INTEREST
+                           and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
         for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
             c.filters = c._effective_filters(c.config)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
+        if became_interest:
+            st.drop_acked(now)
         return self._stream_info_body(st, now)
 
     def _stream_delete(self, tokens, body, now):
@@ -487,6 +491,8 @@ class JetStream:
                 cfg.inactive_threshold = existing.config.inactive_threshold
             if action == "create" and existing.config != cfg:
                 raise JetStreamError.from_err_code(10148)
+            if st.config.retention == RetentionPolicy.WORK_QUEUE:   # partitionUnique
+                _check_partition(st, cfg.filters, skip=name)
             check_consumer_update(existing.config, cfg, self.has_interest)
             check_consumer_values(cfg)
             narrowed = existing.config.filters != cfg.filters
@@ -513,10 +519,7 @@ class JetStream:
             if st.consumers:
                 if not cfg.filters:
                     raise JetStreamError.from_err_code(10099)
-                for other in st.consumers.values():
-                    if not other.filters or any(subjects_collide(a, b) for a in cfg.filters
-                                                for b in other.filters):
-                        raise JetStreamError.from_err_code(10100)
+                _check_partition(st, cfg.filters)
         if durable and len(name) > MAX_NAME_LEN:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
@@ -686,6 +689,14 @@ def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:
         data = b""
     st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq)
     return Outgoing(to, "", data, headers)
+
+
+def _check_partition(st: Stream, filters: list[str], skip: str | None = None) -> None:
+    """A workqueue consumer's filters may not collide with another consumer's (10100)."""
+    for other in st.consumers.values():
+        if other.name != skip and filters and (not other.filters or any(
+                subjects_collide(a, b) for a in filters for b in other.filters)):
+            raise JetStreamError.from_err_code(10100)
 
 
 def _ephemeral_name(n: int) -> str:

@@ -551,6 +551,20 @@ class Stream:
             self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
         return len(gone)
 
+    def drop_acked(self, now: float) -> None:
+        """The stream became interest-retained (stream.go update ->
+        checkStateForInterestStream): each consumer replays its acks, so a message some
+        consumer acked (up to its floor, or what it delivered, not pending) goes when no
+        consumer still needs it."""
+        consumers = list(self.consumers.values())
+        for c in consumers:
+            upto = max(c.asflr, c.sseq - 1) if c.pending else c.asflr
+            for seq in [s for s in self.msgs if s <= upto]:
+                msg = self.msgs[seq]
+                if (seq not in c.pending and c.matches(msg.subject)
+                        and not any(o.needs_ack(seq, msg.subject) for o in consumers)):
+                    self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
+
     def info(self, now: float) -> dict[str, Any]:
         """The server's stream info JSON (``config``, ``state``, ``created``)."""
         state = self.state()
