@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..config import (MAX_NAME_LEN, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
+from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
                       check_consumer_config, check_consumer_update, check_stream_config,
                       check_stream_update, subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
@@ -51,12 +51,12 @@ API_HANDLERS = (
 #: as measured on nats-server 2.15.1; likewise ``$JS.API.DIRECT.GET.<stream>[.>]`` is heard only
 #: for a stream with allow_direct (see :mod:`.direct`). Here: every ``$JS.API`` family but
 #: ``CONSUMER.MSG`` and ``DIRECT``; :meth:`JetStream.interest` adds each consumer's MSG.NEXT
-#: subject and each allow_direct stream's direct-get subjects.
+#: subject, its ack subjects (not for ack policy none: an ack to it reaches nobody) and each
+#: allow_direct stream's direct-get subjects.
 API_SUBJECTS = frozenset({
     "$JS.API.*", "$JS.API.STREAM.>", "$JS.API.ACCOUNT.>", "$JS.API.META.>", "$JS.API.SERVER.>",
     "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
-        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN")),
-    "$JS.ACK.>"})
+        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN"))})
 
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
@@ -160,8 +160,11 @@ class JetStream:
         for st in self.streams.values():
             subjects.update(st.config.subjects)
             subjects.update(direct_subjects(st))   # only with allow_direct
-            subjects.update(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}"
-                            for c in st.consumers.values())
+            for c in st.consumers.values():
+                subjects.add(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}")
+                if c.config.ack_policy != AckPolicy.NONE:   # consumer.go: no acks, no ack sub
+                    subjects.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
+                    subjects.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
         self._route_cache.clear()
         self._has_push = any(not c.is_pull for st in self.streams.values()
                              for c in st.consumers.values())

@@ -437,7 +437,9 @@ class Consumer:
                 self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
                           consumer_seq=dseq)
                 out.append(self._advisory("MSG_TERMINATED", sseq, dc, now))
-        if reply and kind != b"+NXT":
+        # consumer.go processAck: an ack or term above what was delivered is ignored, unanswered
+        ignored = sseq >= self.sseq and kind in (b"", b"+ACK", b"+OK", b"+TERM")
+        if reply and kind != b"+NXT" and not ignored:
             out.append(Outgoing(reply, "", b"", None))
         if kind == b"+NXT" and reply:
             out.extend(self.pull(reply, rest, now))
