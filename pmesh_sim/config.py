@@ -293,6 +293,7 @@ class StreamConfig(_Config):
     first_seq: int | None = None
     allow_msg_ttl: bool = False
     subject_delete_marker_ttl: float | None = None
+    placement: dict[str, Any] | None = None
 
     _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
     _SURFACE = "stream"
@@ -305,7 +306,7 @@ class StreamConfig(_Config):
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
               "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
-              "subject_delete_marker_ttl": "float"}
+              "subject_delete_marker_ttl": "float", "placement": "dict"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> StreamConfig:

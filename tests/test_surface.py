@@ -212,3 +212,11 @@ def test_a_scenario_step_the_simulation_refuses_is_unsupported():
         {"outcome": "unsupported", "not_simulated": "header 'Nats-Incr'"},
         {"outcome": "unsupported", "not_simulated": "API $JS.API.STREAM.SNAPSHOT"}]
     assert results[3]["messages"] == 0
+
+
+def test_placement_is_taken_on_one_server_and_refused_in_a_cluster():
+    body = {"name": "S", "subjects": ["s.>"], "placement": {"cluster": "east"}}
+    one, = _api(JetStream(), "$JS.API.STREAM.CREATE.S", body)
+    assert json.loads(one.data)["config"]["placement"] == {"cluster": "east"}
+    three, = _api(JetStream(peers=3), "$JS.API.STREAM.CREATE.S", body)
+    assert three.headers[surface.NOT_SIMULATED_HEADER] == "stream config field 'placement' in a cluster"

@@ -333,8 +333,13 @@ class JetStream:
         """The cluster's placement rule: ``num_replicas`` needs as many JetStream servers.
 
         An interim until clustering is simulated: ``peers`` (the cluster size) only decides
-        which configs are accepted; every replica's state is this one object.
+        which configs are accepted; every replica's state is this one object. A single server
+        takes any ``placement`` and places the stream on itself, as nats-server does; placing
+        by cluster name or tags in a cluster is not simulated.
         """
+        if self.peers > 1 and cfg.placement and (cfg.placement.get("cluster")
+                                                 or cfg.placement.get("tags")):
+            raise NotSimulatedError("stream config field 'placement' in a cluster")
         if self.peers > 1 and cfg.num_replicas > self.peers:
             raise JetStreamError.from_err_code(10005, err="no suitable peers for placement")
         return cfg

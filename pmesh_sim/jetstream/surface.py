@@ -75,8 +75,6 @@ SERVER_CONSUMER_CONFIG = (
 #: server's zero value, as clients send it). Everything else of SERVER_STREAM_CONFIG is a field
 #: of :class:`~pmesh_sim.config.StreamConfig`.
 STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
-    "placement": (None, {}, {"cluster": ""}, {"cluster": "", "tags": None},
-                  {"cluster": "", "tags": []}),
     "mirror": (None,),
     "sources": (None, []),
     "compression": (None, "", "none"),
