@@ -26,7 +26,7 @@ from .errors import ConfigError, JetStreamError
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
-    "RePublish", "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
+    "RePublish", "SubjectTransformConfig", "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
     "check_consumer_config", "check_consumer_update",
 ]
 
@@ -260,6 +260,21 @@ class RePublish(_Config):
 
 
 @dataclass
+class SubjectTransformConfig(_Config):
+    """A stream's ``subject_transform``: a message arriving on a subject that matches ``src``
+    (unset: any) is stored on the subject ``dest`` makes of it, before anything else.
+
+    >>> SubjectTransformConfig(src="orders.*", dest="o.$1").to_wire()
+    {'src': 'orders.*', 'dest': 'o.$1'}
+    """
+
+    src: str | None = None
+    dest: str | None = None
+
+    _TYPES = {"src": "str", "dest": "str"}
+
+
+@dataclass
 class StreamConfig(_Config):
     """A stream's configuration (nats-py ``StreamConfig`` names; durations in seconds).
 
@@ -294,10 +309,11 @@ class StreamConfig(_Config):
     allow_msg_ttl: bool = False
     subject_delete_marker_ttl: float | None = None
     placement: dict[str, Any] | None = None
+    subject_transform: SubjectTransformConfig | None = None
 
     _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
     _SURFACE = "stream"
-    _NESTED = {"republish": RePublish}
+    _NESTED = {"republish": RePublish, "subject_transform": SubjectTransformConfig}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
               "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
@@ -306,7 +322,8 @@ class StreamConfig(_Config):
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
               "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
-              "subject_delete_marker_ttl": "float", "placement": "dict"}
+              "subject_delete_marker_ttl": "float", "placement": "dict",
+              "subject_transform": "dict"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
@@ -477,6 +494,8 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
                 if subjects_collide(other, subj):
                     raise _invalid(f'subject "{subj}" overlaps with "{other}"')
             seen.add(subj)
+    if c.subject_transform is not None:
+        _check_transform(c.subject_transform)
     if c.republish is not None:
         c.republish = _check_republish(c.republish, c.subjects)
     if not clustered and c.num_replicas > 1:
@@ -498,6 +517,28 @@ def _check_delete_markers(c: StreamConfig) -> None:
         raise _invalid("subject delete marker TTL must not be negative")
     else:
         c.subject_delete_marker_ttl = None
+
+
+def _check_transform(tr: SubjectTransformConfig) -> None:
+    """checkStreamCfg on ``subject_transform``: a valid source (10155) and a mapping the
+    server can make (10156); a mapping function the simulation lacks is not simulated."""
+    from .errors import InvalidSubjectError, NotSimulatedError
+    from .jetstream.transform import SubjectTransform, UnsupportedMapping
+    from .subjects import validate_subject
+
+    if tr.src:
+        try:
+            validate_subject(tr.src)
+        except InvalidSubjectError:
+            raise JetStreamError.from_err_code(10155, err=f"invalid subject {tr.src}") from None
+    if not tr.dest:
+        return
+    try:
+        SubjectTransform(tr.src or ">", tr.dest)
+    except UnsupportedMapping as err:
+        raise NotSimulatedError("stream config field 'subject_transform'", str(err)) from None
+    except ValueError:
+        raise JetStreamError.from_err_code(10156, err="invalid subject") from None
 
 
 def _check_republish(rp: RePublish, subjects: list[str]) -> RePublish:

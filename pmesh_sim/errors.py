@@ -191,6 +191,8 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10148: (400, "consumer already exists"),
     10149: (400, "consumer does not exist"),
     10183: (400, "consumer ack wait needs to be positive"),
+    10155: (400, "stream transform source: {err}"),
+    10156: (400, "stream transform: {err}"),
     10165: (400, "invalid per-message TTL"),
     10166: (400, "per-message TTL is disabled"),
     10184: (400, "consumer backoff needs to be positive"),

@@ -1,4 +1,4 @@
-"""first_seq and what sealing a stream implies (stream.go / memstore.go, configUpdateCheck)."""
+"""first_seq, what sealing a stream implies, and subject_transform (stream.go, memstore.go)."""
 
 import json
 
@@ -40,3 +40,20 @@ def test_sealing_sets_what_it_implies():
             cfg["allow_rollup_hdrs"]) == (0, "new", True, True, False)
     err = api(js, "$JS.API.STREAM.UPDATE.S", {"name": "S", "subjects": ["s.*"], "sealed": True})
     assert err["error"]["description"] == "stream configuration update can not cancel deny message deletes"
+
+
+def test_a_subject_transform_rewrites_arriving_subjects_before_anything_else():
+    js = JetStream()
+    api(js, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["orders.>"],
+                                         "subject_transform": {"src": "orders.*", "dest": "o.$1"}})
+    api(js, "orders.eu", None)
+    api(js, "orders.eu.x", None)
+    assert [m.subject for m in js.streams["S"].msgs.values()] == ["o.eu", "orders.eu.x"]
+
+
+def test_a_subject_transform_with_a_bad_source_or_destination_is_refused():
+    bad_src = api(JetStream(), "$JS.API.STREAM.CREATE.S", {
+        "name": "S", "subjects": ["s.>"], "subject_transform": {"src": "s..x", "dest": "t.>"}})
+    bad_dest = api(JetStream(), "$JS.API.STREAM.CREATE.S", {
+        "name": "S", "subjects": ["s.>"], "subject_transform": {"src": "s.*", "dest": "t.*"}})
+    assert (bad_src["error"]["err_code"], bad_dest["error"]["err_code"]) == (10155, 10156)

@@ -116,8 +116,8 @@ def test_every_nats_header_in_the_binary_is_classified(binary):
 def test_a_refused_stream_field_raises_not_simulated():
     with pytest.raises(NotSimulatedError, match="'mirror'"):
         StreamConfig.from_dict({"name": "M", "mirror": {"name": "O"}})
-    with pytest.raises(NotSimulatedError, match="'subject_transform'"):
-        StreamConfig.from_wire({"name": "S", "subject_transform": {"src": ">", "dest": "x.>"}})
+    with pytest.raises(NotSimulatedError, match="'sources'"):
+        StreamConfig.from_wire({"name": "S", "sources": [{"name": "O"}]})
 
 
 def test_off_values_of_refused_fields_are_accepted():

@@ -201,6 +201,8 @@ class JetStream:
             return self._not_simulated(reply, f"header {refused[0]!r}", stream=st.name)
         if st.config.no_ack:   # stream.go: canRespond := !mset.cfg.NoAck && len(reply) > 0
             reply = ""
+        if st.config.subject_transform is not None:
+            subject = st.transform_in(subject)
         republish = None
         if st.config.republish is not None:
             # the subject's previous sequence is read before the store (processJetStreamMsg)

@@ -114,6 +114,7 @@ class Stream:
         self.consumers: dict[str, Any] = {}
         self.num_deleted_interior = 0
         self._transform = None   # (config.republish, its SubjectTransform), made on first use
+        self._in_transform = None   # (config.subject_transform, its SubjectTransform)
         self._ttls: list[tuple[float, int]] = []   # per-message TTLs: (expires, seq), a heap
         self._never: set[int] = set()              # Nats-TTL: never (outlives max_age)
         self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
@@ -182,6 +183,18 @@ class Stream:
         if target is None or not _valid_publish_subject(target):
             return None
         return target
+
+    def transform_in(self, subject: str) -> str:
+        """The subject a message arriving on ``subject`` is stored on (``subject_transform``,
+        applied before anything else; unchanged when it does not match)."""
+        tr = self.config.subject_transform
+        if tr is None or not tr.dest:
+            return subject
+        if self._in_transform is None or self._in_transform[0] is not tr:
+            from .transform import SubjectTransform
+
+            self._in_transform = (tr, SubjectTransform(tr.src or ">", tr.dest))
+        return self._in_transform[1].match(subject) or subject
 
     def covers(self, subject: str) -> bool:
         """True when one of the stream's subjects matches ``subject``."""

@@ -78,7 +78,6 @@ STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "mirror": (None,),
     "sources": (None, []),
     "compression": (None, "", "none"),
-    "subject_transform": (None,),
     "mirror_direct": (None, False),
     "consumer_limits": (None, {}, {"inactive_threshold": 0, "max_ack_pending": 0}),
     "allow_msg_counter": (None, False),
