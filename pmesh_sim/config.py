@@ -26,8 +26,8 @@ from .errors import ConfigError, JetStreamError
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
-    "RePublish", "SubjectTransformConfig", "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
-    "check_consumer_config", "check_consumer_update",
+    "RePublish", "ConsumerLimits", "SubjectTransformConfig", "StreamConfig", "ConsumerConfig",
+    "check_stream_config", "check_stream_update", "check_consumer_config", "check_consumer_update",
 ]
 
 NS = 1_000_000_000
@@ -204,6 +204,9 @@ class _Config:
         for key, value in data.items():
             if key not in names:
                 continue
+            if key in cls._NESTED and isinstance(value, dict):   # in the server's units too
+                values[key] = cls._NESTED[key].from_wire(value)
+                continue
             if key in cls._SECONDS and value is not None:
                 if isinstance(value, list):
                     value = [v / NS for v in value]
@@ -260,6 +263,22 @@ class RePublish(_Config):
 
 
 @dataclass
+class ConsumerLimits(_Config):
+    """A stream's ``consumer_limits``: the defaults and ceilings of its consumers'
+    ``inactive_threshold`` (seconds) and ``max_ack_pending`` (setConsumerConfigDefaults).
+
+    >>> ConsumerLimits(inactive_threshold=2.0).to_wire()
+    {'inactive_threshold': 2000000000}
+    """
+
+    inactive_threshold: float | None = None
+    max_ack_pending: int | None = None
+
+    _SECONDS = ("inactive_threshold",)
+    _TYPES = {"inactive_threshold": "float", "max_ack_pending": "int"}
+
+
+@dataclass
 class SubjectTransformConfig(_Config):
     """A stream's ``subject_transform``: a message arriving on a subject that matches ``src``
     (unset: any) is stored on the subject ``dest`` makes of it, before anything else.
@@ -310,10 +329,13 @@ class StreamConfig(_Config):
     subject_delete_marker_ttl: float | None = None
     placement: dict[str, Any] | None = None
     subject_transform: SubjectTransformConfig | None = None
+    compression: str | None = None
+    consumer_limits: ConsumerLimits | None = None
 
     _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
     _SURFACE = "stream"
-    _NESTED = {"republish": RePublish, "subject_transform": SubjectTransformConfig}
+    _NESTED = {"republish": RePublish, "subject_transform": SubjectTransformConfig,
+               "consumer_limits": ConsumerLimits}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
               "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
@@ -323,11 +345,16 @@ class StreamConfig(_Config):
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
               "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
               "subject_delete_marker_ttl": "float", "placement": "dict",
-              "subject_transform": "dict"}
+              "subject_transform": "dict", "compression": "str", "consumer_limits": "dict"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
-        """Read the server's JSON; ``first_seq`` is a uint64 there (10025 when negative)."""
+        """Read the server's JSON; ``first_seq`` is a uint64 there (10025 when negative), and
+        ``compression`` ``s2`` or ``none`` (the store's; it changes no count the server shows).
+        """
+        if isinstance(data, dict) and "compression" in data \
+                and data["compression"] not in ("s2", "none"):
+            raise JetStreamError.from_err_code(10025, err="unknown compression algorithm")
         seq = data.get("first_seq") if isinstance(data, dict) else None
         if isinstance(seq, int) and not isinstance(seq, bool) and seq < 0:
             raise JetStreamError.from_err_code(
@@ -441,8 +468,12 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
         raise _invalid("stream name is required and can not contain '.', '*', '>', '\\', '/'")
     if len(cfg.name) > MAX_NAME_LEN:
         raise _invalid(f"stream name is too long, maximum allowed is {MAX_NAME_LEN}")
+    limits = cfg.consumer_limits
     c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None,
-                            first_seq=cfg.first_seq or None)
+                            first_seq=cfg.first_seq or None,
+                            compression=None if cfg.compression == "none" else cfg.compression,
+                            consumer_limits=limits if limits and (
+                                limits.inactive_threshold or limits.max_ack_pending) else None)
     if c.num_replicas == 0:
         c.num_replicas = 1
     if c.num_replicas > 5:
@@ -650,6 +681,11 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
         c.ack_wait = DEFAULT_ACK_WAIT
     if c.backoff:
         c.ack_wait = c.backoff[0]
+    limits = stream.consumer_limits or ConsumerLimits()
+    if not c.max_ack_pending and limits.max_ack_pending:
+        c.max_ack_pending = limits.max_ack_pending
+    if not c.inactive_threshold and limits.inactive_threshold:
+        c.inactive_threshold = limits.inactive_threshold
     if not c.max_ack_pending and c.ack_policy != AckPolicy.NONE:
         c.max_ack_pending = DEFAULT_MAX_ACK_PENDING
     if c.name and not _valid_asset_name(c.name):
@@ -691,6 +727,7 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
             raise JetStreamError.from_err_code(10088)
         if c.flow_control:
             raise JetStreamError.from_err_code(10089)
+    _check_limits(c, limits)
     if c.filter_subject and c.filter_subjects:
         raise JetStreamError.from_err_code(10136)
     if any(f == "" for f in c.filter_subjects or ()):
@@ -709,6 +746,19 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
     if c.durable_name and c.name and c.name != c.durable_name:
         raise JetStreamError.from_err_code(10132)
     return c
+
+
+def _check_limits(c: ConsumerConfig, limits: ConsumerLimits) -> None:
+    """The stream's consumer limits are ceilings too (checkConsumerCfg: 10121, 10153)."""
+    from .jetstream.pull import go_duration
+
+    if limits.max_ack_pending and limits.max_ack_pending > 0 \
+            and (c.max_ack_pending or 0) > limits.max_ack_pending:
+        raise JetStreamError.from_err_code(10121, limit=limits.max_ack_pending)
+    if limits.inactive_threshold and limits.inactive_threshold > 0 \
+            and (c.inactive_threshold or 0) > limits.inactive_threshold:
+        raise JetStreamError.from_err_code(
+            10153, limit=go_duration(round(limits.inactive_threshold * NS)))
 
 
 def _check_deliver_policy(c: ConsumerConfig) -> None:

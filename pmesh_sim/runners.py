@@ -67,6 +67,9 @@ def wire_stream_config(fields: dict) -> dict:
     """The JSON body nats-py's ``add_stream`` would send for these StreamConfig fields."""
     body = dict(_NATS_PY_STREAM)
     for key, value in fields.items():
+        if key == "consumer_limits" and isinstance(value, dict):   # nats-py's seconds, nested
+            value = {k: _ns(v) if k == "inactive_threshold" and isinstance(v, (int, float))
+                     else v for k, v in value.items()}
         body[key] = _ns(value) if key in _STREAM_SECONDS and value is not None else value
     return body
 

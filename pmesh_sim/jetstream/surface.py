@@ -77,9 +77,7 @@ SERVER_CONSUMER_CONFIG = (
 STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "mirror": (None,),
     "sources": (None, []),
-    "compression": (None, "", "none"),
     "mirror_direct": (None, False),
-    "consumer_limits": (None, {}, {"inactive_threshold": 0, "max_ack_pending": 0}),
     "allow_msg_counter": (None, False),
     "allow_atomic": (None, False),
     "allow_msg_schedules": (None, False),
