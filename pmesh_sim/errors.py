@@ -199,6 +199,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10166: (400, "per-message TTL is disabled"),
     10184: (400, "consumer backoff needs to be positive"),
     10193: (400, "missing sequence for expected last sequence per subject"),
+    10204: (400, "invalid reset: {err}"),
 }
 
 

@@ -307,6 +307,11 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             body = _dates(b, {k: a[k] for k in ("pause_until",) if k in a}, ("pause_until",))
             result = yield from api(f"$JS.API.CONSUMER.PAUSE.{a['stream']}.{a['consumer']}",
                                     body, lambda resp: {"paused": bool(resp.get("paused"))})
+        elif op == "reset_consumer":   # seq omitted: back to the ack floor
+            result = yield from api(
+                f"$JS.API.CONSUMER.RESET.{a['stream']}.{a['consumer']}",
+                {"seq": a["seq"]} if "seq" in a else None,
+                lambda resp: {**sc.consumer_info(resp), "reset_seq": int(resp["reset_seq"])})
         elif op == "delete_consumer":
             result = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}",
                                     None, _deleted)

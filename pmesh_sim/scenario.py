@@ -135,6 +135,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
     "pause_consumer": ({"consumer": _STR}, {"stream": _STR, "pause_until": _STR}),
+    "reset_consumer": ({"consumer": _STR}, {"stream": _STR, "seq": _INT}),
     "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
                                                      "no_echo": _BOOL, "max_msgs": _INT}),
     "unsubscribe": ({"name": _STR}, {}),
@@ -357,7 +358,7 @@ class _Checker:
         elif op == "add_consumer":
             self.consumer(where, args)
         elif op in ("fetch", "delete_consumer", "consumer_info", "fetch_result",
-                    "pause_consumer"):
+                    "pause_consumer", "reset_consumer"):
             args["stream"] = self.consumer_stream(where, args)
             self.background(where, op, args)
         elif op == "subscribe":

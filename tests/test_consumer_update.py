@@ -1,4 +1,4 @@
-"""Consumer updates as the server allows them (checkNewConsumerConfig, updateConfig)."""
+"""Consumer updates as the server allows them (checkNewConsumerConfig, updateConfig), and resets."""
 
 import json
 
@@ -47,3 +47,27 @@ def test_a_shorter_ack_wait_counts_from_the_delivery():
     api(js, "$JS.API.CONSUMER.DURABLE.CREATE.S.c",
         {"stream_name": "S", "config": {**cfg, "ack_wait": 10**8}}, now=2.0)
     assert js.streams["S"].consumers["c"].pending[1][1] == 2.1     # past due: 100 ms from now
+
+
+def test_a_reset_starts_again_at_the_ack_floor_with_nothing_pending():
+    js = JetStream()
+    api(js, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.*"]})
+    api(js, "$JS.API.CONSUMER.DURABLE.CREATE.S.c", {"stream_name": "S", "config": {
+        "durable_name": "c", "ack_policy": "explicit"}})
+    for subject in ("s.a", "s.b"):
+        js.handle(subject, "", b"x", None, now=0.0)
+    js.handle("$JS.API.CONSUMER.MSG.NEXT.S.c", "_INBOX.p", b'{"batch":2}', None, now=0.1)
+    resp = api(js, "$JS.API.CONSUMER.RESET.S.c", None, now=0.2)
+    assert (resp["reset_seq"], resp["num_ack_pending"], resp["delivered"]) == \
+        (1, 0, {"consumer_seq": 0, "stream_seq": 0})
+
+
+def test_a_reset_of_a_deliver_new_consumer_to_a_sequence_is_10204():
+    js = JetStream()
+    api(js, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.*"]})
+    api(js, "$JS.API.CONSUMER.DURABLE.CREATE.S.n", {"stream_name": "S", "config": {
+        "durable_name": "n", "ack_policy": "explicit", "deliver_policy": "new"}})
+    resp = api(js, "$JS.API.CONSUMER.RESET.S.n", {"seq": 2})
+    assert resp == {"type": "io.nats.jetstream.api.v1.consumer_reset_response",
+                    "error": {"code": 400, "err_code": 10204,
+                              "description": "invalid reset: not allowed"}, "reset_seq": 0}

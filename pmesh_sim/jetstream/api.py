@@ -56,7 +56,8 @@ API_HANDLERS = (
 API_SUBJECTS = frozenset({
     "$JS.API.*", "$JS.API.STREAM.>", "$JS.API.ACCOUNT.>", "$JS.API.META.>", "$JS.API.SERVER.>",
     "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
-        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN"))})
+        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN",
+        "RESET"))})
 
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
@@ -90,6 +91,7 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "CONSUMER.PAUSE": ("consumer_pause_response",
                        {"paused": False, "pause_until": "0001-01-01T00:00:00Z"}),
     "CONSUMER.UNPIN": ("consumer_unpin_response", {}),
+    "CONSUMER.RESET": ("consumer_reset_response", {"reset_seq": 0}),
     "CONSUMER.LEADER.STEPDOWN": ("consumer_leader_stepdown_response", {}),
 }
 
@@ -243,6 +245,8 @@ class JetStream:
             if tokens[2:3] == ["NEXT"] and len(tokens) == 5:
                 return self._next(tokens[3], tokens[4], reply, data, now)
             return []
+        if kind == "CONSUMER.RESET" and len(tokens) == 4:   # the consumer's own subscription:
+            return self._reset(tokens, reply, data, now)      # taken, unanswered without one
         self._volatile = True
         if kind == "DIRECT.GET" and len(tokens) > 2:
             st = self.streams.get(tokens[2])
@@ -625,6 +629,25 @@ class JetStream:
         if not c.is_pull:
             return [status(reply, 409, "Consumer is push based")]
         return c.pull(reply, data, now)
+
+    def _reset(self, tokens, reply, data, now) -> list[Outgoing]:
+        """consumer.go processResetReq: back to the ack floor (empty request) or to ``seq``."""
+        st = self.streams.get(tokens[2])
+        c = st.consumers.get(tokens[3]) if st else None
+        if c is None or not reply:
+            return []
+        self._volatile = True
+        try:
+            seq = c.reset_target(int(self._body(data).get("seq") or 0))
+        except JetStreamError as err:
+            return _reply(reply, error_response(tokens, err))
+        out = c.reset(seq, now)
+        if st.config.retention == RetentionPolicy.INTEREST:
+            st.drop_acked(now)
+        self.emit("consumer_reset", stream=st.name, consumer=c.name, stream_seq=seq)
+        body = {"type": "io.nats.jetstream.api.v1.consumer_reset_response", **c.info(now),
+                "reset_seq": seq}
+        return _reply(reply, body) + out
 
     def on_interest_change(self, now: float) -> list[Outgoing]:
         """A client subscribed or unsubscribed on the server: push consumers that gained a

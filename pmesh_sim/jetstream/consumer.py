@@ -100,6 +100,38 @@ class Consumer:
         self._pause_at: float | None = None   # paused until then (virtual seconds)
         self.set_pause(config.pause_until, now)
 
+    # ------------------------------------------------------------------- reset
+    def reset_target(self, seq: int) -> int:
+        """Where a reset to ``seq`` (0: the ack floor) starts, or 10204 (consumer.go
+        resetStartingSeqLocked): any sequence for deliver all, not below the start otherwise.
+        """
+        from ..errors import JetStreamError
+
+        if seq == 0:
+            return self.asflr + 1
+        dp = self.config.deliver_policy
+        if dp == DeliverPolicy.BY_START_SEQUENCE and seq < (self.config.opt_start_seq or 0):
+            raise JetStreamError.from_err_code(10204, err="below start seq")
+        if dp == DeliverPolicy.BY_START_TIME:
+            at = (parse_rfc3339(self.config.opt_start_time) - self.stream.epoch_ns) / NS
+            st = self.stream
+            if seq < next((m.seq for m in st.msgs.values() if m.time >= at), st.last_seq + 1):
+                raise JetStreamError.from_err_code(10204, err="below start time")
+        elif dp not in (DeliverPolicy.ALL, DeliverPolicy.BY_START_SEQUENCE):
+            raise JetStreamError.from_err_code(10204, err="not allowed")
+        return max(seq, 1)
+
+    def reset(self, seq: int, now: float) -> list[Outgoing]:
+        """Start again at stream sequence ``seq`` (resetLocalStartingSeq): nothing pending or
+        due again, consumer sequences from 1, the ack floor just below ``seq``."""
+        self.pending.clear()
+        self.rdc.clear()
+        self.rdq, self._rdq_set = [], set()
+        self._lps = None
+        self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
+        self.adflr, self.asflr = 0, seq - 1
+        return self.deliver(now)
+
     # ------------------------------------------------------------------- pause
     def set_pause(self, until: str | None, now: float) -> None:
         """Pause delivery until the date ``until`` (None: resume); a date already past does
