@@ -288,6 +288,12 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             else:
                 result = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}",
                                         wire_stream_config(a), sc.stream_state)
+        elif op == "stream_list":
+            body = {k: a[k] for k in ("subject", "offset") if k in a}
+            result = yield from api("$JS.API.STREAM.LIST", body or None, lambda resp: {
+                **{k: int(resp.get(k) or 0) for k in ("total", "offset", "limit")},
+                "streams": [{"name": s["config"]["name"], **sc.stream_state(s)}
+                            for s in resp.get("streams") or []]})
         elif op == "stream_info":
             result = yield from api(f"$JS.API.STREAM.INFO.{a['stream']}", None, sc.stream_state)
         elif op == "delete_stream":

@@ -131,6 +131,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "delete_stream": ({"stream": _STR}, {}),
     "purge_stream": ({"stream": _STR}, {"subject": _STR, "seq": _INT, "keep": _INT}),
     "stream_info": ({"stream": _STR}, {}),
+    "stream_list": ({}, {"subject": _STR, "offset": _INT}),
     "add_consumer": ({"stream": _STR}, {"action": _STR}),
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),

@@ -270,6 +270,7 @@ class JetStream:
                 "CONSUMER.DELETE": self._consumer_delete, "CONSUMER.INFO": self._consumer_info,
                 "CONSUMER.PAUSE": self._consumer_pause,
                 "STREAM.NAMES": self._stream_names, "INFO": self._account_info,
+                "STREAM.LIST": self._stream_list,
                 "CONSUMER.NAMES": self._consumer_names, "CONSUMER.LIST": self._consumer_list,
             }.get(kind)
             if handler is None:
@@ -394,14 +395,27 @@ class JetStream:
     def _stream_info(self, tokens, body, now):
         return self._stream_info_body(self._stream(tokens[2]), now)
 
-    def _stream_names(self, tokens, body, now):
+    def _names(self, body) -> list[str]:
+        """The streams' names in order, those whose subjects meet ``subject`` if given."""
         names = sorted(self.streams)
         if body.get("subject"):
             names = [n for n in names if any(
                 subject_matches(p, body["subject"]) or subject_matches(body["subject"], p)
                 for p in self.streams[n].config.subjects)]
+        return names
+
+    def _stream_names(self, tokens, body, now):
+        names = self._names(body)
         return {"type": "io.nats.jetstream.api.v1.stream_names_response", "total": len(names),
                 "offset": 0, "limit": 1024, "streams": names or None}
+
+    def _stream_list(self, tokens, body, now):
+        """jsStreamListRequest: every stream's info, by name, 256 from ``offset``."""
+        names = self._names(body)
+        offset = min(max(0, int(body.get("offset") or 0)), len(names))
+        return {"type": "io.nats.jetstream.api.v1.stream_list_response", "total": len(names),
+                "offset": offset, "limit": 256,
+                "streams": [self.streams[n].info(now) for n in names[offset:offset + 256]]}
 
     def _account_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
