@@ -88,7 +88,7 @@ class _RealBackend:
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
 
-    async def _connect(self, name: str):
+    async def _connect(self, name: str, no_echo: bool = False):
         import nats
 
         async def error_cb(err):
@@ -101,7 +101,7 @@ class _RealBackend:
             self.trace.emit("reconnected", client=name)
 
         return await nats.connect(servers=[n.url for n in self.nodes.values()], name=name,
-                                  dont_randomize=True, reconnect_time_wait=0.1,
+                                  dont_randomize=True, reconnect_time_wait=0.1, no_echo=no_echo,
                                   max_reconnect_attempts=-1, connect_timeout=2,
                                   error_cb=error_cb, disconnected_cb=disconnected_cb,
                                   reconnected_cb=reconnected_cb)
@@ -126,10 +126,19 @@ class _RealBackend:
     def sleep(self, seconds: float):
         return asyncio.sleep(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the wall clock (as the server stamps)."""
+        import time
+
+        from ..jetstream.stream import _rfc3339
+
+        return _rfc3339(offset, time.time_ns())
+
     # the steps connection
-    def publish(self, subject, data, reply, headers):
-        self.trace.emit("publish", client="steps", subject=subject)
-        return self.nc.publish(subject, data, reply=reply or "", headers=headers)
+    def publish(self, subject, data, reply, headers, sender=None):
+        self.trace.emit("publish", client=sender or "steps", subject=subject)
+        conn = self.subs[sender][0] if sender else self.nc
+        return conn.publish(subject, data, reply=reply or "", headers=headers)
 
     def request(self, subject, data, timeout, headers):
         return self.nc.request(subject, data, timeout=timeout, headers=headers)
@@ -142,8 +151,15 @@ class _RealBackend:
             await conn.flush()
         await self.nc.flush()
 
-    async def fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+    def spawn(self, program):
+        """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
+        return asyncio.ensure_future(_drive(program))
+
+    def join(self, handle):
+        return handle
+
+    async def fetch(self, stream, consumer, batch, timeout, slot=None):
+        key = (stream, consumer, slot)
         if key not in self.pulls:
             self.pulls[key] = await self.js.pull_subscribe_bind(consumer, stream=stream)
         msgs = await self.pulls[key].fetch(batch, timeout)
@@ -158,7 +174,7 @@ class _RealBackend:
     # subscriptions, one connection each
     async def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = await self._connect(name)
+        conn = await self._connect(name, no_echo=spec.get("no_echo", False))
         self.received.setdefault(name, [])
 
         async def cb(msg):
@@ -168,7 +184,8 @@ class _RealBackend:
                 await conn.publish(msg.reply, respond.encode())
                 self.trace.emit("respond", client=name, subject=msg.reply)
 
-        sub = await conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        sub = await conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb,
+                                   max_msgs=spec.get("max_msgs", 0))
         await conn.flush()
         self.subs[name] = (conn, sub)
 

@@ -589,6 +589,11 @@ def _check_headers(headers) -> dict:
     """
     if not isinstance(headers, dict):
         raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
+    if "Nats-Trace-Dest" in headers or "Nats-Trace-Only" in headers:
+        # message tracing acts on any message, not only JetStream's (see jetstream.surface)
+        from ..errors import NotSimulatedError
+
+        raise NotSimulatedError("header 'Nats-Trace-Dest' (message tracing)")
     clean = None
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):

@@ -13,8 +13,9 @@ from typing import Any
 
 from pmesh_sim.config import AckPolicy, ConsumerConfig, StreamConfig
 from pmesh_sim.subjects import check_publish_subject
+from pmesh_sim.jetstream.surface import NOT_SIMULATED_HEADER
 from pmesh_sim.errors import (ConfigError, JetStreamError, NatsError, NoRespondersError,
-                              NoStreamResponseError, TimeoutError)
+                              NoStreamResponseError, NotSimulatedError, TimeoutError)
 
 __all__ = ["JetStreamContext", "PubAck", "StreamInfo", "ConsumerInfo", "SequenceInfo",
            "PullSubscription"]
@@ -118,6 +119,7 @@ class JetStreamContext:
         data = b"" if body is None else json.dumps(body).encode()
         msg = yield self._nc.request(f"{self._prefix}.{subject}", data,
                                      timeout=timeout or self._timeout)
+        _refused(msg)
         resp = json.loads(msg.data)
         if "error" in resp:
             raise JetStreamError.from_dict(resp["error"])
@@ -216,6 +218,7 @@ class JetStreamContext:
             except NoRespondersError:
                 raise NoStreamResponseError(
                     f"publish to {subject!r}: no stream covers this subject") from None
+            _refused(msg)
             resp = json.loads(msg.data)
             if "error" in resp:
                 raise JetStreamError.from_dict(resp["error"])
@@ -279,6 +282,8 @@ class JetStreamContext:
         if headers and headers.get("Status") == "503":
             event.fail(NoStreamResponseError(
                 f"publish_async to {subject!r}: no stream covers this subject"))
+        elif headers and NOT_SIMULATED_HEADER in headers:
+            event.fail(NotSimulatedError(headers[NOT_SIMULATED_HEADER]))
         else:
             ack = _plain_pub_ack(msg.data)
             if ack is not None:
@@ -403,6 +408,7 @@ class PullSubscription:
                 msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
+            _refused(msg)
             if _is_status(msg):
                 code = msg.headers["Status"]
                 if code in ("404", "408", "409"):
@@ -526,6 +532,14 @@ def _plain_pub_ack(data: bytes) -> PubAck | None:
     if not seq.isdigit() or b"\\" in name or b'"' in name:
         return None
     return PubAck(name.decode(), int(seq), False)
+
+
+def _refused(msg) -> None:
+    """Raise :class:`NotSimulatedError` when the simulated server refused a request as not
+    simulated (:mod:`pmesh_sim.jetstream.surface`)."""
+    headers = msg.headers
+    if headers and NOT_SIMULATED_HEADER in headers:
+        raise NotSimulatedError(headers[NOT_SIMULATED_HEADER])
 
 
 def _is_status(msg) -> bool:

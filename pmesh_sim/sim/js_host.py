@@ -32,7 +32,8 @@ class JetStreamHost:
             if trace.enabled:
                 trace.record(env.now, kind, {"node": name, **fields})
 
-        self.js = JetStream(emit=emit, has_interest=server.has_client_interest)
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
+                            epoch_ns=server.sim.epoch_ns)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None

@@ -68,9 +68,14 @@ class _SimBackend:
     def sleep(self, seconds: float):
         return self.sim.env.timeout(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the simulation's calendar."""
+        return self.sim.date(self.sim.now + offset)
+
     # the steps connection
-    def publish(self, subject, data, reply, headers):
-        self.nc.publish(subject, data, reply=reply or "", headers=headers)
+    def publish(self, subject, data, reply, headers, sender=None):
+        conn = self.subs[sender][0] if sender else self.nc
+        conn.publish(subject, data, reply=reply or "", headers=headers)
 
     def request(self, subject, data, timeout, headers):
         return self.nc.request(subject, data, timeout=timeout, headers=headers)
@@ -86,11 +91,18 @@ class _SimBackend:
             yield conn.flush()
         yield self.nc.flush()
 
-    def fetch(self, stream, consumer, batch, timeout):
-        return self.sim.process(self._fetch(stream, consumer, batch, timeout))
+    def fetch(self, stream, consumer, batch, timeout, slot=None):
+        return self.sim.process(self._fetch(stream, consumer, batch, timeout, slot))
 
-    def _fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+    def spawn(self, program):
+        """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
+        return self.sim.process(program)
+
+    def join(self, handle):
+        return handle
+
+    def _fetch(self, stream, consumer, batch, timeout, slot):
+        key = (stream, consumer, slot)
         if self._js is None:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
@@ -107,7 +119,7 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = self.sim.connect("n1", name=name)
+        conn = self.sim.connect("n1", name=name, no_echo=spec.get("no_echo", False))
         self.received.setdefault(name, [])
 
         def cb(msg):
@@ -116,6 +128,8 @@ class _SimBackend:
                 conn.publish(msg.reply, respond.encode())
 
         sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        if spec.get("max_msgs"):   # auto-unsubscribe, as nats-py's subscribe(max_msgs=N)
+            sub.unsubscribe(limit=spec["max_msgs"])
         self.subs[name] = (conn, sub)
         return conn.flush()
 
