@@ -37,6 +37,7 @@ from ..errors import (
     SlowConsumerError,
     TimeoutError,
 )
+from ..jetstream.consumer import parse_ack_subject
 from ..subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = ["Client", "Subscription", "Msg", "Metadata", "SequencePair",
@@ -113,11 +114,13 @@ class Msg:
     ``-NAK`` (``-NAK {"delay": ns}``), ``in_progress()`` ``+WPI``, ``term()`` ``+TERM``.
     """
 
-    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata")
+    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata",
+                 "_msg_id")
 
     def __init__(self, client, subject: str, reply: str = "", data: bytes = b"",
-                 headers: dict | None = None, sub=None):
+                 headers: dict | None = None, sub=None, msg_id: int = 0):
         self._client = client
+        self._msg_id = msg_id     # the trace's id (a JetStream delivery: its publish's)
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -153,16 +156,32 @@ class Msg:
             raise MsgAlreadyAckdError(f"cannot {what} the message on {self.subject!r}: it was "
                                       "already acknowledged")
 
+    def _record_ack(self, action: str, delay: float | None = None) -> None:
+        """The client-side ``ack`` trace record (before the ack message's ``publish``)."""
+        client = self._client
+        trace = client._trace
+        if not trace.enabled or not self.reply.startswith("$JS.ACK."):
+            return
+        stream, consumer, _, sseq, dseq, _ = parse_ack_subject(self.reply)
+        fields = {"node": client.server.name, "client": client.name, "msg_id": self._msg_id,
+                  "stream": stream, "consumer": consumer, "stream_seq": sseq,
+                  "consumer_seq": dseq, "action": action}
+        if delay:
+            fields["delay"] = delay
+        trace.record(client.env.now, "ack", fields)
+
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
+        self._record_ack("ack")
         self._client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):
         """Acknowledge and wait for the server's empty reply: an event whose value is that Msg."""
         self._check_reply("ack")
+        self._record_ack("ack_sync")
         event = self._client.request(self.reply, b"+ACK", timeout=timeout)
         self._ackd = True
         return event
@@ -173,6 +192,7 @@ class Msg:
         payload = b"-NAK"
         if delay:
             payload += b" " + json.dumps({"delay": int(delay * 10**9)}).encode()
+        self._record_ack("nak", delay)
         self._client.publish(self.reply, payload)
         self._ackd = True
 
@@ -181,11 +201,13 @@ class Msg:
         if not self.reply:
             raise NatsError(f"cannot mark the message on {self.subject!r} in progress: not a "
                             "JetStream message (no reply subject)")
+        self._record_ack("in_progress")
         self._client.publish(self.reply, b"+WPI")
 
     def term(self) -> None:
         """Stop redelivering this message."""
         self._check_reply("term")
+        self._record_ack("term")
         self._client.publish(self.reply, b"+TERM")
         self._ackd = True
 
@@ -366,9 +388,11 @@ class Client:
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        trace.record(self.env.now, "publish", {
-            "node": server.name, "client": self.name, "subject": subject, "reply": reply,
-            "msg_id": msg_id, "size": size})
+        record = {"node": server.name, "client": self.name, "subject": subject, "reply": reply,
+                  "msg_id": msg_id, "size": size}
+        if headers is not None and "Nats-Msg-Id" in headers:
+            record["nats_msg_id"] = headers["Nats-Msg-Id"]
+        trace.record(self.env.now, "publish", record)
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -416,12 +440,14 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        msg = Msg(self, subject, reply, data, headers, sub)
+        msg = Msg(self, subject, reply, data, headers, sub, msg_id)
+        record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
+                  "subject": subject, "msg_id": msg_id}
+        if reply and reply.startswith("$JS.ACK."):
+            _add_js_fields(record, reply)
         cb = sub._plain_cb
         if cb is not None:
-            trace.record(self.env.now, "deliver", {
-                "node": self.server.name, "client": self.name, "sid": sub.sid,
-                "subject": subject, "msg_id": msg_id})
+            trace.record(self.env.now, "deliver", record)
             cb(msg)
             return
         size = len(data)
@@ -438,9 +464,7 @@ class Client:
                     f"{sub._pending_bytes} bytes pending; limits {sub.pending_msgs_limit} / "
                     f"{sub.pending_bytes_limit})"))
             return
-        trace.record(self.env.now, "deliver", {
-            "node": self.server.name, "client": self.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
+        trace.record(self.env.now, "deliver", record)
         sub._pending.append(msg)
         sub._pending_bytes += size
         if sub._gen_cb is not None:
@@ -476,6 +500,7 @@ class Client:
         inbox = self._resp_prefix + token
         event = self.env.event()
         msg_id = self._publish(subject, payload, inbox, headers)
+        event.msg_id = msg_id     # the request's id in the trace (its reply's record has it)
         self._resp_map[token] = (event, subject, msg_id, self.env.now)
         self._trace.emit("request", node=self.server.name, client=self.name, subject=subject,
                          reply=inbox, msg_id=msg_id, timeout=timeout)
@@ -564,12 +589,25 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         if trace is None:
             trace = client._trace
             now = client.env.now
-        trace.record(now, "deliver", {
-            "node": client.server.name, "client": client.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
-        cb(Msg(client, subject, reply, data, headers, sub))
+        record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
+                  "subject": subject, "msg_id": msg_id}
+        if reply and reply.startswith("$JS.ACK."):
+            _add_js_fields(record, reply)
+        trace.record(now, "deliver", record)
+        cb(Msg(client, subject, reply, data, headers, sub, msg_id))
 
 
+
+
+def _add_js_fields(record: dict, reply: str) -> None:
+    """A JetStream delivery's metadata (from its ack subject) into its ``deliver`` record.
+
+    >>> r = {}; _add_js_fields(r, "$JS.ACK.S.C.2.7.9.0.3"); r
+    {'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
+    """
+    stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply)
+    record.update(stream=stream, consumer=consumer, stream_seq=sseq, consumer_seq=dseq,
+                  num_delivered=dc, num_pending=pending)
 
 
 def _check_headers(headers) -> None:

@@ -24,11 +24,12 @@ NS = 1_000_000_000
 
 @dataclass(frozen=True)
 class PubAck:
-    """A publish ack: the stream, the sequence, and whether it was a duplicate."""
+    """A publish ack: the stream, the sequence, and whether it was a duplicate (False for a
+    first publish, as nats-py's ``PubAck`` after the server's ack without the key)."""
 
     stream: str
     seq: int
-    duplicate: bool | None = None
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class JetStreamContext:
             resp = json.loads(msg.data)
             if "error" in resp:
                 raise JetStreamError.from_dict(resp["error"])
-            return PubAck(resp["stream"], resp["seq"], resp.get("duplicate"))
+            return PubAck(resp["stream"], resp["seq"], bool(resp.get("duplicate")))
         return self._process(gen())
 
     def publish_async(self, subject: str, payload: bytes = b"", stream: str | None = None,
@@ -284,7 +285,7 @@ class JetStreamContext:
                 if "error" in resp:
                     event.fail(JetStreamError.from_dict(resp["error"]))
                 else:
-                    event.succeed(PubAck(resp["stream"], resp["seq"], resp.get("duplicate")))
+                    event.succeed(PubAck(resp["stream"], resp["seq"], bool(resp.get("duplicate"))))
         if not self._async_futures and self._async_completed:
             waiting, self._async_completed = self._async_completed, []
             for done in waiting:
@@ -510,7 +511,7 @@ def _plain_pub_ack(data: bytes) -> PubAck | None:
     result), or None for anything else (an error, a duplicate, escapes in the name).
 
     >>> _plain_pub_ack(b'{"stream": "S", "seq": 7}')
-    PubAck(stream='S', seq=7, duplicate=None)
+    PubAck(stream='S', seq=7, duplicate=False)
     >>> _plain_pub_ack(b'{"stream": "S", "seq": 7, "duplicate": true}') is None
     True
     """
@@ -522,7 +523,7 @@ def _plain_pub_ack(data: bytes) -> PubAck | None:
     name, seq = data[12:i], data[i + 10:-1]
     if not seq.isdigit() or b"\\" in name or b'"' in name:
         return None
-    return PubAck(name.decode(), int(seq), None)
+    return PubAck(name.decode(), int(seq), False)
 
 
 def _is_status(msg) -> bool:
