@@ -115,12 +115,12 @@ class Msg:
     """
 
     __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata",
-                 "_msg_id")
+                 "_record")
 
     def __init__(self, client, subject: str, reply: str = "", data: bytes = b"",
-                 headers: dict | None = None, sub=None, msg_id: int = 0):
+                 headers: dict | None = None, sub=None, record: dict | None = None):
         self._client = client
-        self._msg_id = msg_id     # the trace's id (a JetStream delivery: its publish's)
+        self._record = record     # its deliver trace record (msg_id, JetStream metadata)
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -158,17 +158,17 @@ class Msg:
 
     def _record_ack(self, action: str, delay: float | None = None) -> None:
         """The client-side ``ack`` trace record (before the ack message's ``publish``)."""
-        client = self._client
-        trace = client._trace
-        if not trace.enabled or not self.reply.startswith("$JS.ACK."):
+        r = self._record       # its deliver record has the ids (when the trace is on)
+        if r is None or "stream" not in r:
             return
-        stream, consumer, _, sseq, dseq, _ = parse_ack_subject(self.reply)
-        fields = {"node": client.server.name, "client": client.name, "msg_id": self._msg_id,
-                  "stream": stream, "consumer": consumer, "stream_seq": sseq,
-                  "consumer_seq": dseq, "action": action}
+        fields = {"node": r["node"], "client": r["client"], "msg_id": r["msg_id"],
+                  "stream": r["stream"], "consumer": r["consumer"],
+                  "stream_seq": r["stream_seq"], "consumer_seq": r["consumer_seq"],
+                  "action": action}
         if delay:
             fields["delay"] = delay
-        trace.record(client.env.now, "ack", fields)
+        client = self._client
+        client._trace.record(client.env.now, "ack", fields)
 
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
@@ -440,11 +440,11 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        msg = Msg(self, subject, reply, data, headers, sub, msg_id)
         record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
                   "subject": subject, "msg_id": msg_id}
-        if reply and reply.startswith("$JS.ACK."):
+        if reply and trace.enabled and reply.startswith("$JS.ACK."):
             _add_js_fields(record, reply)
+        msg = Msg(self, subject, reply, data, headers, sub, record)
         cb = sub._plain_cb
         if cb is not None:
             trace.record(self.env.now, "deliver", record)
@@ -591,10 +591,10 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
             now = client.env.now
         record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
                   "subject": subject, "msg_id": msg_id}
-        if reply and reply.startswith("$JS.ACK."):
+        if reply and trace.enabled and reply.startswith("$JS.ACK."):
             _add_js_fields(record, reply)
         trace.record(now, "deliver", record)
-        cb(Msg(client, subject, reply, data, headers, sub, msg_id))
+        cb(Msg(client, subject, reply, data, headers, sub, record))
 
 
 
@@ -605,9 +605,16 @@ def _add_js_fields(record: dict, reply: str) -> None:
     >>> r = {}; _add_js_fields(r, "$JS.ACK.S.C.2.7.9.0.3"); r
     {'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
     """
-    stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply)
-    record.update(stream=stream, consumer=consumer, stream_seq=sseq, consumer_seq=dseq,
-                  num_delivered=dc, num_pending=pending)
+    t = reply.split(".")
+    if len(t) != 9:            # the long form (domain, account hash)
+        stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply, t)
+        t = ["", "", stream, consumer, dc, sseq, dseq, "", pending]
+    record["stream"] = t[2]
+    record["consumer"] = t[3]
+    record["stream_seq"] = int(t[5])
+    record["consumer_seq"] = int(t[6])
+    record["num_delivered"] = int(t[4])
+    record["num_pending"] = int(t[8])
 
 
 def _check_headers(headers) -> None:

@@ -17,6 +17,7 @@ document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
+from ..errors import TimeoutError
 from ..runners import scenario_program
 from ..trace import Trace
 from .simulation import Simulation
@@ -100,7 +101,12 @@ class _SimBackend:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
             self.pulls[key] = yield self._js.pull_subscribe_bind(consumer, stream=stream)
-        msgs = yield self.pulls[key].fetch(batch, timeout)
+        try:
+            msgs = yield self.pulls[key].fetch(batch, timeout)
+        except TimeoutError:      # recorded as the real backend does, then handed on
+            self.trace.emit("timeout", node=self.node, client="steps", op="fetch",
+                            timeout=timeout)
+            raise
         return msgs
 
     def ack(self, msg, action, delay):   # the client's Msg writes the ack record
