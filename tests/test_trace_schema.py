@@ -172,3 +172,46 @@ def test_to_pandas_narrowed_to_kinds_keeps_only_their_filled_columns():
     assert set(df["kind"]) == {"ack"}
     assert not df.isna().all().any()
     assert "rtt" not in df.columns and "action" in df.columns
+
+
+def test_a_simulation_driven_through_the_client_api_writes_a_conforming_trace():
+    from pmesh_sim.sim import Simulation
+
+    sim = Simulation(seed=3, latency=0.001, loss=0.0)
+    sim.add_server("n1", jetstream=True)
+    app = sim.connect(name="app")
+    js = app.jetstream()
+    acked = []
+
+    def body(env):
+        yield js.add_stream(name="S", subjects=["s.>"], max_msgs=2)
+        first = yield js.publish("s.1", b"a", headers={"Nats-Msg-Id": "x"})
+        again = yield js.publish("s.1", b"a", headers={"Nats-Msg-Id": "x"})
+        js.publish_async("s.2", b"b")
+        js.publish_async("s.3", b"c")                  # max_msgs 2: s.1 is discarded
+        yield js.publish_async_completed()
+        sub = yield js.pull_subscribe("s.>", durable="w", config=None)
+        msgs = yield sub.fetch(2)
+        msgs[0].nak()
+        msgs[1].in_progress()
+        msgs[1].term()
+        for msg in (yield sub.fetch(1)):
+            msg.ack()
+            acked.append(msg)
+        yield env.timeout(0.1)
+        assert (first.duplicate, again.duplicate) == (False, True)
+
+    done = sim.process(body(sim.env))
+    sim.run(until=done)
+    trace = sim.trace
+    assert trace.check() == []
+    assert [e.fields["action"] for e in trace.filter("ack")] == ["nak", "in_progress", "term",
+                                                                 "ack"]
+    assert [e.fields["action"] for e in trace.filter("js_ack")] == ["nak", "in_progress", "term",
+                                                                    "ack"]
+    assert [e.fields["reason"] for e in trace.filter("discard")] == ["max_msgs"]
+    assert [e.fields.get("duplicate") for e in trace.filter("pub_ack")] == [False, True, False,
+                                                                           False]
+    (nak,) = trace.filter("ack", action="nak")
+    redelivered = trace.filter("deliver", msg_id=nak.fields["msg_id"], num_delivered=2)
+    assert len(redelivered) == 1 and acked

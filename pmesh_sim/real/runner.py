@@ -99,6 +99,7 @@ class _RealBackend:
         self._msg_ids = 0
         self.stored: dict[tuple[str, int], int] = {}      # (stream, seq) -> msg_id
         self._published: dict[tuple[str, bytes], int] = {}  # (subject, data) -> last msg_id
+        self._closing: set[str] = set()    # connections we are closing ourselves
 
     def _new_id(self) -> int:
         self._msg_ids += 1
@@ -144,7 +145,8 @@ class _RealBackend:
             self._emit("client_error", name, error=f"{type(err).__name__}: {err}")
 
         async def disconnected_cb():
-            self._emit("disconnected", name)
+            if name not in self._closing:     # not a close of ours (unsubscribe, the end)
+                self._emit("disconnected", name)
 
         async def reconnected_cb():
             self.conn_node[name] = self._node_of(conn)
@@ -164,6 +166,7 @@ class _RealBackend:
         self.js = self.nc.jetstream()
 
     async def close(self):
+        self._closing.update([*self.subs, "steps"])
         for conn, _ in self.subs.values():
             await _quietly(conn.close())
         if self.nc is not None:
@@ -263,6 +266,7 @@ class _RealBackend:
         self._emit("unsubscribe", name, sid=sub._id, subject=sub.subject, limit=0)
         await sub.unsubscribe()
         await conn.flush()
+        self._closing.add(name)
         await conn.close()
         self._emit("close", name)
 

@@ -209,13 +209,15 @@ class JetStreamContext:
             hdrs["Nats-Expected-Stream"] = stream
 
         def gen():
+            request = self._nc.request(subject, payload, timeout=timeout or self._timeout,
+                                       headers=hdrs or None)
             try:
-                msg = yield self._nc.request(subject, payload, timeout=timeout or self._timeout,
-                                             headers=hdrs or None)
+                msg = yield request
             except NoRespondersError:
                 raise NoStreamResponseError(
                     f"publish to {subject!r}: no stream covers this subject") from None
             resp = json.loads(msg.data)
+            self._trace_pub_ack(request.msg_id, resp)
             if "error" in resp:
                 raise JetStreamError.from_dict(resp["error"])
             return PubAck(resp["stream"], resp["seq"], bool(resp.get("duplicate")))
@@ -249,8 +251,8 @@ class JetStreamContext:
             if len(self._async_checked) >= 4096:
                 self._async_checked.clear()
             self._async_checked.add(subject)
-        nc._publish(subject, payload, self._async_prefix + token, headers, checked=True)
-        futures[token] = (event, subject)
+        msg_id = nc._publish(subject, payload, self._async_prefix + token, headers, checked=True)
+        futures[token] = (event, subject, msg_id)
         return event
 
     def publish_async_pending(self) -> int:
@@ -271,7 +273,7 @@ class JetStreamContext:
         entry = self._async_futures.pop(token, None)
         if entry is None:
             return
-        event, subject = entry
+        event, subject, msg_id = entry
         headers = msg.headers
         if headers and headers.get("Status") == "503":
             event.fail(NoStreamResponseError(
@@ -279,9 +281,12 @@ class JetStreamContext:
         else:
             ack = _plain_pub_ack(msg.data)
             if ack is not None:
+                if self._nc._trace.enabled:
+                    self._trace_pub_ack(msg_id, {"stream": ack.stream, "seq": ack.seq})
                 event.succeed(ack)
             else:
                 resp = json.loads(msg.data)
+                self._trace_pub_ack(msg_id, resp)
                 if "error" in resp:
                     event.fail(JetStreamError.from_dict(resp["error"]))
                 else:
@@ -290,6 +295,16 @@ class JetStreamContext:
             waiting, self._async_completed = self._async_completed, []
             for done in waiting:
                 done.succeed()
+
+    def _trace_pub_ack(self, msg_id: int, resp: dict) -> None:
+        """The client-layer ``pub_ack`` record of the publish ``msg_id`` (its answer ``resp``)."""
+        nc = self._nc
+        if "error" in resp:
+            fields = {"err_code": resp["error"].get("err_code")}
+        else:
+            fields = {"stream": resp.get("stream"), "stream_seq": resp.get("seq"),
+                      "duplicate": bool(resp.get("duplicate"))}
+        nc._trace.emit("pub_ack", node=nc.server.name, client=nc.name, msg_id=msg_id, **fields)
 
     # -------------------------------------------------------------- subscribing
     def pull_subscribe(self, subject: str, durable: str | None = None, stream: str | None = None,
