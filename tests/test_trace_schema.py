@@ -215,3 +215,11 @@ def test_a_simulation_driven_through_the_client_api_writes_a_conforming_trace():
     (nak,) = trace.filter("ack", action="nak")
     redelivered = trace.filter("deliver", msg_id=nak.fields["msg_id"], num_delivered=2)
     assert len(redelivered) == 1 and acked
+
+
+def test_a_nak_delay_running_out_is_not_an_ack_timeout():
+    trace = _trace(ROOT / "scenarios" / "conformance" / "consumer-nak-delay.yaml")
+    assert trace.filter("ack_timeout") == []
+    (nak,) = trace.filter("js_ack", action="nak")
+    assert nak.fields["delay"] == 0.8
+    assert [e.fields["num_delivered"] for e in trace.filter("js_deliver")] == [1, 2]

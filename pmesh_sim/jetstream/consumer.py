@@ -254,6 +254,8 @@ class Consumer:
         else:
             deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
             self.pending[seq] = [dseq, deadline]
+            if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
+                self._nak_delayed.discard(seq)
             heapq.heappush(self._timers, (deadline, seq))
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
