@@ -174,7 +174,8 @@ class Msg:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
-        self._record_ack("ack")
+        if self._record is not None:
+            self._record_ack("ack")
         self._client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 

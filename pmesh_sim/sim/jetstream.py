@@ -281,8 +281,12 @@ class JetStreamContext:
         else:
             ack = _plain_pub_ack(msg.data)
             if ack is not None:
-                if self._nc._trace.enabled:
-                    self._trace_pub_ack(msg_id, {"stream": ack.stream, "seq": ack.seq})
+                nc = self._nc
+                trace = nc._trace
+                if trace.enabled:
+                    trace.record(nc.env.now, "pub_ack", {
+                        "node": nc.server.name, "client": nc.name, "msg_id": msg_id,
+                        "stream": ack.stream, "stream_seq": ack.seq, "duplicate": False})
                 event.succeed(ack)
             else:
                 resp = json.loads(msg.data)
