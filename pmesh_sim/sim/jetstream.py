@@ -526,20 +526,27 @@ _P2, _P3, _P4 = 3844 ** 2, 3844 ** 3, 3844 ** 4
 
 
 def _plain_pub_ack(data: bytes) -> PubAck | None:
-    """The pub ack ``{"stream": "S", "seq": 7}`` read without ``json.loads`` (the same
-    result), or None for anything else (an error, a duplicate, escapes in the name).
+    """The pub ack ``{"stream":"S","seq":7}`` (the server's compact form, or with spaces) read
+    without ``json.loads`` (the same result), or None for anything else (an error, a duplicate,
+    escapes in the name).
 
-    >>> _plain_pub_ack(b'{"stream": "S", "seq": 7}')
-    PubAck(stream='S', seq=7, duplicate=False)
-    >>> _plain_pub_ack(b'{"stream": "S", "seq": 7, "duplicate": true}') is None
+    >>> _plain_pub_ack(b'{"stream":"S","seq":7}'), _plain_pub_ack(b'{"stream": "S", "seq": 7}')
+    (PubAck(stream='S', seq=7, duplicate=False), PubAck(stream='S', seq=7, duplicate=False))
+    >>> _plain_pub_ack(b'{"stream":"S","seq":7,"duplicate": true}') is None
     True
     """
-    if data[:12] != b'{"stream": "' or data[-1:] != b"}":
+    if data[-1:] != b"}":
         return None
-    i = data.find(b'", "seq": ', 12)
+    if data[:11] == b'{"stream":"':
+        start, sep = 11, b'","seq":'
+    elif data[:12] == b'{"stream": "':
+        start, sep = 12, b'", "seq": '
+    else:
+        return None
+    i = data.find(sep, start)
     if i < 0:
         return None
-    name, seq = data[12:i], data[i + 10:-1]
+    name, seq = data[start:i], data[i + len(sep):-1]
     if not seq.isdigit() or b"\\" in name or b'"' in name:
         return None
     return PubAck(name.decode(), int(seq), False)
