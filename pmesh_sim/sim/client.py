@@ -389,11 +389,12 @@ class Client:
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        record = {"node": server.name, "client": self.name, "subject": subject, "reply": reply,
-                  "msg_id": msg_id, "size": size}
-        if headers is not None and "Nats-Msg-Id" in headers:
-            record["nats_msg_id"] = headers["Nats-Msg-Id"]
-        trace.record(self.env.now, "publish", record)
+        if trace.enabled:
+            record = {"node": server.name, "client": self.name, "subject": subject,
+                      "reply": reply, "msg_id": msg_id, "size": size}
+            if headers is not None and "Nats-Msg-Id" in headers:
+                record["nats_msg_id"] = headers["Nats-Msg-Id"]
+            trace.record(self.env.now, "publish", record)
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -441,10 +442,13 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
-                  "subject": subject, "msg_id": msg_id}
-        if reply and trace.enabled and reply.startswith("$JS.ACK."):
-            _add_js_fields(record, reply)
+        if trace.enabled:
+            record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+        else:
+            record = None
         msg = Msg(self, subject, reply, data, headers, sub, record)
         cb = sub._plain_cb
         if cb is not None:
@@ -590,12 +594,16 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         if trace is None:
             trace = client._trace
             now = client.env.now
-        record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
-                  "subject": subject, "msg_id": msg_id}
-        if reply and trace.enabled and reply.startswith("$JS.ACK."):
-            _add_js_fields(record, reply)
-        trace.record(now, "deliver", record)
-        cb(Msg(client, subject, reply, data, headers, sub, record))
+            on = trace.enabled
+        if on:
+            record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+            trace.record(now, "deliver", record)
+            cb(Msg(client, subject, reply, data, headers, sub, record))
+        else:
+            cb(Msg(client, subject, reply, data, headers, sub))
 
 
 
