@@ -45,6 +45,7 @@ from .errors import (  # noqa: E402
     PmeshError,
     ScenarioError,
     ServerProcessError,
+    SimulationStuckError,
     SlowConsumerError,
     StreamNotFoundError,
     TimeoutError,
@@ -77,4 +78,5 @@ __all__ = [
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
+    "SimulationStuckError",
 ]

@@ -24,11 +24,15 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one scenario file on one backend")
     run.add_argument("file")
-    run.add_argument("--backend", choices=["sim", "real"], default="sim")
+    run.add_argument("--backend", choices=["sim", "real"], default="sim",
+                     help="sim: the simulation, in virtual time (default); real: a nats-server "
+                          "started for this run")
     run.add_argument("--servers", type=int, default=None, help="override the scenario's server count")
     run.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                      help="write the result document to OUT ('-' for stdout, and nothing else)")
-    run.add_argument("--report", default=None, metavar="DIR", help="write a report into DIR")
+    run.add_argument("--report", default=None, metavar="DIR",
+                     help="write DIR/report.html (one page to open in a browser) beside the "
+                          "result, the trace and the narrative")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
 
     validate = commands.add_parser("validate", help="run scenarios on both backends and compare")
@@ -40,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
 
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
-    demo.add_argument("--report", default="reports/demo", metavar="DIR")
+    demo.add_argument("--report", default="reports/demo", metavar="DIR",
+                      help="where to write report.html and its files (default: reports/demo)")
     return parser
 
 
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args) -> int:
     from .bench import format_benchmarks, run_benchmarks
 
-    figures = run_benchmarks(quick=args.quick)
+    figures = run_benchmarks(quick=args.quick, progress=sys.stderr)
     print(json.dumps(figures, indent=2) if args.json else format_benchmarks(figures))
     return 0
 

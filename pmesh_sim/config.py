@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from .errors import ConfigError, JetStreamError
+from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, time_error
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
@@ -97,6 +99,7 @@ class _Config:
     _SECONDS: tuple[str, ...] = ()
     _ENUMS: dict[str, type[Enum]] = {}
     _NESTED: dict[str, type] = {}
+    _GO: tuple[str, dict[str, str]] = ("", {})   # the request's Go struct and field types
 
     @classmethod
     def field_kinds(cls) -> dict[str, str]:
@@ -121,6 +124,8 @@ class _Config:
                               f"known fields: {', '.join(sorted(names))}")
         values = {}
         for key, value in data.items():
+            if value is None and names[key].default is dataclasses.MISSING:
+                raise ConfigError(f"{cls.__name__}.{key} is required: give a {cls._TYPES[key]}")
             values[key] = cls._coerce(key, value)
         try:
             return cls(**values)
@@ -156,6 +161,10 @@ class _Config:
         }[kind or "any"]
         if not ok:
             raise ConfigError(f"{cls.__name__}.{key} = {value!r} should be of type {kind}")
+        if kind in ("float", "floats") and not all(
+                math.isfinite(v * NS) for v in (value if kind == "floats" else [value])):
+            raise ConfigError(f"{cls.__name__}.{key} = {value!r}: give finite seconds (they "
+                              "go to the server in nanoseconds)")
         if kind == "float":
             return float(value)
         if kind == "floats":
@@ -188,6 +197,9 @@ class _Config:
         for key, value in data.items():
             if key not in names:
                 continue
+            go_error = field_error(*cls._GO, key, value)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
             if key in cls._SECONDS and value is not None:
                 if isinstance(value, list):
                     value = [v / NS for v in value]
@@ -276,6 +288,7 @@ class StreamConfig(_Config):
     republish: RePublish | None = None
 
     _SECONDS = ("max_age", "duplicate_window")
+    _GO = ("StreamConfigRequest", STREAM_TYPES)
     _NESTED = {"republish": RePublish}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
@@ -326,6 +339,7 @@ class ConsumerConfig(_Config):
     metadata: dict[str, str] | None = None
 
     _SECONDS = ("ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires")
+    _GO = ("CreateConsumerRequest.config", CONSUMER_TYPES)
     _ENUMS = {"deliver_policy": DeliverPolicy, "ack_policy": AckPolicy,
               "replay_policy": ReplayPolicy}
     _TYPES = {"durable_name": "str", "name": "str", "description": "str", "opt_start_seq": "int",
@@ -340,6 +354,9 @@ class ConsumerConfig(_Config):
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ConsumerConfig:
         """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``."""
+        start = data.get("opt_start_time") if isinstance(data, dict) else None
+        if isinstance(start, str) and time_error(start):
+            raise JetStreamError.from_err_code(10025, err=time_error(start))
         cfg = super().from_wire(data)
         if "ack_policy" not in data:
             cfg.ack_policy = AckPolicy.NONE

@@ -15,6 +15,7 @@
     │   ├── ConnectionClosedError         a call on a closed connection
     │   └── NoStreamResponseError         a JetStream publish no stream answered
     ├── ServerProcessError (RuntimeError) a real nats-server could not be found, started or reached
+    ├── SimulationStuckError (RuntimeError) virtual time stopped advancing: names what spins
     └── JetStreamError                    an error the JetStream API answered with
             .code (HTTP-like status), .err_code (the server's number), .description
 
@@ -45,6 +46,7 @@ __all__ = [
     "MsgAlreadyAckdError",
     "ConnectionClosedError",
     "ServerProcessError",
+    "SimulationStuckError",
     "JetStreamError",
     "StreamNotFoundError",
     "ConsumerNotFoundError",
@@ -102,6 +104,11 @@ class ConnectionClosedError(NatsError):
 
 class ServerProcessError(PmeshError, RuntimeError):
     """A real ``nats-server`` could not be found, started, or became ready in time."""
+
+
+class SimulationStuckError(PmeshError, RuntimeError):
+    """The simulation ran very many events at one virtual instant without time advancing; the
+    message names the process or timer that spins and the virtual time (a bug, never a wait)."""
 
 
 # err_code -> (HTTP-like code, description template), from nats-server's server/errors.json.
@@ -170,6 +177,8 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10139: (400, "consumer filter in FilterSubjects cannot be empty"),
     10148: (400, "consumer already exists"),
     10149: (400, "consumer does not exist"),
+    10165: (400, "invalid per-message TTL"),
+    10166: (400, "per-message TTL is disabled"),
     10183: (400, "consumer ack wait needs to be positive"),
     10184: (400, "consumer backoff needs to be positive"),
 }

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import scenario as sc
 from .errors import PmeshError
-from .report import describe, write_report
+from .report import describe, use_file_backend, write_report
 
 __all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
            "classify_error", "wire_stream_config", "api_subject_for_consumer", "SETTLE",
@@ -359,11 +359,14 @@ def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",
 def run_command(args) -> int:
     """``pmesh-sim run FILE``: run one scenario, write the document and/or a report."""
     scenario = sc.load_scenario(args.file)
+    _print_warnings(scenario)
     traces: list = []
     doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
                        trace_out=traces)
+    page = None
     if args.report:
-        write_report(args.report, doc, traces[0], scenario.steps)
+        use_file_backend()
+        page = write_report(args.report, doc, traces[0], scenario)
     text = sc.dumps_result(doc)
     if args.json_out == "-":
         sys.stdout.write(text)
@@ -371,7 +374,15 @@ def run_command(args) -> int:
         Path(args.json_out).write_text(text, encoding="utf-8")
     if args.json_out != "-":
         print(describe(doc, scenario.steps), end="")
+    if page is not None:   # on stderr when stdout holds only the document
+        print(f"report: {page}", file=sys.stderr if args.json_out == "-" else sys.stdout)
     return 0
+
+
+def _print_warnings(scenario: sc.Scenario) -> None:
+    """Names the file's steps use that nothing declared, on stderr (they still run)."""
+    for line in scenario.warnings:
+        print(f"pmesh-sim: warning: {line}", file=sys.stderr)
 
 
 def validate_command(args) -> int:
@@ -379,6 +390,8 @@ def validate_command(args) -> int:
     from .checks import compare_results, format_differences
 
     scenarios = [sc.load_scenario(f) for f in args.files]  # exit 2 before running anything
+    for scenario in scenarios:
+        _print_warnings(scenario)
     agree = 0
     for scenario in scenarios:
         sim = run_scenario(scenario, "sim", servers=args.servers)

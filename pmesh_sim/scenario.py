@@ -3,9 +3,12 @@
 A scenario is one YAML or JSON file (``../shared/design/scenario-format.md``): streams,
 consumers and subscriptions that exist before step 0, then steps at times ``at``. Loading
 checks everything a file can get wrong by itself (unknown op or key, missing key, wrong type, a
-reference to a stream, consumer or subscription nothing declares) and raises a
+reference to a subscription nothing declares) and raises a
 :class:`~pmesh_sim.errors.ScenarioError` naming the file, the step and the key. Config *values*
 the server would reject are not checked here: they go to the server and come back as errors.
+Neither are stream and consumer *names* in stream and consumer operations: a name nothing
+declared goes to the server (which answers 10059 or 10014) and adds a line to
+``Scenario.warnings``; only a ``fetch`` needs a declared consumer.
 
 >>> sc = Scenario.from_dict({"name": "hello", "subscriptions": [{"name": "s", "subject": "a.>"}],
 ...                          "steps": [{"at": 0.1, "op": "publish", "subject": "a.b", "data": "x"}]})
@@ -29,6 +32,8 @@ drift apart:
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,12 +152,14 @@ _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, op, start time (seconds after the start) and keys."""
+    """One step: its position, op, start time (seconds after the start), keys and the file's
+    ``description`` of it (for the narrative; no backend reads it)."""
 
     index: int
     op: str
     at: float
     args: dict[str, Any]
+    description: str = ""
 
 
 @dataclass
@@ -169,6 +176,8 @@ class Scenario:
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     source: str = "<dict>"
+    #: Names steps use that nothing declared (they still go to the server), one line each.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
@@ -183,6 +192,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read the scenario file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text: byte {err.object[err.start]:#04x} at "
+                            f"offset {err.start}") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(raw)
@@ -205,6 +217,10 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
+        self.warnings: list[str] = []
+
+    def warn(self, where: str, key: str, problem: str):
+        self.warnings.append(f"{self.source}: {where}: key '{key}': {problem}")
 
     def fail(self, where: str, key: str | None, problem: str):
         at = f" key '{key}':" if key is not None else ""
@@ -224,14 +240,49 @@ class _Checker:
             if not _is(kind, value):
                 hint = " (quote it in YAML)" if kind == _STR and value is not None else ""
                 self.fail(where, key, f"must be {kind}, got {_show(value)}{hint}")
+            if kind in (_NUM, _NUMS):
+                self.finite(where, key, value if kind == _NUMS else [value])
         return item
+
+    def finite(self, where: str, key: str, numbers: list) -> None:
+        """Fail on infinities, NaN, and seconds too large to count in nanoseconds."""
+        for number in numbers:
+            if not math.isfinite(number):
+                self.fail(where, key, f"must be a finite number, got {number!r}")
+            if not math.isfinite(number * 1e9):
+                self.fail(where, key, f"{number!r} is too large (times are counted in "
+                                      "nanoseconds: at most about 1e299 seconds)")
+
+    def at_least(self, where: str, args: dict, key: str, low: float, above: bool = False):
+        """Fail when ``args[key]`` (if given) is below ``low`` (or not above it)."""
+        value = args.get(key)
+        if value is not None and (value <= low if above else value < low):
+            self.fail(where, key, f"must be {'more than' if above else 'at least'} {low:g}, "
+                                  f"got {value!r}")
+
+    def headers(self, where: str, headers: dict | None) -> None:
+        """Header names nats-py sends (else BadHeaderError) and text values."""
+        for name, value in (headers or {}).items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                self.fail(where, "headers", f"header name {name!r}: nats-py refuses it "
+                                            "(BadHeaderError); a name is letters, digits and "
+                                            "!#$%&'*+-.^_`|~")
+            if not isinstance(value, str):
+                self.fail(where, "headers", f"header {name!r}: the value must be text, got "
+                                            f"{_show(value)} (quote it in YAML)")
 
     def scenario(self, data: Any) -> Scenario:
         top = self.keys("top level", data, {"name": _STR}, _TOP, "a scenario")
+        if not top["name"].strip():
+            self.fail("top level", "name", "must not be empty")
         if "servers" in top and top["servers"] < 1:
             self.fail("top level", "servers", f"must be 1 or more, got {top['servers']}")
         self.servers = top.get("servers", 1)
         network = self.keys("network", top.get("network", {}), {}, _NETWORK, "network")
+        self.at_least("network", network, "latency", 0.0)
+        self.at_least("network", network, "loss", 0.0)
+        if network.get("loss", 0.0) >= 1:
+            self.fail("network", "loss", f"must be a probability below 1, got {network['loss']!r}")
         streams = [self.stream(f"streams[{i}]", s) for i, s in enumerate(top.get("streams", []))]
         consumers = [self.consumer(f"consumers[{i}]", c)
                      for i, c in enumerate(top.get("consumers", []))]
@@ -246,7 +297,8 @@ class _Checker:
         return Scenario(name=top["name"], description=top.get("description", ""),
                         seed=top.get("seed", 0), servers=self.servers,
                         network={k: float(v) for k, v in network.items()}, streams=streams,
-                        consumers=consumers, subscriptions=subs, steps=steps, source=self.source)
+                        consumers=consumers, subscriptions=subs, steps=steps, source=self.source,
+                        warnings=self.warnings)
 
     def api_name(self, where: str, key: str, value: Any, api: str) -> None:
         """Fail when a stream or consumer name cannot be a token of its API subject: nats-py
@@ -262,10 +314,11 @@ class _Checker:
         self.streams.add(item["name"])
         return dict(item)
 
-    def consumer(self, where: str, item: Any, stream_key: str = "stream") -> dict:
+    def consumer(self, where: str, item: Any, stream_key: str = "stream",
+                 step: bool = False) -> dict:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
-        self.need_stream(where, stream_key, item["stream"])
+        self.need_stream(where, stream_key, item["stream"], step)
         for key in ("durable_name", "name"):
             self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")
@@ -290,10 +343,15 @@ class _Checker:
         except InvalidSubjectError as err:
             self.fail(where, key, str(err))
 
-    def need_stream(self, where: str, key: str, name: str):
+    def need_stream(self, where: str, key: str, name: str, step: bool = False):
+        """Fail when stream ``name`` was never declared; a ``step`` only warns (the server
+        judges the name: 10059 stream not found)."""
         if name not in self.streams:
-            self.fail(where, key, f"'{name}' is neither declared under 'streams' nor created "
-                                  "by an earlier add_stream step")
+            problem = (f"'{name}' is neither declared under 'streams' nor created by an "
+                       "earlier add_stream step")
+            if not step:
+                self.fail(where, key, problem)
+            self.warn(where, key, problem + " (sent to the server as it is)")
 
     def step(self, index: int, raw: Any) -> Step:
         where = f"step {index}"
@@ -302,7 +360,7 @@ class _Checker:
         if "op" not in raw:
             self.fail(where, "op", "missing (every step needs an op)")
         op = raw["op"]
-        if op not in OPS:
+        if not isinstance(op, str) or op not in OPS:
             self.fail(where, "op", f"unknown op {op!r} (known ops: {', '.join(OPS)})")
         where = f"step {index} ({op})"
         required, optional = OPS[op]
@@ -313,24 +371,35 @@ class _Checker:
         if at < 0:
             self.fail(where, "at", f"must be 0 or more seconds, got {at}")
         args.pop("op")
-        args.pop("description", None)
+        description = args.pop("description", "")
         self.refs(where, op, args)
-        return Step(index, op, at, args)
+        return Step(index, op, at, args, description)
 
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
             self.subject(where, "subject", args["subject"], check_publish_subject)
+            if args.get("reply"):
+                self.subject(where, "reply", args["reply"], check_publish_subject)
+            self.headers(where, args.get("headers"))
+        if op in ("js_publish", "request", "fetch"):
+            self.at_least(where, args, "timeout", 0.0, above=True)
+        if op == "fetch":
+            self.at_least(where, args, "batch", 1)
         if op in ("add_stream",):
             self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
         elif op == "update_stream":
-            self.need_stream(where, "name", args["name"])
-        elif op in ("delete_stream", "purge_stream", "stream_info", "stepdown"):
+            self.need_stream(where, "name", args["name"], step=True)
+        elif op in ("delete_stream", "purge_stream", "stream_info"):
+            self.need_stream(where, "stream", args["stream"], step=True)
+        elif op == "stepdown":
             self.need_stream(where, "stream", args["stream"])
         elif op == "add_consumer":
-            self.consumer(where, args)
-        elif op in ("fetch", "delete_consumer", "consumer_info"):
+            self.consumer(where, args, step=True)
+        elif op == "fetch":
             args["stream"] = self.consumer_stream(where, args)
+        elif op in ("delete_consumer", "consumer_info"):
+            args["stream"] = self.consumer_stream(where, args, step=True)
         elif op == "subscribe":
             self.subscription(where, args)
         elif op == "unsubscribe" and args["name"] not in self.subs:
@@ -345,19 +414,29 @@ class _Checker:
         if op == "fetch":
             self.then(where, args)
 
-    def consumer_stream(self, where: str, args: dict) -> str:
+    def consumer_stream(self, where: str, args: dict, step: bool = False) -> str:
+        """The stream of the consumer a step names. A ``fetch`` needs a declared consumer;
+        other steps only warn about an undeclared one (the server answers 10059 or 10014),
+        taking the scenario's only stream when the step gives none."""
         name, stream = args["consumer"], args.get("stream")
         streams = self.consumers.get(name, set())
+        report = self.warn if step else self.fail
         if stream is not None:
-            self.need_stream(where, "stream", stream)
-            if stream not in streams:
-                self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' "
-                                             f"for stream '{stream}' nor created by an earlier "
-                                             "add_consumer step")
+            self.need_stream(where, "stream", stream, step)
+            if stream not in streams and stream in self.streams:
+                report(where, "consumer", f"'{name}' is neither declared under 'consumers' for "
+                                          f"stream '{stream}' nor created by an earlier "
+                                          "add_consumer step" + _SENT * step)
             return stream
         if not streams:
-            self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' nor "
-                                         "created by an earlier add_consumer step")
+            problem = (f"'{name}' is neither declared under 'consumers' nor created by an "
+                       "earlier add_consumer step")
+            if not step or len(self.streams) != 1:
+                more = "; add 'stream' to ask the server anyway" if step else ""
+                self.fail(where, "consumer", problem + more)
+            stream = next(iter(self.streams))
+            self.warn(where, "consumer", f"{problem} (asking stream '{stream}', the only one)")
+            return stream
         if len(streams) > 1:
             self.fail(where, "consumer", f"'{name}' exists on streams {sorted(streams)}: add "
                                          "'stream' to say which")
@@ -390,6 +469,10 @@ class _Checker:
                                          f"(one of {', '.join(THEN_ACTIONS)})")
             actions[number] = action
         args["then"] = actions
+
+
+_SENT = " (sent to the server as it is)"
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
 
 
 def _show(value: Any) -> str:

@@ -35,7 +35,8 @@ LAYERS = {
     "jetstream": "the stream and consumer state machines (simulation only)",
     "scenario": "the step driver shared by both backends (runners.scenario_program)",
     "fault": "faults injected into the servers",
-    "cluster": "reserved for RAFT (elections, votes, append/commit/apply): no kind yet",
+    "cluster": "RAFT (pmesh_sim.cluster.raft: elections, votes, append/commit/apply); pure, not "
+               "yet wired into a simulated server",
 }
 
 #: ``discard.reason``: why a stream dropped or refused a message (a fixed set).
@@ -99,8 +100,11 @@ _JS_MSG = {"stream": "the stream", "consumer": "the consumer", "stream_seq": "st
 
 def _k(name: str, layer: str, meaning: str, **fields: str) -> Kind:
     base = _CLIENT if layer == "client" else _NODE
-    return Kind(name, layer, meaning, {**base, **{k.replace("_opt", "?") if k.endswith("_opt")
-                                                  else k: v for k, v in fields.items()}})
+    # keyword names: ``x_opt`` is the optional field ``x``; ``x_r`` the required field ``x``
+    # (for names that are Python keywords or clash)
+    return Kind(name, layer, meaning, {**base, **{
+        k[:-4] + "?" if k.endswith("_opt") else k[:-2] if k.endswith("_r") else k: v
+        for k, v in fields.items()}})
 
 
 _ALL = [
@@ -221,6 +225,40 @@ _ALL = [
        ack_policy="none, all or explicit"),
     _k("ack_error", "scenario", "an ack_sync in a fetch step got no answer",
        stream_seq="stream sequence", error="the error's class name"),
+    # ----------------------------------------------------------------- cluster
+    # pmesh_sim.cluster.raft (pure; every record also has group and term, the reserved fields)
+    _k("raft_election", "cluster", "a peer became candidate and asked for votes",
+       group_r="the RAFT group", term_r="its new term", last_index="its last log index",
+       last_term="its last log term"),
+    _k("raft_vote", "cluster", "a peer answered a vote request", group_r="the RAFT group",
+       term_r="the voter's term", candidate="who asked", granted="True: vote given"),
+    _k("raft_leader", "cluster", "a candidate won and leads", group_r="the RAFT group",
+       term_r="its term", last_index="its last log index"),
+    _k("raft_stepdown", "cluster", "a leader stepped down", group_r="the RAFT group",
+       term_r="the term", reason="lost_quorum, higher_term, other_leader, requested or "
+       "catchup_beyond_log"),
+    _k("raft_append", "cluster", "an entry was appended to a peer's log",
+       group_r="the RAFT group", term_r="the peer's term", log_index="the entry's index",
+       entry_term="the entry's term", entry_kind="the entry's kind"),
+    _k("raft_commit", "cluster", "the commit index moved", group_r="the RAFT group",
+       term_r="the term", log_index="the new commit index"),
+    _k("raft_apply", "cluster", "a committed entry was applied", group_r="the RAFT group",
+       term_r="the term", log_index="the entry's index"),
+    _k("raft_catchup", "cluster", "a lagging follower is brought up to date",
+       group_r="the RAFT group", term_r="the term",
+       phase="start, send, done, stalled or mismatch", peer_opt="send: the follower",
+       leader_opt="start: the leader", first_index_opt="first index to send",
+       last_index_opt="last index to send", snapshot_opt="send: a snapshot is sent first",
+       log_index_opt="done/stalled/mismatch: the follower's last index"),
+    _k("raft_truncate", "cluster", "a follower dropped entries that conflict with the leader's",
+       group_r="the RAFT group", term_r="the term", log_index="the last index kept",
+       dropped="entries dropped", dropped_terms="their terms, comma-separated"),
+    _k("raft_snapshot", "cluster", "a snapshot was taken (local) or installed (leader)",
+       group_r="the RAFT group", term_r="the term", log_index="its last index",
+       source="local or leader"),
+    _k("raft_recover", "cluster", "a restarted peer recovered its log",
+       group_r="the RAFT group", term_r="the term", log_index="its last index",
+       commit="the commit index it knows"),
     # ------------------------------------------------------------------- fault
     _k("kill", "fault", "a server process was killed"),
     _k("restart", "fault", "a server process was restarted"),

@@ -15,6 +15,7 @@ PUBLIC = {
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
+    "SimulationStuckError",
 }
 
 

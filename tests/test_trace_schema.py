@@ -223,3 +223,37 @@ def test_a_nak_delay_running_out_is_not_an_ack_timeout():
     (nak,) = trace.filter("js_ack", action="nak")
     assert nak.fields["delay"] == 0.8
     assert [e.fields["num_delivered"] for e in trace.filter("js_deliver")] == [1, 2]
+
+
+def test_raft_records_conform_to_the_cluster_layer():
+    """The pure RAFT peers' records (pmesh_sim.cluster.raft, driven by test_raft's Group)
+    through elections, a partition, a truncation, a crash, a snapshot and a catch-up."""
+    from test_raft import elected
+
+    g, lead = elected()
+    f = next(n for n in g.names if n != lead)
+    g.partition([lead])
+    g.propose("stale")
+    g.run(g.now + 30.0)
+    g.propose("fresh")
+    g.heal()
+    g.run(g.now + 20.0)
+    lead = g.leader()
+    f = next(n for n in g.names if n != lead)
+    g.crash(f)
+    for x in "abc":
+        g.propose(x)
+        g.run(g.now + 0.1)
+    g.nodes[lead].snapshot(tuple(g.state[lead]))
+    g.propose("d")
+    g.run(g.now + 0.1)
+    g.restart(f)
+    g.run(g.now + 3.0)
+    trace = Trace(clock=lambda: 0.0)
+    for time, kind, fields in g.events:
+        trace.record(time, kind, fields)
+    assert {e.kind for e in trace} >= {"raft_election", "raft_vote", "raft_leader",
+                                       "raft_append", "raft_commit", "raft_apply",
+                                       "raft_truncate", "raft_snapshot", "raft_recover",
+                                       "raft_catchup", "raft_stepdown"}
+    assert trace.check() == []

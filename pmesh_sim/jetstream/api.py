@@ -471,6 +471,8 @@ class JetStream:
         if "config" not in body:
             raise JetStreamError.from_err_code(10078)
         action = body.get("action", "")
+        if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # before the stream's replicas
+            raise JetStreamError.from_err_code(10074)
         cfg = check_consumer_config(cfg, st.config)
         name = cfg.durable_name or cfg.name or subject_name
         durable = bool(cfg.durable_name)

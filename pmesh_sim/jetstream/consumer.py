@@ -479,11 +479,16 @@ class Consumer:
         hb = self._hb_at
         if hb is not None and not self.deleted:
             best = hb if best is None else min(best, hb)
-        thr = self.config.inactive_threshold
-        if thr and not self.deleted:
-            t = self.last_active + thr
+        t = self._inactive_at()
+        if t is not None and not self.deleted:
             best = t if best is None else min(best, t)
         return best
+
+    def _inactive_at(self) -> float | None:
+        """When ``inactive_threshold`` runs out: the one sum both :meth:`next_deadline` and
+        :meth:`inactive` use (``now - last_active >= thr`` can stay False at that very time)."""
+        thr = self.config.inactive_threshold
+        return self.last_active + thr if thr and thr > 0 else None    # <= 0: never
 
     def _has_undelivered(self) -> bool:
         return bool(self.rdq) or self.sseq <= self.stream.last_seq
@@ -546,15 +551,15 @@ class Consumer:
 
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""
-        thr = self.config.inactive_threshold
-        if not thr:
+        at = self._inactive_at()
+        if at is None:
             return False
         if self.is_pull and self.waiting:
             return False
         if not self.is_pull and self.bound():
             self.last_active = now
             return False
-        return now - self.last_active >= thr
+        return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
         msg = self.stream.msgs.get(seq)

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from ..gojson import ttl_seconds
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
 
@@ -165,18 +166,18 @@ class Stream:
     def _expire_ids(self, now: float) -> None:
         window = self.config.duplicate_window
         order = self._id_order
-        while order and now - order[0][0] >= window:
+        while order and now >= order[0][0] + window:     # deadlines as sums, like max_age
             _, msg_id = order.popleft()
             entry = self._ids.get(msg_id)
-            if entry is not None and now - entry[1] >= window:
+            if entry is not None and now >= entry[1] + window:
                 del self._ids[msg_id]
 
     def check_publish(self, subject: str, data: bytes, headers: dict | None, now: float):
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
-        the server's order: sealed, expected stream, expected last subject seq, expected last
-        seq, msg id, expected last msg id, rollup, size.
+        the server's order: sealed, expected stream, TTL, expected last subject seq, expected
+        last seq, msg id, expected last msg id, rollup, size.
         """
         cfg = self.config
         if cfg.sealed:
@@ -185,6 +186,10 @@ class Stream:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
+            ttl = headers.get("Nats-TTL")
+            if ttl:      # allow_msg_ttl is not simulated: a valid TTL is refused as disabled
+                return "error", JetStreamError.from_err_code(
+                    10166 if ttl_seconds(ttl) is not None else 10165)
             want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
             if want is not None:
                 have = self.last_for_subject(subject)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -380,7 +381,7 @@ class Client:
             payload = bytes(payload)
         size = len(payload)
         if headers is not None:
-            _check_headers(headers)
+            headers = _check_headers(headers)
             size += headers_size(headers)
         server = self.server
         if size > server.max_payload:
@@ -626,9 +627,31 @@ def _add_js_fields(record: dict, reply: str) -> None:
     record["num_pending"] = int(t[8])
 
 
-def _check_headers(headers) -> None:
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
+
+
+def _check_headers(headers) -> dict:
+    """``headers`` as nats-py sends them: names it refuses (BadHeaderError) raise ConfigError;
+    values lose surrounding whitespace and CR/LF become spaces (a copy only when one changes).
+
+    >>> _check_headers({"X": " a\\r\\nb "})
+    {'X': 'a  b'}
+    >>> _check_headers({"a b": "x"})
+    Traceback (most recent call last):
+    ...
+    pmesh_sim.errors.ConfigError: header name 'a b': nats-py refuses it (BadHeaderError); a name is letters, digits and !#$%&'*+-.^_`|~
+    """
     if not isinstance(headers, dict):
         raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
+    clean = None
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigError(f"header {key!r}: {value!r}: header names and values must be str")
+        if not _HEADER_NAME.fullmatch(key):
+            raise ConfigError(f"header name {key!r}: nats-py refuses it (BadHeaderError); a "
+                              "name is letters, digits and !#$%&'*+-.^_`|~")
+        if value != value.strip() or "\r" in value or "\n" in value:
+            if clean is None:
+                clean = dict(headers)
+            clean[key] = value.strip().replace("\r", " ").replace("\n", " ")
+    return headers if clean is None else clean

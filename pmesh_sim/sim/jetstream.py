@@ -204,6 +204,8 @@ class JetStreamContext:
     def publish(self, subject: str, payload: bytes = b"", timeout: float | None = None,
                 stream: str | None = None, headers: dict | None = None):
         """Publish and wait for the stream's ack: an event whose value is a :class:`PubAck`."""
+        if headers is not None and not isinstance(headers, dict):
+            raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
         hdrs = dict(headers or {})
         if stream is not None:
             hdrs["Nats-Expected-Stream"] = stream
@@ -242,6 +244,8 @@ class JetStreamContext:
                             "already waiting for their acks (publish_async_max_pending); "
                             "yield js.publish_async_completed() first")
         if stream is not None:
+            if headers is not None and not isinstance(headers, dict):
+                raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
             headers = dict(headers or {})
             headers["Nats-Expected-Stream"] = stream
         token = self._async_nuid.next()
@@ -414,10 +418,9 @@ class PullSubscription:
             if self._sub._pending:              # already here: no timer, no wake-up
                 msg = self._sub._take()
             else:
-                left = deadline - env.now
-                if left <= 0:
+                if env.now >= deadline:
                     break
-                msg = yield from self._next(left)
+                msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
             if _is_status(msg):

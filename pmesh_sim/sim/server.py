@@ -27,6 +27,7 @@ count as responders.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from itertools import chain
 
@@ -146,8 +147,16 @@ class Server:
         return any(not sub.internal for sub in chain(match.plain, *match.groups))
 
     def call_at(self, time: float, fn: Callable[[], object]):
-        """Run ``fn()`` at virtual ``time`` (at once if it has passed); returns the SimPy event."""
-        event = self.env.timeout(max(0.0, time - self.env.now))
+        """Run ``fn()`` at virtual ``time`` (at once if it has passed); returns the SimPy event.
+
+        It never runs before ``time``: ``now + (time - now)`` can round below ``time``, so the
+        delay is nudged up until it does not (a callback comparing ``now >= time`` then holds).
+        """
+        now = self.env.now
+        delay = max(0.0, time - now)
+        while now + delay < time:
+            delay = math.nextafter(delay, math.inf)
+        event = self.env.timeout(delay)
         event.callbacks.append(lambda _event: fn())
         return event
 

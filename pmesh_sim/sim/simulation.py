@@ -26,11 +26,14 @@ from __future__ import annotations
 import gc
 import itertools
 import random
+from collections import Counter
 from collections.abc import Callable
 
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import URGENT
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SimulationStuckError
 from ..trace import Trace
 from .client import Client
 from .network import Network
@@ -48,6 +51,11 @@ to at least these values and puts the caller's back when it returns, so nothing 
 changes; collection stays automatic (it only runs less often), and ``gc.disable()`` or a
 threshold of 0 set by the caller is left alone.
 """
+
+STUCK_EVENTS = 1_000_000
+"""Events at one virtual instant after which :meth:`Simulation.run` raises
+:class:`~pmesh_sim.errors.SimulationStuckError` instead of spinning. It checks once every
+``STUCK_EVENTS // 10`` events (no cost per event); a real burst at one instant is far smaller."""
 
 
 class Simulation:
@@ -148,11 +156,66 @@ class Simulation:
         """
         saved = gc.get_threshold()
         if saved[0] == 0:                  # the caller turned automatic collection off
-            return self.env.run(until=until)
+            return self._run(until)
         wanted = tuple(max(a, b) for a, b in zip(saved, RUN_GC_THRESHOLD))
         gc.set_threshold(*wanted)
         try:
-            return self.env.run(until=until)
+            return self._run(until)
         finally:
             if gc.get_threshold() == wanted:   # unless a callback changed them on purpose
                 gc.set_threshold(*saved)
+
+    def _run(self, until):
+        """``simpy.Environment.run``, stepping in chunks: after :data:`STUCK_EVENTS` events
+        at one instant it raises :class:`SimulationStuckError` naming what is scheduled."""
+        env = self.env
+        if until is not None:
+            if not isinstance(until, simpy.Event):
+                at = float(until)
+                if at <= env.now:
+                    raise ValueError(f"until ({at}) must be greater than the current "
+                                     "simulation time")
+                until = simpy.Event(env)
+                until._ok, until._value = True, None
+                env.schedule(until, URGENT, at - env.now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        step, chunk, same = env.step, max(1, STUCK_EVENTS // 10), 0
+        try:
+            while True:
+                t0 = env.now
+                for _ in range(chunk):
+                    step()
+                same = same + chunk if env.now == t0 else 0
+                if same >= STUCK_EVENTS:
+                    raise SimulationStuckError(self._stuck_message(same))
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                raise RuntimeError('No scheduled events left but "until" event was not '
+                                   f"triggered: {until}") from None
+        return None
+
+    def _stuck_message(self, events: int) -> str:
+        """What is scheduled at the stuck instant, by process or callback name."""
+        now = self.env.now
+        names = Counter(_callback_name(cb) for t, _, _, ev in self.env._queue if t == now
+                        for cb in (ev.callbacks or ()))
+        what = ", ".join(f"{n} ({k})" for n, k in names.most_common(3)) or "nothing named"
+        return (f"simulation stuck at t={now!r}: {events:,} events without virtual time "
+                f"advancing; scheduled at that instant: {what}")
+
+
+def _callback_name(cb) -> str:
+    """A process's generator name, else the callback's qualified name.
+
+    >>> _callback_name(print)
+    'print'
+    """
+    owner = getattr(cb, "__self__", None)
+    if isinstance(owner, simpy.Process):
+        gen = owner._generator
+        return "process " + getattr(gen, "__qualname__", owner.name)
+    return getattr(cb, "__qualname__", repr(cb))

@@ -1,0 +1,16 @@
+"""Figures of a run: matplotlib and networkx drawings of a trace from either backend.
+
+Every function takes a :class:`~pmesh_sim.trace.Trace` (from the simulation or from a real
+nats-server), draws on ``ax`` (a new figure when ``ax=None``), never calls ``plt.show()``, and
+returns what it drew. ``window=(start, end)`` limits a figure to a span of the run's time (the
+dashboard's time scrubber passes ``(0, t)``). A trace without the events a figure needs gives a
+labelled empty figure, never a traceback.
+
+The figure modules (added one concept each): ``topology``, ``sequence``, ``timeline`` (consumer),
+``stream`` (stream state), ``guarantees``, ``animation``; ``dashboard`` (ipywidgets, imported
+lazily).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
