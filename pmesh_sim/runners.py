@@ -205,9 +205,32 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     streams: list[str] = []
     consumers: list[tuple[str, str]] = []
 
+    def stream_shape(resp):
+        """The stream's state; its config goes to the trace (topology, on both backends)."""
+        cfg = resp.get("config") or {}
+        b.trace.emit("stream_config", node=b.node, stream=cfg.get("name", ""),
+                     subjects=list(cfg.get("subjects") or []),
+                     retention=cfg.get("retention", "limits"))
+        return sc.stream_state(resp)
+
+    def consumer_shape(resp):
+        cfg = resp.get("config") or {}
+        filters = list(cfg.get("filter_subjects") or ([cfg["filter_subject"]]
+                                                      if cfg.get("filter_subject") else []))
+        fields = {"deliver_subject": cfg["deliver_subject"]} if cfg.get("deliver_subject") else {}
+        if cfg.get("deliver_group"):
+            fields["deliver_group"] = cfg["deliver_group"]
+        b.trace.emit("consumer_config", node=b.node, stream=resp.get("stream_name", ""),
+                     consumer=resp.get("name", ""), filter_subjects=filters,
+                     pull=not cfg.get("deliver_subject"),
+                     ack_policy=cfg.get("ack_policy", "explicit"),
+                     ack_wait=cfg.get("ack_wait", 30_000_000_000) / 1e9,
+                     max_deliver=cfg.get("max_deliver", -1), **fields)
+        return sc.consumer_info(resp)
+
     def add_stream(fields):
         result = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}",
-                                wire_stream_config(fields), sc.stream_state)
+                                wire_stream_config(fields), stream_shape)
         if fields["name"] not in streams:
             streams.append(fields["name"])
         return result
@@ -215,7 +238,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     def add_consumer(fields):
         fields = _dates(b, fields, ("opt_start_time", "pause_until"))
         subject, body = api_subject_for_consumer(fields["stream"], fields)
-        result = yield from api(subject, body, sc.consumer_info)
+        result = yield from api(subject, body, consumer_shape)
         name = fields.get("durable_name") or fields.get("name")
         if name and (fields["stream"], name) not in consumers:
             consumers.append((fields["stream"], name))
@@ -240,7 +263,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         wait = step.at - b.now()
         if wait > 0:
             yield b.sleep(wait)
-        b.trace.emit("step", index=step.index, op=step.op)
+        b.trace.emit("step", node=b.node, index=step.index, op=step.op)
         a = step.args
         op = step.op
         if op == "publish":
@@ -272,6 +295,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                     result = (sc.error_result(ack["error"]) if "error" in ack else
                               sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0),
                                          ack.get("duplicate")))
+                    _trace_pub_ack(b, result)
         elif op == "fetch" and a.get("background"):
             # a pull that waits while later steps run, on a pull subscription of its own
             key = (a["stream"], a["consumer"])
@@ -287,7 +311,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                 result = yield from add_stream(a)
             else:
                 result = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}",
-                                        wire_stream_config(a), sc.stream_state)
+                                        wire_stream_config(a), stream_shape)
         elif op == "stream_list":
             body = {k: a[k] for k in ("subject", "offset") if k in a}
             result = yield from api("$JS.API.STREAM.LIST", body or None, lambda resp: {
@@ -334,7 +358,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                                     lambda resp: sc.outcome("stepped_down"))
         else:  # faults
             result = yield from _maybe(b.fault(op, a))
-        b.trace.emit("step_result", index=step.index, op=op, result=result)
+        b.trace.emit("step_result", node=b.node, index=step.index, op=op, result=result)
         steps.append(sc.step_record(step, result))
 
     for handles in background.values():   # fetches nobody collected still end before final
@@ -372,14 +396,28 @@ def _fetch(b, a: dict, slot: int | None = None):
         out.append(sc.fetched_message(msg.subject, msg.data, seq, meta.sequence.consumer,
                                       meta.num_delivered))
         action = then if isinstance(then, str) else then.get(seq, "ack")
-        b.trace.emit("fetched", consumer=a["consumer"], stream_seq=seq, then=action)
         if action != "ignore":
             try:
                 yield from _maybe(b.ack(msg, action, a.get("delay")))
             except Exception as exc:  # noqa: BLE001 - an ack_sync without answer
-                b.trace.emit("ack_error", stream_seq=seq, error=type(exc).__name__)
+                b.trace.emit("ack_error", node=b.node, stream_seq=seq, error=type(exc).__name__)
     yield from _maybe(b.flush())
     return {"messages": out}
+
+
+def _trace_pub_ack(b, result: dict) -> None:
+    """The ``pub_ack`` record of the last js_publish; the adapter learns (stream, seq) -> msg_id
+    (``b.stored``: the real backend stamps later deliveries and acks with it)."""
+    msg_id = b.last_msg_id
+    if "error" in result:
+        b.trace.emit("pub_ack", node=b.node, client="steps", msg_id=msg_id,
+                     err_code=result["error"].get("err_code"))
+        return
+    b.trace.emit("pub_ack", node=b.node, client="steps", msg_id=msg_id,
+                 stream=result["stream"], stream_seq=result["seq"],
+                 duplicate=result["duplicate"])
+    if not result["duplicate"]:
+        b.stored[(result["stream"], result["seq"])] = msg_id
 
 
 def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",

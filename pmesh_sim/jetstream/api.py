@@ -187,8 +187,9 @@ class JetStream:
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, subject: str, reply: str, data: bytes, headers: dict | None,
-               now: float) -> list[Outgoing]:
-        """One arriving message; returns the messages to send in answer."""
+               now: float, msg_id: int = 0) -> list[Outgoing]:
+        """One arriving message; returns the messages to send in answer. ``msg_id``: the
+        trace's id of the arriving message (a stored message keeps it)."""
         if subject.startswith("$JS.ACK."):
             return self._ack(subject, reply, data, now)
         if subject.startswith(API):
@@ -196,9 +197,10 @@ class JetStream:
         st = self.stream_for(subject)
         if st is None:
             return []
-        return self._publish(st, subject, reply, data, headers, now)
+        return self._publish(st, subject, reply, data, headers, now, msg_id)
 
-    def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+    def _publish(self, st: Stream, subject, reply, data, headers, now, msg_id=0
+                 ) -> list[Outgoing]:
         if headers and (refused := refused_headers(headers)):
             return self._not_simulated(reply, f"header {refused[0]!r}", stream=st.name)
         if st.config.no_ack:   # stream.go: canRespond := !mset.cfg.NoAck && len(reply) > 0
@@ -212,7 +214,7 @@ class JetStream:
             if target is not None:
                 republish = target, st.last_for_subject(subject)
         try:
-            seq, dup = st.publish(subject, data, headers, now)
+            seq, dup = st.publish(subject, data, headers, now, msg_id)
         except JetStreamError as err:
             return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
         if dup:   # stream.go: the pub ack's prefix, then `,"duplicate": true}` (with its space)
@@ -333,7 +335,8 @@ class JetStream:
         st.wake = self._wake
         self.streams[name] = st
         self._refresh_interest()
-        self.emit("stream_created", stream=name, subjects=list(cfg.subjects))
+        self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
+                  retention=cfg.retention.value)
         return {**self._stream_info_body(st, now), "did_create": True}
 
     def _placed(self, cfg: StreamConfig) -> StreamConfig:
@@ -566,7 +569,9 @@ class JetStream:
         c.floor_unset = self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1
         st.consumers[name] = c
         self._refresh_interest()
-        self.emit("consumer_created", stream=st.name, consumer=name)
+        self.emit("consumer_created", stream=st.name, consumer=name,
+                  filter_subjects=list(cfg.filters), pull=c.is_pull,
+                  deliver_subject=cfg.deliver_subject or "", deliver_group=cfg.deliver_group or "")
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
             c.deliver(now) + c.paused_advisory(now)
 
@@ -736,7 +741,7 @@ def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:
     if st.config.republish.headers_only:
         headers["Nats-Msg-Size"] = str(len(data))
         data = b""
-    st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq)
+    st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq, msg_id=msg.msg_id)
     return Outgoing(to, "", data, headers)
 
 

@@ -31,6 +31,7 @@ class Outgoing(NamedTuple):
     data: bytes = b""
     headers: dict[str, str] | None = None
     msg_subject: str | None = None   # the subject the receiver sees (a stored message's own)
+    msg_id: int = 0   # a delivery: the trace's msg_id of the stored message's publish
 
 
 def status(to: str, code: int, description: str, **extra: str) -> Outgoing:
@@ -78,6 +79,7 @@ class Consumer:
         self.rdq: list[int] = []
         self._rdq_set: set[int] = set()
         self.waiting: deque[PullRequest] = deque()
+        self._nak_delayed: set[int] = set()   # pending seqs whose deadline is a nak's delay
         self._timers: list[tuple[float, int]] = []
         self.wake = [float("inf")]   # the earliest timer added (JetStream shares its own)
         self._ack_prefix: str | None = None   # "$JS.ACK.<stream>.<consumer>."
@@ -332,12 +334,14 @@ class Consumer:
         else:
             deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
             self.pending[seq] = [dseq, deadline]
+            if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
+                self._nak_delayed.discard(seq)
             heapq.heappush(self._timers, (deadline, seq))
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
-        self.emit("deliver" if dc == 1 else "redeliver", stream=self.stream.name,
-                  consumer=self.name, subject=msg.subject, stream_seq=seq, consumer_seq=dseq,
-                  num_delivered=dc, num_pending=pending)
+        self.emit("js_deliver", stream=self.stream.name, consumer=self.name,
+                  subject=msg.subject, stream_seq=seq, consumer_seq=dseq, num_delivered=dc,
+                  num_pending=pending, msg_id=msg.msg_id)
         if self._hb_at is not None and not self.is_pull:
             self._hb_at = now + cfg.idle_heartbeat
         prefix = self._ack_prefix
@@ -346,8 +350,8 @@ class Consumer:
         reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS) + self.stream.epoch_ns}.{pending}"
         if cfg.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
             return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
-                            msg.subject)
-        return Outgoing(to, reply, msg.data, msg.headers, msg.subject)
+                            msg.subject, msg.msg_id)
+        return Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
 
     def deliver(self, now: float) -> list[Outgoing]:
         """Send what can be sent now: to waiting pull requests, or to the push subject."""
@@ -426,19 +430,26 @@ class Consumer:
         if data == b"+ACK" and not reply and tokens is not None and len(tokens) == 9:
             sseq, dseq = int(tokens[5]), int(tokens[6])     # the common case, in short
             self.last_active = now
+            msg = self.stream.msgs.get(sseq)    # before the ack may remove it
+            if self._nak_delayed:
+                self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
-            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq)
+            self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                      consumer_seq=dseq, msg_id=msg.msg_id if msg else 0, action="ack")
             return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()
         out: list[Outgoing] = []
         kind, _, rest = text.partition(b" ")
         self.last_active = now
+        msg = self.stream.msgs.get(sseq)    # before an ack may remove it
+        ids = {"stream": self.stream.name, "consumer": self.name, "stream_seq": sseq,
+               "consumer_seq": dseq, "msg_id": msg.msg_id if msg else 0}
         if kind in (b"", b"+ACK", b"+OK", b"+NXT"):
+            if self._nak_delayed:
+                self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
-            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq)
+            self.emit("js_ack", **ids, action="ack")
         elif kind == b"-NAK":
             delay = 0.0
             if rest:
@@ -448,9 +459,9 @@ class Consumer:
                     delay = 0.0
             entry = self.pending.get(sseq)
             if entry is not None:
-                self.emit("nak", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq, delay=delay)
+                self.emit("js_ack", **ids, action="nak", delay=delay)
                 if delay > 0:
+                    self._nak_delayed.add(sseq)
                     entry[1] = now + delay
                     self._add_timer(entry[1], sseq)
                 elif sseq not in self._rdq_set:
@@ -460,14 +471,13 @@ class Consumer:
             entry = self.pending.get(sseq)
             if entry is not None:
                 entry[1] = now + self._ack_wait(self.rdc.get(sseq, 1))
+                self._nak_delayed.discard(sseq)
                 self._add_timer(entry[1], sseq)
-                self.emit("wpi", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq)
+                self.emit("js_ack", **ids, action="in_progress")
         elif kind == b"+TERM":
             if sseq in self.pending:
                 self._ack(sseq, dseq, now)
-                self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq)
+                self.emit("js_ack", **ids, action="term")
                 out.append(self._advisory("MSG_TERMINATED", sseq, dc, now))
         # consumer.go processAck: an ack or term above what was delivered is ignored, unanswered
         ignored = sseq >= self.sseq and kind in (b"", b"+ACK", b"+OK", b"+TERM")
@@ -587,6 +597,13 @@ class Consumer:
             if entry is not None and entry[1] == t and seq not in self._rdq_set:
                 heapq.heappush(self.rdq, seq)
                 self._rdq_set.add(seq)
+                if seq in self._nak_delayed:     # a nak's delay ran out, not the ack wait
+                    self._nak_delayed.discard(seq)
+                else:
+                    msg = self.stream.msgs.get(seq)
+                    self.emit("ack_timeout", stream=self.stream.name, consumer=self.name,
+                              stream_seq=seq, msg_id=msg.msg_id if msg else 0,
+                              num_delivered=self.rdc.get(seq, 1))
         if self.waiting:
             keep = deque()
             for req in self.waiting:
@@ -632,8 +649,9 @@ class Consumer:
         return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
+        msg = self.stream.msgs.get(seq)
         self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,
-                  num_delivered=dc)
+                  num_delivered=dc, msg_id=msg.msg_id if msg else 0)
         self.advisories.append(self._advisory("MAX_DELIVERIES", seq, dc, now))
 
     def _advisory(self, kind: str, seq: int, dc: int, now: float) -> Outgoing:
@@ -676,7 +694,7 @@ class Consumer:
             heapq.heapify(self.rdq)
             self._rdq_set = set(self.rdq)
 
-    def on_removed(self, seq: int, reason: str, now: float) -> None:
+    def on_removed(self, seq: int, reason: str, now: float, msg_id: int = 0) -> None:
         """The stream removed ``seq`` outside a purge (limits, max_age, a delete): a pending
         message counts as terminated (consumer.go ``decStreamPending`` -> ``processTerm``)."""
         entry = self.pending.get(seq)
@@ -685,8 +703,8 @@ class Consumer:
             return
         dc = self.rdc.get(seq, 1)
         self._ack(seq, entry[0], now)
-        self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=seq,
-                  consumer_seq=entry[0], reason=reason)
+        self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=seq,
+                  consumer_seq=entry[0], msg_id=msg_id, action="term", reason=reason)
         self.advisories.append(self._advisory("MSG_TERMINATED", seq, dc, now))
 
     def delete(self) -> list[Outgoing]:

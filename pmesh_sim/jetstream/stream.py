@@ -46,12 +46,12 @@ def expected_seq(value: str | None) -> int | None:
 class StoredMsg:
     """One stored message."""
 
-    __slots__ = ("seq", "subject", "data", "headers", "time", "size")
+    __slots__ = ("seq", "subject", "data", "headers", "time", "size", "msg_id")
 
     def __init__(self, seq: int, subject: str, data: bytes, headers: dict | None, time: float,
-                 size: int):
+                 size: int, msg_id: int = 0):
         self.seq, self.subject, self.data, self.headers = seq, subject, data, headers
-        self.time, self.size = time, size
+        self.time, self.size, self.msg_id = time, size, msg_id   # msg_id: the trace's
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes:
@@ -273,20 +273,25 @@ class Stream:
         return any(c.matches(subject) for c in self.consumers.values())
 
     # ---------------------------------------------------------------- mutations
-    def publish(self, subject: str, data: bytes, headers: dict | None, now: float):
-        """Check and store; returns ``(seq, duplicate)`` or raises the server's error."""
+    def publish(self, subject: str, data: bytes, headers: dict | None, now: float,
+                msg_id: int = 0):
+        """Check and store; returns ``(seq, duplicate)`` or raises the server's error.
+        ``msg_id``: the trace's id of the publish (kept with the stored message)."""
         verdict, value = self.check_publish(subject, data, headers, now)
         if verdict == "error":
-            self.emit("discard", stream=self.name, subject=subject, reason=value.description)
+            self.emit("discard", stream=self.name, subject=subject, msg_id=msg_id,
+                      reason="rejected", err_code=value.err_code, description=value.description)
             raise value
         if verdict == "dup":
             self.emit("dedup", stream=self.name, subject=subject, stream_seq=value,
-                      msg_id=headers.get("Nats-Msg-Id"))
+                      msg_id=msg_id, nats_msg_id=headers.get("Nats-Msg-Id"))
             return value, True
-        return self.store(subject, data, headers, now), False
+        return self.store(subject, data, headers, now, msg_id), False
 
-    def store(self, subject: str, data: bytes, headers: dict | None, now: float) -> int:
-        """Apply one publish: limits, then store (or only use the sequence); returns the seq."""
+    def store(self, subject: str, data: bytes, headers: dict | None, now: float,
+              origin: int = 0) -> int:
+        """Apply one publish: limits, then store (or only use the sequence); returns the seq.
+        ``origin``: the trace's msg_id of the publish."""
         cfg = self.config
         hdr_len = len(encode_headers(headers)) if headers else 0
         size = msg_size(cfg.storage, subject, hdr_len, len(data))
@@ -297,18 +302,18 @@ class Stream:
             self.last_time = now
             self._remember_id(msg_id, self.last_seq, now)
             self.emit("discard", stream=self.name, subject=subject, stream_seq=self.last_seq,
-                      reason="no interest")
+                      msg_id=origin, reason="no_interest")
             if rollup in ("sub", "all"):      # the server rolls up also when it skips
                 self.purge(subject=subject if rollup == "sub" else None, now=now)
             return self.last_seq
         if cfg.discard == DiscardPolicy.NEW:
-            self._check_discard_new(subject, size, rollup)
+            self._check_discard_new(subject, size, rollup, origin)
         ttl = 0
         if cfg.allow_msg_ttl and headers and headers.get("Nats-TTL"):
             headers, ttl = self._msg_ttl(headers)
         self.last_seq = seq = self.last_seq + 1
         self.last_time = now
-        self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size)
+        self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size, origin)
         if cfg.max_age > 0 and now + cfg.max_age < self.wake[0]:
             self.wake[0] = now + cfg.max_age
         self.bytes += size
@@ -320,7 +325,7 @@ class Stream:
         self._remember_id(msg_id, seq, now)
         if ttl:
             self._add_ttl(seq, ttl, now)
-        self.emit("store", stream=self.name, subject=subject, stream_seq=seq)
+        self.emit("store", stream=self.name, subject=subject, stream_seq=seq, msg_id=origin)
         self._enforce_limits(subject, now)
         # a rollup is a purge that keeps the new message, made after it is stored
         if rollup == "all":
@@ -329,7 +334,8 @@ class Stream:
             self.purge(subject=subject, keep=1, now=now)
         return seq
 
-    def _check_discard_new(self, subject: str, size: int, rollup: str | None) -> None:
+    def _check_discard_new(self, subject: str, size: int, rollup: str | None,
+                           origin: int = 0) -> None:
         """Discard new: refuse a publish over a limit, in the store's order (memstore.go
         ``storeRawMsg``). A subject already at ``max_msgs_per_subject`` (``asl``) will replace
         its oldest message, so it passes the max_msgs check, and the max_bytes check when that
@@ -338,12 +344,15 @@ class Stream:
         at_limit = (cfg.max_msgs_per_subject > 0
                     and self.subj_count.get(subject, 0) >= cfg.max_msgs_per_subject)
         if at_limit and cfg.discard_new_per_subject and not rollup:
-            raise self._reject(subject, "maximum messages per subject exceeded")
+            raise self._reject(subject, "maximum messages per subject exceeded",
+                               "discard_new_max_msgs_per_subject", origin)
         if cfg.max_msgs > 0 and len(self.msgs) >= cfg.max_msgs and not at_limit:
-            raise self._reject(subject, "maximum messages exceeded")
+            raise self._reject(subject, "maximum messages exceeded", "discard_new_max_msgs",
+                               origin)
         if cfg.max_bytes > 0 and self.bytes + size > cfg.max_bytes:
             if not at_limit or self.msgs[self._first_for(subject)].size < size:
-                raise self._reject(subject, "maximum bytes exceeded")
+                raise self._reject(subject, "maximum bytes exceeded", "discard_new_max_bytes",
+                                   origin)
 
     def _first_for(self, subject: str) -> int:
         """The first stored sequence on ``subject`` (the subject must hold one)."""
@@ -352,9 +361,11 @@ class Stream:
             seqs.popleft()
         return seqs[0]
 
-    def _reject(self, subject: str, text: str) -> JetStreamError:
-        self.emit("discard", stream=self.name, subject=subject, reason=text)
-        return _store_error(text)
+    def _reject(self, subject: str, text: str, reason: str, origin: int) -> JetStreamError:
+        err = _store_error(text)
+        self.emit("discard", stream=self.name, subject=subject, msg_id=origin, reason=reason,
+                  err_code=err.err_code, description=text)
+        return err
 
     def _remember_id(self, msg_id: str | None, seq: int, now: float) -> None:
         # every stored (or skipped) message sets the last id, "" without one (stream.go lmsgId)
@@ -472,12 +483,12 @@ class Stream:
             del self._subj_seqs[msg.subject]
         if reason != "delete":
             self.emit("discard", stream=self.name, subject=msg.subject, stream_seq=seq,
-                      reason=reason)
+                      msg_id=msg.msg_id, reason=reason)
         if reason != "purge" and self.consumers:
             when = self.last_time if now is None else now
             for consumer in list(self.consumers.values()):
                 if seq in consumer.pending or seq in consumer.rdc:
-                    consumer.on_removed(seq, reason, when)
+                    consumer.on_removed(seq, reason, when, msg.msg_id)
         return True
 
     def purge(self, *, subject: str | None = None, seq: int | None = None,

@@ -17,6 +17,7 @@ document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
+from ..errors import TimeoutError
 from ..runners import scenario_program
 from ..trace import Trace
 from .simulation import Simulation
@@ -52,6 +53,9 @@ class _SimBackend:
         self.sim = sim
         self.trace = sim.trace
         self.t0 = 0.0
+        self.node = "n1"           # the node the steps connection uses
+        self.last_msg_id = 0       # the trace's msg_id of the last request
+        self.stored: dict = {}     # (stream, seq) -> msg_id (the simulation's trace has them)
         self.nc = sim.connect("n1", name="steps")
         self._js = None
         self.subs: dict[str, tuple] = {}
@@ -78,7 +82,9 @@ class _SimBackend:
         conn.publish(subject, data, reply=reply or "", headers=headers)
 
     def request(self, subject, data, timeout, headers):
-        return self.nc.request(subject, data, timeout=timeout, headers=headers)
+        event = self.nc.request(subject, data, timeout=timeout, headers=headers)
+        self.last_msg_id = event.msg_id
+        return event
 
     def flush(self):
         return self.nc.flush()
@@ -107,11 +113,15 @@ class _SimBackend:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
             self.pulls[key] = yield self._js.pull_subscribe_bind(consumer, stream=stream)
-        msgs = yield self.pulls[key].fetch(batch, timeout)
+        try:
+            msgs = yield self.pulls[key].fetch(batch, timeout)
+        except TimeoutError:      # recorded as the real backend does, then handed on
+            self.trace.emit("timeout", node=self.node, client="steps", op="fetch",
+                            timeout=timeout)
+            raise
         return msgs
 
-    def ack(self, msg, action, delay):
-        self.trace.emit("ack", action=action, subject=msg.subject)
+    def ack(self, msg, action, delay):   # the client's Msg writes the ack record
         if action == "nak":
             return msg.nak(delay=delay)
         return getattr(msg, action)()
@@ -125,7 +135,9 @@ class _SimBackend:
         def cb(msg):
             self.received[name].append(sc.received_message(msg.subject, msg.data))
             if respond is not None and msg.reply:
-                conn.publish(msg.reply, respond.encode())
+                msg_id = conn._publish(msg.reply, respond.encode(), "", None)
+                self.trace.emit("respond", node=conn.server.name, client=name,
+                                subject=msg.reply, msg_id=msg_id)
 
         sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
         if spec.get("max_msgs"):   # auto-unsubscribe, as nats-py's subscribe(max_msgs=N)
