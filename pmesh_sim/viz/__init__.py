@@ -13,4 +13,7 @@ lazily).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from pmesh_sim.viz.layout import layered_positions
+from pmesh_sim.viz.topology import Topology, draw_topology, topology_graph
+
+__all__ = ["Topology", "draw_topology", "layered_positions", "topology_graph"]

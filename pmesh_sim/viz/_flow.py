@@ -1,0 +1,159 @@
+"""The hops of a trace: who sent which message to whom, and when it left and arrived.
+
+A hop goes between two ends, ``("client", name)`` or ``("server", node)``. The client-layer
+records (what both backends write) give one end's time; the simulation's server records
+(``store``, ``js_deliver``, ``js_ack``, ``ack_timeout``) give the other. Without them (a real
+server's trace) the server's time is estimated from half the publish → pub_ack round trip.
+
+Kinds of hop: ``publish``, ``request``, ``pub_ack``, ``reply``, ``deliver`` (first delivery
+or a core message), ``redeliver`` (``num_delivered > 1``), ``ack``, ``nak``, ``term``,
+``in_progress`` and ``timeout`` (an ack_wait expiring: from the delivery leaving the server to
+the moment the server gave up waiting; read from ``ack_timeout`` or, without it, inferred from
+a redelivery that no nak asked for).
+
+>>> from pmesh_sim.trace import Trace
+>>> t = Trace(clock=lambda: 0.0)
+>>> t.record(1.0, "publish", {"node": "n1", "client": "a", "subject": "x", "msg_id": 1})
+>>> t.record(1.2, "deliver", {"node": "n1", "client": "b", "subject": "x", "msg_id": 1})
+>>> [(h.kind, h.src, h.dst) for h in hops(t)]
+[('publish', ('client', 'a'), ('server', 'n1')), ('deliver', ('server', 'n1'), ('client', 'b'))]
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any, NamedTuple
+
+from pmesh_sim.trace import Event, Trace
+
+__all__ = ["Hop", "hops", "internal", "ACTION_KINDS"]
+
+#: The hop kind of each client ack ``action``.
+ACTION_KINDS = {"ack": "ack", "ack_sync": "ack", "nak": "nak", "term": "term",
+                "in_progress": "in_progress"}
+
+
+class Hop(NamedTuple):
+    """One message between two ends; ``time`` is the time of the record it was read from."""
+
+    kind: str
+    src: tuple[str, str]
+    dst: tuple[str, str]
+    t0: float
+    t1: float
+    time: float
+    msg_id: Any
+    fields: dict[str, Any]
+
+
+def internal(subject: Any) -> bool:
+    """Whether ``subject`` is plumbing a student need not see (``$JS.…``, ``_INBOX.…``).
+
+    >>> internal("$JS.API.INFO"), internal("_INBOX.abc"), internal("orders.new")
+    (True, True, False)
+    """
+    return isinstance(subject, str) and (subject.startswith("$") or subject.startswith("_INBOX."))
+
+
+class _Server:
+    """The server-layer records, by message, for looking up the server end of a hop."""
+
+    def __init__(self, events: list[Event]):
+        self.store: dict[Any, float] = {}
+        self.js_deliver: dict[tuple, float] = {}
+        self.js_ack: dict[tuple, list[float]] = defaultdict(list)
+        self.timeouts: list[Event] = []
+        for e in events:
+            f = e.fields
+            if e.kind == "store":
+                self.store.setdefault(f.get("msg_id"), e.time)
+            elif e.kind == "js_deliver":
+                key = (f.get("msg_id"), f.get("consumer"), f.get("num_delivered"))
+                self.js_deliver.setdefault(key, e.time)
+            elif e.kind == "js_ack":
+                self.js_ack[(f.get("msg_id"), f.get("consumer"), f.get("action"))].append(e.time)
+            elif e.kind == "ack_timeout":
+                self.timeouts.append(e)
+
+    def ack_time(self, f: dict, after: float) -> float | None:
+        times = self.js_ack.get((f.get("msg_id"), f.get("consumer"), f.get("action")), ())
+        return next((t for t in times if t >= after), None)
+
+
+def _one_hop(events: list[Event]) -> float:
+    """Half the median publish → pub_ack round trip (else publish → deliver), or 0."""
+    published = {e.fields.get("msg_id"): e.time for e in events if e.kind == "publish"}
+    trips = [e.time - published[e.fields.get("msg_id")] for e in events
+             if e.kind in ("pub_ack", "deliver") and e.fields.get("msg_id") in published]
+    trips = [t for t in trips if t >= 0]
+    return statistics.median(trips) / 2 if trips else 0.0
+
+
+def hops(trace: Trace) -> list[Hop]:
+    """Every hop of ``trace``, in the order of the records they were read from."""
+    events = trace.events
+    server, delta = _Server(events), _one_hop(events)
+    arrived: dict[Any, float] = {}
+    out: list[Hop] = []
+    for e in events:
+        hop = _hop(e, server, delta, arrived)
+        if hop is not None:
+            out.append(hop)
+    out.extend(_timeouts(out, server))
+    return out
+
+
+def _hop(e: Event, server: _Server, delta: float, arrived: dict) -> Hop | None:
+    f, kind = e.fields, e.kind
+    client, node = ("client", f.get("client")), ("server", f.get("node", "server"))
+    msg_id = f.get("msg_id")
+    if kind in ("publish", "request", "respond"):
+        t1 = server.store.get(msg_id, e.time + delta)
+        arrived.setdefault(msg_id, t1)
+        return Hop("request" if kind == "request" else "publish", client, node, e.time, t1,
+                   e.time, msg_id, f)
+    if kind in ("pub_ack", "reply"):
+        return Hop(kind, node, client, e.time - delta, e.time, e.time, msg_id, f)
+    if kind == "deliver":
+        n = f.get("num_delivered") or 1
+        t0 = server.js_deliver.get((msg_id, f.get("consumer"), n))
+        if t0 is None:
+            t0 = arrived.get(msg_id, e.time - delta) if n == 1 else e.time - delta
+        return Hop("redeliver" if n > 1 else "deliver", node, client, min(t0, e.time), e.time,
+                   e.time, msg_id, f)
+    if kind == "ack" and f.get("action") in ACTION_KINDS:
+        t1 = server.ack_time(f, e.time)
+        return Hop(ACTION_KINDS[f["action"]], client, node, e.time,
+                   e.time + delta if t1 is None else t1, e.time, msg_id, f)
+    return None
+
+
+def _timeouts(done: list[Hop], server: _Server) -> list[Hop]:
+    """The ack_wait expiries: from ``ack_timeout`` records, else inferred from redeliveries."""
+    sent: dict[tuple, Hop] = {}
+    nakked: set[tuple] = set()
+    out = []
+    for h in done:
+        key = (h.msg_id, h.fields.get("consumer"))
+        if h.kind in ("deliver", "redeliver") and h.fields.get("consumer"):
+            previous = sent.get(key)
+            sent[key] = h
+            if (h.kind == "redeliver" and not server.timeouts and previous is not None
+                    and key not in nakked):
+                out.append(Hop("timeout", h.src, h.src, previous.t0, h.t0, h.t0, h.msg_id,
+                               {**previous.fields, "inferred": True}))
+            nakked.discard(key)
+        elif h.kind == "nak":
+            nakked.add(key)
+    for e in server.timeouts:
+        f = e.fields
+        before = [h for h in done if h.kind in ("deliver", "redeliver") and h.t0 < e.time
+                  and (h.msg_id, h.fields.get("consumer")) == (f.get("msg_id"), f.get("consumer"))]
+        previous = before[-1] if before else None
+        node = ("server", f.get("node", "server"))
+        t0 = previous.t0 if previous is not None else e.time
+        subject = previous.fields.get("subject") if previous is not None else None
+        out.append(Hop("timeout", node, node, t0, e.time, e.time, f.get("msg_id"),
+                       {"subject": subject, **f}))
+    return out

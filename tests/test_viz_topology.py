@@ -1,0 +1,83 @@
+"""The topology figure: the graph read from a trace, its layout, and what is drawn."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from pmesh_sim.trace import Trace
+from pmesh_sim.viz import draw_topology, layered_positions, topology_graph
+from viz_traces import core_trace, jetstream_trace
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_core_graph_shows_wildcards_and_the_queue_group_fan_out():
+    g = topology_graph(core_trace())
+    assert set(g) == {"publisher:sensor", "subject:temps.kitchen", "subject:temps.garage",
+                      "server:n1", "subscription:temps.*|dash#1",
+                      "subscription:temps.>|workers", "subscriber:dash", "subscriber:w1",
+                      "subscriber:w2"}
+    assert sorted(g.successors("subscription:temps.>|workers")) == ["subscriber:w1",
+                                                                     "subscriber:w2"]
+    assert g.edges["server:n1", "subscription:temps.*|dash#1"]["count"] == 4
+    assert g.edges["subscription:temps.>|workers", "subscriber:w2"]["count"] == 2
+    assert "queue group workers" in g.nodes["subscription:temps.>|workers"]["label"]
+    assert "wildcard" in g.nodes["subscription:temps.*|dash#1"]["label"]
+
+
+@pytest.mark.parametrize("server_layer", [True, False])
+def test_jetstream_graph_from_either_backend(server_layer):
+    g = topology_graph(jetstream_trace(server_layer))
+    assert g.edges["server:n1", "stream:ORDERS"]["count"] == 5
+    assert g.edges["stream:ORDERS", "consumer:ORDERS/worker"]["count"] == 7  # 2 redeliveries
+    assert g.edges["consumer:ORDERS/worker", "subscriber:worker1"]["count"] == 7
+    assert list(g.successors("consumer:ORDERS/audit")) == ["subscription:audit.deliver|auditor#1"]
+    assert not any(n.startswith("subscription:_INBOX") for n in g)  # plumbing is left out
+    assert not g.has_edge("server:n1", "subscription:audit.deliver|auditor#1")
+
+
+def test_window_counts_only_messages_inside_it_but_keeps_the_structure():
+    g = topology_graph(jetstream_trace(), window=(0.0, 1.2))
+    assert g.edges["publisher:shop", "subject:orders.new"]["count"] == 1
+    assert g.edges["server:n1", "stream:ORDERS"]["count"] == 1
+    assert "subject:orders.paid" not in g
+    before = topology_graph(jetstream_trace(), window=(0.0, 0.5))
+    assert before.edges["stream:ORDERS", "consumer:ORDERS/worker"]["count"] == 0
+
+
+def test_layout_is_deterministic_and_left_to_right():
+    g = topology_graph(jetstream_trace())
+    pos = layered_positions(g)
+    assert pos == layered_positions(topology_graph(jetstream_trace()))
+    xs = [pos[n][0] for n in ("publisher:shop", "subject:orders.new", "server:n1",
+                              "stream:ORDERS", "consumer:ORDERS/worker", "subscriber:worker1")]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+
+
+def test_drawing_has_one_box_per_node_and_one_arrow_per_edge():
+    drawn = draw_topology(core_trace())
+    assert set(drawn.nodes) == set(drawn.graph)
+    assert set(drawn.edges) == set(drawn.graph.edges)
+    assert drawn.nodes["subscriber:w1"].get_text() == "w1"
+    assert drawn.ax.get_title().startswith("Topology")
+
+
+def test_draws_on_the_given_axes():
+    _, ax = plt.subplots()
+    assert draw_topology(core_trace(), ax=ax).ax is ax
+
+
+@pytest.mark.parametrize("trace, window", [(Trace(clock=lambda: 0.0), None),
+                                           (core_trace(), (-5.0, -1.0))])
+def test_nothing_to_draw_gives_a_labelled_empty_figure(trace, window):
+    drawn = draw_topology(trace, window=window)
+    assert not drawn.edges and not drawn.graph
+    assert "nothing to draw" in " ".join(t.get_text() for t in drawn.ax.texts)
+    assert drawn.ax.get_title()

@@ -1,0 +1,142 @@
+"""Hand-made traces that follow the trace schema v1, for the figure tests (docs/trace.md).
+
+Each builder returns a fresh :class:`~pmesh_sim.trace.Trace`. ``server_layer=False`` keeps only
+the client-layer kinds, as the real backend writes them; ``True`` adds what the simulation also
+writes (stream/consumer creation, ``store``, ``js_deliver``, ``js_ack``, ``ack_timeout``).
+
+- :func:`core_trace`: a sensor publishes four readings on ``temps.<room>``; a dashboard
+  subscribes to ``temps.*`` and two workers share ``temps.>`` in queue group ``workers``.
+- :func:`jetstream_trace`: a shop publishes five orders into stream ORDERS; the pull consumer
+  ``worker`` (client ``worker1``) acks, naks, lets one ack_wait expire, terms and sends
+  in_progress; the push consumer ``audit`` (client ``auditor``) acks everything.
+- :func:`busy_trace`: ``n`` JetStream messages, each delivered once and acked.
+"""
+
+from __future__ import annotations
+
+from pmesh_sim.trace import Trace
+
+NET = 0.001  # one network hop, seconds
+
+
+def _trace() -> Trace:
+    return Trace(clock=lambda: 0.0)
+
+
+def core_trace() -> Trace:
+    """Core NATS only: 4 publishes, 8 deliveries (4 to ``dash``, 2 each to ``w1``/``w2``)."""
+    t = _trace()
+    for c in ("sensor", "dash", "w1", "w2"):
+        t.record(0.0, "connect", {"node": "n1", "client": c})
+    t.record(0.1, "subscribe", {"node": "n1", "client": "dash", "sid": 1, "subject": "temps.*",
+                                "queue": ""})
+    for c in ("w1", "w2"):
+        t.record(0.1, "subscribe", {"node": "n1", "client": c, "sid": 1, "subject": "temps.>",
+                                    "queue": "workers"})
+    for i, room in enumerate(["kitchen", "garage", "kitchen", "garage"]):
+        at, subject, msg_id = 1.0 + i * 0.5, f"temps.{room}", i + 1
+        t.record(at, "publish", {"node": "n1", "client": "sensor", "subject": subject,
+                                 "msg_id": msg_id, "size": 4})
+        t.record(at + 2 * NET, "deliver", {"node": "n1", "client": "dash", "sid": 1,
+                                           "subject": subject, "msg_id": msg_id})
+        worker = "w1" if i % 2 == 0 else "w2"
+        t.record(at + 2 * NET, "deliver", {"node": "n1", "client": worker, "sid": 1,
+                                           "subject": subject, "msg_id": msg_id})
+    return t
+
+
+class _JS:
+    """Writes JetStream records: the client layer always, the server layer when asked."""
+
+    def __init__(self, server_layer: bool):
+        self.t, self.server = _trace(), server_layer
+
+    def rec(self, at: float, kind: str, server_only: bool = False, **fields) -> None:
+        if self.server or not server_only:
+            self.t.record(at, kind, {"node": "n1", **fields})
+
+    def publish(self, at: float, client: str, subject: str, msg_id: int, seq: int) -> None:
+        self.rec(at, "publish", client=client, subject=subject, msg_id=msg_id, size=10)
+        self.rec(at + NET, "store", True, stream="ORDERS", subject=subject, stream_seq=seq,
+                 msg_id=msg_id)
+        self.rec(at + 2 * NET, "pub_ack", client=client, msg_id=msg_id, stream="ORDERS",
+                 stream_seq=seq, duplicate=False)
+
+    def deliver(self, at, client, consumer, subject, msg_id, seq, cseq, n, sid=None) -> None:
+        common = dict(stream="ORDERS", consumer=consumer, subject=subject, stream_seq=seq,
+                      consumer_seq=cseq, num_delivered=n, msg_id=msg_id)
+        self.rec(at, "js_deliver", True, num_pending=0, **common)
+        extra = {} if sid is None else {"sid": sid}
+        self.rec(at + NET, "deliver", client=client, **extra, **common)
+
+    def ack(self, at, client, consumer, msg_id, seq, cseq, action) -> None:
+        self.rec(at, "ack", client=client, msg_id=msg_id, stream="ORDERS", consumer=consumer,
+                 stream_seq=seq, consumer_seq=cseq, action=action)
+        self.rec(at + NET, "js_ack", True, stream="ORDERS", consumer=consumer, stream_seq=seq,
+                 consumer_seq=cseq, msg_id=msg_id, action=action)
+
+
+def jetstream_trace(server_layer: bool = True) -> Trace:
+    """5 publishes into ORDERS; ``worker`` gets 7 deliveries (2 redeliveries), ``audit`` 5.
+
+    ``worker``: msg 1 ack · 2 nak then redelivered and acked · 3 ack_wait expires (1 s),
+    redelivered and acked · 4 term · 5 in_progress then ack.
+    """
+    js = _JS(server_layer)
+    rec = js.rec
+    for c in ("shop", "worker1", "auditor"):
+        rec(0.0, "connect", client=c)
+    rec(0.0, "step", index=0, op="add_stream")
+    rec(0.01, "stream_created", True, stream="ORDERS", subjects=["orders.>"])
+    rec(0.02, "consumer_created", True, stream="ORDERS", consumer="worker")
+    rec(0.02, "consumer_created", True, stream="ORDERS", consumer="audit")
+    rec(0.03, "subscribe", client="auditor", sid=1, subject="audit.deliver", queue="")
+    rec(0.03, "subscribe", client="worker1", sid=1, subject="_INBOX.worker1.*", queue="")
+    subjects = ["orders.new", "orders.paid", "orders.new", "orders.paid", "orders.new"]
+    for i, subject in enumerate(subjects):
+        at, seq = 1.0 + 0.5 * i, i + 1
+        js.publish(at, "shop", subject, msg_id=seq, seq=seq)
+        js.deliver(at + NET, "worker1", "worker", subject, seq, seq, seq, 1, sid=1)
+        js.deliver(at + NET, "auditor", "audit", subject, seq, seq, seq, 1, sid=1)
+        js.ack(at + 0.05, "auditor", "audit", seq, seq, seq, "ack")
+    js.ack(1.1, "worker1", "worker", 1, 1, 1, "ack")
+    js.ack(1.6, "worker1", "worker", 2, 2, 2, "nak")
+    js.deliver(1.6 + 2 * NET, "worker1", "worker", "orders.paid", 2, 2, 6, 2, sid=1)
+    js.ack(1.8, "worker1", "worker", 2, 2, 6, "ack")
+    rec(3.002, "ack_timeout", True, stream="ORDERS", consumer="worker", stream_seq=3,
+        msg_id=3, num_delivered=1)
+    js.deliver(3.002, "worker1", "worker", "orders.new", 3, 3, 7, 2, sid=1)
+    js.ack(3.2, "worker1", "worker", 3, 3, 7, "ack")
+    js.ack(2.6, "worker1", "worker", 4, 4, 4, "term")
+    js.ack(3.1, "worker1", "worker", 5, 5, 5, "in_progress")
+    js.ack(3.4, "worker1", "worker", 5, 5, 5, "ack")
+    return _sorted(js.t)
+
+
+def busy_trace(n: int = 50, server_layer: bool = True) -> Trace:
+    """``n`` orders, 0.1 s apart, each delivered once to ``worker1`` and acked 20 ms later."""
+    js = _JS(server_layer)
+    js.rec(0.0, "connect", client="shop")
+    js.rec(0.0, "connect", client="worker1")
+    js.rec(0.01, "stream_created", True, stream="ORDERS", subjects=["orders.>"])
+    js.rec(0.02, "consumer_created", True, stream="ORDERS", consumer="worker")
+    for i in range(n):
+        at, seq, subject = 1.0 + 0.1 * i, i + 1, f"orders.{['new', 'paid'][i % 2]}"
+        js.publish(at, "shop", subject, seq, seq)
+        js.deliver(at + NET, "worker1", "worker", subject, seq, seq, seq, 1)
+        js.ack(at + 0.02, "worker1", "worker", seq, seq, seq, "ack")
+    return _sorted(js.t)
+
+
+def _sorted(trace: Trace) -> Trace:
+    """The same records in time order (stable), as a backend writes them."""
+    out = _trace()
+    for e in sorted(trace, key=lambda e: e.time):
+        out.record(e.time, e.kind, e.fields)
+    return out
+
+
+def count(trace: Trace, kind: str, window=None, **fields) -> int:
+    """How many ``kind`` records match ``fields`` within ``window`` (both ends included)."""
+    return sum(1 for e in trace.filter(kind, **fields)
+               if window is None or window[0] <= e.time <= window[1])
