@@ -1,0 +1,283 @@
+"""Message sequence (Lamport) diagram: one lane per client and server, one arrow per message.
+
+Time runs left to right; each client and each server node has a lane (publishers above the
+servers, receivers below). An arrow leaves its sender's lane when the message was sent and
+reaches the receiver's lane when it arrived: ``publish`` (and ``request``), ``pub_ack``,
+``deliver``, ``redeliver`` (``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and
+``in_progress``, and ``timeout``: a dotted arrow along the server's lane from a delivery to the
+moment its ack_wait expired (:mod:`pmesh_sim.viz._flow` says where each time comes from; on a
+real server's trace the server's times are estimates). Short gaps between events are stretched
+so that events a millisecond apart do not draw on top of each other; the tick labels give the
+real times.
+
+Filters narrow the messages drawn: ``subject`` (a subject or wildcard pattern, matched against
+the subject each message was published or delivered on), ``consumer``, ``msg_id`` (one id or
+several) and ``window=(start, end)`` (records within it). At most ``max_messages`` messages are
+drawn (the first ones; the title says how many were left out). A filter that names a consumer,
+subject or message the trace does not have gives a labelled empty figure that lists the ones it
+does have; so does a trace without any message.
+
+>>> import matplotlib; matplotlib.use("Agg")
+>>> from pmesh_sim.trace import Trace
+>>> t = Trace(clock=lambda: 0.0)
+>>> t.record(1.0, "publish", {"node": "n1", "client": "a", "subject": "x", "msg_id": 1})
+>>> t.record(1.2, "deliver", {"node": "n1", "client": "b", "subject": "x", "msg_id": 1})
+>>> drawn = draw_sequence(t)
+>>> {kind: len(arrows) for kind, arrows in drawn.arrows.items()}
+{'publish': 1, 'deliver': 1}
+>>> drawn.lanes
+[('client', 'a'), ('server', 'n1'), ('client', 'b')]
+>>> draw_sequence(t, consumer="worker").arrows
+{}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from pmesh_sim.subjects import subject_matches
+from pmesh_sim.trace import Trace
+from pmesh_sim.viz._common import KIND_COLOURS, axes, empty, in_window
+from pmesh_sim.viz._flow import Hop, hops, internal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["Sequence", "draw_sequence", "SEQUENCE_KINDS"]
+
+#: The arrow kinds, in legend order, with their colours.
+SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
+    "publish", "request", "pub_ack", "reply", "deliver", "redeliver", "ack", "nak", "term",
+    "in_progress", "timeout")}
+SEQUENCE_KINDS.update(request=KIND_COLOURS["publish"], pub_ack="#9DB8CC", reply="#9DB8CC")
+_SENDERS = ("publish", "request")
+_TITLE = "Message sequence"
+
+
+class Sequence(NamedTuple):
+    """What :func:`draw_sequence` drew: the axes, the arrows by kind and the lanes, top first."""
+
+    ax: "Axes"
+    arrows: dict[str, list[Any]]   # kind -> matplotlib Annotations, in time order
+    lanes: list[tuple[str, str]]   # ("client", name) or ("server", node), top to bottom
+
+
+def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None = None,
+                  consumer: str | None = None, msg_id: Any = None,
+                  window: tuple[float, float] | None = None,
+                  max_messages: int = 50) -> Sequence:
+    """Draw the message sequence diagram of ``trace``; returns a :class:`Sequence`."""
+    everything = [h for h in hops(trace) if not _plumbing(h)]
+    subjects = _subjects(everything)
+    unknown = _unknown(everything, subjects, subject, consumer, msg_id)
+    consumed = {h.msg_id for h in everything if consumer and h.fields.get("consumer") == consumer}
+    chosen = [h for h in everything if in_window(h.time, window)
+              and _matches(h, subjects, consumed, subject, consumer, msg_id)]
+    ids = list(dict.fromkeys(h.msg_id for h in chosen))
+    kept = set(ids[:max_messages])
+    chosen = [h for h in chosen if h.msg_id in kept]
+    title = _title(chosen, len(ids), max_messages, subject, consumer, msg_id, window)
+    lanes = _lanes(chosen)
+    ax = axes(ax, figsize=(11.0, max(3.0, 0.8 * len(lanes) + 1.8)))
+    if unknown or not chosen:
+        empty(ax, title, unknown or "no message to draw: the trace has no publish, delivery "
+              "or ack" + (" matching these filters" if any(
+                  v is not None for v in (subject, consumer, msg_id, window)) else ""))
+        return Sequence(ax, {}, [])
+    row = {lane: len(lanes) - 1 - i for i, lane in enumerate(lanes)}
+    scale = _Scale([t for h in chosen for t in (h.t0, h.t1)])
+    arrows: dict[str, list[Any]] = {}
+    for h in sorted(chosen, key=lambda h: (h.t0, h.t1)):
+        arrows.setdefault(h.kind, []).append(_arrow(ax, h, row, scale))
+    _labels(ax, chosen, row, scale)
+    _frame(ax, lanes, row, scale, arrows, title)
+    return Sequence(ax, {k: arrows[k] for k in SEQUENCE_KINDS if k in arrows}, lanes)
+
+
+def _plumbing(h: Hop) -> bool:
+    """A message on an internal subject that is not a JetStream delivery or ack."""
+    return not h.fields.get("consumer") and internal(h.fields.get("subject"))
+
+
+def _subjects(all_hops: list[Hop]) -> dict[Any, set[str]]:
+    """The subjects each message was published or delivered on."""
+    out: dict[Any, set[str]] = {}
+    for h in all_hops:
+        if h.fields.get("subject") and h.kind in _SENDERS + ("deliver", "redeliver"):
+            out.setdefault(h.msg_id, set()).add(h.fields["subject"])
+    return out
+
+
+def _ids(msg_id: Any) -> set:
+    if msg_id is None:
+        return set()
+    if isinstance(msg_id, Iterable) and not isinstance(msg_id, str):
+        return set(msg_id)
+    return {msg_id}
+
+
+def _matches(h: Hop, subjects: dict, consumed: set, subject, consumer, msg_id) -> bool:
+    """Whether ``h`` passes the filters; a publish passes ``consumer`` if the consumer got it."""
+    if msg_id is not None and h.msg_id not in _ids(msg_id):
+        return False
+    if subject is not None and not any(subject_matches(subject, s)
+                                       for s in subjects.get(h.msg_id, ())):
+        return False
+    if consumer is not None:
+        name = h.fields.get("consumer")
+        return name == consumer if name is not None else h.msg_id in consumed
+    return True
+
+
+def _unknown(all_hops: list[Hop], subjects: dict, subject, consumer, msg_id) -> str | None:
+    """Why a filter value names nothing in the trace (listing what it has), or ``None``."""
+    if consumer is not None:
+        names = sorted({h.fields["consumer"] for h in all_hops if h.fields.get("consumer")})
+        if consumer not in names:
+            return f"no consumer {consumer!r} in this trace; consumers: {_listing(names)}"
+    if subject is not None:
+        seen = sorted(set().union(*subjects.values()))
+        if not any(subject_matches(subject, s) for s in seen):
+            return f"no message on subject {subject!r} in this trace; subjects: {_listing(seen)}"
+    missing = _ids(msg_id) - {h.msg_id for h in all_hops}
+    if missing:
+        ids = sorted({h.msg_id for h in all_hops if isinstance(h.msg_id, int)})
+        have = f"{ids[0]}–{ids[-1]}" if ids else "none"
+        return f"no message with id {_listing(sorted(missing, key=str))} in this trace; ids: {have}"
+    return None
+
+
+def _listing(names: list) -> str:
+    shown = ", ".join(map(str, names[:12]))
+    return (shown + f" … ({len(names)} in all)" if len(names) > 12 else shown) or "none"
+
+
+def _lanes(chosen: list[Hop]) -> list[tuple[str, str]]:
+    """Clients that send first above the servers, the other clients below, in first-seen order."""
+    first: dict[tuple[str, str], str] = {}
+    for h in sorted(chosen, key=lambda h: h.t0):
+        for end in (h.src, h.dst):
+            first.setdefault(end, h.kind)
+    top = [e for e, k in first.items() if e[0] == "client" and k in _SENDERS]
+    servers = [e for e in first if e[0] == "server"]
+    return top + servers + [e for e in first if e[0] == "client" and e not in top]
+
+
+class _Scale:
+    """Real time -> drawn x: gaps shorter than a share of the span are stretched to it."""
+
+    def __init__(self, times: list[float]):
+        self.times = np.unique(np.asarray(times, dtype=float))
+        span = float(self.times[-1] - self.times[0]) or 1.0
+        floor = span / (2 * len(self.times))
+        gaps = np.maximum(np.diff(self.times), floor)
+        self.xs = np.concatenate([[0.0], np.cumsum(gaps)]) + self.times[0]
+        if len(self.times) == 1:
+            self.times, self.xs = np.array([self.times[0], self.times[0] + 1]), \
+                np.array([self.times[0], self.times[0] + 1])
+
+    def __call__(self, t: float) -> float:
+        return float(np.interp(t, self.times, self.xs))
+
+    def ticks(self, n: int = 7) -> tuple[list[float], list[str]]:
+        from matplotlib.ticker import MaxNLocator
+
+        lo, hi = self.times[0], self.times[-1]
+        real = [t for t in MaxNLocator(n).tick_values(lo, hi) if lo <= t <= hi]
+        return [self(t) for t in real], [f"{t:g}" for t in real]
+
+
+def _arrow(ax: "Axes", h: Hop, row: dict, scale: _Scale) -> Any:
+    colour = SEQUENCE_KINDS[h.kind]
+    x0, x1 = scale(h.t0), scale(h.t1)
+    if h.kind == "timeout":
+        y = row[h.src] - 0.22
+        ax.plot([x1], [row[h.src]], marker="X", color=colour, markersize=7, zorder=4)
+        return ax.annotate("", xy=(x1, y), xytext=(x0, y), zorder=3, arrowprops=dict(
+            arrowstyle="-|>", color=colour, lw=1.2, linestyle=":", shrinkA=0, shrinkB=0))
+    thin = h.kind in ("pub_ack", "reply")
+    return ax.annotate("", xy=(x1, row[h.dst]), xytext=(x0, row[h.src]), zorder=3,
+                       arrowprops=dict(arrowstyle="-|>", color=colour, shrinkA=0, shrinkB=0,
+                                       lw=0.8 if thin else 1.4, mutation_scale=9 if thin else 11))
+
+
+def _label(h: Hop) -> str | None:
+    f = h.fields
+    if h.kind == "timeout":
+        return "ack_wait"
+    if h.kind in _SENDERS:
+        return f.get("subject")
+    if h.kind in ("deliver", "redeliver") and f.get("stream_seq") is not None:
+        n = f.get("num_delivered") or 1
+        return f"seq {f['stream_seq']}" + (f" ×{n}" if n > 1 else "")
+    return None
+
+
+def _labels(ax: "Axes", chosen: list[Hop], row: dict, scale: _Scale) -> None:
+    """Subjects on publishes, stream sequences on deliveries, "ack_wait" on timeouts; where two
+    would overlap, timeouts win over redeliveries over the rest, then the earlier one."""
+    xs = [scale(t) for h in chosen for t in (h.t0, h.t1)]
+    per_char = (max(xs) - min(xs) or 1.0) / 140  # about 140 characters across the axes
+    taken: dict[tuple, list[tuple[float, float]]] = {}
+    rank = {"timeout": 0, "redeliver": 1}
+    for h in sorted(chosen, key=lambda h: (rank.get(h.kind, 2), h.t0)):
+        text = _label(h)
+        if text is None:
+            continue
+        x = (scale(h.t0) + scale(h.t1)) / 2
+        lo, hi = x - per_char * (len(text) / 2 + 1), x + per_char * (len(text) / 2 + 1)
+        spans = taken.setdefault((h.src, h.dst), [])
+        if any(lo < b and a < hi for a, b in spans):
+            continue
+        spans.append((lo, hi))
+        y = row[h.src] - 0.12 if h.kind == "timeout" else 0.35 * row[h.src] + 0.65 * row[h.dst]
+        ax.text(x, y, text, fontsize=7, ha="center", va="center", color=SEQUENCE_KINDS[h.kind],
+                zorder=5, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+
+
+def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> None:
+    from matplotlib.lines import Line2D
+
+    for lane, y in row.items():
+        ax.axhline(y, color="#333333" if lane[0] == "server" else "#BBBBBB",
+                   lw=2.0 if lane[0] == "server" else 1.0, zorder=1)
+    ax.set_yticks([row[lane] for lane in lanes],
+                  [f"server {name}" if kind == "server" else name for kind, name in lanes])
+    ax.set_ylim(-0.6, len(lanes) - 0.4)
+    ax.set_xticks(*scale.ticks())
+    ax.set_xlim(scale.xs[0] - 0.02 * (scale.xs[-1] - scale.xs[0]),
+                scale.xs[-1] + 0.02 * (scale.xs[-1] - scale.xs[0]))
+    ax.set_xlabel("time (s; short gaps stretched so that every message shows)")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    handles = [Line2D([], [], color=SEQUENCE_KINDS[k], lw=2,
+                      linestyle=":" if k == "timeout" else "-",
+                      marker="X" if k == "timeout" else None,
+                      label="ack_wait expired" if k == "timeout" else k.replace("_", " "))
+               for k in SEQUENCE_KINDS if k in arrows]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.2 / len(lanes)),
+              ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=11)
+
+
+def _title(chosen: list[Hop], n_ids: int, most: int, subject, consumer, msg_id, window) -> str:
+    filters = [f"{k} {v}" for k, v in (("subject", subject), ("consumer", consumer),
+                                        ("message", msg_id)) if v is not None]
+    if window is not None:
+        filters.append(f"t = {window[0]:g}–{window[1]:g} s")
+    head = _TITLE + (f" ({', '.join(filters)})" if filters else "")
+    if not chosen:
+        return head
+    redelivered = sum(h.kind == "redeliver" for h in chosen)
+    delivered = sum(h.kind in ("deliver", "redeliver") for h in chosen)
+    shown = min(n_ids, most)
+    head += f": {shown} message{'s' * (shown != 1)}, {delivered} deliveries"
+    if redelivered:
+        head += f", {redelivered} of them redeliveries"
+    if n_ids > most:
+        head += f"\nthe first {most} of {n_ids} messages; narrow with window=, subject= or consumer="
+    return head

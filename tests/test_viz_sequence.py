@@ -1,0 +1,116 @@
+"""The message sequence diagram: one arrow per message hop, filters, and empty figures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from pmesh_sim.trace import Trace
+from pmesh_sim.viz import draw_sequence
+from viz_traces import busy_trace, core_trace, count, jetstream_trace
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def deliveries(drawn):
+    return drawn.arrows.get("deliver", []) + drawn.arrows.get("redeliver", [])
+
+
+@pytest.mark.parametrize("trace", [core_trace(), jetstream_trace(True), jetstream_trace(False)])
+def test_one_deliver_arrow_per_deliver_record(trace):
+    drawn = draw_sequence(trace)
+    assert len(deliveries(drawn)) == count(trace, "deliver")
+    assert len(drawn.arrows["publish"]) == count(trace, "publish")
+
+
+@pytest.mark.parametrize("server_layer", [True, False])
+def test_redeliveries_acks_and_the_expired_ack_wait_from_either_backend(server_layer):
+    drawn = draw_sequence(jetstream_trace(server_layer))
+    assert {k: len(v) for k, v in drawn.arrows.items() if k != "deliver"} == {
+        "publish": 5, "pub_ack": 5, "redeliver": 2, "ack": 9, "nak": 1, "term": 1,
+        "in_progress": 1, "timeout": 1}
+    legend = [t.get_text() for t in drawn.ax.get_legend().get_texts()]
+    assert "redeliver" in legend and "ack_wait expired" in legend
+    assert drawn.lanes == [("client", "shop"), ("server", "n1"), ("client", "worker1"),
+                           ("client", "auditor")]
+
+
+def test_arrows_go_from_sender_lane_to_receiver_lane_forward_in_time():
+    drawn = draw_sequence(core_trace())
+    rows = {label.get_text(): y for label, y in zip(drawn.ax.get_yticklabels(),
+                                                    drawn.ax.get_yticks())}
+    for arrow in drawn.arrows["deliver"]:
+        (x0, y0), (x1, y1) = arrow.xyann, arrow.xy
+        assert y0 == rows["server n1"] and y1 in (rows["dash"], rows["w1"], rows["w2"])
+        assert x1 > x0
+
+
+@pytest.mark.parametrize("window", [(0.0, 1.6), (1.55, 3.05), (3.0, 9.0)])
+def test_window_keeps_the_deliveries_inside_it(window):
+    trace = jetstream_trace(False)
+    assert len(deliveries(draw_sequence(trace, window=window))) == count(trace, "deliver",
+                                                                         window)
+
+
+def test_consumer_filter_keeps_its_deliveries_acks_and_their_publishes():
+    trace = jetstream_trace()
+    drawn = draw_sequence(trace, consumer="worker")
+    assert len(deliveries(drawn)) == count(trace, "deliver", consumer="worker") == 7
+    assert len(drawn.arrows["ack"]) == count(trace, "ack", consumer="worker", action="ack")
+    assert len(drawn.arrows["publish"]) == 5
+    assert ("client", "auditor") not in drawn.lanes
+
+
+def test_subject_filter_takes_wildcards():
+    trace = jetstream_trace()
+    new = draw_sequence(trace, subject="orders.new")
+    assert len(deliveries(new)) == count(trace, "deliver", subject="orders.new") == 7
+    assert len(deliveries(draw_sequence(trace, subject="orders.*"))) == count(trace, "deliver")
+
+
+def test_msg_id_filter_follows_one_message():
+    drawn = draw_sequence(jetstream_trace(), msg_id=3)
+    assert len(drawn.arrows["deliver"]) == 2 and len(drawn.arrows["redeliver"]) == 1
+    assert len(drawn.arrows["timeout"]) == 1
+    assert len(deliveries(draw_sequence(jetstream_trace(), msg_id=[1, 2]))) == 5
+
+
+def test_at_most_max_messages_and_the_title_says_so():
+    trace = busy_trace(80)
+    drawn = draw_sequence(trace, max_messages=50)
+    assert len(drawn.arrows["deliver"]) == 50
+    assert "first 50 of 80" in drawn.ax.get_title()
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"consumer": "wrker"}, "no consumer 'wrker' in this trace; consumers: audit, worker"),
+    ({"subject": "billing.>"}, "subjects: orders.new, orders.paid"),
+    ({"msg_id": 99}, "no message with id 99 in this trace; ids: 1–5"),
+    ({"window": (10.0, 20.0)}, "no message to draw"),
+])
+def test_unknown_or_empty_filters_give_a_labelled_empty_figure(kwargs, says):
+    drawn = draw_sequence(jetstream_trace(), **kwargs)
+    assert drawn.arrows == {}
+    assert any(says in t.get_text() for t in drawn.ax.texts)
+    assert drawn.ax.get_title().startswith("Message sequence")
+
+
+def test_empty_trace_gives_a_labelled_empty_figure():
+    drawn = draw_sequence(Trace(clock=lambda: 0.0))
+    assert drawn.arrows == {} and "no message to draw" in drawn.ax.texts[0].get_text()
+
+
+def test_internal_plumbing_is_not_drawn():
+    trace = core_trace()
+    trace.record(5.0, "publish", {"node": "n1", "client": "sensor", "subject": "$JS.API.INFO",
+                                  "msg_id": 50})
+    trace.record(5.1, "deliver", {"node": "n1", "client": "sensor", "subject": "_INBOX.x.1",
+                                  "msg_id": 51})
+    drawn = draw_sequence(trace)
+    assert len(drawn.arrows["publish"]) == 4 and len(drawn.arrows["deliver"]) == 8
