@@ -179,10 +179,8 @@ def draw_topology(trace: Trace, *, ax: "Axes | None" = None,
     """
     g = topology_graph(trace, window=window)
     pos = layered_positions(g)
-    rows = max((sum(1 for n in g if g.nodes[n]["layer"] == layer) for layer, *_ in
-                ROLES.values()), default=1)
     columns = len({g.nodes[n]["layer"] for n in g}) or 1
-    ax = axes(ax, figsize=(max(7.0, 1.9 * columns), max(3.5, 1.0 * rows + 1.6)))
+    ax = axes(ax, figsize=figure_size(g))
     title = "Topology: who publishes what, and who receives it" + _span(window)
     if not len(g):
         empty(ax, title, "nothing to draw: no publish, subscribe, stream or delivery "
@@ -196,6 +194,14 @@ def draw_topology(trace: Trace, *, ax: "Axes | None" = None,
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.9)
     ax.axis("off")
     return Topology(ax, g, pos, nodes, edges)
+
+
+def figure_size(g: "nx.DiGraph") -> tuple[float, float]:
+    """Inches that fit ``g``'s columns and its tallest column."""
+    rows = max((sum(1 for n in g if g.nodes[n]["layer"] == layer) for layer, *_ in
+                ROLES.values()), default=1)
+    columns = len({g.nodes[n]["layer"] for n in g}) or 1
+    return max(7.0, 1.9 * columns), max(3.5, 1.0 * rows + 1.6)
 
 
 def _draw_nodes(ax: "Axes", g: "nx.DiGraph", pos: dict) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""The animation of messages moving over the topology."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from pmesh_sim.trace import Trace
+from pmesh_sim.viz import animate
+from viz_traces import core_trace, count, jetstream_trace
+
+# Tests that only read the trips never render; matplotlib warns about that.
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+
+
+@pytest.mark.parametrize("server_layer", [True, False])
+def test_one_trip_per_publish_delivery_and_ack(server_layer):
+    trace = jetstream_trace(server_layer)
+    anim = animate(trace, frames=6)
+    kinds = [t.kind for t in anim.trips]
+    assert kinds.count("publish") == count(trace, "publish")
+    assert kinds.count("deliver") + kinds.count("redeliver") == count(trace, "deliver")
+    assert kinds.count("ack") + kinds.count("nak") + kinds.count("term") \
+        + kinds.count("in_progress") == count(trace, "ack")
+    assert kinds.count("timeout") == 1
+
+
+def test_trips_follow_the_topology_and_wait_for_the_message():
+    anim = animate(jetstream_trace(), frames=6)
+    first = {t.kind: t for t in reversed(anim.trips) if t.msg_id == 1}
+    assert first["publish"].path == ["publisher:shop", "subject:orders.new", "server:n1",
+                                     "stream:ORDERS"]
+    assert first["deliver"].start >= first["publish"].end
+    acks = [t for t in anim.trips if t.kind == "ack" and t.msg_id == 1]
+    assert sorted(t.path[0] for t in acks) == ["subscriber:auditor", "subscriber:worker1"]
+    assert all(t.start >= first["deliver"].end for t in acks)
+    audit = [t for t in anim.trips if t.kind == "deliver" and t.path[1] == "consumer:ORDERS/audit"]
+    assert audit[0].path == ["stream:ORDERS", "consumer:ORDERS/audit",
+                             "subscription:audit.deliver|auditor#1", "subscriber:auditor"]
+
+
+def test_dots_move_between_frames_and_to_jshtml_works():
+    anim = animate(core_trace(), frames=8)
+    dots = anim.ax.collections[-1]
+    seen = []
+    for i in range(8):
+        anim._func(i)
+        seen.append(np.array(dots.get_offsets()).round(3).tolist())
+    assert any(seen) and len({str(s) for s in seen}) > 2
+    html = anim.to_jshtml()
+    assert html.count("data:image/png;base64") == 8
+
+
+def test_window_limits_the_trips():
+    anim = animate(jetstream_trace(), window=(0.0, 1.2), frames=4)
+    assert {t.msg_id for t in anim.trips} == {1}
+
+
+def test_empty_trace_gives_a_labelled_one_frame_animation():
+    anim = animate(Trace(clock=lambda: 0.0))
+    assert anim.trips == []
+    assert "no message to animate" in anim.ax.texts[0].get_text()
+    assert "data:image/png;base64" in anim.to_jshtml()
