@@ -47,7 +47,8 @@ def test_arrows_go_from_sender_lane_to_receiver_lane_forward_in_time():
                                                     drawn.ax.get_yticks())}
     for arrow in drawn.arrows["deliver"]:
         (x0, y0), (x1, y1) = arrow.xyann, arrow.xy
-        assert y0 == rows["server n1"] and y1 in (rows["dash"], rows["w1"], rows["w2"])
+        assert y0 == rows["server n1"]
+        assert y1 in (rows["dash"], rows["w1"], rows["w2"], rows["avg"])
         assert x1 > x0
 
 
@@ -106,11 +107,19 @@ def test_empty_trace_gives_a_labelled_empty_figure():
     assert drawn.arrows == {} and "no message to draw" in drawn.ax.texts[0].get_text()
 
 
+def test_request_answer_and_reply():
+    for drawn in (draw_sequence(core_trace(), subject="stats.avg"),
+                  draw_sequence(core_trace(), window=(2.9, 4.0))):
+        assert {k: len(v) for k, v in drawn.arrows.items()} == {
+            "publish": 1, "respond": 1, "reply": 1, "deliver": 1}
+    assert drawn.lanes == [("client", "ui"), ("server", "n1"), ("client", "avg")]
+
+
 def test_internal_plumbing_is_not_drawn():
     trace = core_trace()
+    before = {k: len(v) for k, v in draw_sequence(trace).arrows.items()}
     trace.record(5.0, "publish", {"node": "n1", "client": "sensor", "subject": "$JS.API.INFO",
                                   "msg_id": 50})
     trace.record(5.1, "deliver", {"node": "n1", "client": "sensor", "subject": "_INBOX.x.1",
                                   "msg_id": 51})
-    drawn = draw_sequence(trace)
-    assert len(drawn.arrows["publish"]) == 4 and len(drawn.arrows["deliver"]) == 8
+    assert {k: len(v) for k, v in draw_sequence(trace).arrows.items()} == before

@@ -23,7 +23,8 @@ def test_core_graph_shows_wildcards_and_the_queue_group_fan_out():
     assert set(g) == {"publisher:sensor", "subject:temps.kitchen", "subject:temps.garage",
                       "server:n1", "subscription:temps.*|dash#1",
                       "subscription:temps.>|workers", "subscriber:dash", "subscriber:w1",
-                      "subscriber:w2"}
+                      "subscriber:w2", "publisher:ui", "subject:stats.avg",
+                      "subscription:stats.avg|avg#1", "subscriber:avg"}
     assert sorted(g.successors("subscription:temps.>|workers")) == ["subscriber:w1",
                                                                      "subscriber:w2"]
     assert g.edges["server:n1", "subscription:temps.*|dash#1"]["count"] == 4

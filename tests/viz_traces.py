@@ -5,7 +5,8 @@ the client-layer kinds, as the real backend writes them; ``True`` adds what the 
 writes (stream/consumer creation, ``store``, ``js_deliver``, ``js_ack``, ``ack_timeout``).
 
 - :func:`core_trace`: a sensor publishes four readings on ``temps.<room>``; a dashboard
-  subscribes to ``temps.*`` and two workers share ``temps.>`` in queue group ``workers``.
+  subscribes to ``temps.*`` and two workers share ``temps.>`` in queue group ``workers``;
+  then ``ui`` asks ``stats.avg`` and the responder ``avg`` answers on ui's inbox.
 - :func:`jetstream_trace`: a shop publishes five orders into stream ORDERS; the pull consumer
   ``worker`` (client ``worker1``) acks, naks, lets one ack_wait expire, terms and sends
   in_progress; the push consumer ``audit`` (client ``auditor``) acks everything.
@@ -24,9 +25,10 @@ def _trace() -> Trace:
 
 
 def core_trace() -> Trace:
-    """Core NATS only: 4 publishes, 8 deliveries (4 to ``dash``, 2 each to ``w1``/``w2``)."""
+    """Core NATS only: 4 publishes, 8 deliveries (4 to ``dash``, 2 each to ``w1``/``w2``),
+    and a request (publish + request records), its delivery, the answer and the reply."""
     t = _trace()
-    for c in ("sensor", "dash", "w1", "w2"):
+    for c in ("sensor", "dash", "w1", "w2", "ui", "avg"):
         t.record(0.0, "connect", {"node": "n1", "client": c})
     t.record(0.1, "subscribe", {"node": "n1", "client": "dash", "sid": 1, "subject": "temps.*",
                                 "queue": ""})
@@ -42,7 +44,28 @@ def core_trace() -> Trace:
         worker = "w1" if i % 2 == 0 else "w2"
         t.record(at + 2 * NET, "deliver", {"node": "n1", "client": worker, "sid": 1,
                                            "subject": subject, "msg_id": msg_id})
+    _request(t)
     return t
+
+
+def _request(t: Trace) -> None:
+    """``ui`` requests ``stats.avg`` (msg 10); ``avg`` answers on the inbox (msg 11)."""
+    inbox = "_INBOX.ui.1"
+    t.record(0.1, "subscribe", {"node": "n1", "client": "avg", "sid": 1, "subject": "stats.avg",
+                                "queue": ""})
+    t.record(0.1, "subscribe", {"node": "n1", "client": "ui", "sid": 1, "subject": "_INBOX.ui.*",
+                                "queue": ""})
+    ask = {"node": "n1", "client": "ui", "subject": "stats.avg", "msg_id": 10, "reply": inbox}
+    t.record(3.0, "publish", {**ask, "size": 0})
+    t.record(3.0, "request", {**ask, "timeout": 1.0})
+    t.record(3.0 + 2 * NET, "deliver", {"node": "n1", "client": "avg", "sid": 1,
+                                        "subject": "stats.avg", "msg_id": 10})
+    t.record(3.01, "publish", {"node": "n1", "client": "avg", "subject": inbox, "msg_id": 11,
+                               "size": 4})
+    t.record(3.01 + 2 * NET, "deliver", {"node": "n1", "client": "ui", "sid": 1,
+                                         "subject": inbox, "msg_id": 11})
+    t.record(3.01 + 2 * NET, "reply", {"node": "n1", "client": "ui", "subject": "stats.avg",
+                                       "msg_id": 10, "rtt": 0.01 + 2 * NET, "reply": inbox})
 
 
 class _JS:
@@ -137,6 +160,8 @@ def _sorted(trace: Trace) -> Trace:
 
 
 def count(trace: Trace, kind: str, window=None, **fields) -> int:
-    """How many ``kind`` records match ``fields`` within ``window`` (both ends included)."""
+    """How many ``kind`` records match ``fields`` within ``window`` (both ends included),
+    leaving out the ones on an ``_INBOX.`` subject (a request's answer)."""
     return sum(1 for e in trace.filter(kind, **fields)
-               if window is None or window[0] <= e.time <= window[1])
+               if (window is None or window[0] <= e.time <= window[1])
+               and not str(e.fields.get("subject", "")).startswith("_INBOX."))

@@ -5,8 +5,10 @@ records (what both backends write) give one end's time; the simulation's server 
 (``store``, ``js_deliver``, ``js_ack``, ``ack_timeout``) give the other. Without them (a real
 server's trace) the server's time is estimated from half the publish → pub_ack round trip.
 
-Kinds of hop: ``publish``, ``request``, ``pub_ack``, ``reply``, ``deliver`` (first delivery
-or a core message), ``redeliver`` (``num_delivered > 1``), ``ack``, ``nak``, ``term``,
+Kinds of hop: ``publish`` (any client publish, a request's too: a ``request`` record only
+repeats its ``publish``), ``respond`` (a publish to an ``_INBOX.`` subject: answering a
+request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not drawn when a
+``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver`` (``num_delivered > 1``), ``ack``, ``nak``, ``term``,
 ``in_progress`` and ``timeout`` (an ack_wait expiring: from the delivery leaving the server to
 the moment the server gave up waiting; read from ``ack_timeout`` or, without it, inferred from
 a redelivery that no nak asked for).
@@ -48,7 +50,8 @@ class Hop(NamedTuple):
 
 
 def internal(subject: Any) -> bool:
-    """Whether ``subject`` is plumbing a student need not see (``$JS.…``, ``_INBOX.…``).
+    """Whether ``subject`` is plumbing a student need not see (``$JS.…``, ``_INBOX.…``;
+    an answer to a request, on ``_INBOX.…``, is drawn as a ``respond`` hop instead).
 
     >>> internal("$JS.API.INFO"), internal("_INBOX.abc"), internal("orders.new")
     (True, True, False)
@@ -64,6 +67,7 @@ class _Server:
         self.js_deliver: dict[tuple, float] = {}
         self.js_ack: dict[tuple, list[float]] = defaultdict(list)
         self.timeouts: list[Event] = []
+        self.pub_acked = {e.fields.get("msg_id") for e in events if e.kind == "pub_ack"}
         for e in events:
             f = e.fields
             if e.kind == "store":
@@ -108,12 +112,13 @@ def _hop(e: Event, server: _Server, delta: float, arrived: dict) -> Hop | None:
     f, kind = e.fields, e.kind
     client, node = ("client", f.get("client")), ("server", f.get("node", "server"))
     msg_id = f.get("msg_id")
-    if kind in ("publish", "request", "respond"):
+    if kind == "publish":
         t1 = server.store.get(msg_id, e.time + delta)
         arrived.setdefault(msg_id, t1)
-        return Hop("request" if kind == "request" else "publish", client, node, e.time, t1,
-                   e.time, msg_id, f)
-    if kind in ("pub_ack", "reply"):
+        answer = str(f.get("subject", "")).startswith("_INBOX.")
+        return Hop("respond" if answer else "publish", client, node, e.time, t1, e.time, msg_id,
+                   f)
+    if kind == "pub_ack" or (kind == "reply" and msg_id not in server.pub_acked):
         return Hop(kind, node, client, e.time - delta, e.time, e.time, msg_id, f)
     if kind == "deliver":
         n = f.get("num_delivered") or 1

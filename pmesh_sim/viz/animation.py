@@ -132,7 +132,7 @@ def _trips(g: "nx.DiGraph", chosen: list[Hop], slowest: float) -> list[Trip]:
         start = h.t0 if after is None else max(h.t0, after)
         end = max(h.t1, start + slowest) if h.kind != "timeout" else start + slowest
         out.append(Trip(h.kind, path, start, end, h.msg_id))
-        if h.kind in ("publish", "request"):
+        if h.kind == "publish":
             ready[h.msg_id] = end
         elif h.kind in ("deliver", "redeliver"):
             ready[(h.msg_id, h.fields.get("client"))] = end
@@ -147,7 +147,7 @@ def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
     f = h.fields
     stream, consumer = f.get("stream"), f.get("consumer")
     where = f"consumer:{stream}/{consumer}" if consumer else None
-    if h.kind in ("publish", "request"):
+    if h.kind == "publish":
         if internal(f.get("subject")):
             return None
         path = [f"publisher:{h.src[1]}", f"subject:{f.get('subject')}", f"server:{h.dst[1]}"]

@@ -2,7 +2,8 @@
 
 Time runs left to right; each client and each server node has a lane (publishers above the
 servers, receivers below). An arrow leaves its sender's lane when the message was sent and
-reaches the receiver's lane when it arrived: ``publish`` (and ``request``), ``pub_ack``,
+reaches the receiver's lane when it arrived: ``publish``, ``pub_ack``, ``respond`` and
+``reply`` (a request's answer),
 ``deliver``, ``redeliver`` (``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and
 ``in_progress``, and ``timeout``: a dotted arrow along the server's lane from a delivery to the
 moment its ack_wait expired (:mod:`pmesh_sim.viz._flow` says where each time comes from; on a
@@ -50,10 +51,10 @@ __all__ = ["Sequence", "draw_sequence", "SEQUENCE_KINDS"]
 
 #: The arrow kinds, in legend order, with their colours.
 SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
-    "publish", "request", "pub_ack", "reply", "deliver", "redeliver", "ack", "nak", "term",
+    "publish", "pub_ack", "respond", "reply", "deliver", "redeliver", "ack", "nak", "term",
     "in_progress", "timeout")}
-SEQUENCE_KINDS.update(request=KIND_COLOURS["publish"], pub_ack="#9DB8CC", reply="#9DB8CC")
-_SENDERS = ("publish", "request")
+SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA")
+_SENDERS = ("publish",)
 _TITLE = "Message sequence"
 
 
@@ -91,23 +92,34 @@ def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None
     scale = _Scale([t for h in chosen for t in (h.t0, h.t1)])
     arrows: dict[str, list[Any]] = {}
     for h in sorted(chosen, key=lambda h: (h.t0, h.t1)):
-        arrows.setdefault(h.kind, []).append(_arrow(ax, h, row, scale))
+        if h.kind != "timeout":
+            arrows.setdefault(h.kind, []).append(_arrow(ax, h, row, scale))
+    expired = [h for h in chosen if h.kind == "timeout"]
+    if expired:
+        arrows["timeout"] = _timeouts(ax, expired, row, scale)
     _labels(ax, chosen, row, scale)
     _frame(ax, lanes, row, scale, arrows, title)
     return Sequence(ax, {k: arrows[k] for k in SEQUENCE_KINDS if k in arrows}, lanes)
 
 
 def _plumbing(h: Hop) -> bool:
-    """A message on an internal subject that is not a JetStream delivery or ack."""
-    return not h.fields.get("consumer") and internal(h.fields.get("subject"))
+    """A message on an internal subject that is not a JetStream delivery, ack or answer."""
+    return (h.kind != "respond" and not h.fields.get("consumer")
+            and internal(h.fields.get("subject")))
 
 
 def _subjects(all_hops: list[Hop]) -> dict[Any, set[str]]:
-    """The subjects each message was published or delivered on."""
+    """The subjects each message was published or delivered on (an answer: its request's)."""
     out: dict[Any, set[str]] = {}
+    asked: dict[str, str] = {}
     for h in all_hops:
-        if h.fields.get("subject") and h.kind in _SENDERS + ("deliver", "redeliver"):
-            out.setdefault(h.msg_id, set()).add(h.fields["subject"])
+        f = h.fields
+        if h.kind == "respond" and f.get("subject") in asked:
+            out.setdefault(h.msg_id, set()).add(asked[f["subject"]])
+        elif f.get("subject") and h.kind in _SENDERS + ("deliver", "redeliver"):
+            out.setdefault(h.msg_id, set()).add(f["subject"])
+            if h.kind == "publish" and f.get("reply"):
+                asked[f["reply"]] = f["subject"]
     return out
 
 
@@ -187,27 +199,40 @@ class _Scale:
 
         lo, hi = self.times[0], self.times[-1]
         real = [t for t in MaxNLocator(n).tick_values(lo, hi) if lo <= t <= hi]
-        return [self(t) for t in real], [f"{t:g}" for t in real]
+        near = 0.06 * (self.xs[-1] - self.xs[0])
+        real = [lo] + [t for t in real if self(t) - self(lo) > near]
+        return [self(t) for t in real], [f"{t:.4g}" for t in real]
 
 
 def _arrow(ax: "Axes", h: Hop, row: dict, scale: _Scale) -> Any:
-    colour = SEQUENCE_KINDS[h.kind]
-    x0, x1 = scale(h.t0), scale(h.t1)
-    if h.kind == "timeout":
-        y = row[h.src] - 0.22
-        ax.plot([x1], [row[h.src]], marker="X", color=colour, markersize=7, zorder=4)
-        return ax.annotate("", xy=(x1, y), xytext=(x0, y), zorder=3, arrowprops=dict(
-            arrowstyle="-|>", color=colour, lw=1.2, linestyle=":", shrinkA=0, shrinkB=0))
     thin = h.kind in ("pub_ack", "reply")
-    return ax.annotate("", xy=(x1, row[h.dst]), xytext=(x0, row[h.src]), zorder=3,
-                       arrowprops=dict(arrowstyle="-|>", color=colour, shrinkA=0, shrinkB=0,
-                                       lw=0.8 if thin else 1.4, mutation_scale=9 if thin else 11))
+    return ax.annotate("", xy=(scale(h.t1), row[h.dst]), xytext=(scale(h.t0), row[h.src]),
+                       zorder=3, arrowprops=dict(
+                           arrowstyle="-|>", color=SEQUENCE_KINDS[h.kind], shrinkA=0, shrinkB=0,
+                           lw=0.8 if thin else 1.4, mutation_scale=9 if thin else 11))
+
+
+def _timeouts(ax: "Axes", expired: list[Hop], row: dict, scale: _Scale) -> list[Any]:
+    """Dotted arrows under the server's lane, one row per overlapping ack_wait, each from the
+    delivery to an X where it expired, labelled "ack_wait" where the label fits."""
+    colour, ends, out = SEQUENCE_KINDS["timeout"], [], []
+    per_char = (scale.xs[-1] - scale.xs[0]) / 140
+    for h in sorted(expired, key=lambda h: (h.t0, h.t1)):
+        x0, x1 = scale(h.t0), scale(h.t1)
+        slot = next((i for i, end in enumerate(ends) if end < x0), len(ends))
+        ends[slot:slot + 1] = [x1]
+        y = row[h.src] - 0.2 - 0.13 * (slot % 3)
+        ax.plot([x1], [row[h.src]], marker="X", color=colour, markersize=7, zorder=4)
+        out.append(ax.annotate("", xy=(x1, y), xytext=(x0, y), zorder=3, arrowprops=dict(
+            arrowstyle="-|>", color=colour, lw=1.2, linestyle=":", shrinkA=0, shrinkB=0)))
+        if x1 - x0 > 10 * per_char:
+            ax.text((x0 + x1) / 2, y, "ack_wait", fontsize=7, ha="center", va="center",
+                    zorder=5, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
+    return out
 
 
 def _label(h: Hop) -> str | None:
     f = h.fields
-    if h.kind == "timeout":
-        return "ack_wait"
     if h.kind in _SENDERS:
         return f.get("subject")
     if h.kind in ("deliver", "redeliver") and f.get("stream_seq") is not None:
@@ -217,25 +242,25 @@ def _label(h: Hop) -> str | None:
 
 
 def _labels(ax: "Axes", chosen: list[Hop], row: dict, scale: _Scale) -> None:
-    """Subjects on publishes, stream sequences on deliveries, "ack_wait" on timeouts; where two
-    would overlap, timeouts win over redeliveries over the rest, then the earlier one."""
-    xs = [scale(t) for h in chosen for t in (h.t0, h.t1)]
-    per_char = (max(xs) - min(xs) or 1.0) / 140  # about 140 characters across the axes
+    """Subjects on publishes, stream sequences on deliveries, at one of two heights between
+    the lanes; a label that would overlap both is left out (redeliveries are placed first)."""
+    per_char = (scale.xs[-1] - scale.xs[0]) / 140  # about 140 characters across the axes
     taken: dict[tuple, list[tuple[float, float]]] = {}
-    rank = {"timeout": 0, "redeliver": 1}
-    for h in sorted(chosen, key=lambda h: (rank.get(h.kind, 2), h.t0)):
+    for h in sorted(chosen, key=lambda h: (h.kind != "redeliver", h.t0)):
         text = _label(h)
         if text is None:
             continue
         x = (scale(h.t0) + scale(h.t1)) / 2
         lo, hi = x - per_char * (len(text) / 2 + 1), x + per_char * (len(text) / 2 + 1)
-        spans = taken.setdefault((h.src, h.dst), [])
-        if any(lo < b and a < hi for a, b in spans):
-            continue
-        spans.append((lo, hi))
-        y = row[h.src] - 0.12 if h.kind == "timeout" else 0.35 * row[h.src] + 0.65 * row[h.dst]
-        ax.text(x, y, text, fontsize=7, ha="center", va="center", color=SEQUENCE_KINDS[h.kind],
-                zorder=5, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+        for share in (0.65, 0.35):
+            spans = taken.setdefault((h.src, h.dst, share), [])
+            if not any(lo < b and a < hi for a, b in spans):
+                spans.append((lo, hi))
+                y = (1 - share) * row[h.src] + share * row[h.dst]
+                ax.text(x, y, text, fontsize=7, ha="center", va="center", zorder=5,
+                        color=SEQUENCE_KINDS[h.kind], bbox=dict(
+                            boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+                break
 
 
 def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> None:
@@ -259,8 +284,8 @@ def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> N
                       marker="X" if k == "timeout" else None,
                       label="ack_wait expired" if k == "timeout" else k.replace("_", " "))
                for k in SEQUENCE_KINDS if k in arrows]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.2 / len(lanes)),
-              ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+              frameon=False)
     ax.set_title(title, fontsize=11)
 
 

@@ -84,7 +84,7 @@ def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -
         if not in_window(h.time, window):
             continue
         f = h.fields
-        if h.kind in ("publish", "request") and not internal(f.get("subject")):
+        if h.kind == "publish" and not internal(f.get("subject")):
             server = _node(g, "server", h.dst[1])
             path = [_node(g, "publisher", h.src[1]), _node(g, "subject", f["subject"]), server]
             _flow(g, path, "publish")
@@ -137,12 +137,15 @@ def _subscription(g: "nx.DiGraph", f: dict) -> str:
 
 def _delivery(g: "nx.DiGraph", h, subs: dict) -> None:
     f = h.fields
+    jetstream = f.get("consumer") and f.get("stream")
+    if not jetstream and internal(f.get("subject")):
+        return
     sub = subs.get((f.get("client"), f.get("sid")))
     tail = ([sub] if sub else []) + [_node(g, "subscriber", h.dst[1])]
-    if f.get("consumer") and f.get("stream"):
+    if jetstream:
         stream, consumer = f["stream"], f"{f['stream']}/{f['consumer']}"
         _flow(g, [_node(g, "stream", stream), _node(g, "consumer", consumer)] + tail, "deliver")
-    elif not internal(f.get("subject")):
+    else:
         _flow(g, [_node(g, "server", h.src[1])] + tail, "deliver")
 
 
