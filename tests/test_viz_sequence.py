@@ -9,7 +9,8 @@ import pytest
 
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_sequence
-from viz_traces import busy_trace, core_trace, count, jetstream_trace
+from pmesh_sim.viz._flow import hops
+from viz_traces import NET, busy_trace, core_trace, count, jetstream_trace
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +124,22 @@ def test_internal_plumbing_is_not_drawn():
     trace.record(5.1, "deliver", {"node": "n1", "client": "sensor", "subject": "_INBOX.x.1",
                                   "msg_id": 51})
     assert {k: len(v) for k, v in draw_sequence(trace).arrows.items()} == before
+
+
+@pytest.mark.parametrize("server_layer", [True, False])
+def test_no_arrow_goes_back_in_time_or_leaves_before_its_message_was_published(server_layer):
+    trace = jetstream_trace(server_layer)
+    published = {e.fields["msg_id"]: e.time for e in trace.filter("publish")}
+    for h in hops(trace):
+        assert h.t0 <= h.t1, h
+        assert h.t0 >= published[h.msg_id], h
+    drawn = draw_sequence(trace)
+    for arrow in drawn.arrows["deliver"] + drawn.arrows["pub_ack"] + drawn.arrows["ack"]:
+        assert arrow.xyann[0] < arrow.xy[0]
+
+
+def test_client_only_times_put_the_server_halfway_to_the_pub_ack():
+    trace = jetstream_trace(server_layer=False)
+    first = {h.kind: h for h in reversed(hops(trace)) if h.msg_id == 1}
+    assert first["publish"].t1 == pytest.approx(1.0 + NET)  # pub_ack at 1.0 + 2 * NET
+    assert first["pub_ack"].t0 == first["publish"].t1

@@ -11,7 +11,9 @@ request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not
 ``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver`` (``num_delivered > 1``), ``ack``, ``nak``, ``term``,
 ``in_progress`` and ``timeout`` (an ack_wait expiring: from the delivery leaving the server to
 the moment the server gave up waiting; read from ``ack_timeout`` or, without it, inferred from
-a redelivery that no nak asked for).
+a redelivery that no nak asked for). Without server records a message reaches the server
+halfway between its publish and its pub_ack, or one estimated hop after its publish; a
+JetStream delivery or an ack takes one estimated hop.
 
 >>> from pmesh_sim.trace import Trace
 >>> t = Trace(clock=lambda: 0.0)
@@ -50,13 +52,17 @@ class Hop(NamedTuple):
 
 
 def internal(subject: Any) -> bool:
-    """Whether ``subject`` is plumbing a student need not see (``$JS.…``, ``_INBOX.…``;
-    an answer to a request, on ``_INBOX.…``, is drawn as a ``respond`` hop instead).
+    """Whether ``subject`` is plumbing a student need not see (``$JS.…``, ``$SYS.…``,
+    ``_INBOX.…``; an answer to a request, on ``_INBOX.…``, is drawn as a ``respond`` hop
+    instead). A key-value bucket's ``$KV.…`` subjects are data, not plumbing.
 
-    >>> internal("$JS.API.INFO"), internal("_INBOX.abc"), internal("orders.new")
+    >>> internal("$JS.API.INFO"), internal("_INBOX.abc"), internal("$KV.users.ann")
     (True, True, False)
     """
-    return isinstance(subject, str) and (subject.startswith("$") or subject.startswith("_INBOX."))
+    return isinstance(subject, str) and subject.startswith(_PLUMBING)
+
+
+_PLUMBING = ("$JS.", "$SYS.", "_INBOX.")
 
 
 class _Server:
@@ -67,64 +73,87 @@ class _Server:
         self.js_deliver: dict[tuple, float] = {}
         self.js_ack: dict[tuple, list[float]] = defaultdict(list)
         self.timeouts: list[Event] = []
-        self.pub_acked = {e.fields.get("msg_id") for e in events if e.kind == "pub_ack"}
+        self.published: dict[Any, float] = {}
+        self.pub_acked: dict[Any, float] = {}
+        self.core_deliver: dict[Any, float] = {}
         for e in events:
             f = e.fields
-            if e.kind == "store":
-                self.store.setdefault(f.get("msg_id"), e.time)
-            elif e.kind == "js_deliver":
-                key = (f.get("msg_id"), f.get("consumer"), f.get("num_delivered"))
-                self.js_deliver.setdefault(key, e.time)
-            elif e.kind == "js_ack":
-                self.js_ack[(f.get("msg_id"), f.get("consumer"), f.get("action"))].append(e.time)
-            elif e.kind == "ack_timeout":
+            kind, msg_id = e.kind, f.get("msg_id")
+            if kind == "publish":
+                self.published.setdefault(msg_id, e.time)
+            elif kind == "pub_ack":
+                self.pub_acked.setdefault(msg_id, e.time)
+            elif kind == "deliver" and not f.get("consumer"):
+                self.core_deliver.setdefault(msg_id, e.time)
+            elif kind == "store":
+                self.store.setdefault(msg_id, e.time)
+            elif kind == "js_deliver":
+                self.js_deliver.setdefault((msg_id, f.get("consumer"), f.get("num_delivered")),
+                                           e.time)
+            elif kind == "js_ack":
+                self.js_ack[(msg_id, f.get("consumer"), f.get("action"))].append(e.time)
+            elif kind == "ack_timeout":
                 self.timeouts.append(e)
+
+    def one_hop(self) -> float:
+        """Half the median round trip: publish -> pub_ack, publish -> first core delivery."""
+        trips = [later[m] - t for later in (self.pub_acked, self.core_deliver)
+                 for m, t in self.published.items() if m in later and later[m] >= t]
+        return statistics.median(trips) / 2 if trips else 0.0
+
+    def arrival(self, msg_id: Any, delta: float) -> float | None:
+        """When a published message reached the server: stored, halfway to its pub_ack, or
+        one hop after it left (never after its first core delivery)."""
+        sent = self.published.get(msg_id)
+        if msg_id in self.store:
+            return self.store[msg_id]
+        if sent is None:
+            return None
+        if msg_id in self.pub_acked:
+            return (sent + self.pub_acked[msg_id]) / 2
+        return min(sent + delta, self.core_deliver.get(msg_id, float("inf")))
 
     def ack_time(self, f: dict, after: float) -> float | None:
         times = self.js_ack.get((f.get("msg_id"), f.get("consumer"), f.get("action")), ())
         return next((t for t in times if t >= after), None)
 
 
-def _one_hop(events: list[Event]) -> float:
-    """Half the median publish → pub_ack round trip (else publish → deliver), or 0."""
-    published = {e.fields.get("msg_id"): e.time for e in events if e.kind == "publish"}
-    trips = [e.time - published[e.fields.get("msg_id")] for e in events
-             if e.kind in ("pub_ack", "deliver") and e.fields.get("msg_id") in published]
-    trips = [t for t in trips if t >= 0]
-    return statistics.median(trips) / 2 if trips else 0.0
-
-
 def hops(trace: Trace) -> list[Hop]:
     """Every hop of ``trace``, in the order of the records they were read from."""
     events = trace.events
-    server, delta = _Server(events), _one_hop(events)
-    arrived: dict[Any, float] = {}
+    server = _Server(events)
+    delta = server.one_hop()
     out: list[Hop] = []
     for e in events:
-        hop = _hop(e, server, delta, arrived)
+        hop = _hop(e, server, delta)
         if hop is not None:
             out.append(hop)
     out.extend(_timeouts(out, server))
     return out
 
 
-def _hop(e: Event, server: _Server, delta: float, arrived: dict) -> Hop | None:
+def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
     f, kind = e.fields, e.kind
     client, node = ("client", f.get("client")), ("server", f.get("node", "server"))
     msg_id = f.get("msg_id")
     if kind == "publish":
-        t1 = server.store.get(msg_id, e.time + delta)
-        arrived.setdefault(msg_id, t1)
         answer = str(f.get("subject", "")).startswith("_INBOX.")
+        arrived = server.arrival(msg_id, delta)
+        t1 = e.time + delta if arrived is None else max(e.time, arrived)
         return Hop("respond" if answer else "publish", client, node, e.time, t1, e.time, msg_id,
                    f)
     if kind == "pub_ack" or (kind == "reply" and msg_id not in server.pub_acked):
-        return Hop(kind, node, client, e.time - delta, e.time, e.time, msg_id, f)
+        t0 = server.arrival(msg_id, delta) if kind == "pub_ack" else None
+        return Hop(kind, node, client, e.time - delta if t0 is None else min(t0, e.time),
+                   e.time, e.time, msg_id, f)
     if kind == "deliver":
         n = f.get("num_delivered") or 1
         t0 = server.js_deliver.get((msg_id, f.get("consumer"), n))
         if t0 is None:
-            t0 = arrived.get(msg_id, e.time - delta) if n == 1 else e.time - delta
+            arrived = server.arrival(msg_id, delta)
+            t0 = max(e.time - delta, arrived if arrived is not None else -float("inf"))
+            if n == 1 and not f.get("consumer") and arrived is not None:
+                t0 = arrived  # a core message is forwarded as it arrives
         return Hop("redeliver" if n > 1 else "deliver", node, client, min(t0, e.time), e.time,
                    e.time, msg_id, f)
     if kind == "ack" and f.get("action") in ACTION_KINDS:

@@ -170,7 +170,7 @@ def _listing(names: list) -> str:
 def _lanes(chosen: list[Hop]) -> list[tuple[str, str]]:
     """Clients that send first above the servers, the other clients below, in first-seen order."""
     first: dict[tuple[str, str], str] = {}
-    for h in sorted(chosen, key=lambda h: h.t0):
+    for h in sorted(chosen, key=lambda h: h.time):
         for end in (h.src, h.dst):
             first.setdefault(end, h.kind)
     top = [e for e, k in first.items() if e[0] == "client" and k in _SENDERS]
@@ -201,7 +201,9 @@ class _Scale:
         real = [t for t in MaxNLocator(n).tick_values(lo, hi) if lo <= t <= hi]
         near = 0.06 * (self.xs[-1] - self.xs[0])
         real = [lo] + [t for t in real if self(t) - self(lo) > near]
-        return [self(t) for t in real], [f"{t:.4g}" for t in real]
+        digits = max(0, 2 - int(np.floor(np.log10(max(hi - lo, 1e-9)))))
+        return [self(t) for t in real], [f"{t:.{digits}f}".rstrip("0").rstrip(".") or "0"
+                                         for t in real]
 
 
 def _arrow(ax: "Axes", h: Hop, row: dict, scale: _Scale) -> Any:
