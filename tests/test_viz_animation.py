@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
+from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import animate
 from viz_traces import core_trace, count, jetstream_trace
@@ -63,3 +64,10 @@ def test_empty_trace_gives_a_labelled_one_frame_animation():
     assert anim.trips == []
     assert "no message to animate" in anim.ax.texts[0].get_text()
     assert "data:image/png;base64" in anim.to_jshtml()
+
+
+def test_bad_arguments_are_refused_clearly():
+    with pytest.raises(ConfigError, match="frames=0: give an int >= 1"):
+        animate(core_trace(), frames=0)
+    with pytest.raises(ConfigError, match="window="):
+        animate(core_trace(), window=(2.0, 1.0))

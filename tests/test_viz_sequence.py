@@ -1,5 +1,7 @@
 """The message sequence diagram: one arrow per message hop, filters, and empty figures."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_sequence
 from pmesh_sim.viz._flow import hops
@@ -143,3 +146,15 @@ def test_client_only_times_put_the_server_halfway_to_the_pub_ack():
     first = {h.kind: h for h in reversed(hops(trace)) if h.msg_id == 1}
     assert first["publish"].t1 == pytest.approx(1.0 + NET)  # pub_ack at 1.0 + 2 * NET
     assert first["pub_ack"].t0 == first["publish"].t1
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"window": (3.0, 1.0)}, "window=(3.0, 1.0): give (start, end)"),
+    ({"window": 5}, "window=5"),
+    ({"max_messages": 0}, "max_messages=0: give an int >= 1"),
+])
+def test_bad_arguments_are_refused_clearly(kwargs, says):
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        draw_sequence(jetstream_trace(), **kwargs)
+    with pytest.raises(ConfigError, match="give a pmesh_sim Trace"):
+        draw_sequence(jetstream_trace().events)

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_topology, layered_positions, topology_graph
 from viz_traces import core_trace, jetstream_trace
@@ -82,3 +83,8 @@ def test_nothing_to_draw_gives_a_labelled_empty_figure(trace, window):
     assert not drawn.edges and not drawn.graph
     assert "nothing to draw" in " ".join(t.get_text() for t in drawn.ax.texts)
     assert drawn.ax.get_title()
+
+
+def test_bad_window_is_refused_clearly():
+    with pytest.raises(ConfigError, match=r"window=\(1, 0\): give \(start, end\)"):
+        draw_topology(core_trace(), window=(1, 0))

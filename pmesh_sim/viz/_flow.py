@@ -29,9 +29,10 @@ import statistics
 from collections import defaultdict
 from typing import Any, NamedTuple
 
+from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Event, Trace
 
-__all__ = ["Hop", "hops", "internal", "ACTION_KINDS"]
+__all__ = ["Hop", "hops", "internal", "check", "ACTION_KINDS"]
 
 #: The hop kind of each client ack ``action``.
 ACTION_KINDS = {"ack": "ack", "ack_sync": "ack", "nak": "nak", "term": "term",
@@ -63,6 +64,31 @@ def internal(subject: Any) -> bool:
 
 
 _PLUMBING = ("$JS.", "$SYS.", "_INBOX.")
+
+
+def check(trace: Any, window: Any = None, **counts: Any) -> None:
+    """Refuse what a figure cannot draw: not a Trace, a window that is not ``(start, end)``
+    with ``start <= end``, or a count (``frames``, ``max_messages``) below 1.
+
+    >>> check(Trace(clock=lambda: 0.0), window=(2, 1))
+    Traceback (most recent call last):
+    pmesh_sim.errors.ConfigError: window=(2, 1): give (start, end) in seconds with start <= end
+    """
+    if not isinstance(trace, Trace):
+        raise ConfigError(f"trace={type(trace).__name__}: give a pmesh_sim Trace (sim.trace, or "
+                          "run_scenario(..., trace_out=[]) fills a list with one)")
+    if window is not None:
+        try:
+            start, end = window
+            ok = float(start) <= float(end)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"window={window!r}: give (start, end) in seconds with "
+                              "start <= end")
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name}={value!r}: give an int >= 1")
 
 
 class _Server:
@@ -165,14 +191,14 @@ def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
 
 def _timeouts(done: list[Hop], server: _Server) -> list[Hop]:
     """The ack_wait expiries: from ``ack_timeout`` records, else inferred from redeliveries."""
-    sent: dict[tuple, Hop] = {}
+    sent: dict[tuple, list[Hop]] = defaultdict(list)
     nakked: set[tuple] = set()
     out = []
     for h in done:
         key = (h.msg_id, h.fields.get("consumer"))
         if h.kind in ("deliver", "redeliver") and h.fields.get("consumer"):
-            previous = sent.get(key)
-            sent[key] = h
+            previous = sent[key][-1] if sent[key] else None
+            sent[key].append(h)
             if (h.kind == "redeliver" and not server.timeouts and previous is not None
                     and key not in nakked):
                 out.append(Hop("timeout", h.src, h.src, previous.t0, h.t0, h.t0, h.msg_id,
@@ -182,8 +208,7 @@ def _timeouts(done: list[Hop], server: _Server) -> list[Hop]:
             nakked.add(key)
     for e in server.timeouts:
         f = e.fields
-        before = [h for h in done if h.kind in ("deliver", "redeliver") and h.t0 < e.time
-                  and (h.msg_id, h.fields.get("consumer")) == (f.get("msg_id"), f.get("consumer"))]
+        before = [h for h in sent.get((f.get("msg_id"), f.get("consumer")), ()) if h.t0 < e.time]
         previous = before[-1] if before else None
         node = ("server", f.get("node", "server"))
         t0 = previous.t0 if previous is not None else e.time

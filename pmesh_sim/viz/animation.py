@@ -28,7 +28,7 @@ import numpy as np
 
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz._common import empty, in_window
-from pmesh_sim.viz._flow import Hop, hops, internal
+from pmesh_sim.viz._flow import Hop, check, hops, internal
 from pmesh_sim.viz.sequence import SEQUENCE_KINDS
 from pmesh_sim.viz.topology import draw_topology, figure_size, topology_graph
 
@@ -61,6 +61,7 @@ def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: 
     from matplotlib.animation import FuncAnimation
     from matplotlib.figure import Figure
 
+    check(trace, window, frames=frames, interval=interval, dpi=dpi)
     g = topology_graph(trace, window=window)
     fig = Figure(figsize=figure_size(g), dpi=dpi, layout="constrained")
     ax = fig.add_subplot()

@@ -42,7 +42,7 @@ import numpy as np
 from pmesh_sim.subjects import subject_matches
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz._common import KIND_COLOURS, axes, empty, in_window
-from pmesh_sim.viz._flow import Hop, hops, internal
+from pmesh_sim.viz._flow import Hop, check, hops, internal
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -70,7 +70,12 @@ def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None
                   consumer: str | None = None, msg_id: Any = None,
                   window: tuple[float, float] | None = None,
                   max_messages: int = 50) -> Sequence:
-    """Draw the message sequence diagram of ``trace``; returns a :class:`Sequence`."""
+    """Draw the message sequence diagram of ``trace``; returns a :class:`Sequence`.
+
+    Raises ``ConfigError`` for a ``window`` that is not ``(start, end)`` or a ``max_messages``
+    below 1; a filter value the trace does not have gives a labelled empty figure instead.
+    """
+    check(trace, window, max_messages=max_messages)
     everything = [h for h in hops(trace) if not _plumbing(h)]
     subjects = _subjects(everything)
     unknown = _unknown(everything, subjects, subject, consumer, msg_id)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz._common import KIND_COLOURS, axes, empty, in_window
-from pmesh_sim.viz._flow import hops, internal
+from pmesh_sim.viz._flow import check, hops, internal
 from pmesh_sim.viz.layout import layered_positions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,6 +75,7 @@ def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -
     """The topology of ``trace`` as a ``DiGraph`` (see the module docstring for its names)."""
     import networkx as nx
 
+    check(trace, window)
     g = nx.DiGraph()
     end = None if window is None else window[1]
     subs = _structure(g, trace, end)
