@@ -3,10 +3,11 @@ subject and the server (into a stream), out through a consumer and a subscriptio
 subscriber, and acks travel back; show it in a notebook with ``HTML(anim.to_jshtml())``.
 
 Each dot is one hop of :mod:`pmesh_sim.viz._flow`, coloured by kind as in the sequence diagram
-(a black dot resting on a consumer is an ack_wait expiring). Time runs over ``window`` (or the whole
-run) in ``frames`` equal steps; a hop shorter than three steps is slowed to three so that it can
-be seen, and a message's next hop waits for it to arrive. The figure is not registered with
-pyplot, so a notebook shows the animation only, not a stray still image.
+(a black dot resting on a consumer is an ack_wait expiring). Time runs over ``window`` (or the
+whole run) in ``frames`` equal steps; a hop shorter than three steps is slowed to three so that
+it can be seen, and a message's hops keep their order: its deliveries wait for its publish to
+arrive, and each consumer's deliveries, acks and expiries of it follow one another. The figure
+is not registered with pyplot, so a notebook shows the animation only, not a stray still image.
 
 >>> import matplotlib; matplotlib.use("Agg")
 >>> from pmesh_sim.trace import Trace
@@ -122,22 +123,31 @@ def _step(trace: Trace, window, frames: int) -> float:
 
 
 def _trips(g: "nx.DiGraph", chosen: list[Hop], slowest: float) -> list[Trip]:
-    """The journey of each hop over ``g``; a message's next hop waits for its last to end."""
-    ready: dict[Any, float] = {}
+    """The journey of each hop over ``g``. A message's deliveries wait for its publish to
+    arrive, and each consumer's deliveries, acks and expiries of it follow one another."""
+    published: dict[Any, float] = {}
+    chain: dict[tuple, float] = {}
     out = []
-    for h in sorted(chosen, key=lambda h: h.t0):
+    for h in sorted(chosen, key=lambda h: (_when(h), h.kind != "timeout")):
         path = _path(g, h)
         if path is None:
             continue
-        after = ready.get((h.msg_id, h.fields.get("client")) if h.kind in _BACK else h.msg_id)
-        start = h.t0 if after is None else max(h.t0, after)
+        key = (h.msg_id, h.fields.get("consumer") or h.fields.get("client"))
+        start = max(_when(h), chain.get(key, -np.inf))
+        if h.kind in ("deliver", "redeliver"):
+            start = max(start, published.get(h.msg_id, -np.inf))
         end = max(h.t1, start + slowest) if h.kind != "timeout" else start + slowest
         out.append(Trip(h.kind, path, start, end, h.msg_id))
         if h.kind == "publish":
-            ready[h.msg_id] = end
-        elif h.kind in ("deliver", "redeliver"):
-            ready[(h.msg_id, h.fields.get("client"))] = end
+            published[h.msg_id] = end
+        else:
+            chain[key] = end
     return out
+
+
+def _when(h: Hop) -> float:
+    """When a hop starts moving: an ack_wait expiry shows at its end."""
+    return h.t1 if h.kind == "timeout" else h.t0
 
 
 _BACK = ("ack", "nak", "term", "in_progress")
