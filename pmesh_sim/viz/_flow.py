@@ -3,17 +3,18 @@
 A hop goes between two ends, ``("client", name)`` or ``("server", node)``. The client-layer
 records (what both backends write) give one end's time; the simulation's server records
 (``store``, ``js_deliver``, ``js_ack``, ``ack_timeout``) give the other. Without them (a real
-server's trace) the server's time is estimated from half the publish → pub_ack round trip.
+server's trace) the server's times are estimated, as said below.
 
 Kinds of hop: ``publish`` (any client publish, a request's too: a ``request`` record only
 repeats its ``publish``), ``respond`` (a publish to an ``_INBOX.`` subject: answering a
 request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not drawn when a
-``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver`` (``num_delivered > 1``), ``ack``, ``nak``, ``term``,
-``in_progress`` and ``timeout`` (an ack_wait expiring: from the delivery leaving the server to
-the moment the server gave up waiting; read from ``ack_timeout`` or, without it, inferred from
-a redelivery that no nak asked for). Without server records a message reaches the server
-halfway between its publish and its pub_ack, or one estimated hop after its publish; a
-JetStream delivery or an ack takes one estimated hop.
+``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver``
+(``num_delivered > 1``), ``ack``, ``nak``, ``term``, ``in_progress`` and ``timeout`` (an
+ack_wait expiring: from the delivery leaving the server to the moment the server gave up
+waiting; read from ``ack_timeout`` or, without it, inferred from a redelivery that no nak asked
+for). Without server records a message reaches the server halfway between its publish and its
+pub_ack, or one estimated hop after its publish; a JetStream delivery or an ack takes one
+estimated hop.
 
 >>> from pmesh_sim.trace import Trace
 >>> t = Trace(clock=lambda: 0.0)

@@ -47,7 +47,7 @@ from pmesh_sim.viz._flow import Hop, check, hops, internal
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["Sequence", "draw_sequence", "SEQUENCE_KINDS"]
+__all__ = ["SequenceDiagram", "draw_sequence", "SEQUENCE_KINDS"]
 
 #: The arrow kinds, in legend order, with their colours.
 SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
@@ -58,7 +58,7 @@ _SENDERS = ("publish",)
 _TITLE = "Message sequence"
 
 
-class Sequence(NamedTuple):
+class SequenceDiagram(NamedTuple):
     """What :func:`draw_sequence` drew: the axes, the arrows by kind and the lanes, top first."""
 
     ax: "Axes"
@@ -69,8 +69,8 @@ class Sequence(NamedTuple):
 def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None = None,
                   consumer: str | None = None, msg_id: Any = None,
                   window: tuple[float, float] | None = None,
-                  max_messages: int = 50) -> Sequence:
-    """Draw the message sequence diagram of ``trace``; returns a :class:`Sequence`.
+                  max_messages: int = 50) -> SequenceDiagram:
+    """Draw the message sequence diagram of ``trace``; returns a :class:`SequenceDiagram`.
 
     Raises ``ConfigError`` for a ``window`` that is not ``(start, end)`` or a ``max_messages``
     below 1; a filter value the trace does not have gives a labelled empty figure instead.
@@ -92,7 +92,7 @@ def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None
         empty(ax, title, unknown or "no message to draw: the trace has no publish, delivery "
               "or ack" + (" matching these filters" if any(
                   v is not None for v in (subject, consumer, msg_id, window)) else ""))
-        return Sequence(ax, {}, [])
+        return SequenceDiagram(ax, {}, [])
     row = {lane: len(lanes) - 1 - i for i, lane in enumerate(lanes)}
     scale = _Scale([t for h in chosen for t in (h.t0, h.t1)])
     arrows: dict[str, list[Any]] = {}
@@ -104,7 +104,7 @@ def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None
         arrows["timeout"] = _timeouts(ax, expired, row, scale)
     _labels(ax, chosen, row, scale)
     _frame(ax, lanes, row, scale, arrows, title)
-    return Sequence(ax, {k: arrows[k] for k in SEQUENCE_KINDS if k in arrows}, lanes)
+    return SequenceDiagram(ax, {k: arrows[k] for k in SEQUENCE_KINDS if k in arrows}, lanes)
 
 
 def _plumbing(h: Hop) -> bool:
@@ -311,5 +311,6 @@ def _title(chosen: list[Hop], n_ids: int, most: int, subject, consumer, msg_id, 
     if redelivered:
         head += f", {redelivered} of them redeliveries"
     if n_ids > most:
-        head += f"\nthe first {most} of {n_ids} messages; narrow with window=, subject= or consumer="
+        head += (f"\nthe first {most} of {n_ids} messages; "
+                 "narrow with window=, subject= or consumer=")
     return head
