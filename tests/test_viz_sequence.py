@@ -158,3 +158,11 @@ def test_bad_arguments_are_refused_clearly(kwargs, says):
         draw_sequence(jetstream_trace(), **kwargs)
     with pytest.raises(ConfigError, match="give a pmesh_sim Trace"):
         draw_sequence(jetstream_trace().events)
+
+
+def test_filters_combine():
+    trace = jetstream_trace(server_layer=False)
+    drawn = draw_sequence(trace, consumer="worker", window=(0.0, 2.0), subject="orders.paid")
+    assert len(deliveries(drawn)) == count(trace, "deliver", (0.0, 2.0), consumer="worker",
+                                           subject="orders.paid") == 2
+    assert "1 of them a redelivery" in drawn.ax.get_title()

@@ -188,13 +188,11 @@ class _Scale:
 
     def __init__(self, times: list[float]):
         self.times = np.unique(np.asarray(times, dtype=float))
-        span = float(self.times[-1] - self.times[0]) or 1.0
-        floor = span / (2 * len(self.times))
+        if len(self.times) == 1:
+            self.times = np.append(self.times, self.times[0] + 1.0)
+        floor = (self.times[-1] - self.times[0]) / (2 * len(self.times))
         gaps = np.maximum(np.diff(self.times), floor)
         self.xs = np.concatenate([[0.0], np.cumsum(gaps)]) + self.times[0]
-        if len(self.times) == 1:
-            self.times, self.xs = np.array([self.times[0], self.times[0] + 1]), \
-                np.array([self.times[0], self.times[0] + 1])
 
     def __call__(self, t: float) -> float:
         return float(np.interp(t, self.times, self.xs))
@@ -309,7 +307,8 @@ def _title(chosen: list[Hop], n_ids: int, most: int, subject, consumer, msg_id, 
     shown = min(n_ids, most)
     head += f": {shown} message{'s' * (shown != 1)}, {delivered} deliveries"
     if redelivered:
-        head += f", {redelivered} of them redeliveries"
+        head += (", 1 of them a redelivery" if redelivered == 1
+                 else f", {redelivered} of them redeliveries")
     if n_ids > most:
         head += (f"\nthe first {most} of {n_ids} messages; "
                  "narrow with window=, subject= or consumer=")
