@@ -12,7 +12,7 @@ import pytest
 from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import animate
-from viz_traces import core_trace, count, jetstream_trace
+from viz_traces import core_trace, count, jetstream_trace, lossy_trace
 
 # Tests that only read the trips never render; matplotlib warns about that when it collects them.
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
@@ -90,3 +90,9 @@ def test_a_consumers_hops_of_one_message_keep_their_order():
         mine = [t for t in worker if t.msg_id == msg_id]
         assert [t.kind for t in mine] == kinds
         assert all(a.end <= b.start for a, b in zip(mine, mine[1:]))
+
+
+def test_a_lost_message_vanishes_on_its_first_leg():
+    lost = [t for t in animate(lossy_trace(), frames=6).trips if t.kind == "lost"]
+    assert [t.path for t in lost] == [["publisher:sensor", "subject:temps.a"],
+                                      ["server:n1", "subscription:temps.*|dash#1"]]

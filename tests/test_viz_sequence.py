@@ -13,7 +13,7 @@ from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_sequence
 from pmesh_sim.viz._flow import hops
-from viz_traces import NET, busy_trace, core_trace, count, jetstream_trace
+from viz_traces import NET, busy_trace, core_trace, count, jetstream_trace, lossy_trace
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +166,15 @@ def test_filters_combine():
     assert len(deliveries(drawn)) == count(trace, "deliver", (0.0, 2.0), consumer="worker",
                                            subject="orders.paid") == 2
     assert "1 of them a redelivery" in drawn.ax.get_title()
+
+
+def test_lost_messages_stop_halfway_at_a_cross():
+    drawn = draw_sequence(lossy_trace())
+    assert {k: len(v) for k, v in drawn.arrows.items()} == {"publish": 2, "deliver": 1,
+                                                            "lost": 2}
+    up, down = drawn.arrows["lost"]
+    rows = dict(zip((t.get_text() for t in drawn.ax.get_yticklabels()), drawn.ax.get_yticks()))
+    assert up.xyann[1] == rows["sensor"] and up.xy[1] == (rows["sensor"] + rows["server n1"]) / 2
+    assert down.xyann[1] == rows["server n1"]
+    assert "2 lost on the way" in drawn.ax.get_title()
+    assert "lost on the way" in [t.get_text() for t in drawn.ax.get_legend().get_texts()]

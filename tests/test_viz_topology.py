@@ -10,7 +10,7 @@ import pytest
 from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_topology, layered_positions, topology_graph
-from viz_traces import core_trace, jetstream_trace
+from viz_traces import core_trace, jetstream_trace, lossy_trace
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +88,10 @@ def test_nothing_to_draw_gives_a_labelled_empty_figure(trace, window):
 def test_bad_window_is_refused_clearly():
     with pytest.raises(ConfigError, match=r"window=\(1, 0\): give \(start, end\)"):
         draw_topology(core_trace(), window=(1, 0))
+
+
+def test_a_publish_lost_before_the_server_counts_only_to_its_subject():
+    g = topology_graph(lossy_trace())
+    assert g.edges["publisher:sensor", "subject:temps.a"]["count"] == 3
+    assert g.edges["subject:temps.a", "server:n1"]["count"] == 2
+    assert g.edges["subscription:temps.*|dash#1", "subscriber:dash"]["count"] == 1

@@ -11,6 +11,7 @@ writes (stream/consumer creation, ``store``, ``js_deliver``, ``js_ack``, ``ack_t
   ``worker`` (client ``worker1``) acks, naks, lets one ack_wait expire, terms and sends
   in_progress; the push consumer ``audit`` (client ``auditor``) acks everything.
 - :func:`busy_trace`: ``n`` JetStream messages, each delivered once and acked.
+- :func:`lossy_trace`: core NATS over a lossy network (the simulation's ``lost`` records).
 """
 
 from __future__ import annotations
@@ -149,6 +150,30 @@ def busy_trace(n: int = 50, server_layer: bool = True) -> Trace:
         js.deliver(at + NET, "worker1", "worker", subject, seq, seq, seq, 1)
         js.ack(at + 0.02, "worker1", "worker", seq, seq, seq, "ack")
     return _sorted(js.t)
+
+
+def lossy_trace() -> Trace:
+    """``sensor`` publishes 3 readings that ``dash`` subscribes to: #1 arrives, #2 is lost on its
+    way to the server, #3 on its way from the server to ``dash``."""
+    t = _trace()
+    for c in ("sensor", "dash"):
+        t.record(0.0, "connect", {"node": "n1", "client": c})
+    t.record(0.1, "subscribe", {"node": "n1", "client": "dash", "sid": 1, "subject": "temps.*",
+                                "queue": ""})
+    for msg_id in (1, 2, 3):
+        at = float(msg_id)
+        t.record(at, "publish", {"node": "n1", "client": "sensor", "subject": "temps.a",
+                                 "msg_id": msg_id, "size": 2})
+        if msg_id == 1:
+            t.record(at + 2 * NET, "deliver", {"node": "n1", "client": "dash", "sid": 1,
+                                               "subject": "temps.a", "msg_id": 1})
+        elif msg_id == 2:
+            t.record(at, "lost", {"node": "n1", "client": "sensor", "subject": "temps.a",
+                                  "msg_id": 2, "hop": "client->server"})
+        else:
+            t.record(at + NET, "lost", {"node": "n1", "client": "dash", "subject": "temps.a",
+                                        "msg_id": 3, "hop": "server->client"})
+    return t
 
 
 def _sorted(trace: Trace) -> Trace:

@@ -9,7 +9,9 @@ Kinds of hop: ``publish`` (any client publish, a request's too: a ``request`` re
 repeats its ``publish``), ``respond`` (a publish to an ``_INBOX.`` subject: answering a
 request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not drawn when a
 ``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver``
-(``num_delivered > 1``), ``ack``, ``nak``, ``term``, ``in_progress`` and ``timeout`` (an
+(``num_delivered > 1``), ``ack``, ``nak``, ``term``, ``in_progress``, ``lost`` (the network
+lost it: a publish that never reached the server, or a message on its way to a client; from the
+simulation's ``lost`` records) and ``timeout`` (an
 ack_wait expiring: from the delivery leaving the server to the moment the server gave up
 waiting; read from ``ack_timeout`` or, without it, inferred from a redelivery that no nak asked
 for). Without server records a message reaches the server halfway between its publish and its
@@ -103,6 +105,7 @@ class _Server:
         self.published: dict[Any, float] = {}
         self.pub_acked: dict[Any, float] = {}
         self.core_deliver: dict[Any, float] = {}
+        self.lost_on_the_way: set[Any] = set()  # publishes the network lost before the server
         for e in events:
             f = e.fields
             kind, msg_id = e.kind, f.get("msg_id")
@@ -121,6 +124,8 @@ class _Server:
                 self.js_ack[(msg_id, f.get("consumer"), f.get("action"))].append(e.time)
             elif kind == "ack_timeout":
                 self.timeouts.append(e)
+            elif kind == "lost" and f.get("hop") == "client->server":
+                self.lost_on_the_way.add(msg_id)
 
     def one_hop(self) -> float:
         """Half the median round trip: publish -> pub_ack, publish -> first core delivery."""
@@ -164,11 +169,15 @@ def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
     client, node = ("client", f.get("client")), ("server", f.get("node", "server"))
     msg_id = f.get("msg_id")
     if kind == "publish":
+        if msg_id in server.lost_on_the_way:
+            return Hop("lost", client, node, e.time, e.time + delta, e.time, msg_id, f)
         answer = str(f.get("subject", "")).startswith("_INBOX.")
         arrived = server.arrival(msg_id, delta)
         t1 = e.time + delta if arrived is None else max(e.time, arrived)
         return Hop("respond" if answer else "publish", client, node, e.time, t1, e.time, msg_id,
                    f)
+    if kind == "lost" and f.get("hop") == "server->client":
+        return Hop("lost", node, client, e.time, e.time + delta, e.time, msg_id, f)
     if kind == "pub_ack" or (kind == "reply" and msg_id not in server.pub_acked):
         t0 = server.arrival(msg_id, delta) if kind == "pub_ack" else None
         return Hop(kind, node, client, e.time - delta if t0 is None else min(t0, e.time),

@@ -173,6 +173,10 @@ def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
         return _known(g, list(reversed(_via(g, where, f"subscriber:{h.src[1]}"))))
     if h.kind == "timeout" and consumer:
         return _known(g, [where])
+    if h.kind == "lost":  # a dot that vanishes on the first leg
+        if h.src[0] == "client":
+            return _known(g, [f"publisher:{h.src[1]}", f"subject:{f.get('subject')}"])
+        return _known(g, _via(g, f"server:{h.src[1]}", f"subscriber:{h.dst[1]}")[:2])
     return None
 
 

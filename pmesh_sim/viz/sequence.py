@@ -3,7 +3,8 @@
 Time runs left to right; each client and each server node has a lane (publishers above the
 servers, receivers below). An arrow leaves its sender's lane when the message was sent and
 reaches the receiver's lane when it arrived: ``publish``, ``pub_ack``, ``respond`` and
-``reply`` (a request's answer),
+``reply`` (a request's answer), ``lost`` (dashed, ending in a cross where the network lost
+it),
 ``deliver``, ``redeliver`` (``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and
 ``in_progress``, and ``timeout``: a dotted arrow along the server's lane from a delivery to the
 moment its ack_wait expired (:mod:`pmesh_sim.viz._flow` says where each time comes from; on a
@@ -52,8 +53,8 @@ __all__ = ["SequenceDiagram", "draw_sequence", "SEQUENCE_KINDS"]
 #: The arrow kinds, in legend order, with their colours.
 SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
     "publish", "pub_ack", "respond", "reply", "deliver", "redeliver", "ack", "nak", "term",
-    "in_progress", "timeout")}
-SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA")
+    "in_progress", "lost", "timeout")}
+SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA", lost="#555555")
 _SENDERS = ("publish",)
 _TITLE = "Message sequence"
 
@@ -121,7 +122,7 @@ def _subjects(all_hops: list[Hop]) -> dict[Any, set[str]]:
         f = h.fields
         if h.kind == "respond" and f.get("subject") in asked:
             out.setdefault(h.msg_id, set()).add(asked[f["subject"]])
-        elif f.get("subject") and h.kind in _SENDERS + ("deliver", "redeliver"):
+        elif f.get("subject") and h.kind in _SENDERS + ("deliver", "redeliver", "lost"):
             out.setdefault(h.msg_id, set()).add(f["subject"])
             if h.kind == "publish" and f.get("reply"):
                 asked[f["reply"]] = f["subject"]
@@ -174,13 +175,13 @@ def _listing(names: list) -> str:
 
 def _lanes(chosen: list[Hop]) -> list[tuple[str, str]]:
     """Clients that send first above the servers, the other clients below, in first-seen order."""
-    first: dict[tuple[str, str], str] = {}
+    sends_first: dict[tuple[str, str], bool] = {}
     for h in sorted(chosen, key=lambda h: h.time):
         for end in (h.src, h.dst):
-            first.setdefault(end, h.kind)
-    top = [e for e, k in first.items() if e[0] == "client" and k in _SENDERS]
-    servers = [e for e in first if e[0] == "server"]
-    return top + servers + [e for e in first if e[0] == "client" and e not in top]
+            sends_first.setdefault(end, end == h.src and h.kind in ("publish", "lost"))
+    top = [e for e, sends in sends_first.items() if e[0] == "client" and sends]
+    servers = [e for e in sends_first if e[0] == "server"]
+    return top + servers + [e for e in sends_first if e[0] == "client" and e not in top]
 
 
 class _Scale:
@@ -210,11 +211,16 @@ class _Scale:
 
 
 def _arrow(ax: "Axes", h: Hop, row: dict, scale: _Scale) -> Any:
-    thin = h.kind in ("pub_ack", "reply")
-    return ax.annotate("", xy=(scale(h.t1), row[h.dst]), xytext=(scale(h.t0), row[h.src]),
-                       zorder=3, arrowprops=dict(
-                           arrowstyle="-|>", color=SEQUENCE_KINDS[h.kind], shrinkA=0, shrinkB=0,
-                           lw=0.8 if thin else 1.4, mutation_scale=9 if thin else 11))
+    thin, colour = h.kind in ("pub_ack", "reply"), SEQUENCE_KINDS[h.kind]
+    start, end = (scale(h.t0), row[h.src]), (scale(h.t1), row[h.dst])
+    if h.kind == "lost":  # it stops halfway, at a cross
+        end = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        ax.plot(*end, marker="x", color=colour, markersize=8, mew=2, zorder=4)
+        return ax.annotate("", xy=end, xytext=start, zorder=3, arrowprops=dict(
+            arrowstyle="-", color=colour, lw=1.4, linestyle="--", shrinkA=0, shrinkB=0))
+    return ax.annotate("", xy=end, xytext=start, zorder=3, arrowprops=dict(
+        arrowstyle="-|>", color=colour, shrinkA=0, shrinkB=0, lw=0.8 if thin else 1.4,
+        mutation_scale=9 if thin else 11))
 
 
 def _timeouts(ax: "Axes", expired: list[Hop], row: dict, scale: _Scale) -> list[Any]:
@@ -284,10 +290,10 @@ def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> N
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
+    look = {"timeout": (":", "X", "ack_wait expired"), "lost": ("--", "x", "lost on the way")}
     handles = [Line2D([], [], color=SEQUENCE_KINDS[k], lw=2,
-                      linestyle=":" if k == "timeout" else "-",
-                      marker="X" if k == "timeout" else None,
-                      label="ack_wait expired" if k == "timeout" else k.replace("_", " "))
+                      linestyle=look.get(k, ("-",))[0], marker=look.get(k, ("", None))[1],
+                      label=look.get(k, ("", "", k.replace("_", " ")))[2])
                for k in SEQUENCE_KINDS if k in arrows]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               frameon=False)
@@ -305,10 +311,14 @@ def _title(chosen: list[Hop], n_ids: int, most: int, subject, consumer, msg_id, 
     redelivered = sum(h.kind == "redeliver" for h in chosen)
     delivered = sum(h.kind in ("deliver", "redeliver") for h in chosen)
     shown = min(n_ids, most)
-    head += f": {shown} message{'s' * (shown != 1)}, {delivered} deliveries"
+    head += (f": {shown} message{'s' * (shown != 1)}, "
+             f"{delivered} deliver{'y' if delivered == 1 else 'ies'}")
     if redelivered:
         head += (", 1 of them a redelivery" if redelivered == 1
                  else f", {redelivered} of them redeliveries")
+    lost = sum(h.kind == "lost" for h in chosen)
+    if lost:
+        head += f", {lost} lost on the way"
     if n_ids > most:
         head += (f"\nthe first {most} of {n_ids} messages; "
                  "narrow with window=, subject= or consumer=")

@@ -93,6 +93,9 @@ def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -
                 _flow(g, [server, _node(g, "stream", stored[h.msg_id])], "store")
         elif h.kind in ("deliver", "redeliver"):
             _delivery(g, h, subs)
+        elif h.kind == "lost" and h.src[0] == "client" and not internal(f.get("subject")):
+            _flow(g, [_node(g, "publisher", h.src[1]), _node(g, "subject", f["subject"])],
+                  "publish")  # published, but lost before the server
     _prune(g)
     return g
 
