@@ -96,3 +96,10 @@ def test_a_lost_message_vanishes_on_its_first_leg():
     lost = [t for t in animate(lossy_trace(), frames=6).trips if t.kind == "lost"]
     assert [t.path for t in lost] == [["publisher:sensor", "subject:temps.a"],
                                       ["server:n1", "subscription:temps.*|dash#1"]]
+
+
+def test_a_window_past_the_run_is_cut_to_the_run():
+    anim = animate(jetstream_trace(), window=(0.0, 1e6), frames=10)
+    last = max(t.end for t in anim.trips)
+    anim._func(9)
+    assert f"t = {last:.3f} s" in anim.ax.texts[-1].get_text()

@@ -178,3 +178,9 @@ def test_lost_messages_stop_halfway_at_a_cross():
     assert down.xyann[1] == rows["server n1"]
     assert "2 lost on the way" in drawn.ax.get_title()
     assert "lost on the way" in [t.get_text() for t in drawn.ax.get_legend().get_texts()]
+
+
+def test_the_time_axis_spans_the_window_within_the_run():
+    drawn = draw_sequence(jetstream_trace(), window=(0.0, 2.2))
+    labels = [t.get_text() for t in drawn.ax.get_xticklabels()]
+    assert labels[0] == "0" and float(labels[-1]) >= 2.0

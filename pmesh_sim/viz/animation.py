@@ -67,8 +67,8 @@ def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: 
     fig = Figure(figsize=figure_size(g), dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
     drawn = draw_topology(trace, ax=ax, window=window)
-    step = _step(trace, window, frames)
-    trips = _trips(g, [h for h in hops(trace) if in_window(h.time, window)], _SLOWEST * step)
+    chosen = [h for h in hops(trace) if in_window(h.time, window)]
+    trips = _trips(g, chosen, _SLOWEST * _step(chosen, window, frames))
     if not trips:
         ax.clear()
         empty(ax, "Messages moving over the topology",
@@ -76,8 +76,9 @@ def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: 
               + ": the trace has no publish or delivery")
         times = np.zeros(1)
     else:
-        lo = min(t.start for t in trips) if window is None else window[0]
-        hi = max(t.end for t in trips) if window is None else window[1]
+        lo, hi = min(t.start for t in trips), max(t.end for t in trips)
+        if window is not None:  # the window, within the run
+            lo, hi = min(max(window[0], lo), hi), max(min(window[1], hi), lo)
         times = np.linspace(lo, hi, frames)
         _legend(ax, trips)
     ax.set_title("Messages moving over the topology", fontsize=11)
@@ -112,13 +113,12 @@ def _freeze(fig, ax) -> None:
     fig.figimage(picture, zorder=-1, origin="upper")
 
 
-def _step(trace: Trace, window, frames: int) -> float:
+def _step(chosen: list[Hop], window, frames: int) -> float:
     """Seconds of trace time per frame."""
+    times = [t for h in chosen for t in (h.t0, h.t1)] or [0.0, 1.0]
+    lo, hi = min(times), max(times)
     if window is not None:
-        lo, hi = window
-    else:
-        times = [h.t0 for h in hops(trace)] + [h.t1 for h in hops(trace)]
-        lo, hi = (min(times), max(times)) if times else (0.0, 1.0)
+        lo, hi = max(window[0], lo), min(window[1], hi)
     return max(hi - lo, 1e-9) / max(frames - 1, 1)
 
 

@@ -95,7 +95,11 @@ def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None
                   v is not None for v in (subject, consumer, msg_id, window)) else ""))
         return SequenceDiagram(ax, {}, [])
     row = {lane: len(lanes) - 1 - i for i, lane in enumerate(lanes)}
-    scale = _Scale([t for h in chosen for t in (h.t0, h.t1)])
+    times = [t for h in chosen for t in (h.t0, h.t1)]
+    if window is not None:  # the axis spans the window (within the run), as a scrubber expects
+        first, last = min(e.time for e in trace), max(e.time for e in trace)
+        times += [min(max(window[0], first), last), max(min(window[1], last), first)]
+    scale = _Scale(times)
     arrows: dict[str, list[Any]] = {}
     for h in sorted(chosen, key=lambda h: (h.t0, h.t1)):
         if h.kind != "timeout":
