@@ -12,7 +12,7 @@ import pytest
 from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import animate
-from viz_traces import core_trace, count, jetstream_trace, lossy_trace
+from viz_traces import core_trace, count, jetstream_trace, lossy_trace, three_node_trace
 
 # Tests that only read the trips never render; matplotlib warns about that when it collects them.
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
@@ -103,3 +103,11 @@ def test_a_window_past_the_run_is_cut_to_the_run():
     last = max(t.end for t in anim.trips)
     anim._func(9)
     assert f"t = {last:.3f} s" in anim.ax.texts[-1].get_text()
+
+
+def test_a_message_crosses_the_route_before_it_is_delivered_there():
+    trips = animate(three_node_trace(), frames=10).trips
+    first = [t for t in trips if t.msg_id == 1]
+    route = next(t for t in first if t.path == ["server:n1", "server:n2"])
+    bob = next(t for t in first if t.path[-1] == "subscriber:bob")
+    assert bob.path[0] == "server:n2" and bob.start >= route.end

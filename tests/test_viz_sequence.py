@@ -13,7 +13,8 @@ from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_sequence
 from pmesh_sim.viz._flow import hops
-from viz_traces import NET, busy_trace, core_trace, count, jetstream_trace, lossy_trace
+from viz_traces import (NET, busy_trace, core_trace, count, jetstream_trace, lossy_trace,
+                        three_node_trace)
 
 
 @pytest.fixture(autouse=True)
@@ -184,3 +185,13 @@ def test_the_time_axis_spans_the_window_within_the_run():
     drawn = draw_sequence(jetstream_trace(), window=(0.0, 2.2))
     labels = [t.get_text() for t in drawn.ax.get_xticklabels()]
     assert labels[0] == "0" and float(labels[-1]) >= 2.0
+
+
+def test_a_core_message_crosses_a_route_once_per_server():
+    trace = three_node_trace()
+    drawn = draw_sequence(trace)
+    assert len(drawn.arrows["deliver"]) == count(trace, "deliver") == 9
+    assert len(drawn.arrows["route"]) == 6
+    route = drawn.arrows["route"][0]
+    publish = drawn.arrows["publish"][0]
+    assert route.xyann[0] == pytest.approx(publish.xy[0])  # it leaves n1 when it arrived there

@@ -10,7 +10,7 @@ import pytest
 from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_topology, layered_positions, topology_graph
-from viz_traces import core_trace, jetstream_trace, lossy_trace
+from viz_traces import core_trace, jetstream_trace, lossy_trace, three_node_trace
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +95,11 @@ def test_a_publish_lost_before_the_server_counts_only_to_its_subject():
     assert g.edges["publisher:sensor", "subject:temps.a"]["count"] == 3
     assert g.edges["subject:temps.a", "server:n1"]["count"] == 2
     assert g.edges["subscription:temps.*|dash#1", "subscriber:dash"]["count"] == 1
+
+
+def test_servers_are_joined_by_the_routes_messages_took():
+    g = topology_graph(three_node_trace())
+    assert g.edges["server:n1", "server:n2"]["count"] == 3
+    assert g.edges["server:n1", "server:n3"]["kind"] == "route"
+    assert not g.has_edge("server:n2", "server:n3")
+    assert "servers" in [t.get_text() for t in draw_topology(three_node_trace()).ax.texts]

@@ -190,3 +190,23 @@ def count(trace: Trace, kind: str, window=None, **fields) -> int:
     return sum(1 for e in trace.filter(kind, **fields)
                if (window is None or window[0] <= e.time <= window[1])
                and not str(e.fields.get("subject", "")).startswith("_INBOX."))
+
+
+def three_node_trace() -> Trace:
+    """``alice`` on n1 publishes 3 messages on ``chat.room``; ``ann`` (n1), ``bob`` (n2) and
+    ``eve`` (n3) receive each one: 6 of the 9 deliveries cross a route between servers."""
+    t = _trace()
+    for node, client, subject in (("n1", "ann", "chat.*"), ("n2", "bob", "chat.>"),
+                                  ("n3", "eve", "chat.*")):
+        t.record(0.0, "subscribe", {"node": node, "client": client, "sid": 1, "subject": subject,
+                                    "queue": ""})
+    for i in range(3):
+        at, msg_id = 1.0 + i, i + 1
+        t.record(at, "publish", {"node": "n1", "client": "alice", "subject": "chat.room",
+                                 "msg_id": msg_id})
+        t.record(at + 2 * NET, "deliver", {"node": "n1", "client": "ann", "sid": 1,
+                                           "subject": "chat.room", "msg_id": msg_id})
+        for node, client in (("n2", "bob"), ("n3", "eve")):
+            t.record(at + 3 * NET, "deliver", {"node": node, "client": client, "sid": 1,
+                                               "subject": "chat.room", "msg_id": msg_id})
+    return t

@@ -9,7 +9,9 @@ Kinds of hop: ``publish`` (any client publish, a request's too: a ``request`` re
 repeats its ``publish``), ``respond`` (a publish to an ``_INBOX.`` subject: answering a
 request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not drawn when a
 ``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver``
-(``num_delivered > 1``), ``ack``, ``nak``, ``term``, ``in_progress``, ``lost`` (the network
+(``num_delivered > 1``), ``route`` (a core message crossing from the server it was published
+on to the server of the client it was delivered to), ``ack``, ``nak``, ``term``,
+``in_progress``, ``lost`` (the network
 lost it: a publish that never reached the server, or a message on its way to a client; from the
 simulation's ``lost`` records) and ``timeout`` (an
 ack_wait expiring: from the delivery leaving the server to the moment the server gave up
@@ -103,6 +105,7 @@ class _Server:
         self.js_ack: dict[tuple, list[float]] = defaultdict(list)
         self.timeouts: list[Event] = []
         self.published: dict[Any, float] = {}
+        self.published_on: dict[Any, tuple[str, str]] = {}
         self.pub_acked: dict[Any, float] = {}
         self.core_deliver: dict[Any, float] = {}
         self.lost_on_the_way: set[Any] = set()  # publishes the network lost before the server
@@ -111,6 +114,7 @@ class _Server:
             kind, msg_id = e.kind, f.get("msg_id")
             if kind == "publish":
                 self.published.setdefault(msg_id, e.time)
+                self.published_on.setdefault(msg_id, ("server", f.get("node", "server")))
             elif kind == "pub_ack":
                 self.pub_acked.setdefault(msg_id, e.time)
             elif kind == "deliver" and not f.get("consumer"):
@@ -156,12 +160,27 @@ def hops(trace: Trace) -> list[Hop]:
     server = _Server(events)
     delta = server.one_hop()
     out: list[Hop] = []
+    routed: set[tuple] = set()
     for e in events:
         hop = _hop(e, server, delta)
         if hop is not None:
+            out.extend(_route(hop, server, delta, routed))
             out.append(hop)
     out.extend(_timeouts(out, server))
     return out
+
+
+def _route(hop: Hop, server: _Server, delta: float, routed: set) -> list[Hop]:
+    """The server-to-server hop a core message took to the node it was delivered on (once
+    per message and node), or none: the same node, or no publish record to go by."""
+    start = server.published_on.get(hop.msg_id)
+    if (hop.kind != "deliver" or hop.fields.get("consumer") or start is None
+            or start == hop.src or (hop.msg_id, hop.src) in routed):
+        return []
+    routed.add((hop.msg_id, hop.src))
+    left = server.arrival(hop.msg_id, delta)
+    return [Hop("route", start, hop.src, left, max(left, hop.t0), hop.time, hop.msg_id,
+                {"subject": hop.fields.get("subject")})]
 
 
 def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
@@ -189,7 +208,9 @@ def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
             arrived = server.arrival(msg_id, delta)
             t0 = max(e.time - delta, arrived if arrived is not None else -float("inf"))
             if n == 1 and not f.get("consumer") and arrived is not None:
-                t0 = arrived  # a core message is forwarded as it arrives
+                # a core message is forwarded as it arrives; over a route, halfway to the client
+                here = server.published_on.get(msg_id, node) == node
+                t0 = arrived if here else (arrived + e.time) / 2
         return Hop("redeliver" if n > 1 else "deliver", node, client, min(t0, e.time), e.time,
                    e.time, msg_id, f)
     if kind == "ack" and f.get("action") in ACTION_KINDS:

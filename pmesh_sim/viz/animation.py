@@ -124,7 +124,8 @@ def _step(chosen: list[Hop], window, frames: int) -> float:
 
 def _trips(g: "nx.DiGraph", chosen: list[Hop], slowest: float) -> list[Trip]:
     """The journey of each hop over ``g``. A message's deliveries wait for its publish to
-    arrive, and each consumer's deliveries, acks and expiries of it follow one another."""
+    arrive (and cross a route first if they must), and each consumer's deliveries, acks and
+    expiries of it follow one another."""
     published: dict[Any, float] = {}
     chain: dict[tuple, float] = {}
     out = []
@@ -134,12 +135,15 @@ def _trips(g: "nx.DiGraph", chosen: list[Hop], slowest: float) -> list[Trip]:
             continue
         key = (h.msg_id, h.fields.get("consumer") or h.fields.get("client"))
         start = max(_when(h), chain.get(key, -np.inf))
-        if h.kind in ("deliver", "redeliver"):
-            start = max(start, published.get(h.msg_id, -np.inf))
+        if h.kind in ("deliver", "redeliver", "route"):
+            start = max(start, published.get(h.msg_id, -np.inf),
+                        published.get((h.msg_id, h.src), -np.inf))
         end = max(h.t1, start + slowest) if h.kind != "timeout" else start + slowest
         out.append(Trip(h.kind, path, start, end, h.msg_id))
         if h.kind == "publish":
             published[h.msg_id] = end
+        elif h.kind == "route":
+            published[(h.msg_id, h.dst)] = end
         else:
             chain[key] = end
     return out
@@ -173,6 +177,8 @@ def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
         return _known(g, list(reversed(_via(g, where, f"subscriber:{h.src[1]}"))))
     if h.kind == "timeout" and consumer:
         return _known(g, [where])
+    if h.kind == "route":
+        return _known(g, [f"server:{h.src[1]}", f"server:{h.dst[1]}"])
     if h.kind == "lost":  # a dot that vanishes on the first leg
         if h.src[0] == "client":
             return _known(g, [f"publisher:{h.src[1]}", f"subject:{f.get('subject')}"])

@@ -3,14 +3,13 @@
 Time runs left to right; each client and each server node has a lane (publishers above the
 servers, receivers below). An arrow leaves its sender's lane when the message was sent and
 reaches the receiver's lane when it arrived: ``publish``, ``pub_ack``, ``respond`` and
-``reply`` (a request's answer), ``lost`` (dashed, ending in a cross where the network lost
-it),
-``deliver``, ``redeliver`` (``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and
-``in_progress``, and ``timeout``: a dotted arrow along the server's lane from a delivery to the
-moment its ack_wait expired (:mod:`pmesh_sim.viz._flow` says where each time comes from; on a
-real server's trace the server's times are estimates). Short gaps between events are stretched
-so that events a millisecond apart do not draw on top of each other; the tick labels give the
-real times.
+``reply`` (a request's answer), ``route`` (between servers), ``deliver``, ``redeliver``
+(``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and ``in_progress``; ``lost``
+is dashed and stops at a cross where the network lost the message, and ``timeout`` is a dotted
+arrow under the server's lane from a delivery to the moment its ack_wait expired
+(:mod:`pmesh_sim.viz._flow` says where each time comes from; on a real server's trace the
+server's times are estimates). Short gaps between events are stretched so that events a
+millisecond apart do not draw on top of each other; the tick labels give the real times.
 
 Filters narrow the messages drawn: ``subject`` (a subject or wildcard pattern, matched against
 the subject each message was published or delivered on), ``consumer``, ``msg_id`` (one id or
@@ -52,9 +51,10 @@ __all__ = ["SequenceDiagram", "draw_sequence", "SEQUENCE_KINDS"]
 
 #: The arrow kinds, in legend order, with their colours.
 SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
-    "publish", "pub_ack", "respond", "reply", "deliver", "redeliver", "ack", "nak", "term",
+    "publish", "pub_ack", "respond", "reply", "route", "deliver", "redeliver", "ack", "nak", "term",
     "in_progress", "lost", "timeout")}
-SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA", lost="#555555")
+SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA", lost="#555555",
+                      route="#333333")
 _SENDERS = ("publish",)
 _TITLE = "Message sequence"
 

@@ -11,12 +11,12 @@ Nodes are named ``"<role>:<name>"`` (``publisher:shop``, ``subject:orders.new``,
 ``role``, ``layer`` and ``label``. A client that both publishes and receives appears twice, as
 a publisher and as a subscriber. A subscription is one node per client and sid, except that a
 queue group's members share one node (``subscription:temps.>|workers``): the fan-out shows the
-group. Edges carry ``kind`` (publish, store, deliver, subscribe) and ``count``, the messages that
-crossed them within ``window``; subscriptions, streams and consumers created up to the window's
-end are shown even if nothing crossed them. Internal subjects (``$JS.…``, ``_INBOX.…``) are left
-out. Works from the client-layer kinds alone (the real backend's trace); the simulation's
-``stream_created``, ``consumer_created`` and ``store`` add streams and consumers that no message
-reached yet.
+group. Edges carry ``kind`` (publish, route, store, deliver, subscribe) and ``count``, the
+messages that crossed them within ``window``; subscriptions, streams and consumers created up to
+the window's end are shown even if nothing crossed them. Internal subjects (``$JS.…``,
+``_INBOX.…``) are left out. Works from the client-layer kinds alone (the real backend's trace);
+the simulation's ``stream_created``, ``consumer_created`` and ``store`` add streams and consumers
+that no message reached yet.
 
 >>> t = Trace(clock=lambda: 0.0)
 >>> for c in ("w1", "w2"):
@@ -57,7 +57,7 @@ ROLES = {
     "subscription": (5, "subscriptions", "#FFFFFF", KIND_COLOURS["deliver"]),
     "subscriber": (6, "subscribers", "#D5F0E6", KIND_COLOURS["deliver"]),
 }
-_EDGE_COLOURS = {"publish": KIND_COLOURS["publish"], "store": "#B8A800",
+_EDGE_COLOURS = {"publish": KIND_COLOURS["publish"], "route": "#333333", "store": "#B8A800",
                  "deliver": KIND_COLOURS["deliver"], "subscribe": "#AAAAAA"}
 
 
@@ -93,6 +93,8 @@ def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -
                 _flow(g, [server, _node(g, "stream", stored[h.msg_id])], "store")
         elif h.kind in ("deliver", "redeliver"):
             _delivery(g, h, subs)
+        elif h.kind == "route":
+            _flow(g, [_node(g, "server", h.src[1]), _node(g, "server", h.dst[1])], "route")
         elif h.kind == "lost" and h.src[0] == "client" and not internal(f.get("subject")):
             _flow(g, [_node(g, "publisher", h.src[1]), _node(g, "subject", f["subject"])],
                   "publish")  # published, but lost before the server
@@ -222,6 +224,8 @@ def _draw_nodes(ax: "Axes", g: "nx.DiGraph", pos: dict) -> dict[str, Any]:
                                                   lw=1.5 if data["role"] != "server" else 2.5))
         if x not in headed:
             headed.add(x)
+            if data["role"] == "server" and sum(pos[n][0] == x for n in g) > 1:
+                heading = "servers"
             ax.text(x, top, heading, ha="center", va="bottom", fontsize=10,
                     fontweight="bold", color="#444444")
     return nodes
@@ -232,13 +236,18 @@ def _draw_edges(ax: "Axes", g: "nx.DiGraph", nodes: dict, pos: dict) -> dict:
     for u, v, data in g.edges(data=True):
         count = data["count"]
         colour = _EDGE_COLOURS[data["kind"]] if count else "#AAAAAA"
+        same_column = pos[u][0] == pos[v][0]  # server to server: bow out of the column
         props = dict(arrowstyle="-|>", color=colour, lw=1.0 + min(count, 20) / 6,
                      linestyle="-" if count else "--", shrinkA=2, shrinkB=2,
+                     connectionstyle=f"arc3,rad={0.4 if same_column else 0}",
                      patchA=nodes[u].get_bbox_patch(), patchB=nodes[v].get_bbox_patch())
         edges[u, v] = ax.annotate("", xy=pos[v], xytext=pos[u], arrowprops=props, zorder=2)
         if count:
             (x0, y0), (x1, y1) = pos[u], pos[v]
-            ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0), f"{count}", fontsize=8,
+            x, y = x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0)
+            if same_column:
+                x, y = x0 + 0.1 * (y1 - y0), (y0 + y1) / 2
+            ax.text(x, y, f"{count}", fontsize=8,
                     ha="center", va="center", color=colour, zorder=3,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
     return edges
