@@ -13,10 +13,10 @@ lazily).
 
 from __future__ import annotations
 
-from pmesh_sim.viz.animation import Trip, animate
-from pmesh_sim.viz.layout import layered_positions
-from pmesh_sim.viz.sequence import SequenceDiagram, draw_sequence
-from pmesh_sim.viz.topology import Topology, draw_topology, topology_graph
+from .animation import Trip, animate
+from .layout import layered_positions
+from .sequence import SequenceDiagram, draw_sequence
+from .topology import Topology, draw_topology, topology_graph
 
 __all__ = ["SequenceDiagram", "Topology", "Trip", "animate", "draw_sequence", "draw_topology",
            "layered_positions", "topology_graph"]

@@ -34,8 +34,8 @@ import statistics
 from collections import defaultdict
 from typing import Any, NamedTuple
 
-from pmesh_sim.errors import ConfigError
-from pmesh_sim.trace import Event, Trace
+from ..errors import ConfigError
+from ..trace import Event, Trace
 
 __all__ = ["Hop", "hops", "internal", "check", "ACTION_KINDS"]
 

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from pmesh_sim.trace import Trace
-from pmesh_sim.viz._common import empty, in_window
-from pmesh_sim.viz._flow import Hop, check, hops, internal
-from pmesh_sim.viz.sequence import SEQUENCE_KINDS
-from pmesh_sim.viz.topology import draw_topology, figure_size, topology_graph
+from ..trace import Trace
+from ._common import empty, in_window
+from ._flow import Hop, check, hops, internal
+from .sequence import SEQUENCE_KINDS
+from .topology import draw_topology, figure_size, topology_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from pmesh_sim.subjects import subject_matches
-from pmesh_sim.trace import Trace
-from pmesh_sim.viz._common import KIND_COLOURS, axes, empty, in_window
-from pmesh_sim.viz._flow import Hop, check, hops, internal
+from ..subjects import subject_matches
+from ..trace import Trace
+from ._common import KIND_COLOURS, axes, empty, in_window
+from ._flow import Hop, check, hops, internal
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pmesh_sim.trace import Trace
-from pmesh_sim.viz._common import KIND_COLOURS, axes, empty, in_window
-from pmesh_sim.viz._flow import check, hops, internal
-from pmesh_sim.viz.layout import layered_positions
+from ..trace import Trace
+from ._common import KIND_COLOURS, axes, empty, in_window
+from ._flow import check, hops, internal
+from .layout import layered_positions
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
