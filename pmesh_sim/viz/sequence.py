@@ -28,6 +28,8 @@ does have; so does a trace without any message.
 {'publish': 1, 'deliver': 1}
 >>> drawn.lanes
 [('client', 'a'), ('server', 'n1'), ('client', 'b')]
+>>> drawn
+SequenceDiagram(arrows: publish 1, deliver 1; lanes: a, n1, b)
 >>> draw_sequence(t, consumer="worker").arrows
 {}
 """
@@ -65,6 +67,11 @@ class SequenceDiagram(NamedTuple):
     ax: "Axes"
     arrows: dict[str, list[Any]]   # kind -> matplotlib Annotations, in time order
     lanes: list[tuple[str, str]]   # ("client", name) or ("server", node), top to bottom
+
+    def __repr__(self) -> str:  # short: a notebook cell ending in a call shows this
+        arrows = ", ".join(f"{kind} {len(drawn)}" for kind, drawn in self.arrows.items())
+        return (f"SequenceDiagram(arrows: {arrows or 'none'}; "
+                f"lanes: {', '.join(name for _, name in self.lanes) or 'none'})")
 
 
 def draw_sequence(trace: Trace, *, ax: "Axes | None" = None, subject: str | None = None,

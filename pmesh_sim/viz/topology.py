@@ -30,6 +30,9 @@ that no message reached yet.
 ['subscriber:w1', 'subscriber:w2']
 >>> g.edges["publisher:sensor", "subject:temps.a"]["count"]
 1
+>>> import matplotlib; matplotlib.use("Agg")
+>>> draw_topology(t)
+Topology(6 nodes, 5 edges)
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ class Topology(NamedTuple):
     pos: dict[str, tuple[float, float]]
     nodes: dict[str, Any]   # node -> its label box (a matplotlib Text)
     edges: dict[tuple[str, str], Any]  # (u, v) -> its arrow (a matplotlib Annotation)
+
+    def __repr__(self) -> str:  # short: a notebook cell ending in a call shows this
+        return f"Topology({len(self.graph)} nodes, {self.graph.number_of_edges()} edges)"
 
 
 def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -> "nx.DiGraph":
