@@ -111,3 +111,8 @@ def test_a_message_crosses_the_route_before_it_is_delivered_there():
     route = next(t for t in first if t.path == ["server:n1", "server:n2"])
     bob = next(t for t in first if t.path[-1] == "subscriber:bob")
     assert bob.path[0] == "server:n2" and bob.start >= route.end
+
+
+def test_a_notebook_shows_the_animation_itself():
+    anim = animate(core_trace(), frames=3)
+    assert "data:image/png;base64" in anim._repr_html_()

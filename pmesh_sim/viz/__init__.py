@@ -13,10 +13,10 @@ lazily).
 
 from __future__ import annotations
 
-from .animation import Trip, animate
+from .animation import TopologyAnimation, Trip, animate
 from .layout import layered_positions
 from .sequence import SequenceDiagram, draw_sequence
 from .topology import Topology, draw_topology, topology_graph
 
-__all__ = ["SequenceDiagram", "Topology", "Trip", "animate", "draw_sequence", "draw_topology",
-           "layered_positions", "topology_graph"]
+__all__ = ["SequenceDiagram", "Topology", "TopologyAnimation", "Trip", "animate", "draw_sequence",
+           "draw_topology", "layered_positions", "topology_graph"]

@@ -1,6 +1,7 @@
 """An animation of messages moving over the topology: dots travel from the publisher through its
 subject and the server (into a stream), out through a consumer and a subscription to the
-subscriber, and acks travel back; show it in a notebook with ``HTML(anim.to_jshtml())``.
+subscriber, and acks travel back; show it in a notebook by ending a cell with ``anim`` (or
+``HTML(anim.to_jshtml())``).
 
 Each dot is one hop of :mod:`pmesh_sim.viz._flow`, coloured by kind as in the sequence diagram
 (a black dot resting on a consumer is an ack_wait expiring). Time runs over ``window`` (or the
@@ -26,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+from matplotlib.animation import FuncAnimation
 
 from ..trace import Trace
 from ._common import empty, in_window
@@ -35,9 +37,9 @@ from .topology import draw_topology, figure_size, topology_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
-    from matplotlib.animation import FuncAnimation
+    from matplotlib.axes import Axes
 
-__all__ = ["Trip", "animate"]
+__all__ = ["Trip", "TopologyAnimation", "animate"]
 
 _SLOWEST = 3  # frames: the shortest a hop may take on screen
 
@@ -52,14 +54,24 @@ class Trip(NamedTuple):
     msg_id: Any
 
 
-def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: int = 30,
-            interval: int = 200, dpi: int = 72) -> "FuncAnimation":
-    """Animate ``trace``'s messages over its topology; returns the ``FuncAnimation``.
+class TopologyAnimation(FuncAnimation):
+    """A ``FuncAnimation`` that keeps its :class:`Trip` s (``trips``) and axes (``ax``), and
+    shows itself in a notebook (as ``to_jshtml()``) when a cell ends with it."""
 
-    ``frames`` steps of ``interval`` milliseconds; ``anim.trips`` holds the :class:`Trip` s and
-    ``anim.ax`` the axes. 30 frames render with ``to_jshtml()`` in a few seconds.
+    trips: list[Trip]
+    ax: "Axes"
+
+    def _repr_html_(self) -> str:
+        return self.to_jshtml()
+
+
+def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: int = 30,
+            interval: int = 200, dpi: int = 72) -> TopologyAnimation:
+    """Animate ``trace``'s messages over its topology; returns a :class:`TopologyAnimation`.
+
+    ``frames`` steps of ``interval`` milliseconds; 30 frames render with ``to_jshtml()`` in a
+    few seconds.
     """
-    from matplotlib.animation import FuncAnimation
     from matplotlib.figure import Figure
 
     check(trace, window, frames=frames, interval=interval, dpi=dpi)
@@ -94,7 +106,7 @@ def animate(trace: Trace, *, window: tuple[float, float] | None = None, frames: 
         clock.set_text(_caption(trips, float(times[i])) if trips else "")
         return dots, clock
 
-    anim = FuncAnimation(fig, update, frames=len(times), interval=interval, blit=False)
+    anim = TopologyAnimation(fig, update, frames=len(times), interval=interval, blit=False)
     anim.trips, anim.ax = trips, ax
     return anim
 
