@@ -264,25 +264,40 @@ def _label(h: Hop) -> str | None:
 
 
 def _labels(ax: "Axes", chosen: list[Hop], row: dict, scale: _Scale) -> None:
-    """Subjects on publishes, stream sequences on deliveries, at one of two heights between
-    the lanes; a label that would overlap both is left out (redeliveries are placed first)."""
-    per_char = (scale.xs[-1] - scale.xs[0]) / 140  # about 140 characters across the axes
-    taken: dict[tuple, list[tuple[float, float]]] = {}
-    for h in sorted(chosen, key=lambda h: (h.kind != "redeliver", h.t0)):
+    """Subjects on publishes, stream sequences on redeliveries and on one delivery of each
+    message; a label goes a third, half or two thirds of the way along its arrow, wherever it
+    overlaps no other label, or is left out (redeliveries are placed first, then publishes)."""
+    width, height = _text_size(ax, scale, len(row))
+    placed: list[tuple[float, float, float, float]] = []
+    delivered: set = set()  # messages with a delivery label already
+    order = {"redeliver": 0, "publish": 1}
+    for h in sorted(chosen, key=lambda h: (order.get(h.kind, 2), h.t0)):
         text = _label(h)
-        if text is None:
+        if text is None or (h.kind == "deliver" and h.msg_id in delivered):
             continue
-        x = (scale(h.t0) + scale(h.t1)) / 2
-        lo, hi = x - per_char * (len(text) / 2 + 1), x + per_char * (len(text) / 2 + 1)
-        for share in (0.65, 0.35):
-            spans = taken.setdefault((h.src, h.dst, share), [])
-            if not any(lo < b and a < hi for a, b in spans):
-                spans.append((lo, hi))
-                y = (1 - share) * row[h.src] + share * row[h.dst]
+        half = width * (len(text) / 2 + 0.5)
+        for share in (0.5, 0.33, 0.67):
+            x = scale(h.t0) + share * (scale(h.t1) - scale(h.t0))
+            y = row[h.src] + share * (row[h.dst] - row[h.src])
+            box = (x - half, x + half, y - height / 2, y + height / 2)
+            if not any(box[0] < b[1] and b[0] < box[1] and box[2] < b[3] and b[2] < box[3]
+                       for b in placed):
+                placed.append(box)
+                if h.kind == "deliver":
+                    delivered.add(h.msg_id)
                 ax.text(x, y, text, fontsize=7, ha="center", va="center", zorder=5,
                         color=SEQUENCE_KINDS[h.kind], bbox=dict(
                             boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
                 break
+
+
+def _text_size(ax: "Axes", scale: _Scale, lanes: int) -> tuple[float, float]:
+    """A 7-point character's width and a label's height, in data units (about)."""
+    fig_w, fig_h = ax.figure.get_size_inches()
+    box = ax.get_position()
+    chars = box.width * fig_w * 72 / (7 * 0.6)
+    lines = box.height * fig_h * 72 / (7 * 1.6)
+    return 1.04 * (scale.xs[-1] - scale.xs[0]) / chars, lanes / lines
 
 
 def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> None:
