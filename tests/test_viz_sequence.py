@@ -13,8 +13,8 @@ from pmesh_sim.errors import ConfigError
 from pmesh_sim.trace import Trace
 from pmesh_sim.viz import draw_sequence
 from pmesh_sim.viz._flow import hops
-from viz_traces import (NET, busy_trace, core_trace, count, jetstream_trace, lossy_trace,
-                        three_node_trace)
+from viz_traces import (NET, busy_trace, core_trace, count, fanout_trace, jetstream_trace,
+                        lossy_trace, three_node_trace)
 
 
 @pytest.fixture(autouse=True)
@@ -195,3 +195,17 @@ def test_a_core_message_crosses_a_route_once_per_server():
     route = drawn.arrows["route"][0]
     publish = drawn.arrows["publish"][0]
     assert route.xyann[0] == pytest.approx(publish.xy[0])  # it leaves n1 when it arrived there
+
+
+def test_fifty_messages_to_three_receivers_keep_their_labels_apart():
+    trace = fanout_trace()
+    drawn = draw_sequence(trace)
+    assert len(deliveries(drawn)) == count(trace, "deliver") == 107
+    fig = drawn.ax.figure
+    fig.canvas.draw()
+    labels = [t.get_window_extent() for t in drawn.ax.texts if t.get_fontsize() == 7]
+    assert len(labels) > 40  # every redelivery, most publishes and deliveries
+    overlaps = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a.overlaps(b)]
+    assert overlaps == []
+    texts = [t.get_text() for t in drawn.ax.texts]
+    assert all(f"seq {s} ×2" in texts for s in (4, 11, 18, 25, 32, 39, 46))

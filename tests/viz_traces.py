@@ -11,6 +11,7 @@ writes (stream/consumer creation, ``store``, ``js_deliver``, ``js_ack``, ``ack_t
   ``worker`` (client ``worker1``) acks, naks, lets one ack_wait expire, terms and sends
   in_progress; the push consumer ``audit`` (client ``auditor``) acks everything.
 - :func:`busy_trace`: ``n`` JetStream messages, each delivered once and acked.
+- :func:`fanout_trace`: 50 orders to two consumers, one of them on two workers, with naks.
 - :func:`lossy_trace`: core NATS over a lossy network (the simulation's ``lost`` records).
 """
 
@@ -149,6 +150,26 @@ def busy_trace(n: int = 50, server_layer: bool = True) -> Trace:
         js.publish(at, "shop", subject, seq, seq)
         js.deliver(at + NET, "worker1", "worker", subject, seq, seq, seq, 1)
         js.ack(at + 0.02, "worker1", "worker", seq, seq, seq, "ack")
+    return _sorted(js.t)
+
+
+def fanout_trace() -> Trace:
+    """50 orders; ``worker`` alternates between clients ``w1``/``w2`` and naks every 7th (then
+    acks the redelivery); ``audit`` (client ``auditor``) acks all: 107 deliveries."""
+    js = _JS(server_layer=True)
+    for i in range(50):
+        at, seq, subject = 1.0 + 0.1 * i, i + 1, f"orders.{['new', 'paid'][i % 2]}"
+        worker = "w1" if i % 2 else "w2"
+        js.publish(at, "shop", subject, seq, seq)
+        js.deliver(at + NET, worker, "worker", subject, seq, seq, seq, 1)
+        js.deliver(at + NET, "auditor", "audit", subject, seq, seq, seq, 1)
+        js.ack(at + 0.02, "auditor", "audit", seq, seq, seq, "ack")
+        if i % 7 == 3:
+            js.ack(at + 0.03, worker, "worker", seq, seq, seq, "nak")
+            js.deliver(at + 0.032, worker, "worker", subject, seq, seq, 100 + seq, 2)
+            js.ack(at + 0.06, worker, "worker", seq, seq, 100 + seq, "ack")
+        else:
+            js.ack(at + 0.03, worker, "worker", seq, seq, seq, "ack")
     return _sorted(js.t)
 
 
