@@ -29,28 +29,32 @@ def layered_positions(graph: Any, *, layer: str = "layer",
                       spacing: float = 1.0) -> dict[Hashable, tuple[float, float]]:
     """``{node: (x, y)}`` for ``graph`` (a networkx graph whose nodes carry ``layer``).
 
-    ``x`` is the rank of the node's layer among the layers present; rows are ``spacing`` apart.
-    Nodes without ``layer`` go in layer 0. The same graph always gets the same positions.
+    ``x`` is the rank of the node's layer among the layers present; within a column rows are at
+    least ``spacing`` apart. Nodes without ``layer`` go in layer 0. The same graph always gets
+    the same positions.
     """
-    columns: dict[int, list[Hashable]] = defaultdict(list)
+    columns = _ordered_columns(graph, layer)
+    y = {n: (len(c) - 1) / 2 - i for c in columns for i, n in enumerate(c)}
+    for _ in range(4):  # sweep right, then left: each node toward its neighbours' mean height
+        for column in columns[1:] + columns[::-1]:
+            _straighten(graph, column, y)
+    return {n: (float(rank), y[n] * spacing) for rank, c in enumerate(columns) for n in c}
+
+
+def _ordered_columns(graph: Any, layer: str) -> list[list[Hashable]]:
+    """The nodes by column, each column ordered by the barycentre of its left neighbours."""
+    by_layer: dict[int, list[Hashable]] = defaultdict(list)
     for node, data in graph.nodes(data=True):
-        columns[data.get(layer, 0)].append(node)
-    order = sorted(columns)
-    row: dict[Hashable, float] = {}
-    for rank, key in enumerate(order):
-        nodes = columns[key]
+        by_layer[data.get(layer, 0)].append(node)
+    columns, row = [], {}
+    for rank, key in enumerate(sorted(by_layer)):
+        nodes = by_layer[key]
         if rank:
             nodes = sorted(nodes, key=lambda n, i=nodes.index: (_barycentre(graph, n, row), i(n)))
         for i, node in enumerate(nodes):
             row[node] = i - (len(nodes) - 1) / 2
-        columns[key] = nodes
-    positions = {}
-    for rank, key in enumerate(order):
-        nodes = columns[key]
-        middle = (len(nodes) - 1) / 2
-        for i, node in enumerate(nodes):
-            positions[node] = (float(rank), (middle - i) * spacing)
-    return positions
+        columns.append(nodes)
+    return columns
 
 
 def _barycentre(graph: Any, node: Hashable, row: dict[Hashable, float]) -> float:
@@ -58,3 +62,20 @@ def _barycentre(graph: Any, node: Hashable, row: dict[Hashable, float]) -> float
     pred = graph.predecessors(node) if graph.is_directed() else graph.neighbors(node)
     rows = [row[p] for p in pred if p in row]
     return sum(rows) / len(rows) if rows else float("inf")
+
+
+def _straighten(graph: Any, column: list[Hashable], y: dict[Hashable, float]) -> None:
+    """Move ``column``'s nodes toward their neighbours' mean height, keeping their order and a
+    gap of at least 1; the column as a whole stays centred on what its nodes want."""
+    want = []
+    for node in column:
+        near = list(graph.predecessors(node)) + list(graph.successors(node)) \
+            if graph.is_directed() else list(graph.neighbors(node))
+        near = [y[m] for m in near if m != node]
+        want.append(sum(near) / len(near) if near else y[node])
+    placed: list[float] = []
+    for w in want:  # top to bottom
+        placed.append(min(w, placed[-1] - 1) if placed else w)
+    shift = (sum(want) - sum(placed)) / len(placed)
+    for node, p in zip(column, placed):
+        y[node] = p + shift
