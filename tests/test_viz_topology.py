@@ -103,3 +103,21 @@ def test_servers_are_joined_by_the_routes_messages_took():
     assert g.edges["server:n1", "server:n3"]["kind"] == "route"
     assert not g.has_edge("server:n2", "server:n3")
     assert "servers" in [t.get_text() for t in draw_topology(three_node_trace()).ax.texts]
+
+
+def test_layout_keeps_rows_apart_and_puts_a_publisher_beside_its_subjects():
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for i in range(6):
+        g.add_node(f"s{i}", layer=1)
+    g.add_node("a", layer=0)
+    g.add_node("b", layer=0)
+    for i in range(6):
+        g.add_edge("a" if i < 4 else "b", f"s{i}")
+    pos = layered_positions(g)
+    subjects = sorted((pos[f"s{i}"][1] for i in range(6)), reverse=True)
+    assert all(upper - lower >= 1.0 - 1e-9 for upper, lower in zip(subjects, subjects[1:]))
+    mean_a = sum(pos[f"s{i}"][1] for i in range(4)) / 4
+    assert pos["a"][1] == pytest.approx(mean_a, abs=0.01)
+    assert pos["a"][1] > pos["b"][1]
