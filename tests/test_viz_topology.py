@@ -121,3 +121,21 @@ def test_layout_keeps_rows_apart_and_puts_a_publisher_beside_its_subjects():
     mean_a = sum(pos[f"s{i}"][1] for i in range(4)) / 4
     assert pos["a"][1] == pytest.approx(mean_a, abs=0.01)
     assert pos["a"][1] > pos["b"][1]
+
+
+def test_records_missing_fields_are_skipped_not_a_traceback():
+    from pmesh_sim.viz import animate, draw_sequence
+
+    trace = Trace(clock=lambda: 0.0)
+    for time, kind, fields in [(0.0, "stream_created", {}), (0.1, "consumer_created", {}),
+                               (0.2, "subscribe", {"client": "a"}), (0.3, "publish", {}),
+                               (0.4, "deliver", {"subject": "x"}), (0.5, "ack", {"action": "ack"}),
+                               (0.6, "publish", {"client": "p", "subject": "x"}),
+                               (0.7, "deliver", {"client": "b", "subject": "x"}),
+                               (0.8, "js_deliver", {}), (0.9, "ack_timeout", {})]:
+        trace.record(time, kind, fields)
+    assert set(draw_topology(trace).graph) == {"publisher:p", "subject:x", "server:server",
+                                               "subscriber:b"}
+    assert len(draw_sequence(trace).arrows["deliver"]) == 1
+    anim = animate(trace, frames=2)
+    assert "data:image/png" in anim.to_jshtml()

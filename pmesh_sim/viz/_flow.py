@@ -155,7 +155,8 @@ class _Server:
 
 
 def hops(trace: Trace) -> list[Hop]:
-    """Every hop of ``trace``, in the order of the records they were read from."""
+    """Every hop of ``trace``, in the order of the records they were read from (a record
+    that names no client is not a hop)."""
     events = trace.events
     server = _Server(events)
     delta = server.one_hop()
@@ -163,7 +164,7 @@ def hops(trace: Trace) -> list[Hop]:
     routed: set[tuple] = set()
     for e in events:
         hop = _hop(e, server, delta)
-        if hop is not None:
+        if hop is not None and ("client", None) not in (hop.src, hop.dst):
             out.extend(_route(hop, server, delta, routed))
             out.append(hop)
     out.extend(_timeouts(out, server))

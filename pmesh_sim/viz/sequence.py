@@ -307,7 +307,8 @@ def _frame(ax: "Axes", lanes, row, scale: _Scale, arrows: dict, title: str) -> N
         ax.axhline(y, color="#333333" if lane[0] == "server" else "#BBBBBB",
                    lw=2.0 if lane[0] == "server" else 1.0, zorder=1)
     ax.set_yticks([row[lane] for lane in lanes],
-                  [f"server {name}" if kind == "server" else name for kind, name in lanes])
+                  [f"server {name}" if kind == "server" and name != "server" else name
+                   for kind, name in lanes])
     ax.set_ylim(-0.6, len(lanes) - 0.4)
     ax.set_xticks(*scale.ticks())
     ax.set_xlim(scale.xs[0] - 0.02 * (scale.xs[-1] - scale.xs[0]),

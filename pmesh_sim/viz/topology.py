@@ -60,6 +60,7 @@ ROLES = {
     "subscription": (5, "subscriptions", "#FFFFFF", KIND_COLOURS["deliver"]),
     "subscriber": (6, "subscribers", "#D5F0E6", KIND_COLOURS["deliver"]),
 }
+_NEEDS = {"stream_created": "stream", "consumer_created": "stream", "subscribe": "subject"}
 _EDGE_COLOURS = {"publish": KIND_COLOURS["publish"], "route": "#333333", "store": "#B8A800",
                  "deliver": KIND_COLOURS["deliver"], "subscribe": "#AAAAAA"}
 
@@ -91,6 +92,8 @@ def topology_graph(trace: Trace, *, window: tuple[float, float] | None = None) -
         if not in_window(h.time, window):
             continue
         f = h.fields
+        if not f.get("subject") and h.kind in ("publish", "lost"):
+            continue
         if h.kind == "publish" and not internal(f.get("subject")):
             server = _node(g, "server", h.dst[1])
             path = [_node(g, "publisher", h.src[1]), _node(g, "subject", f["subject"]), server]
@@ -121,16 +124,16 @@ def _structure(g: "nx.DiGraph", trace: Trace, end: float | None) -> dict:
     subscriptions by (client, sid)."""
     subs: dict[tuple, str] = {}
     for e in trace:
-        if end is not None and e.time > end:
-            break
         f = e.fields
+        if end is not None and e.time > end or e.kind in _NEEDS and not f.get(_NEEDS[e.kind]):
+            continue  # later than the window, or a record without the field it needs
         if e.kind == "stream_created":
             _flow(g, [_node(g, "server", f.get("node", "server")),
                       _node(g, "stream", f["stream"], subjects=f.get("subjects"))], "subscribe", 0)
-        elif e.kind == "consumer_created":
+        elif e.kind == "consumer_created" and f.get("consumer"):
             _flow(g, [_node(g, "stream", f["stream"]),
                       _node(g, "consumer", f"{f['stream']}/{f['consumer']}")], "subscribe", 0)
-        elif e.kind == "subscribe" and not internal(f.get("subject")):
+        elif e.kind == "subscribe" and f.get("client") and not internal(f.get("subject")):
             sub = _subscription(g, f)
             subs[(f.get("client"), f.get("sid"))] = sub
             _flow(g, [_node(g, "server", f.get("node", "server")), sub,
