@@ -13,4 +13,10 @@ lazily).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .animation import TopologyAnimation, Trip, animate
+from .layout import layered_positions
+from .sequence import SequenceDiagram, draw_sequence
+from .topology import Topology, draw_topology, topology_graph
+
+__all__ = ["SequenceDiagram", "Topology", "TopologyAnimation", "Trip", "animate", "draw_sequence",
+           "draw_topology", "layered_positions", "topology_graph"]
