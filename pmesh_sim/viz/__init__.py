@@ -13,4 +13,6 @@ lazily).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .timeline import draw_consumer_timeline  # noqa: E402
+
+__all__: list[str] = ["draw_consumer_timeline"]
