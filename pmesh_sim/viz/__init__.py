@@ -13,6 +13,7 @@ lazily).
 
 from __future__ import annotations
 
+from .stream import draw_stream_state  # noqa: E402
 from .timeline import draw_consumer_timeline  # noqa: E402
 
-__all__: list[str] = ["draw_consumer_timeline"]
+__all__: list[str] = ["draw_consumer_timeline", "draw_stream_state"]
