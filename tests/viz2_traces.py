@@ -161,3 +161,43 @@ def stream_story(sim: bool = True) -> Builder:
                                           "last_seq": 5, "num_subjects": 2, "num_deleted": 0,
                                           "consumer_count": 0})
     return b
+
+
+def core_run(lost: tuple[int, ...] = (3, 7), n: int = 10) -> Builder:
+    """Core: ``n`` jobs published to ``worker`` (jobs.*); the jobs in ``lost`` never arrive.
+    A queue group ``pool`` of two members shares the same jobs (each reaches one member)."""
+    b = Builder()
+    b.subscribe(0.0, "worker", "jobs.*")
+    b.subscribe(0.0, "pool-1", "jobs.>", queue="pool")
+    b.subscribe(0.0, "pool-2", "jobs.>", queue="pool")
+    b.subscribe(0.0, "steps", "_INBOX.abc.*")                   # the library's own: not counted
+    for i in range(1, n + 1):
+        msg_id = b.publish(0.1 * i, f"jobs.{i}")
+        if i not in lost:
+            b.core_deliver(0.1 * i + 0.001, "worker", f"jobs.{i}", msg_id)
+        b.core_deliver(0.1 * i + 0.001, f"pool-{i % 2 + 1}", f"jobs.{i}", msg_id)
+    return b
+
+
+def jetstream_run(twice: tuple[int, ...] = (2, 5, 9), n: int = 10, double_ack: bool = False,
+                  dedup: bool = False) -> Builder:
+    """JetStream: ``n`` jobs stored in JOBS and fetched by JOBS/worker; the acks of the jobs in
+    ``twice`` are lost, so they are delivered again (and acked). With ``double_ack`` the worker
+    acks with ack_sync; with ``dedup`` each publish has a Nats-Msg-Id and job 4 is published
+    twice (the second is a duplicate, not stored again)."""
+    b = Builder()
+    b.stream(0.0, "JOBS", ["jobs.*"])
+    b.consumer(0.0, "JOBS", "worker", ack_wait=0.5)
+    for i in range(1, n + 1):
+        b.js_publish(0.1 * i, "JOBS", f"jobs.{i}", i, nats_msg_id=f"job-{i}" if dedup else None)
+        if dedup and i == 4:
+            b.js_publish(0.1 * i + 0.05, "JOBS", "jobs.4", 4, nats_msg_id="job-4", duplicate=True)
+    action = "ack_sync" if double_ack else "ack"
+    for i in range(1, n + 1):
+        b.deliver(1.5, "JOBS", "worker", i, subject=f"jobs.{i}")
+        b.ack(1.5 + 0.01 * i, "JOBS", "worker", i, action=action, lost=i in twice)
+    for i in twice:
+        b.ack_timeout(2.0, "JOBS", "worker", i)
+        b.deliver(2.2, "JOBS", "worker", i, subject=f"jobs.{i}")
+        b.ack(2.2 + 0.01 * i, "JOBS", "worker", i, action=action)
+    return b

@@ -13,7 +13,9 @@ lazily).
 
 from __future__ import annotations
 
+from .guarantees import delivery_counts, draw_guarantees, guarantee_runs  # noqa: E402
 from .stream import draw_stream_state  # noqa: E402
 from .timeline import draw_consumer_timeline  # noqa: E402
 
-__all__: list[str] = ["draw_consumer_timeline", "draw_stream_state"]
+__all__: list[str] = ["draw_consumer_timeline", "draw_stream_state", "draw_guarantees",
+                      "delivery_counts", "guarantee_runs"]
