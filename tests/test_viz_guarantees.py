@@ -81,3 +81,21 @@ def test_nothing_to_count_gives_a_labelled_empty_figure():
         out = draw_guarantees(runs)
         assert out.bars == {} and out.ax.get_title()
         assert "nothing to count" in out.ax.texts[0].get_text()
+
+
+def test_the_three_guarantee_runs_tell_the_story():
+    """core loses some, JetStream delivers (and processes) some twice, exactly once processes
+    each stored message once (needs the schema-v1 trace writers: client deliver/ack records
+    with stream_seq)."""
+    from pmesh_sim.viz import guarantee_runs
+
+    runs = guarantee_runs()
+    core, jetstream, once = (delivery_counts(t) for t in runs.values())
+    assert core["worker"].delivered[0] > 0                       # lost
+    js = jetstream["JOBS/worker"]
+    assert js.delivered[2] > 0 and js.processed == js.delivered  # redelivered, processed twice
+    eo = once["JOBS/worker"]
+    assert eo.mode == "JetStream, double ack" and eo.delivered[2] > 0
+    assert eo.processed == (0, sum(eo.delivered), 0)
+    out = draw_guarantees(runs)
+    assert len(out.bars) == 3 * 2 * 3

@@ -93,3 +93,12 @@ def test_given_axes_are_used():
 def test_window_after_the_last_change_shows_the_state_then():
     out = draw_stream_state(stream_story().trace, "ORDERS", window=(10, 11))
     assert _y(out, "messages") == [2, 2] and out.markers == {}
+
+
+def test_a_stream_that_dropped_nothing_says_so():
+    b = Builder()
+    for seq in (1, 2):
+        b.js_publish(seq, "S", "s.1", seq)
+    out = draw_stream_state(b.trace, "S")
+    assert _y(out, "messages") == [1, 2, 2] and out.markers == {}
+    assert "nothing discarded" in out.events_ax.texts[0].get_text()

@@ -93,7 +93,13 @@ def test_ack_wait_parameter_overrides_and_default_is_said():
     for e in trace:
         if e.kind != "consumer_config":
             bare.record(e.time, e.kind, e.fields)
-    out = draw_consumer_timeline(bare, "worker")
+    out = draw_consumer_timeline(bare, "worker")        # measured: delivery 0.3 -> expiry 1.3
+    assert out.ack_wait == 1.0 and "measured" in out.ax.get_title()
+    client = Trace(clock=lambda: 0.0)
+    for e in consumer_story(sim=False).trace:
+        if e.kind != "consumer_config":
+            client.record(e.time, e.kind, e.fields)
+    out = draw_consumer_timeline(client, "worker")
     assert out.ack_wait == 30.0 and "server default" in out.ax.get_title()
 
 

@@ -179,16 +179,16 @@ def _draw_server(trace, stream, ax, window, title) -> StreamState:
     top, bottom = _panels(ax)
     out = StreamState(top, bottom, view="server")
     if series:
-        end = window[1] if window else max(series[-1][0], *[t for ts in drops.values()
-                                                            for t in ts])
+        end = window[1] if window else max([series[-1][0]] + [t for ts in drops.values()
+                                                               for t in ts])
         series = series + [(end, *series[-1][1:])]
         times = [p[0] for p in series]
-        for i, (name, colour, style) in enumerate([
-                ("messages", KIND_COLOURS["deliver"], "-"),
-                ("first_seq", KIND_COLOURS["publish"], "--"),
-                ("last_seq", KIND_COLOURS["nak"], ":")], start=1):
-            out.lines[name], = top.step(times, [p[i] for p in series], where="post",
-                                        color=colour, ls=style, lw=2, label=name)
+        for i, (name, colour, style, width) in enumerate([
+                ("messages", KIND_COLOURS["deliver"], "-", 1.5),
+                ("first_seq", KIND_COLOURS["publish"], "--", 2.5),
+                ("last_seq", KIND_COLOURS["nak"], ":", 2.5)], start=1):
+            out.lines[name], = top.step(times, [p[i] for p in series], where="post", zorder=2 + i,
+                                        color=colour, ls=style, lw=width, label=name)
         top.fill_between(times, [p[1] for p in series], step="post",
                          color=KIND_COLOURS["deliver"], alpha=0.15)
     _draw_drops(out, drops)
@@ -197,7 +197,8 @@ def _draw_server(trace, stream, ax, window, title) -> StreamState:
     return _finish(out, window)
 
 
-def _draw_drops(out: StreamState, drops: dict[str, list[float]]) -> None:
+def _draw_drops(out: StreamState, drops: dict[str, list[float]],
+                none: str = "nothing discarded, expired or refused") -> None:
     ax = out.events_ax
     rows = sorted(drops, key=lambda r: (r == "duplicate", r in _REFUSED, r))
     for y, reason in enumerate(rows):
@@ -215,7 +216,7 @@ def _draw_drops(out: StreamState, drops: dict[str, list[float]]) -> None:
     ax.set_ylabel("removed / refused:\nwhy")
     ax.grid(axis="y", alpha=0.3)
     if not rows:
-        ax.text(0.5, 0.5, "nothing discarded, expired or refused", ha="center", va="center",
+        ax.text(0.5, 0.5, none, ha="center", va="center",
                 transform=ax.transAxes, color="#555555")
 
 
@@ -260,7 +261,7 @@ def _draw_client(trace, stream, ax, window, title, single) -> StreamState:
                                         marker=marker, color=colour, ls="", **hollow,
                                         label=f"{name} (stream_info)")
     dups = [t for t, _, d in acks if d]
-    _draw_drops(out, {"duplicate": dups} if dups else {})
+    _draw_drops(out, {"duplicate": dups} if dups else {}, "no pub ack said duplicate")
     bottom.text(0.5, 0.15, "discards and expiries happen inside the server:\na client sees "
                 "them only as changes between stream_info results", ha="center",
                 va="center", transform=bottom.transAxes, fontsize=8, color="#555555")

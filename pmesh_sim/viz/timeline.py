@@ -36,9 +36,9 @@ DEFAULT_ACK_WAIT = 30.0
 #: The acks that end a message's life in the consumer (it leaves num_ack_pending).
 _DONE = ("ack", "term")
 _MARKERS = {  # kind -> (marker, size, label)
-    "deliver": ("o", 46, "delivered"),
-    "redeliver": ("o", 70, "redelivered"),
-    "ack": ("s", 40, "ack"),
+    "deliver": ("o", 80, "delivered"),
+    "redeliver": ("o", 100, "redelivered"),
+    "ack": ("s", 24, "ack"),
     "nak": ("v", 55, "nak"),
     "term": ("X", 60, "term"),
     "in_progress": (">", 50, "in_progress"),
@@ -161,6 +161,17 @@ def _windows(events: ConsumerEvents, ack_wait: float):
     return windows
 
 
+def _inferred_ack_wait(ev: ConsumerEvents) -> float | None:
+    """The shortest time from a delivery to its recorded expiry (no in_progress between)."""
+    waits = []
+    for t, seq in ev.timeouts:
+        marks = [(d, "d") for d, s, _ in ev.deliveries if s == seq and d <= t]
+        marks += [(a, "a") for a, s, x in ev.acks if s == seq and x == "in_progress" and a <= t]
+        if marks and max(marks)[1] == "d":
+            waits.append(t - max(marks)[0])
+    return round(min(waits), 6) if waits else None
+
+
 def _recorded_ack_wait(trace, ev: ConsumerEvents) -> float | None:
     for e in trace:
         f = e.fields
@@ -178,11 +189,13 @@ def draw_consumer_timeline(trace, consumer: str, *, stream: str | None = None, a
     """Draw ``consumer``'s messages (a row per stream sequence) and its ack floor below.
 
     ``ax``: ``None`` (a new figure with both panels), a pair of Axes ``(messages, floor)``, or
-    one Axes (its place is split into the two panels; see the returned ``ax``/``floor_ax``). ``ack_wait`` (seconds): given, or the
-    consumer's config in the trace (``consumer_config``), else 30 s (the server's default; the
-    subtitle says which). An empty trace, a consumer without deliveries, an unknown name (the
-    message lists the consumers the trace has) or a window with nothing in it gives a
-    labelled empty figure; nothing raises.
+    one Axes (its place is split into the two panels; see the returned ``ax``/``floor_ax``).
+    ``ack_wait`` (seconds): given, or the consumer's config in the trace (an ``ack_wait``
+    field of ``consumer_config``), or measured from delivery to recorded expiry
+    (``ack_timeout``), else 30 s (the server's default); the subtitle says which.
+    An empty trace, a consumer without deliveries, an unknown name (the message lists the
+    consumers the trace has) or a window with nothing in it gives a labelled empty figure;
+    nothing raises.
     """
     names = _consumer_names(trace)
     known = [n for n in names if n[1] == consumer and stream in (None, n[0])]
@@ -207,6 +220,8 @@ def draw_consumer_timeline(trace, consumer: str, *, stream: str | None = None, a
     source = "given"
     if ack_wait is None:
         ack_wait, source = _recorded_ack_wait(trace, ev), "consumer config"
+        if ack_wait is None:
+            ack_wait, source = _inferred_ack_wait(ev), "measured: delivery to expiry"
         if ack_wait is None:
             ack_wait, source = DEFAULT_ACK_WAIT, "server default; not in the trace"
     top, bottom = _panels(ax)
