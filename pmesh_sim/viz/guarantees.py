@@ -6,6 +6,7 @@ delivered and how often they were processed; :func:`draw_guarantees` draws those
 by side for several runs, e.g. the three of :func:`guarantee_runs`: core NATS (at most once:
 some messages are lost), JetStream (at least once: some are delivered, and processed, twice)
 and JetStream with de-duplication and double acks (exactly once: each is processed once).
+In a notebook: ``draw_guarantees(guarantee_runs())``.
 
 What counts, from the client's records (both backends write them):
 
