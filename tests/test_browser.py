@@ -96,6 +96,9 @@ class JupyterLab:
             "JUPYTERLAB_SETTINGS_DIR": str(home / ".jupyter-settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter-workspaces"),
             "IPYTHONDIR": str(home / ".ipython"), "MPLBACKEND": "Agg"}
+        notification = home / ".jupyter-settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True)  # no "get Jupyter news?" toast over the figure
+        (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",

@@ -251,13 +251,21 @@ def _ipywidgets():
 _STYLE = {"description_width": "130px"}
 
 
+def _row(w, knob: Knob, control):
+    """``control`` with its label: sliders carry their own, toggle buttons get one alike."""
+    if not knob.options:
+        return control
+    label = w.HTML(f"<div title='{_html(knob.help)}' style='text-align:right;padding-right:8px'>"
+                   f"{_html(knob.label)}</div>", layout=w.Layout(width=_STYLE["description_width"]))
+    return w.HBox([label, control])
+
+
 def _control(w, knob: Knob):
     """The widget for ``knob``: toggle buttons for options, else an int or float slider."""
     common = {"description": knob.label, "tooltip": knob.help, "style": _STYLE}
     if knob.options:
-        return w.ToggleButtons(options=knob.options, value=knob.value,
-                               style={**_STYLE, "button_width": "70px"}, **{
-                                   k: v for k, v in common.items() if k != "style"})
+        return w.ToggleButtons(options=knob.options, value=knob.value, tooltip=knob.help,
+                               style={"button_width": "72px"})
     shown = knob.value * knob.scale
     if isinstance(knob.value, int) and knob.scale == 1:
         return w.IntSlider(value=shown, min=knob.low, max=knob.high, step=knob.step,
@@ -308,14 +316,14 @@ class Dashboard:
         self.controls = {k.key: _control(w, k) for k in self.knobs}
         groups = {}
         for knob in self.knobs:
-            groups.setdefault(knob.group, []).append(self.controls[knob.key])
+            groups.setdefault(knob.group, []).append(_row(w, knob, self.controls[knob.key]))
         boxes = [w.VBox([w.HTML(f"<b>{group}</b>"), *items],
                         layout=w.Layout(margin="0 24px 8px 0"))
                  for group, items in groups.items()]
         self.run_button = w.Button(description="Run", icon="play", button_style="primary",
                                    tooltip="re-run the scenario with these settings")
         self.run_button.on_click(lambda _: self.run())
-        self.status = w.HTML()
+        self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
         self.scrubber = w.FloatSlider(description="time (s)", min=0.0, max=1.0, step=0.001,
                                       readout_format=".3f", continuous_update=False,
                                       tooltip="the figures show the run up to this time",
@@ -335,9 +343,12 @@ class Dashboard:
         #: fault buttons and other scenario steps (see add_step_button); hidden while empty
         self.actions = w.HBox([], layout=w.Layout(display="none"))
         self.output = w.Output(layout=w.Layout(min_height="120px"))
-        title = f"<h3 style='margin:4px 0'>Dashboard: {self.scenario.name}</h3>"
+        title = (f"<h3 style='margin:4px 0'>Scenario '{_html(self.scenario.name)}' in the "
+                 "simulation</h3>")
         if self.scenario.description:
-            title += f"<div style='max-width:900px;color:#444'>{self.scenario.description}</div>"
+            title += f"<div style='max-width:900px'>{_html(self.scenario.description)}</div>"
+        title += ("<div style='color:#555;margin-top:4px'>Change a setting and press <b>Run</b>;"
+                  " drag <b>time</b> to replay the run up to that moment.</div>")
         self.widget = w.VBox([
             w.HTML(title), w.HBox(boxes, layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.run_button, self.status]), self.actions,
