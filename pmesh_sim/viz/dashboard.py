@@ -14,8 +14,17 @@ turn, each with the value the scenario gives it (or the server's default):
 >>> sc = Scenario.from_dict({"name": "ex", "seed": 3,
 ...     "streams": [{"name": "S", "subjects": ["s.>"]}],
 ...     "consumers": [{"stream": "S", "durable_name": "w", "ack_wait": 0.5}]})
->>> [(k.key, k.value) for k in knobs(sc)][:6]
-[('seed', 3), ('network.latency', 0.0005), ('network.loss', 0.0), ('consumers[0].ack_policy', 'explicit'), ('consumers[0].ack_wait', 0.5), ('consumers[0].max_deliver', -1)]
+>>> for knob in knobs(sc):
+...     print(f"{knob.group:12} {knob.key:28} {knob.value}")
+run          seed                         3
+run          network.latency              0.0005
+run          network.loss                 0.0
+consumer S/w consumers[0].ack_policy      explicit
+consumer S/w consumers[0].ack_wait        0.5
+consumer S/w consumers[0].max_deliver     -1
+consumer S/w consumers[0].max_ack_pending 1000
+stream S     streams[0].max_msgs          -1
+stream S     streams[0].discard           old
 
 :func:`with_values` builds the changed copy that Run runs; the original is left as it was:
 
@@ -38,8 +47,8 @@ from typing import Any
 from ..errors import PmeshError
 from ..scenario import Scenario, load_scenario
 
-__all__ = ["Dashboard", "Knob", "knobs", "with_values", "scenario_dict", "render",
-           "default_figures", "DEFAULT_FIGURES"]
+__all__ = ["Dashboard", "Knob", "knobs", "with_values", "scenario_dict", "draw", "render",
+           "default_figures", "figure_name", "DEFAULT_FIGURES"]
 
 #: The figures a dashboard draws when ``figures`` is not given: names in :mod:`pmesh_sim.viz`.
 DEFAULT_FIGURES = ("draw_sequence", "draw_consumer_timeline", "draw_stream_state",
@@ -109,13 +118,14 @@ def _declared(scenario: Scenario, section: str, op: str):
 def _consumer_knobs(where: str, c: dict, duration: float) -> list[Knob]:
     name = f"consumer {c['stream']}/{c.get('durable_name') or c.get('name') or '(ephemeral)'}"
     value = {k: c.get(k) if c.get(k) is not None else v for k, v in _DEFAULTS.items()}
-    ack_wait, max_deliver, pending = value["ack_wait"], value["max_deliver"], value["max_ack_pending"]
+    ack_wait, max_deliver = value["ack_wait"], value["max_deliver"]
+    pending, longest = value["max_ack_pending"], math.ceil(max(2 * ack_wait, 2 * duration))
     return [
         Knob(f"{where}.ack_policy", name, "ack_policy", "explicit: ack each message; all: an "
              "ack covers every earlier one; none: delivered once, never redelivered (at most "
              "once)", str(value["ack_policy"]), options=("explicit", "all", "none")),
         Knob(f"{where}.ack_wait", name, "ack_wait (s)", "seconds the server waits for an ack "
-             "before it redelivers", ack_wait, 0.1, math.ceil(max(2 * ack_wait, 2 * duration)), 0.05),
+             "before it redelivers", ack_wait, 0.1, longest, 0.05),
         Knob(f"{where}.max_deliver", name, "max_deliver (-1: ∞)", "deliveries of a message "
              "before the server gives up on it (-1: no limit)", max_deliver, -1,
              max(10, max_deliver)),
@@ -166,7 +176,7 @@ def with_values(scenario: Scenario, values: dict[str, Any],
     >>> with_values(sc, {"network.jitter": 1})
     Traceback (most recent call last):
     ...
-    pmesh_sim.errors.ScenarioError: <dict> (changed by the dashboard): network: key 'jitter': unknown key for network (known keys: latency, loss)
+    pmesh_sim.errors.ScenarioError: <dict> (changed by the dashboard): network: key 'jitter': ...
     """
     data = scenario_dict(scenario)
     for key, value in values.items():
@@ -214,11 +224,11 @@ def figure_name(figure: Callable) -> str:
     return name.removeprefix("draw_").replace("_", " ")
 
 
-def render(figure: Callable, trace, window: tuple[float, float] | None,
-           figsize: tuple[float, float] = (9.0, 3.6), dpi: int = 80) -> bytes:
-    """PNG bytes of ``figure(trace, ax=..., window=window)`` on a new figure of ``figsize``.
+def draw(figure: Callable, trace, window: tuple[float, float] | None,
+         figsize: tuple[float, float] = (9.0, 3.6)):
+    """A new matplotlib Figure of ``figsize`` with ``figure(trace, ax=..., window=window)`` on it.
 
-    A figure that raises is drawn as a labelled empty figure saying what went wrong.
+    A figure function that raises is drawn as a labelled empty figure saying what went wrong.
     """
     from matplotlib.figure import Figure
 
@@ -231,8 +241,14 @@ def render(figure: Callable, trace, window: tuple[float, float] | None,
     except Exception as err:  # noqa: BLE001 - shown in the figure, not swallowed
         ax.clear()
         empty(ax, figure_name(figure), f"could not draw: {type(err).__name__}: {err}")
+    return fig
+
+
+def render(figure: Callable, trace, window: tuple[float, float] | None,
+           figsize: tuple[float, float] = (9.0, 3.6), dpi: int = 80) -> bytes:
+    """PNG bytes of :func:`draw`'s figure at ``dpi`` dots per inch."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    draw(figure, trace, window, figsize).savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
@@ -244,7 +260,8 @@ def _ipywidgets():
     try:
         import ipywidgets
     except ImportError:
-        raise PmeshError("the dashboard needs ipywidgets: pip install 'pmesh-sim[notebook]'") from None
+        raise PmeshError("the dashboard needs ipywidgets: "
+                         "pip install 'pmesh-sim[notebook]'") from None
     return ipywidgets
 
 
