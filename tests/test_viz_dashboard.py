@@ -102,12 +102,35 @@ def test_draw_passes_the_window_and_a_failing_figure_is_labelled():
     assert dash.render(recorder, [], None)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_default_figures_are_callables_from_pmesh_sim_viz():
+def test_default_figures_bind_each_consumer_and_stream_of_the_scenario(monkeypatch):
     from pmesh_sim import viz
 
-    figures = dash.default_figures()
-    assert all(callable(f) and getattr(viz, f.__name__) is f for f in figures)
-    assert {f.__name__ for f in figures} <= set(dash.DEFAULT_FIGURES)
+    calls = []
+    for name in dash.DEFAULT_FIGURES:
+        def fake(trace, *, ax=None, window=None, _name=name, **keywords):
+            calls.append((_name, type(ax).__name__, window, keywords))
+        monkeypatch.setattr(viz, name, fake, raising=False)
+    sc = Scenario.from_dict({**REDELIVERY, "steps": [
+        *REDELIVERY["steps"], {"op": "add_consumer", "stream": "ORDERS", "name": "audit"}]})
+    figures = dash.default_figures(sc)
+    assert [dash.figure_name(f) for f in figures] == [
+        "topology", "message sequence", "consumer ORDERS/worker", "consumer ORDERS/audit",
+        "stream ORDERS", "delivery guarantees"]
+    for figure in figures:
+        dash.draw(figure, [], (0.0, 1.0))
+    assert calls[2] == ("draw_consumer_timeline", "tuple", (0.0, 1.0),
+                        {"consumer": "worker", "stream": "ORDERS"})
+    assert calls[4] == ("draw_stream_state", "tuple", (0.0, 1.0), {"stream": "ORDERS"})
+    assert calls[0][1] == "Axes" and calls[5][2] is None  # guarantees: no window parameter
+
+
+def test_a_figure_without_window_gets_the_trace_cut_to_the_window():
+    board = dash.Dashboard(REDELIVERY, figures=[], run=False)
+    board.run()
+    seen = []
+    panel = dash.Panel(lambda trace, ax=None: seen.append(trace), "count", windowed=False)
+    dash.draw(panel, board.trace, (0.0, 0.5))
+    assert len(seen[0]) == sum(1 for e in board.trace if e.time <= 0.5) < len(board.trace)
 
 
 # --- the dashboard (widgets without a browser)

@@ -40,19 +40,19 @@ import io
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import PmeshError
 from ..scenario import Scenario, load_scenario
 
-__all__ = ["Dashboard", "Knob", "knobs", "with_values", "scenario_dict", "draw", "render",
-           "default_figures", "figure_name", "DEFAULT_FIGURES"]
+__all__ = ["Dashboard", "Knob", "Panel", "knobs", "with_values", "scenario_dict", "cut", "draw",
+           "render", "default_figures", "figure_name", "DEFAULT_FIGURES"]
 
 #: The figures a dashboard draws when ``figures`` is not given: names in :mod:`pmesh_sim.viz`.
-DEFAULT_FIGURES = ("draw_sequence", "draw_consumer_timeline", "draw_stream_state",
-                   "draw_guarantees")
+DEFAULT_FIGURES = ("draw_topology", "draw_sequence", "draw_consumer_timeline",
+                   "draw_stream_state", "draw_guarantees")
 
 #: The server's defaults for knobs a scenario leaves unset (nats-server and nats-py).
 _DEFAULTS = {"ack_policy": "explicit", "ack_wait": 30.0, "max_deliver": -1,
@@ -204,29 +204,93 @@ def _set(data: dict, key: str, value: Any) -> None:
 # figures
 
 
-def default_figures() -> list[Callable]:
-    """The functions named in :data:`DEFAULT_FIGURES`, from :mod:`pmesh_sim.viz`."""
+@dataclass(frozen=True)
+class Panel:
+    """A figure function made ready for the dashboard: ``keywords`` bound, shown as ``label``.
+
+    ``panels=2`` draws on a pair of stacked axes ``(top, bottom)`` that share the time axis;
+    ``height`` is the figure's height in inches (default: the dashboard's). A function without
+    a ``window`` parameter (``windowed=False``) is given the trace cut to the window instead.
+    """
+
+    function: Callable
+    label: str
+    keywords: dict[str, Any] = field(default_factory=dict)
+    panels: int = 1
+    height: float | None = None
+    windowed: bool = True
+
+    def __call__(self, trace, ax=None, window=None):
+        if self.windowed:
+            return self.function(trace, ax=ax, window=window, **self.keywords)
+        return self.function(cut(trace, window), ax=ax, **self.keywords)
+
+
+def cut(trace, window: tuple[float, float] | None):
+    """A new trace with the events of ``trace`` within ``window`` (all of them for ``None``)."""
+    from ..trace import Trace
+    from ._common import in_window
+
+    out = Trace(clock=float)  # record() takes each event's own time; the clock is never read
+    for event in trace:
+        if in_window(event.time, window):
+            out.record(event.time, event.kind, event.fields)
+    return out
+
+
+def _names(scenario: Scenario) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (stream, consumer) names and the stream names ``scenario`` declares or creates."""
+    consumers = [(c["stream"], c.get("durable_name") or c.get("name"))
+                 for _, c in _declared(scenario, "consumers", "add_consumer")]
+    streams = [s["name"] for _, s in _declared(scenario, "streams", "add_stream")]
+    return [c for c in dict.fromkeys(consumers) if c[1]], list(dict.fromkeys(streams))
+
+
+def default_figures(scenario: Scenario) -> list[Callable]:
+    """The figures of :data:`DEFAULT_FIGURES` for ``scenario``: topology, message sequence, a
+    consumer timeline per named consumer, the state of each stream, delivery guarantees."""
     from .. import viz
 
     # COORDINATOR: until the figure branches (viz, viz2) are merged, a name pmesh_sim.viz does
-    # not have yet is skipped. After the merge resolve strictly -- [getattr(viz, name) for name
-    # in DEFAULT_FIGURES] -- so a renamed figure fails loudly, and delete this comment.
-    return [f for name in DEFAULT_FIGURES if (f := getattr(viz, name, None)) is not None]
+    # not have yet is skipped. After the merge use getattr(viz, name) without a default, so
+    # that a renamed figure fails loudly, and delete this comment.
+    found = {name: getattr(viz, name, None) for name in DEFAULT_FIGURES}
+    consumers, streams = _names(scenario)
+    out: list[Callable] = []
+    if found["draw_topology"]:
+        out.append(Panel(found["draw_topology"], "topology", height=4.4))
+    if found["draw_sequence"]:
+        out.append(Panel(found["draw_sequence"], "message sequence", height=5.0))
+    if found["draw_consumer_timeline"]:
+        out += [Panel(found["draw_consumer_timeline"], f"consumer {stream}/{name}",
+                      {"consumer": name, "stream": stream}, panels=2, height=4.8)
+                for stream, name in consumers]
+    if found["draw_stream_state"]:
+        out += [Panel(found["draw_stream_state"], f"stream {name}", {"stream": name}, panels=2,
+                      height=4.4) for name in streams]
+    if found["draw_guarantees"]:
+        out.append(Panel(found["draw_guarantees"], "delivery guarantees", height=4.4,
+                         windowed=False))
+    return out
 
 
 def figure_name(figure: Callable) -> str:
-    """The name a figure function is shown by: ``draw_consumer_timeline`` -> ``consumer timeline``.
+    """The name a figure is shown by: its ``label``, or its function's name without ``draw_``.
 
-    >>> figure_name(default_figures)
-    'default figures'
+    >>> figure_name(default_figures), figure_name(Panel(print, "stream S"))
+    ('default figures', 'stream S')
     """
+    label = getattr(figure, "label", None)
+    if label:
+        return label
     name = getattr(figure, "__name__", type(figure).__name__)
     return name.removeprefix("draw_").replace("_", " ")
 
 
 def draw(figure: Callable, trace, window: tuple[float, float] | None,
          figsize: tuple[float, float] = (9.0, 3.6)):
-    """A new matplotlib Figure of ``figsize`` with ``figure(trace, ax=..., window=window)`` on it.
+    """A new matplotlib Figure with ``figure(trace, ax=..., window=window)`` on it: ``figsize``,
+    or the figure's own ``height``; a pair of axes for a figure of two ``panels``.
 
     A figure function that raises is drawn as a labelled empty figure saying what went wrong.
     """
@@ -234,13 +298,18 @@ def draw(figure: Callable, trace, window: tuple[float, float] | None,
 
     from ._common import empty
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(figsize[0], getattr(figure, "height", None) or figsize[1]),
+                 layout="constrained")
+    if getattr(figure, "panels", 1) == 2:
+        ax = tuple(fig.subplots(2, 1, sharex=True, height_ratios=(3, 2)))
+    else:
+        ax = fig.add_subplot()
     try:
         figure(trace, ax=ax, window=window)
     except Exception as err:  # noqa: BLE001 - shown in the figure, not swallowed
-        ax.clear()
-        empty(ax, figure_name(figure), f"could not draw: {type(err).__name__}: {err}")
+        fig.clear()
+        empty(fig.add_subplot(), figure_name(figure),
+              f"could not draw: {type(err).__name__}: {err}")
     return fig
 
 
@@ -314,7 +383,7 @@ class Dashboard:
         elif not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.scenario = scenario
-        self.figures = list(default_figures() if figures is None else figures)
+        self.figures = list(default_figures(scenario) if figures is None else figures)
         self.figsize = figsize
         self.knobs = knobs(scenario)
         self.added_steps: list[dict[str, Any]] = []
@@ -354,7 +423,8 @@ class Dashboard:
         back.on_click(lambda _: self.step(-1))
         forward.on_click(lambda _: self.step(+1))
         self.shown = [w.ToggleButton(value=True, description=figure_name(f),
-                                     tooltip="show or hide this figure") for f in self.figures]
+                                     tooltip="show or hide this figure",
+                                     layout=w.Layout(width="auto")) for f in self.figures]
         for toggle in self.shown:
             toggle.observe(lambda _: self.redraw(), names="value")
         #: fault buttons and other scenario steps (see add_step_button); hidden while empty
