@@ -288,7 +288,7 @@ def figure_name(figure: Callable) -> str:
 
 
 def draw(figure: Callable, trace, window: tuple[float, float] | None,
-         figsize: tuple[float, float] = (9.0, 3.6)):
+         figsize: tuple[float, float] = (10.0, 3.6)):
     """A new matplotlib Figure with ``figure(trace, ax=..., window=window)`` on it: ``figsize``,
     or the figure's own ``height``; a pair of axes for a figure of two ``panels``.
 
@@ -314,7 +314,7 @@ def draw(figure: Callable, trace, window: tuple[float, float] | None,
 
 
 def render(figure: Callable, trace, window: tuple[float, float] | None,
-           figsize: tuple[float, float] = (9.0, 3.6), dpi: int = 80) -> bytes:
+           figsize: tuple[float, float] = (10.0, 3.6), dpi: int = 80) -> bytes:
     """PNG bytes of :func:`draw`'s figure at ``dpi`` dots per inch."""
     buffer = io.BytesIO()
     draw(figure, trace, window, figsize).savefig(buffer, format="png", dpi=dpi)
@@ -376,7 +376,7 @@ class Dashboard:
     """
 
     def __init__(self, scenario: Scenario | str | Path | dict, figures: Sequence[Callable] | None
-                 = None, *, figsize: tuple[float, float] = (9.0, 3.6), run: bool = True):
+                 = None, *, figsize: tuple[float, float] = (10.0, 3.6), run: bool = True):
         w = _ipywidgets()
         if isinstance(scenario, dict):
             scenario = Scenario.from_dict(scenario)
