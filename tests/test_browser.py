@@ -231,4 +231,14 @@ def _run_dashboard(page, lab: JupyterLab, screenshot: Path) -> None:
     after = _figure_src(page)
     assert after.startswith("data:image/png;base64,") and after != before
     page.locator(".widget-html", has_text="ran seed").wait_for()
+
+    # the scrubber steps back one event: the figure ends earlier
+    time_readout = page.locator(".widget-slider", has=page.locator("label", has_text="time (s)"))
+    end = float(time_readout.locator(".widget-readout").inner_text())
+    page.locator(".jp-OutputArea .widget-button[title='previous event']").click()
+    page.wait_for_function(
+        "([old]) => { const img = document.querySelector('.widget-output img');"
+        " return img && img.getAttribute('src') !== old; }",
+        arg=[after], timeout=RERUN * 1000, polling=250)
+    assert float(time_readout.locator(".widget-readout").inner_text()) < end
     page.screenshot(path=screenshot, full_page=True)
