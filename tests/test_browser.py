@@ -85,52 +85,64 @@ class JupyterLab:
 
     def __init__(self, home: Path):
         self.home = home
-        self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.runtime = home / ".jupyter-runtime"
         self.log_path = home / "jupyterlab.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
             "JUPYTER_RUNTIME_DIR": str(self.runtime),
             "JUPYTER_CONFIG_DIR": str(home / ".jupyter-config"),
             "JUPYTERLAB_SETTINGS_DIR": str(home / ".jupyter-settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter-workspaces"),
-            "IPYTHONDIR": str(home / ".ipython"), "MPLBACKEND": "Agg"}
+            "IPYTHONDIR": str(home / ".ipython")}
         notification = home / ".jupyter-settings" / "@jupyterlab" / "apputils-extension"
         notification.mkdir(parents=True)  # no "get Jupyter news?" toast over the figure
         (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-             f"--port={self.port}", "--ServerApp.port_retries=0",
-             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={home}",
-             "--allow-root", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            cwd=home, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.process = None
+        self.port = 0
+
+    def start(self) -> None:
+        """Start JupyterLab; wait until it answers (another free port if this one was taken)."""
+        for _ in range(3):
+            self.port = _free_port()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+                 f"--port={self.port}", "--ServerApp.port_retries=0",
+                 f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.home}",
+                 "--allow-root", "--LabApp.expose_app_in_browser=True",
+                 "--LabApp.news_url=None",
+                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                cwd=self.home, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            if self._answers():
+                return
+            if "already in use" not in self.log_tail():
+                break
+        pytest.fail(f"JupyterLab did not start within {SERVER_START} s "
+                    f"(exit code {self.process.poll()}):\n{self.log_tail()}")
+
+    def _answers(self) -> bool:
+        deadline = time.monotonic() + SERVER_START
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=5) as answer:
+                    json.load(answer)
+                    return True
+            except OSError:
+                time.sleep(0.5)
+        return False
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
 
     def log_tail(self) -> str:
+        self.log.flush()
         return self.log_path.read_text(errors="replace")[-3000:]
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url("api/status"), timeout=5) as answer:
-                    json.load(answer)
-                    return
-            except OSError:
-                time.sleep(0.5)
-        pytest.fail(f"JupyterLab did not answer within {SERVER_START} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """Ask the server to shut down (it stops its kernels), then make sure of it."""
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             try:
                 request = urllib.request.Request(self.url("api/shutdown"), method="POST")
                 urllib.request.urlopen(request, timeout=10).close()
@@ -155,7 +167,7 @@ def jupyterlab(tmp_path):
     nbformat.write(notebook, tmp_path / "dashboard.ipynb")
     lab = JupyterLab(tmp_path)
     try:
-        lab.wait_ready()
+        lab.start()
         yield lab
     finally:
         lab.stop()
@@ -183,6 +195,7 @@ def _drag_slider(page, label: str, fraction: float) -> None:
 def test_dashboard_rerun_in_chromium_changes_the_figure(jupyterlab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
+    (ARTIFACTS / "dashboard-failed.png").unlink(missing_ok=True)  # from an earlier run
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu"])

@@ -217,3 +217,17 @@ def test_viz_and_pmesh_sim_import_without_ipywidgets():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert "the dashboard needs ipywidgets" in out.stdout
+
+
+def test_status_names_the_changes_and_reset_restores_the_scenario():
+    board = dash.Dashboard(REDELIVERY, figures=[])
+    board.controls["consumers[0].ack_wait"].value = 3.0
+    board.controls["consumers[0].ack_policy"].value = "none"
+    board.controls["seed"].value = 7
+    board.run()
+    assert ("changed: seed 1 → 7; consumer ORDERS/worker ack_policy explicit → none; "
+            "consumer ORDERS/worker ack_wait (s) 0.5 → 3") in board.status.value
+    board.reset()
+    assert board.values() == {}
+    board.run()
+    assert "changed" not in board.status.value and _redeliveries(board) == 1

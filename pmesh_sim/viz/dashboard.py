@@ -409,6 +409,9 @@ class Dashboard:
         self.run_button = w.Button(description="Run", icon="play", button_style="primary",
                                    tooltip="re-run the scenario with these settings")
         self.run_button.on_click(lambda _: self.run())
+        reset = w.Button(description="reset", icon="undo",
+                         tooltip="put every setting back to the scenario's value")
+        reset.on_click(lambda _: self.reset())
         self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
         self.scrubber = w.FloatSlider(description="time (s)", min=0.0, max=1.0, step=0.001,
                                       readout_format=".3f", continuous_update=False,
@@ -438,7 +441,7 @@ class Dashboard:
                   " drag <b>time</b> to replay the run up to that moment.</div>")
         self.widget = w.VBox([
             w.HTML(title), w.HBox(boxes, layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.run_button, self.status]), self.actions,
+            w.HBox([self.run_button, reset, self.status]), self.actions,
             w.HBox([self.scrubber, back, forward]),
             w.HBox([w.HTML("<b>show:</b>&nbsp;"), *self.shown]), self.output])
         self._w = w
@@ -459,6 +462,12 @@ class Dashboard:
             elif abs(shown - knob.value * knob.scale) > 1e-9:
                 out[knob.key] = shown / knob.scale if knob.scale != 1 else shown
         return out
+
+    def reset(self) -> None:
+        """Put every knob back to the scenario's value (press Run to run it)."""
+        for knob in self.knobs:
+            self.controls[knob.key].value = (knob.value if knob.options
+                                             else knob.value * knob.scale)
 
     def run(self) -> None:
         """Run the scenario with the knobs' values (and added steps); show the end of the run."""
@@ -487,8 +496,13 @@ class Dashboard:
             self.scrubber.value = self.scrubber.max
         finally:
             self._quiet = False
-        self.status.value = _summary(self.result, len(self.trace), end)
+        self.status.value = _summary(self.result, len(self.trace), end, self._changes())
         self.redraw()
+
+    def _changes(self) -> list[str]:
+        """The changed knobs as the student sees them (see :func:`_change`)."""
+        changed = self.values()
+        return [_change(k, self.controls[k.key].value) for k in self.knobs if k.key in changed]
 
     def step(self, direction: int) -> None:
         """Move the scrubber to the previous (``-1``) or next (``+1``) event's time."""
@@ -539,11 +553,21 @@ class Dashboard:
         return button
 
 
-def _summary(result: dict, events: int, end: float) -> str:
-    """The status line after a run: events, simulated time, steps answered with an error."""
+def _change(knob: Knob, shown: Any) -> str:
+    """``consumer S/w ack_wait (s) 0.5 → 1.6``: a knob, the scenario's value and the shown one."""
+    where = "" if knob.group == "run" else f"{knob.group} "
+    if knob.options:
+        return f"{where}{knob.label} {knob.value} → {shown}"
+    return f"{where}{knob.label} {knob.value * knob.scale:g} → {shown:g}"
+
+
+def _summary(result: dict, events: int, end: float, changes: Sequence[str] = ()) -> str:
+    """The status line after a run: what was changed, events, simulated time, step errors."""
     errors = sum(1 for s in result.get("steps", []) if "error" in (s.get("result") or {}))
     text = (f"ran seed {result.get('seed')}: {events} events in {end:.3f} s of simulated "
             "time")
+    if changes:
+        text += f"<br><span style='color:#555'>changed: {_html('; '.join(changes))}</span>"
     if errors:
         text += f"; <span style='color:#b00020'>{errors} step(s) answered with an error</span>"
     return text
