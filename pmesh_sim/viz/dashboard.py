@@ -35,7 +35,9 @@ stream S     streams[0].discard           old
 
 from __future__ import annotations
 
+import base64
 import copy
+import html
 import io
 import math
 import re
@@ -409,7 +411,7 @@ class Dashboard:
         self.run_button = w.Button(description="Run", icon="play", button_style="primary",
                                    tooltip="re-run the scenario with these settings")
         self.run_button.on_click(lambda _: self.run())
-        reset = w.Button(description="reset", icon="undo",
+        reset = w.Button(description="reset", icon="undo", layout=w.Layout(width="90px"),
                          tooltip="put every setting back to the scenario's value")
         reset.on_click(lambda _: self.reset())
         self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
@@ -502,7 +504,8 @@ class Dashboard:
     def _changes(self) -> list[str]:
         """The changed knobs as the student sees them (see :func:`_change`)."""
         changed = self.values()
-        return [_change(k, self.controls[k.key].value) for k in self.knobs if k.key in changed]
+        return [*(_change(k, self.controls[k.key].value) for k in self.knobs if k.key in changed),
+                *(f"{step['op']} step added at {step['at']:g} s" for step in self.added_steps)]
 
     def step(self, direction: int) -> None:
         """Move the scrubber to the previous (``-1``) or next (``+1``) event's time."""
@@ -547,7 +550,7 @@ class Dashboard:
         if not self.actions.children:
             forget = w.Button(description="forget added steps", icon="undo")
             forget.on_click(lambda _: (self.added_steps.clear(), self.run()))
-            self.actions.children = (w.HTML("<b>steps:</b>&nbsp;"), forget)
+            self.actions.children = (w.HTML("<b>add at the scrubber's time:</b>&nbsp;"), forget)
             self.actions.layout.display = "flex"
         self.actions.children = (*self.actions.children[:-1], button, self.actions.children[-1])
         return button
@@ -566,22 +569,18 @@ def _summary(result: dict, events: int, end: float, changes: Sequence[str] = ())
     errors = sum(1 for s in result.get("steps", []) if "error" in (s.get("result") or {}))
     text = (f"ran seed {result.get('seed')}: {events} events in {end:.3f} s of simulated "
             "time")
-    if changes:
-        text += f"<br><span style='color:#555'>changed: {_html('; '.join(changes))}</span>"
     if errors:
         text += f"; <span style='color:#b00020'>{errors} step(s) answered with an error</span>"
+    if changes:
+        text += f"<br><span style='color:#555'>changed: {_html('; '.join(changes))}</span>"
     return text
 
 
 def _html(text: str) -> str:
-    import html
-
     return html.escape(text)
 
 
 def _b64(png: bytes) -> str:
-    import base64
-
     return base64.b64encode(png).decode("ascii")
 
 
