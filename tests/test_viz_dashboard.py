@@ -121,9 +121,22 @@ def test_default_figures_bind_each_consumer_and_stream_of_the_scenario(monkeypat
     for figure in figures:
         dash.draw(figure, [], (0.0, 1.0))
     assert calls[2] == ("draw_consumer_timeline", "tuple", (0.0, 1.0),
-                        {"consumer": "worker", "stream": "ORDERS"})
+                        {"consumer": "worker", "stream": "ORDERS", "ack_wait": 0.5})
+    assert calls[3][3] == {"consumer": "audit", "stream": "ORDERS"}  # the server's default
     assert calls[4] == ("draw_stream_state", "tuple", (0.0, 1.0), {"stream": "ORDERS"})
     assert calls[0][1] == "Axes" and calls[5][2] is None  # guarantees: no window parameter
+
+
+def test_default_figures_follow_the_knobs_of_each_run(monkeypatch):
+    from pmesh_sim import viz
+
+    given = []
+    monkeypatch.setattr(viz, "draw_consumer_timeline", raising=False,
+                        value=lambda trace, **keywords: given.append(keywords.get("ack_wait")))
+    board = dash.Dashboard(REDELIVERY)
+    board.controls["consumers[0].ack_wait"].value = 2.0
+    board.run()
+    assert given[0] == 0.5 and given[-1] == 2.0
 
 
 def test_a_figure_without_window_gets_the_trace_cut_to_the_window():

@@ -240,17 +240,30 @@ def cut(trace, window: tuple[float, float] | None):
     return out
 
 
-def _names(scenario: Scenario) -> tuple[list[tuple[str, str]], list[str]]:
-    """The (stream, consumer) names and the stream names ``scenario`` declares or creates."""
-    consumers = [(c["stream"], c.get("durable_name") or c.get("name"))
-                 for _, c in _declared(scenario, "consumers", "add_consumer")]
+def _names(scenario: Scenario) -> tuple[dict[tuple[str, str], dict], list[str]]:
+    """The named consumers ``scenario`` declares or creates, ``{(stream, name): fields}`` (the
+    first declaration of each), and the names of its streams."""
+    consumers: dict[tuple[str, str], dict] = {}
+    for _, c in _declared(scenario, "consumers", "add_consumer"):
+        if c.get("durable_name") or c.get("name"):
+            consumers.setdefault((c["stream"], c.get("durable_name") or c.get("name")), c)
     streams = [s["name"] for _, s in _declared(scenario, "streams", "add_stream")]
-    return [c for c in dict.fromkeys(consumers) if c[1]], list(dict.fromkeys(streams))
+    return consumers, list(dict.fromkeys(streams))
+
+
+def _timeline_keywords(stream: str, name: str, fields: dict) -> dict[str, Any]:
+    """The consumer timeline's keywords; the ack_wait the scenario sets (without a backoff,
+    which would replace it) is given, so the figure shades the ack_wait the run used."""
+    keywords = {"consumer": name, "stream": stream}
+    if fields.get("ack_wait") and not fields.get("backoff"):
+        keywords["ack_wait"] = fields["ack_wait"]
+    return keywords
 
 
 def default_figures(scenario: Scenario) -> list[Callable]:
     """The figures of :data:`DEFAULT_FIGURES` for ``scenario``: topology, message sequence, a
-    consumer timeline per named consumer, the state of each stream, delivery guarantees."""
+    consumer timeline per named consumer, the state of each stream, delivery guarantees.
+    A dashboard builds them again for the changed scenario of each run."""
     from .. import viz
 
     # COORDINATOR: until the figure branches (viz, viz2) are merged, a name pmesh_sim.viz does
@@ -265,8 +278,8 @@ def default_figures(scenario: Scenario) -> list[Callable]:
         out.append(Panel(found["draw_sequence"], "message sequence", height=5.0))
     if found["draw_consumer_timeline"]:
         out += [Panel(found["draw_consumer_timeline"], f"consumer {stream}/{name}",
-                      {"consumer": name, "stream": stream}, panels=2, height=4.8)
-                for stream, name in consumers]
+                      _timeline_keywords(stream, name, fields), panels=2, height=4.8)
+                for (stream, name), fields in consumers.items()]
     if found["draw_stream_state"]:
         out += [Panel(found["draw_stream_state"], f"stream {name}", {"stream": name}, panels=2,
                       height=4.4) for name in streams]
@@ -385,6 +398,7 @@ class Dashboard:
         elif not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.scenario = scenario
+        self._default_figures = figures is None
         self.figures = list(default_figures(scenario) if figures is None else figures)
         self.figsize = figsize
         self.knobs = knobs(scenario)
@@ -481,6 +495,8 @@ class Dashboard:
         try:
             scenario = with_values(self.scenario, self.values(), self.added_steps)
             self.result = run_scenario(scenario, "sim", trace_out=traces)
+            if self._default_figures:  # the same figures, given this run's settings
+                self.figures = default_figures(scenario)
         except Exception as err:  # noqa: BLE001 - shown to the student in the status line
             self.error = f"{type(err).__name__}: {err}"
             self.status.value = f"<span style='color:#b00020'>not run: {_html(self.error)}</span>"
