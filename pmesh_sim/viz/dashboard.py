@@ -266,26 +266,17 @@ def default_figures(scenario: Scenario) -> list[Callable]:
     A dashboard builds them again for the changed scenario of each run."""
     from .. import viz
 
-    # COORDINATOR: until the figure branches (viz, viz2) are merged, a name pmesh_sim.viz does
-    # not have yet is skipped. After the merge use getattr(viz, name) without a default, so
-    # that a renamed figure fails loudly, and delete this comment.
-    found = {name: getattr(viz, name, None) for name in DEFAULT_FIGURES}
+    topology, sequence, timeline, stream_state, guarantees = (
+        getattr(viz, name) for name in DEFAULT_FIGURES)
     consumers, streams = _names(scenario)
-    out: list[Callable] = []
-    if found["draw_topology"]:
-        out.append(Panel(found["draw_topology"], "topology", height=4.4))
-    if found["draw_sequence"]:
-        out.append(Panel(found["draw_sequence"], "message sequence", height=5.0))
-    if found["draw_consumer_timeline"]:
-        out += [Panel(found["draw_consumer_timeline"], f"consumer {stream}/{name}",
-                      _timeline_keywords(stream, name, fields), panels=2, height=4.8)
-                for (stream, name), fields in consumers.items()]
-    if found["draw_stream_state"]:
-        out += [Panel(found["draw_stream_state"], f"stream {name}", {"stream": name}, panels=2,
-                      height=4.4) for name in streams]
-    if found["draw_guarantees"]:
-        out.append(Panel(found["draw_guarantees"], "delivery guarantees", height=4.4,
-                         windowed=False))
+    out: list[Callable] = [Panel(topology, "topology", height=4.4),
+                           Panel(sequence, "message sequence", height=5.0)]
+    out += [Panel(timeline, f"consumer {stream}/{name}",
+                  _timeline_keywords(stream, name, fields), panels=2, height=4.8)
+            for (stream, name), fields in consumers.items()]
+    out += [Panel(stream_state, f"stream {name}", {"stream": name}, panels=2, height=4.4)
+            for name in streams]
+    out.append(Panel(guarantees, "delivery guarantees", height=4.4, windowed=False))
     return out
 
 
