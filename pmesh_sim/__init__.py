@@ -42,6 +42,7 @@ from .errors import (  # noqa: E402
     NatsError,
     NoRespondersError,
     NoStreamResponseError,
+    NotSimulatedError,
     PmeshError,
     ScenarioError,
     ServerProcessError,
@@ -79,4 +80,5 @@ __all__ = [
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
     "SimulationStuckError",
+    "NotSimulatedError",
 ]

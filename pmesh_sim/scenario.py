@@ -80,6 +80,9 @@ def _is(kind: str, value: Any) -> bool:
     raise AssertionError(kind)  # pragma: no cover
 
 
+#: A relative date in a scenario file: seconds from the moment the request is sent.
+_RELATIVE = re.compile(r"[+-][0-9]+(\.[0-9]+)?s")
+
 _KINDS = {"int": _INT, "float": _NUM, "bool": _BOOL, "str": _STR, "strs": _STRS,
           "floats": _NUMS, "dict": _MAP}
 
@@ -90,7 +93,8 @@ def _config_fields(config: type, passed_through: dict[str, str]) -> dict[str, st
 
 
 #: StreamConfig fields (nats-py names; durations in seconds) and the type each holds. The second
-#: group are server fields the simulation does not model; they reach the real server unchanged.
+#: group are server fields the simulation does not model: they reach the real server unchanged,
+#: and the simulation refuses them as not simulated (pmesh_sim.jetstream.surface).
 STREAM_FIELDS: dict[str, str] = _config_fields(StreamConfig, {
     "template_owner": _STR, "placement": _MAP, "mirror": _MAP, "sources": _LIST,
     "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP, "mirror_direct": _BOOL,
@@ -104,7 +108,8 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
     "pause_until": _STR, "max_bytes": _INT,
 })
 
-_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR, "server": _STR}
+_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
+                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
@@ -119,29 +124,36 @@ SIM_ONLY_OPS = ("power_loss",)
 #: Ops whose call a connection makes: ``server`` says which node that connection starts on
 #: (the default ``steps`` connection starts on n1).
 CONNECTION_OPS = ("publish", "js_publish", "request", "fetch", "add_stream", "update_stream",
-                  "delete_stream", "purge_stream", "stream_info", "add_consumer",
-                  "delete_consumer", "consumer_info", "subscribe")
+                  "delete_stream", "purge_stream", "stream_info", "stream_list", "add_consumer",
+                  "delete_consumer", "consumer_info", "pause_consumer", "reset_consumer",
+                  "subscribe")
 
 _MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
 
 #: op -> (required keys, optional keys), each key -> type. ``at`` and ``description`` are
 #: allowed on every step; add_stream / update_stream / add_consumer take config fields inline.
 OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR}),
+    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR,
+                                    "from": _STR}),
     "js_publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM,
                                        "stream": _STR}),
     "request": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM}),
     "fetch": ({"consumer": _STR}, {"stream": _STR, "batch": _INT, "timeout": _NUM,
-                                   "then": "then", "delay": _NUM}),
+                                   "then": "then", "delay": _NUM, "background": _BOOL}),
+    "fetch_result": ({"consumer": _STR}, {"stream": _STR}),
     "add_stream": ({"name": _STR}, {}),
     "update_stream": ({"name": _STR}, {}),
     "delete_stream": ({"stream": _STR}, {}),
     "purge_stream": ({"stream": _STR}, {"subject": _STR, "seq": _INT, "keep": _INT}),
     "stream_info": ({"stream": _STR}, {}),
+    "stream_list": ({}, {"subject": _STR, "offset": _INT}),
     "add_consumer": ({"stream": _STR}, {"action": _STR}),
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
-    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR}),
+    "pause_consumer": ({"consumer": _STR}, {"stream": _STR, "pause_until": _STR}),
+    "reset_consumer": ({"consumer": _STR}, {"stream": _STR, "seq": _INT}),
+    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
+                                                     "no_echo": _BOOL, "max_msgs": _INT}),
     "unsubscribe": ({"name": _STR}, {}),
     "wait": ({}, {}),
     "kill": ({"server": _STR}, {}),
@@ -249,6 +261,8 @@ class _Checker:
         self.subs: set[str] = set()
         self.down: dict[str, str] = {}  # node -> its state (running, killed, paused) so far
         self.warnings: list[str] = []
+        self.started: dict[tuple[str, str], int] = {}   # background fetches not collected
+        self.gone: set[str] = set()   # subscriptions an unsubscribe step closed
 
     def warn(self, where: str, key: str, problem: str):
         self.warnings.append(f"{self.source}: {where}: key '{key}': {problem}")
@@ -350,12 +364,22 @@ class _Checker:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
         self.need_stream(where, stream_key, item["stream"], step)
+        self.dates(where, item, ("opt_start_time", "pause_until"))
         for key in ("durable_name", "name"):
             self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")
         if name:
             self.consumers.setdefault(name, set()).add(item["stream"])
         return dict(item)
+
+    def dates(self, where: str, item: dict, keys) -> None:
+        """A date written relative (``-0.5s``, ``+2s``) must be well formed."""
+        for key in keys:
+            value = item.get(key)
+            if isinstance(value, str) and value[:1] in "+-" and not _RELATIVE.fullmatch(value):
+                self.fail(where, key, f"{value!r} is neither an RFC 3339 date nor a relative "
+                                      "one like '-0.5s' or '+2s' (seconds from the moment the "
+                                      "request is sent)")
 
     def subscription(self, where: str, item: Any) -> dict:
         item = self.keys(where, item, {"name": _STR, "subject": _STR}, _SUBSCRIPTION,
@@ -366,6 +390,8 @@ class _Checker:
         self.subject(where, "queue", item.get("queue"), validate_queue)
         if "server" in item:
             self.server(where, "server", item["server"])
+        if item.get("max_msgs", 1) < 1:
+            self.fail(where, "max_msgs", f"must be 1 or more, got {item['max_msgs']}")
         self.subs.add(item["name"])
         return dict(item)
 
@@ -412,6 +438,9 @@ class _Checker:
             server = args.get("server", "") if op == "subscribe" else args.pop("server", "")
             if server and op != "subscribe":
                 self.server(where, "server", server)
+            if server and "from" in args:
+                self.fail(where, "server", "give 'from' or 'server', not both ('from' publishes "
+                                           "on that subscription's own connection)")
         self.refs(where, op, args)
         if op in FAULT_OPS:
             self.fault(where, op, args)
@@ -427,6 +456,9 @@ class _Checker:
             self.at_least(where, args, "timeout", 0.0, above=True)
         if op == "fetch":
             self.at_least(where, args, "batch", 1)
+        if "from" in args and (args["from"] not in self.subs or args["from"] in self.gone):
+            self.fail(where, "from", f"'{args['from']}' is neither declared under "
+                                     "'subscriptions' nor created by an earlier subscribe step")
         if op in ("add_stream",):
             self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
@@ -438,17 +470,34 @@ class _Checker:
             self.stepdown(where, args)
         elif op == "add_consumer":
             self.consumer(where, args, step=True)
-        elif op == "fetch":
+        elif op in ("fetch", "fetch_result"):
             args["stream"] = self.consumer_stream(where, args)
-        elif op in ("delete_consumer", "consumer_info"):
+            self.background(where, op, args)
+        elif op in ("delete_consumer", "consumer_info", "pause_consumer", "reset_consumer"):
             args["stream"] = self.consumer_stream(where, args, step=True)
         elif op == "subscribe":
             self.subscription(where, args)
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
+        elif op == "unsubscribe":
+            self.gone.add(args["name"])
         if op == "fetch":
             self.then(where, args)
+        if op == "pause_consumer":
+            self.dates(where, args, ("pause_until",))
+
+    def background(self, where: str, op: str, args: dict) -> None:
+        """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with
+        ``background: true`` (first started, first collected)."""
+        key = (args["stream"], args["consumer"])
+        if op == "fetch" and args.get("background"):
+            self.started[key] = self.started.get(key, 0) + 1
+        elif op == "fetch_result":
+            if not self.started.get(key):
+                self.fail(where, "consumer", f"no earlier fetch of '{args['consumer']}' with "
+                                             "background: true is left to collect")
+            self.started[key] -= 1
 
     def consumer_stream(self, where: str, args: dict, step: bool = False) -> str:
         """The stream of the consumer a step names. A ``fetch`` needs a declared consumer;
@@ -660,9 +709,12 @@ def consumer_info(info: Any) -> dict:
     ...                "last_active": "..."}, "num_pending": 1})["delivered"]
     {'consumer_seq': 2, 'stream_seq': 5}
     """
-    return {"delivered": _seq_info(_get(info, "delivered", {})),
-            "ack_floor": _seq_info(_get(info, "ack_floor", {})),
-            **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    out = {"delivered": _seq_info(_get(info, "delivered", {})),
+           "ack_floor": _seq_info(_get(info, "ack_floor", {})),
+           **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    if _get(info, "paused"):   # only while paused, so results without a pause keep their shape
+        out["paused"] = True
+    return out
 
 
 def result_document(scenario: Scenario, *, backend: str, seed: int, servers: int,

@@ -16,6 +16,7 @@ PUBLIC = {
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
     "SimulationStuckError",
+    "NotSimulatedError",
 }
 
 

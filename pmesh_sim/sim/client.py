@@ -38,6 +38,7 @@ from ..errors import (
     SlowConsumerError,
     TimeoutError,
 )
+from ..jetstream.consumer import parse_ack_subject
 from ..subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = ["Client", "Subscription", "Msg", "Metadata", "SequencePair",
@@ -114,11 +115,13 @@ class Msg:
     ``-NAK`` (``-NAK {"delay": ns}``), ``in_progress()`` ``+WPI``, ``term()`` ``+TERM``.
     """
 
-    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata")
+    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata",
+                 "_record")
 
     def __init__(self, client, subject: str, reply: str = "", data: bytes = b"",
-                 headers: dict | None = None, sub=None):
+                 headers: dict | None = None, sub=None, record: dict | None = None):
         self._client = client
+        self._record = record     # its deliver trace record (msg_id, JetStream metadata)
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -154,16 +157,33 @@ class Msg:
             raise MsgAlreadyAckdError(f"cannot {what} the message on {self.subject!r}: it was "
                                       "already acknowledged")
 
+    def _record_ack(self, action: str, delay: float | None = None) -> None:
+        """The client-side ``ack`` trace record (before the ack message's ``publish``)."""
+        r = self._record       # its deliver record has the ids (when the trace is on)
+        if r is None or "stream" not in r:
+            return
+        fields = {"node": r["node"], "client": r["client"], "msg_id": r["msg_id"],
+                  "stream": r["stream"], "consumer": r["consumer"],
+                  "stream_seq": r["stream_seq"], "consumer_seq": r["consumer_seq"],
+                  "action": action}
+        if delay:
+            fields["delay"] = delay
+        client = self._client
+        client._trace.record(client.env.now, "ack", fields)
+
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
+        if self._record is not None:
+            self._record_ack("ack")
         self._client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):
         """Acknowledge and wait for the server's empty reply: an event whose value is that Msg."""
         self._check_reply("ack")
+        self._record_ack("ack_sync")
         event = self._client.request(self.reply, b"+ACK", timeout=timeout)
         self._ackd = True
         return event
@@ -174,6 +194,7 @@ class Msg:
         payload = b"-NAK"
         if delay:
             payload += b" " + json.dumps({"delay": int(delay * 10**9)}).encode()
+        self._record_ack("nak", delay)
         self._client.publish(self.reply, payload)
         self._ackd = True
 
@@ -182,11 +203,13 @@ class Msg:
         if not self.reply:
             raise NatsError(f"cannot mark the message on {self.subject!r} in progress: not a "
                             "JetStream message (no reply subject)")
+        self._record_ack("in_progress")
         self._client.publish(self.reply, b"+WPI")
 
     def term(self) -> None:
         """Stop redelivering this message."""
         self._check_reply("term")
+        self._record_ack("term")
         self._client.publish(self.reply, b"+TERM")
         self._ackd = True
 
@@ -367,9 +390,12 @@ class Client:
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        trace.record(self.env.now, "publish", {
-            "node": server.name, "client": self.name, "subject": subject, "reply": reply,
-            "msg_id": msg_id, "size": size})
+        if trace.enabled:
+            record = {"node": server.name, "client": self.name, "subject": subject,
+                      "reply": reply, "msg_id": msg_id, "size": size}
+            if headers is not None and "Nats-Msg-Id" in headers:
+                record["nats_msg_id"] = headers["Nats-Msg-Id"]
+            trace.record(self.env.now, "publish", record)
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -417,12 +443,17 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        msg = Msg(self, subject, reply, data, headers, sub)
+        if trace.enabled:
+            record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+        else:
+            record = None
+        msg = Msg(self, subject, reply, data, headers, sub, record)
         cb = sub._plain_cb
         if cb is not None:
-            trace.record(self.env.now, "deliver", {
-                "node": self.server.name, "client": self.name, "sid": sub.sid,
-                "subject": subject, "msg_id": msg_id})
+            trace.record(self.env.now, "deliver", record)
             cb(msg)
             return
         size = len(data)
@@ -439,9 +470,7 @@ class Client:
                     f"{sub._pending_bytes} bytes pending; limits {sub.pending_msgs_limit} / "
                     f"{sub.pending_bytes_limit})"))
             return
-        trace.record(self.env.now, "deliver", {
-            "node": self.server.name, "client": self.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
+        trace.record(self.env.now, "deliver", record)
         sub._pending.append(msg)
         sub._pending_bytes += size
         if sub._gen_cb is not None:
@@ -477,6 +506,7 @@ class Client:
         inbox = self._resp_prefix + token
         event = self.env.event()
         msg_id = self._publish(subject, payload, inbox, headers)
+        event.msg_id = msg_id     # the request's id in the trace (its reply's record has it)
         self._resp_map[token] = (event, subject, msg_id, self.env.now)
         self._trace.emit("request", node=self.server.name, client=self.name, subject=subject,
                          reply=inbox, msg_id=msg_id, timeout=timeout)
@@ -565,12 +595,36 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         if trace is None:
             trace = client._trace
             now = client.env.now
-        trace.record(now, "deliver", {
-            "node": client.server.name, "client": client.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
-        cb(Msg(client, subject, reply, data, headers, sub))
+            on = trace.enabled
+        if on:
+            record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+            trace.record(now, "deliver", record)
+            cb(Msg(client, subject, reply, data, headers, sub, record))
+        else:
+            cb(Msg(client, subject, reply, data, headers, sub))
 
 
+
+
+def _add_js_fields(record: dict, reply: str) -> None:
+    """A JetStream delivery's metadata (from its ack subject) into its ``deliver`` record.
+
+    >>> r = {}; _add_js_fields(r, "$JS.ACK.S.C.2.7.9.0.3"); r
+    {'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
+    """
+    t = reply.split(".")
+    if len(t) != 9:            # the long form (domain, account hash)
+        stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply, t)
+        t = ["", "", stream, consumer, dc, sseq, dseq, "", pending]
+    record["stream"] = t[2]
+    record["consumer"] = t[3]
+    record["stream_seq"] = int(t[5])
+    record["consumer_seq"] = int(t[6])
+    record["num_delivered"] = int(t[4])
+    record["num_pending"] = int(t[8])
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
@@ -589,6 +643,11 @@ def _check_headers(headers) -> dict:
     """
     if not isinstance(headers, dict):
         raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
+    if "Nats-Trace-Dest" in headers or "Nats-Trace-Only" in headers:
+        # message tracing acts on any message, not only JetStream's (see jetstream.surface)
+        from ..errors import NotSimulatedError
+
+        raise NotSimulatedError("header 'Nats-Trace-Dest' (message tracing)")
     clean = None
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):

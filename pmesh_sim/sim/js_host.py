@@ -32,7 +32,8 @@ class JetStreamHost:
             if trace.enabled:
                 trace.record(env.now, kind, {"node": name, **fields})
 
-        self.js = JetStream(emit=emit, has_interest=server.has_client_interest)
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
+                            epoch_ns=server.sim.epoch_ns)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
@@ -56,7 +57,8 @@ class JetStreamHost:
             self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
 
     def _on_message(self, subject, reply, data, headers) -> None:
-        out = self.js.handle(subject, reply, data, headers, now=self.env.now)
+        out = self.js.handle(subject, reply, data, headers, now=self.env.now,
+                             msg_id=self.server.routing_msg_id)
         self._after(out)
 
     def _after(self, out, fired: bool = False) -> None:
@@ -64,7 +66,8 @@ class JetStreamHost:
         send = self.server.send
         for msg in out:
             if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
-                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject)
+                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject,
+                     msg_id=msg.msg_id)
             else:
                 send(msg.subject, msg.data, msg.reply, msg.headers)
         self._schedule(fired)

@@ -18,7 +18,7 @@ refused before the run (it is not simulated yet).
 from __future__ import annotations
 
 from .. import scenario as sc
-from ..errors import ScenarioError
+from ..errors import ScenarioError, TimeoutError
 from ..runners import scenario_program
 from ..trace import Trace
 from .simulation import Simulation
@@ -65,6 +65,9 @@ class _SimBackend:
         self.sim = sim
         self.trace = sim.trace
         self.t0 = 0.0
+        self.node = "n1"           # the node the steps connection uses
+        self.last_msg_id = 0       # the trace's msg_id of the last request
+        self.stored: dict = {}     # (stream, seq) -> msg_id (the simulation's trace has them)
         self.nc = sim.connect("n1", name="steps")
         self._js = None
         self.subs: dict[str, tuple] = {}
@@ -85,12 +88,19 @@ class _SimBackend:
     def sleep(self, seconds: float):
         return self.sim.env.timeout(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the simulation's calendar."""
+        return self.sim.date(self.sim.now + offset)
+
     # the steps connection
-    def publish(self, subject, data, reply, headers):
-        self.nc.publish(subject, data, reply=reply or "", headers=headers)
+    def publish(self, subject, data, reply, headers, sender=None):
+        conn = self.subs[sender][0] if sender else self.nc
+        conn.publish(subject, data, reply=reply or "", headers=headers)
 
     def request(self, subject, data, timeout, headers):
-        return self.nc.request(subject, data, timeout=timeout, headers=headers)
+        event = self.nc.request(subject, data, timeout=timeout, headers=headers)
+        self.last_msg_id = event.msg_id
+        return event
 
     def flush(self):
         return self.nc.flush()
@@ -103,20 +113,31 @@ class _SimBackend:
             yield conn.flush()
         yield self.nc.flush()
 
-    def fetch(self, stream, consumer, batch, timeout):
-        return self.sim.process(self._fetch(stream, consumer, batch, timeout))
+    def fetch(self, stream, consumer, batch, timeout, slot=None):
+        return self.sim.process(self._fetch(stream, consumer, batch, timeout, slot))
 
-    def _fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+    def spawn(self, program):
+        """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
+        return self.sim.process(program)
+
+    def join(self, handle):
+        return handle
+
+    def _fetch(self, stream, consumer, batch, timeout, slot):
+        key = (stream, consumer, slot)
         if self._js is None:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
             self.pulls[key] = yield self._js.pull_subscribe_bind(consumer, stream=stream)
-        msgs = yield self.pulls[key].fetch(batch, timeout)
+        try:
+            msgs = yield self.pulls[key].fetch(batch, timeout)
+        except TimeoutError:      # recorded as the real backend does, then handed on
+            self.trace.emit("timeout", node=self.node, client="steps", op="fetch",
+                            timeout=timeout)
+            raise
         return msgs
 
-    def ack(self, msg, action, delay):
-        self.trace.emit("ack", action=action, subject=msg.subject)
+    def ack(self, msg, action, delay):   # the client's Msg writes the ack record
         if action == "nak":
             return msg.nak(delay=delay)
         return getattr(msg, action)()
@@ -124,15 +145,19 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = self.sim.connect("n1", name=name)
+        conn = self.sim.connect("n1", name=name, no_echo=spec.get("no_echo", False))
         self.received.setdefault(name, [])
 
         def cb(msg):
             self.received[name].append(sc.received_message(msg.subject, msg.data))
             if respond is not None and msg.reply:
-                conn.publish(msg.reply, respond.encode())
+                msg_id = conn._publish(msg.reply, respond.encode(), "", None)
+                self.trace.emit("respond", node=conn.server.name, client=name,
+                                subject=msg.reply, msg_id=msg_id)
 
         sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        if spec.get("max_msgs"):   # auto-unsubscribe, as nats-py's subscribe(max_msgs=N)
+            sub.unsubscribe(limit=spec["max_msgs"])
         self.subs[name] = (conn, sub)
         return conn.flush()
 

@@ -80,6 +80,9 @@ class Server:
         self.index = SubjectIndex()
         self.clients: list = []
         self.jetstream = None
+        # the trace's msg_id of the message an internal handler is running for (read by the
+        # handler: JetStream keeps it with a stored message)
+        self.routing_msg_id = 0
         # called with no arguments after a client subscription is added or removed
         self.on_client_interest: Callable[[], None] | None = None
         if jetstream:
@@ -108,15 +111,17 @@ class Server:
         self.index.remove(sub)
 
     def send(self, subject: str, data: bytes = b"", reply: str = "", headers: dict | None = None,
-             *, deliver_to: str | None = None) -> None:
+             *, deliver_to: str | None = None, msg_id: int = 0) -> None:
         """Route a message from the server itself, now (also to internal subscriptions).
 
         With ``deliver_to`` the message is routed on ``deliver_to`` (a pull request's inbox, a
         push consumer's deliver subject) while receivers see ``subject``, as nats-server
-        delivers JetStream messages with their original subject.
+        delivers JetStream messages with their original subject. ``msg_id``: a delivery of a
+        stored message keeps its publish's id in the trace (0: a fresh id).
         """
         sim = self.sim
-        msg_id = sim._next_msg_id()
+        if not msg_id:
+            msg_id = sim._next_msg_id()
         trace = sim.trace
         if deliver_to:
             if trace.enabled:
@@ -253,6 +258,7 @@ class Server:
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
         for sub in internal:
+            self.routing_msg_id = msg_id
             sub.handler(subject, reply, data, headers)
         if not count and reply:
             self._no_responders(routed, reply, msg_id, origin)
@@ -287,10 +293,11 @@ class Server:
         if target is None:
             return
         headers = {"Status": "503", "Nats-Subject": subject}
+        status_id = self.sim._next_msg_id()
         if target.internal:
+            self.routing_msg_id = status_id
             target.handler(reply, "", b"", headers)
         else:
-            status_id = self.sim._next_msg_id()
             client = target.client
             self.sim.network.send(client._down, client._on_msg, target, reply, "", b"", headers,
                                   status_id)

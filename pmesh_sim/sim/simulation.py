@@ -39,7 +39,12 @@ from .client import Client
 from .network import Network
 from .server import Server
 
-__all__ = ["Simulation"]
+__all__ = ["Simulation", "DEFAULT_EPOCH"]
+
+#: The date virtual time 0 stands for, unless ``Simulation(epoch=...)`` says otherwise: fixed,
+#: so that message timestamps, ``opt_start_time`` and every date in an answer are the same on
+#: every run.
+DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 
 RUN_GC_THRESHOLD = (10_000, 10, 10)
 """The cyclic garbage collector's thresholds while :meth:`Simulation.run` runs (``gc.set_threshold``).
@@ -72,13 +77,18 @@ class Simulation:
         Probability that a message is lost on a hop (traced as ``lost``).
     trace : bool
         Record the trace (``False`` keeps nothing, for long benchmark runs).
+    epoch : str, datetime or int
+        The date virtual time 0 stands for: an RFC 3339 date, an aware ``datetime``, or
+        nanoseconds since 1970 (default :data:`DEFAULT_EPOCH`). Message timestamps,
+        ``opt_start_time`` and the dates JetStream answers with count from it.
     """
 
     def __init__(self, seed: int = 0, latency: float | Callable = 0.0005, loss: float = 0.0,
-                 trace: bool = True):
+                 trace: bool = True, epoch=DEFAULT_EPOCH):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"seed={seed!r}: give an int")
         self.seed = seed
+        self.epoch_ns = _epoch_ns(epoch)
         self.env = simpy.Environment(initial_time=0.0)
         self.rng = random.Random(seed)
         self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace))
@@ -138,6 +148,16 @@ class Simulation:
         self.clients[name] = client
         self.trace.emit("connect", node=server.name, client=name, no_echo=bool(no_echo))
         return client
+
+    def date(self, t: float | None = None) -> str:
+        """Virtual time ``t`` (default: now) as the RFC 3339 date it stands for.
+
+        >>> Simulation().date(1.5), Simulation(epoch="2020-02-02T00:00:00Z").date(0.0)
+        ('2026-01-01T00:00:01.5Z', '2020-02-02T00:00:00Z')
+        """
+        from ..jetstream.stream import _rfc3339
+
+        return _rfc3339(self.env.now if t is None else t, self.epoch_ns)
 
     def process(self, generator) -> simpy.Process:
         """Start a SimPy process (a generator that yields events)."""
@@ -219,3 +239,28 @@ def _callback_name(cb) -> str:
         gen = owner._generator
         return "process " + getattr(gen, "__qualname__", owner.name)
     return getattr(cb, "__qualname__", repr(cb))
+
+
+
+def _epoch_ns(epoch) -> int:
+    """``epoch`` (an RFC 3339 date, an aware datetime, or int nanoseconds) in nanoseconds.
+
+    >>> _epoch_ns("1970-01-01T00:00:01Z"), _epoch_ns(5)
+    (1000000000, 5)
+    """
+    import datetime
+
+    from ..jetstream.stream import parse_rfc3339
+
+    if isinstance(epoch, int) and not isinstance(epoch, bool):
+        return epoch
+    if isinstance(epoch, datetime.datetime) and epoch.tzinfo is not None:
+        delta = epoch - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if isinstance(epoch, str):
+        try:
+            return parse_rfc3339(epoch)
+        except ValueError as err:
+            raise ConfigError(f"epoch={epoch!r}: {err}") from None
+    raise ConfigError(f"epoch={epoch!r}: give an RFC 3339 date (like {DEFAULT_EPOCH!r}), an "
+                      "aware datetime, or int nanoseconds since 1970")

@@ -13,4 +13,24 @@ lazily).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .animation import TopologyAnimation, Trip, animate
+from .guarantees import delivery_counts, draw_guarantees, guarantee_runs
+from .layout import layered_positions
+from .sequence import SequenceDiagram, draw_sequence
+from .stream import draw_stream_state
+from .timeline import draw_consumer_timeline
+from .topology import Topology, draw_topology, topology_graph
+
+__all__ = ["SequenceDiagram", "Topology", "TopologyAnimation", "Trip", "animate", "draw_sequence",
+           "draw_topology", "layered_positions", "topology_graph", "draw_consumer_timeline",
+           "draw_stream_state", "draw_guarantees", "delivery_counts", "guarantee_runs",
+           "Dashboard"]
+
+
+def __getattr__(name: str):
+    """``Dashboard`` is imported on first use, so the figures never need ipywidgets."""
+    if name == "Dashboard":
+        from .dashboard import Dashboard
+
+        return Dashboard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
