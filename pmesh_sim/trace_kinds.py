@@ -269,6 +269,17 @@ _ALL = [
     # ------------------------------------------------------------------- fault
     _k("kill", "fault", "a server process was killed"),
     _k("restart", "fault", "a server process was restarted"),
+    _k("pause", "fault", "a server process was paused (real: SIGSTOP)"),
+    _k("resume", "fault", "a paused server process runs again (real: SIGCONT)"),
+    _k("partition", "fault", "the routes between groups of nodes were cut",
+       groups="the groups, lists of node names (the nodes no group names form one more)"),
+    _k("heal", "fault", "every cut route may reconnect"),
+    _k("link", "fault", "the route between two nodes was slowed (or restored)",
+       servers="the two nodes", delay="seconds each way (0: none)"),
+    _k("stepdown", "fault", "a leader was asked to step down (the JetStream API; the meta "
+       "group's: group meta)",
+       stream_opt="the stream (its group, or its consumer's)", consumer_opt="the consumer",
+       preferred_opt="the node asked to lead next"),
 ]
 
 #: Every kind, by name.

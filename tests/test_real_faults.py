@@ -19,6 +19,7 @@ from pmesh_sim.real.process import NatsCluster
 from pmesh_sim.real.runner import run_real
 from pmesh_sim.scenario import Scenario, load_scenario
 from pmesh_sim.sim.runner import run_sim
+from pmesh_sim.trace_kinds import check_trace
 
 CLUSTER_SCENARIOS = Path(__file__).parent.parent / "scenarios" / "cluster"
 
@@ -405,7 +406,7 @@ def test_restart_of_a_running_node_is_refused_naming_it(cluster):
 
 def test_server_key_starts_each_connection_on_its_node():
     pub = lambda data, **kw: {"op": "publish", "subject": "p.x", "data": data, **kw}  # noqa
-    doc, _ = run_real(Scenario.from_dict({
+    doc, trace = run_real(Scenario.from_dict({
         "name": "placed", "servers": 3,
         "subscriptions": [{"name": "far", "subject": "p.>", "server": "n3"}],
         "steps": [{"at": 0.5, "op": "partition", "groups": [["n1"], ["n2", "n3"]]},
@@ -418,10 +419,13 @@ def test_server_key_starts_each_connection_on_its_node():
     # steps@n3 on n3, and the default steps connection on n1
     assert [m["data"] for m in doc["subscriptions"]["far"]] == [
         "n1 | n2 n3, from n2", "n1 n2 | n3, from n3"]
+    connected = {e.fields["client"]: e.fields["node"] for e in trace.filter("connect")}
+    assert connected == {"steps": "n1", "steps@n2": "n2", "steps@n3": "n3", "far": "n3"}
+    assert check_trace(trace) == []
 
 
 def test_link_delay_is_performed_and_link_loss_is_unsupported():
-    doc, _ = run_real(Scenario.from_dict({
+    doc, trace = run_real(Scenario.from_dict({
         "name": "links", "servers": 3,
         "subscriptions": [{"name": "echo", "subject": "svc", "respond": "pong", "server": "n3"}],
         "steps": [{"at": 0.5, "op": "link", "servers": ["n1", "n3"], "delay": 0.4},
@@ -429,10 +433,20 @@ def test_link_delay_is_performed_and_link_loss_is_unsupported():
                   {"op": "request", "subject": "svc", "data": "2", "timeout": 2.0},
                   {"op": "link", "servers": ["n1", "n3"], "loss": 0.5, "delay": 0},
                   {"op": "link", "servers": ["n3", "n1"], "delay": 0},
-                  {"at": 3.0, "op": "request", "subject": "svc", "data": "3", "timeout": 0.3}]}))
+                  {"at": 3.0, "op": "request", "subject": "svc", "data": "3", "timeout": 0.3},
+                  {"op": "pause", "server": "n2"}, {"op": "resume", "server": "n2"},
+                  {"op": "stepdown", "meta": True, "preferred": "n2"},
+                  {"op": "power_loss", "server": "n3"}, {"op": "restart", "server": "n3"}]}))
     assert _results(doc) == [{"outcome": "link_set"}, TIMEOUT, {"data": "pong"},
                              {"outcome": "unsupported"}, {"outcome": "link_set"},
-                             {"data": "pong"}]
+                             {"data": "pong"}, {"outcome": "paused"}, {"outcome": "resumed"},
+                             {"leader": "n2"}, {"outcome": "unsupported"},
+                             {"outcome": "unsupported"}]
+    assert check_trace(trace) == []
+    faults = [(e.kind, e.fields.get("node")) for e in trace.filter(
+        "link", "pause", "resume", "stepdown")]
+    assert faults[:5] == [("link", "n1"), ("link", "n1"), ("pause", "n2"), ("resume", "n2"),
+                          ("stepdown", "n1")]          # the link with a loss did nothing
 
 
 def _run_cli(path: Path, capsys) -> dict:
