@@ -532,13 +532,21 @@ def test_scenario_meta_stepdown(capsys):
     assert results[2] == _ack(1)
 
 
+def test_scenario_r5_quorum_five_nodes(capsys):
+    doc = _run_cli(CLUSTER_SCENARIOS / "r5-quorum-five-nodes.yaml", capsys)
+    killed, restarted = {"outcome": "killed"}, {"outcome": "restarted"}
+    assert _results(doc) == [{"leader": "n1"}, killed, killed, _ack(1), _ack(2), killed,
+                             TIMEOUT, restarted, _ack(4)]
+    # the publish that timed out without a quorum was stored once n3 was back
+    assert _flat(doc["final"]["streams"]["ORDERS"]) == _state(4)
+    assert doc["servers"] == 5
+
+
 def test_every_cluster_scenario_has_a_test_here():
-    tested = {"partition-core-across-nodes", "pause-node-request-times-out",
-              "r3-partitioned-leader", "placement-r1-node-down", "r3-leader-killed",
-              "r3-consumer-failover-pending", "meta-stepdown"}
-    assert {p.stem for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
-    for path in CLUSTER_SCENARIOS.glob("*.yaml"):
-        assert load_scenario(path).servers == 3
+    tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
+              "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
+              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5}
+    assert {p.stem: load_scenario(p).servers for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
 
 
 # ---------------------------------------------------------------------------- bad input
