@@ -356,6 +356,14 @@ def test_stepdowns_move_the_stream_consumer_and_meta_leaders(cluster):
             before = cluster.wait_for_meta_leader()
             assert (await _api(system, "$JS.API.META.LEADER.STEPDOWN"))["success"] is True
             await _until(lambda: _async(cluster.meta_leader() not in (None, before)))
+            # the same from Python, without a connection of one's own (here inside a loop)
+            before = cluster.wait_for_meta_leader()
+            choice = next(n for n in cluster.servers if n != before)
+            assert cluster.stepdown(meta=True, preferred=choice) == {
+                "type": "io.nats.jetstream.api.v1.meta_leader_stepdown_response",
+                "success": True}
+            await _until(lambda: _async(cluster.meta_leader() == choice))
+            assert cluster.stepdown("SD", preferred="n9")["error"]["err_code"] == 10005
             await _api(nc, "$JS.API.STREAM.DELETE.SD")
         finally:
             await nc.close()

@@ -326,8 +326,8 @@ class NatsCluster:
 
     ``cluster["n2"]`` is a :class:`NatsServer`. Faults take node names: :meth:`kill`,
     :meth:`restart`, :meth:`pause`, :meth:`resume`, :meth:`partition`, :meth:`heal`,
-    :meth:`delay`; :attr:`proxies` (a :class:`~pmesh_sim.real.proxy.RouteProxies`) can also
-    cut or slow one link one way.
+    :meth:`delay`; :meth:`stepdown` asks a leader to step down; :attr:`proxies` (a
+    :class:`~pmesh_sim.real.proxy.RouteProxies`) can also cut or slow one link one way.
     """
 
     def __init__(self, size: int = 3, *, ready_timeout: float = 20.0):
@@ -433,6 +433,24 @@ class NatsCluster:
         """Accept every route again; the servers reconnect by themselves (about a second)."""
         self.proxies.heal()
 
+    def stepdown(self, stream: str | None = None, consumer: str | None = None, *,
+                 meta: bool = False, preferred: str | None = None) -> dict:
+        """Ask a leader to step down through the JetStream API: the ``stream``'s, the
+        ``consumer``'s (of ``stream``) or, with ``meta``, the meta group's (as the system
+        account); ``preferred`` names the node to lead next. Returns the server's answer
+        (``{"success": True}`` or ``{"error": {...}}``)."""
+        if meta:
+            subject, url = "$JS.API.META.LEADER.STEPDOWN", "system_url"
+        elif stream and consumer:
+            subject, url = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}", "url"
+        elif stream:
+            subject, url = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", "url"
+        else:
+            raise ValueError("stepdown needs a stream, a stream and a consumer, or meta=True")
+        body = {"placement": {"preferred": preferred}} if preferred else None
+        urls = [getattr(s, url) for s in self.servers.values() if s.running and not s.paused]
+        return _request(urls, subject, body)
+
     def delay(self, a: str, b: str, seconds: float) -> None:
         """Every byte between nodes ``a`` and ``b`` (both ways) waits ``seconds`` (0: none)."""
         self[a], self[b]
@@ -450,6 +468,30 @@ class NatsCluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _request(urls: list[str], subject: str, body: dict | None, timeout: float = 5.0) -> dict:
+    """One request by nats-py on a connection of its own; the JSON answer. Runs its own event
+    loop (in a thread when the caller has one running, as a Jupyter kernel does)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nats
+
+    async def ask():
+        nc = await nats.connect(servers=urls, connect_timeout=2, max_reconnect_attempts=0)
+        try:
+            payload = json.dumps(body).encode() if body is not None else b""
+            return json.loads((await nc.request(subject, payload, timeout=timeout)).data)
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(ask())
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, ask()).result()
 
 
 def _stop_cluster(proxies: RouteProxies, workdir: str) -> None:
