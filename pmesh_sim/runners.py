@@ -10,8 +10,9 @@ backends cannot drift.
 Connection layout, the same on both backends: one connection (``steps``) makes every step's
 call (publishes, requests, JetStream API requests, fetches and acks); each subscription gets a
 connection of its own, named after it. A step with ``server: n3`` makes its call on a second
-steps connection that starts on n3 (``b.select(server)`` picks it; ``""`` is the default). Admin and info ops are the JetStream API's requests sent
-as raw requests (the bodies nats-py would send), so a result holds exactly what the server said.
+steps connection that starts on n3 (``b.select(server)`` picks it; ``""`` is the default).
+Admin and info ops are the JetStream API's requests sent as raw requests (the bodies nats-py
+would send), so a result holds exactly what the server said.
 
 >>> wire_stream_config({"name": "S", "max_age": 1.5})["max_age"]
 1500000000

@@ -44,7 +44,8 @@ from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
-    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "outcome", "error_result", "pub_ack", "fetched_message", "stream_state",
+    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "outcome", "error_result", "pub_ack",
+    "fetched_message", "stream_state",
     "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
     "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
 ]

@@ -15,7 +15,7 @@ op             how                                                  outcome
                STEPDOWN.<stream>``, ``$JS.API.CONSUMER.LEADER.      or the server's
                STEPDOWN.<stream>.<consumer>``, or (system account)  error
                ``$JS.API.META.LEADER.STEPDOWN``
-``link``       ``delay``: the route proxies hold back every byte     ``link_set``
+``link``       ``delay``: the route proxies hold back every byte    ``link_set``
                between the two nodes (both ways); a ``loss`` above
                0 cannot be done to a TCP stream without breaking
                it: the whole step is ``unsupported``
@@ -24,9 +24,10 @@ op             how                                                  outcome
 =============  ===================================================  ================
 
 A ``stepdown`` with ``preferred: n1`` asks for that node as the next leader (again, if the
-server elected another) and answers ``{"leader": "n1"}`` once it leads (also when it led already: the server refuses that request
-with 10005 "preferred server is already leader", which says just that), so a scenario can put a
-leader where its faults will hit it. A ``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
+server elected another) and answers ``{"leader": "n1"}`` once it leads, also when it led
+already (the server refuses that request with 10005 "preferred server is already leader",
+which says just that), so a scenario can put a leader where its faults will hit it. A
+``restart`` after an (unsupported) ``power_loss`` of the same node is ``unsupported`` too: the
 node never went down. A single server has no routes: ``partition`` and ``heal`` cut nothing.
 
 >>> sorted(OUTCOMES)

@@ -7,8 +7,9 @@ every other through a loopback proxy of :mod:`pmesh_sim.real.proxy` (node A dial
 the proxy A→B), so that :meth:`NatsCluster.partition` can cut routes as a network would; it is
 ready only once a JetStream meta leader exists. :meth:`NatsServer.pause` stops a process with
 SIGSTOP (it keeps its sockets but answers nothing) until :meth:`NatsServer.resume`.
-Everything is stopped when the ``with`` block ends, also on errors and Ctrl-C; ``weakref.finalize`` (run at exit too) and, on
-Linux, a parent-death signal are the safety nets, so no process outlives Python.
+Everything is stopped when the ``with`` block ends, also on errors and Ctrl-C;
+``weakref.finalize`` (run at exit too) and, on Linux, a parent-death signal are the safety
+nets, so no process outlives Python.
 
 >>> with NatsServer() as server:
 ...     server.running, server.url.startswith("nats://127.0.0.1:")

@@ -5,7 +5,8 @@ layout described in :mod:`pmesh_sim.runners` (one ``steps`` connection, one conn
 subscription, each starting on its ``server:``, else on ``n1``; a step with ``server: n3`` uses a
 ``steps@n3`` connection), performs fault steps as :mod:`pmesh_sim.real.faults` says, drives the
 shared :func:`~pmesh_sim.runners.scenario_program` with an asyncio adapter, and stops every
-process afterwards. The trace's clock is seconds since step 0's start; it records what the clients saw.
+process afterwards. The trace's clock is seconds since step 0's start; it records what the
+clients saw.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_real(Scenario.from_dict({"name": "hi", "steps": [
