@@ -459,6 +459,21 @@ def test_link_delay_is_performed_and_link_loss_is_unsupported():
                           ("stepdown", "n1")]          # the link with a loss did nothing
 
 
+def test_a_run_that_ends_with_its_steps_node_paused_ends_and_stops_it():
+    import time
+
+    start = time.monotonic()
+    doc, trace = run_real(Scenario.from_dict({
+        "name": "paused-at-the-end", "servers": 3,
+        "streams": [{"name": "S", "subjects": ["s"], "num_replicas": 3}],
+        "steps": [{"op": "pause", "server": "n1"},
+                  {"op": "js_publish", "subject": "s", "data": "x", "timeout": 0.5}]}))
+    assert _results(doc) == [{"outcome": "paused"}, TIMEOUT]
+    assert doc["final"]["streams"]["S"] == {"outcome": "timeout"}   # n1 answers nothing
+    assert [e.fields["error"] for e in trace.filter("client_error")] == ["flush: no answer"]
+    assert time.monotonic() - start < 30
+
+
 def _run_cli(path: Path, capsys) -> dict:
     assert main(["run", str(path), "--backend", "real", "--json", "-"]) == 0
     return json.loads(capsys.readouterr().out)
