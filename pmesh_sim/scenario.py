@@ -205,6 +205,7 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
+        self.unsubscribed: set[str] = set()
 
     def fail(self, where: str, key: str | None, problem: str):
         at = f" key '{key}':" if key is not None else ""
@@ -336,6 +337,11 @@ class _Checker:
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
+        elif op == "unsubscribe" and args["name"] in self.unsubscribed:
+            self.fail(where, "name", f"'{args['name']}' was already unsubscribed by an earlier "
+                                     "step")
+        elif op == "unsubscribe":
+            self.unsubscribed.add(args["name"])
         elif op in ("kill", "restart", "pause", "resume", "power_loss"):
             self.server(where, "server", args["server"])
         elif op == "partition":
