@@ -21,7 +21,6 @@ import os
 import queue as queue_mod
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,7 +37,7 @@ class _Failed(AssertionError):
     """Raised inside the hypothesis test for a failing document, so that it shrinks it."""
 
 
-def _search(strategy, seed: int, budget: int, judge, report) -> tuple[tuple | None, int]:
+def _search(strategy, seed, budget: int, judge, report) -> tuple[tuple | None, int]:
     """One hypothesis search of up to ``budget`` examples: ``(found, examples run)``.
 
     ``found`` is ``(document, verdict, flaky)`` for the minimal failing document, or None.
@@ -100,10 +99,26 @@ def write_finding(out: Path, name: str, doc: dict, verdict) -> Path:
     return path
 
 
+def _stop_on_signal(target) -> None:
+    """In a worker: SIGTERM (from the main process, or its death) stops the server and exits
+    at once; SIGINT is left to the main process, which decides when to stop."""
+    def stop(signum, frame):
+        target.server.stop()
+        os._exit(143)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
+        except Exception:  # noqa: BLE001 - a safety net only
+            pass
+
+
 def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
     """A worker process: one nats-server, hypothesis searches until ``quota`` examples ran."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from hypothesis import strategies as st
 
     from .check import RealTarget, check_document, check_invalid
@@ -111,7 +126,10 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
 
     strategy = st.integers(0, INVALID_EVERY - 1).flatmap(
         lambda k: invalid_documents() if k == INVALID_EVERY - 1 else scenario_documents())
-    with tempfile.TemporaryDirectory(prefix="pmesh-fuzz-") as tmp, RealTarget() as target:
+    target = RealTarget()
+    _stop_on_signal(target)
+    with target:
+        tmp = target.server.workdir  # removed with the server, also when stopped by a signal
         def judge(example, first):
             if isinstance(example, tuple):
                 return check_invalid(*example, tmpdir=tmp)
@@ -121,7 +139,7 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
 
         done, search = 0, 0
         while done < quota:
-            found, runs = _search(strategy, seed * 1000 + index * 100 + search, quota - done,
+            found, runs = _search(strategy, (seed, index, search), quota - done,
                                   judge, lambda v: events.put(("example", index, v.kind)))
             done += runs
             search += 1
@@ -200,6 +218,14 @@ def run_fuzz(examples: int, seed: int = 0, workers: int = 2, out: str | Path = "
 def fuzz_command(args) -> int:
     """``pmesh-sim fuzz``: exit 0 when every example agreed, 1 when something was found."""
     started = time.monotonic()
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # also when started in the background (where SIGINT is ignored): Ctrl-C or SIGTERM stop
+    # the workers, and each stops its server
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     result = run_fuzz(args.examples, args.seed, args.workers, args.out)
     counts = result["counts"]
     others = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())

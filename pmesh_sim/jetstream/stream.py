@@ -95,6 +95,7 @@ class Stream:
         self.emit = emit or (lambda kind, **fields: None)
         self.msgs: dict[int, StoredMsg] = {}
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
+        self.purged = False  # a full purge sets the server's first_seq even when empty
         self.last_seq = 0
         self.last_time = 0.0
         self.bytes = 0
@@ -118,8 +119,10 @@ class Stream:
     def state(self) -> dict[str, Any]:
         """The server's ``state`` object (times as float seconds)."""
         n = len(self.msgs)
-        # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1)
-        first = self._first() if n else (self.last_seq + 1 if self.last_seq else 0)
+        # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1),
+        # until a full purge sets it to last_seq + 1 (memstore.go / filestore.go purge)
+        first = self._first() if n else (self.last_seq + 1 if self.last_seq or self.purged
+                                         else 0)
         span = self.last_seq - first + 1 if n else 0
         first_ts = self.msgs[first].time if n else 0.0
         return {"messages": n, "bytes": self.bytes, "first_seq": first, "first_ts": first_ts,
@@ -416,6 +419,7 @@ class Stream:
             if not keep and not seq:
                 removed = list(self.msgs)
                 self.first_seq = self.last_seq + 1
+                self.purged = True
                 return removed
             if seq > 1:
                 removed = [s for s in self.msgs if s < seq]
