@@ -139,7 +139,7 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
 
         done, search = 0, 0
         while done < quota:
-            found, runs = _search(strategy, (seed, index, search), quota - done,
+            found, runs = _search(strategy, f"{seed}-{index}-{search}", quota - done,
                                   judge, lambda v: events.put(("example", index, v.kind)))
             done += runs
             search += 1

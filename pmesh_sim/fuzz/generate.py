@@ -372,7 +372,7 @@ def invalid_documents(draw) -> tuple[dict, str, str]:
         steps[i]["at"], key = -1, "at"
     elif kind == "bad_subject":
         steps[i], key = {"op": "publish", "subject": draw(st.sampled_from(
-            ["a..b", "a b", "s0.>", "", "s0.*"]))}, "subject"
+            ["a b", "", "a\tb"]))}, "subject"  # whitespace, empty: refused by the client
     elif kind == "ghost_consumer":
         steps[i], key = {"op": "fetch", "consumer": "ghost"}, "consumer"
     elif kind == "bad_then":
