@@ -31,6 +31,9 @@ __all__ = ["run_fuzz", "fuzz_command", "write_finding"]
 
 #: One in this many examples is a broken document (checked for a clear file error).
 INVALID_EVERY = 10
+#: Wall seconds hypothesis may shrink a failure (each try runs the real server); then
+#: :func:`~pmesh_sim.fuzz.reduce.reduce_document` drops whole pieces for as long again.
+SHRINK_SECONDS = 150.0
 
 
 class _Failed(AssertionError):
@@ -48,7 +51,7 @@ def _search(strategy, seed, budget: int, judge, report) -> tuple[tuple | None, i
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Flaky
 
-    state = {"first": None, "last": None, "runs": 0}
+    state = {"first": None, "last": None, "runs": 0, "since": 0.0}
 
     @hypothesis.seed(seed)
     @settings(max_examples=budget, database=None, deadline=None, derandomize=False,
@@ -57,13 +60,18 @@ def _search(strategy, seed, budget: int, judge, report) -> tuple[tuple | None, i
     @given(strategy)
     def test(example):
         first = state["first"]
+        if first is not None and time.monotonic() - state["since"] > SHRINK_SECONDS:
+            # out of shrinking time: only the smallest failure so far still fails
+            if example == state["last"][0]:
+                raise _Failed(first.kind)
+            return
         verdict = judge(example, first)
         if first is None:
             state["runs"] += 1
             report(verdict)
         if verdict.failing and (first is None or verdict.signature & first.signature):
             if first is None:
-                state["first"] = verdict
+                state["first"], state["since"] = verdict, time.monotonic()
             state["last"] = (example, verdict)
             raise _Failed(verdict.kind)
 
@@ -148,12 +156,31 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
                     break
                 continue
             example, verdict, flaky = found
+            if not flaky and not isinstance(example, tuple):
+                example, verdict = _reduce(example, verdict, judge)
             name = f"fuzz-s{seed}-w{index}-{search}"
             if flaky:
                 name += "-flaky"
             path = write_finding(Path(out), name, example, verdict)
             events.put(("found", index, str(path), verdict.kind, flaky))
     events.put(("done", index))
+
+
+def _reduce(doc: dict, verdict, judge) -> tuple[dict, object]:
+    """:func:`~pmesh_sim.fuzz.reduce.reduce_document` with the same test as shrinking."""
+    from .reduce import reduce_document
+
+    last = [verdict]
+
+    def still_fails(smaller: dict) -> bool:
+        again = judge(smaller, verdict)
+        if again.failing and again.signature & verdict.signature:
+            last[0] = again
+            return True
+        return False
+
+    smallest = reduce_document(doc, still_fails, budget=SHRINK_SECONDS)
+    return smallest, last[0]
 
 
 def _bar(done: int, total: int, counts: Counter, found: int, width: int = 30) -> str:
