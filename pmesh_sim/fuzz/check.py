@@ -34,7 +34,7 @@ from ..errors import PmeshError, ScenarioError
 from ..scenario import Scenario
 from .generate import TIMER_KEYS
 
-__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "SimHang", "Verdict", "RealTarget", "run_sim_bounded",
+__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict", "RealTarget", "run_sim_bounded",
            "timing_sensitive", "signature", "check_document", "check_invalid"]
 
 #: Wall-clock seconds a simulated run may take; longer is reported as a hang.
@@ -44,6 +44,9 @@ TIMER_SHIFT = 0.04
 #: How much later than ``max_age`` the real server may expire a message (memstore.go and
 #: filestore.go ``resetAgeChk``: at least 250 ms between checks; ``ats``: a 100 ms clock).
 MAX_AGE_LAG = 0.4
+#: How much later than ``inactive_threshold`` the real server may delete a pull consumer
+#: (consumer.go ``updateInactiveThreshold``: 100 ms plus a random jitter up to 900 ms).
+INACTIVE_JITTER = 1.0
 
 
 class SimHang(BaseException):
@@ -92,9 +95,11 @@ def timing_sensitive(doc: dict, shift: float = TIMER_SHIFT) -> bool:
     later (the document has an event within ``shift`` of a step that observes it, where the
     real server's scheduling could go either way), or when ``max_age`` is :data:`MAX_AGE_LAG`
     longer (the real server expires messages on a timer that runs no more often than every
-    250 ms and reads a clock that ticks every 100 ms, so expiry comes up to ~0.35 s late)."""
+    250 ms and reads a clock that ticks every 100 ms, so expiry comes up to ~0.35 s late), or
+    when ``inactive_threshold`` is :data:`INACTIVE_JITTER` longer (random jitter)."""
     base = run_sim_bounded(Scenario.from_dict(doc))
-    for delta, keys in ((shift, TIMER_KEYS), (-shift, TIMER_KEYS), (MAX_AGE_LAG, ("max_age",))):
+    for delta, keys in ((shift, TIMER_KEYS), (-shift, TIMER_KEYS), (MAX_AGE_LAG, ("max_age",)),
+                        (INACTIVE_JITTER, ("inactive_threshold",))):
         shifted = _shifted(doc, delta, keys)
         if shifted == doc:
             continue
