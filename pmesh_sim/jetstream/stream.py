@@ -178,12 +178,16 @@ class Stream:
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
-        the server's order: sealed, expected stream, expected last subject seq, expected last
-        seq, msg id, expected last msg id, rollup, size.
+        the server's order: sealed, size, expected stream, expected last subject seq, expected
+        last seq, msg id, expected last msg id, rollup.
         """
         cfg = self.config
         if cfg.sealed:
             return "error", JetStreamError.from_err_code(10109)
+        if cfg.max_msg_size >= 0:   # before every header check (nats-server 2.15.1)
+            hdr_len = len(encode_headers(headers))
+            if hdr_len > cfg.max_msg_size or len(data) > cfg.max_msg_size - hdr_len:
+                return "error", JetStreamError.from_err_code(10054)
         if headers:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
@@ -212,10 +216,6 @@ class Stream:
                 if rollup not in ("sub", "all"):
                     return "error", JetStreamError.from_err_code(
                         10111, err=f'rollup value invalid: "{rollup}"')
-        if cfg.max_msg_size >= 0:
-            hdr_len = len(encode_headers(headers))
-            if hdr_len > cfg.max_msg_size or len(data) > cfg.max_msg_size - hdr_len:
-                return "error", JetStreamError.from_err_code(10054)
         return "ok", None
 
     def has_interest(self, subject: str) -> bool:
