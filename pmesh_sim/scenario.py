@@ -434,6 +434,9 @@ class _Checker:
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
+        elif op == "unsubscribe" and args["name"] in self.gone:
+            self.fail(where, "name", f"'{args['name']}' was already unsubscribed by an earlier "
+                                     "step")
         elif op == "unsubscribe":
             self.gone.add(args["name"])
         elif op in ("kill", "restart", "pause", "resume", "power_loss"):

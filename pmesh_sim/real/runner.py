@@ -24,7 +24,7 @@ from ..runners import scenario_program
 from ..trace import Trace
 from .process import NatsCluster, NatsServer
 
-__all__ = ["run_real"]
+__all__ = ["run_real", "run_real_on"]
 
 
 def run_real(scenario: sc.Scenario, *, servers: int | None = None,
@@ -36,6 +36,13 @@ def run_real(scenario: sc.Scenario, *, servers: int | None = None,
         nodes = group.servers if count > 1 else {"n1": group}
         return _run_to_completion(_run(scenario, nodes, count,
                                        scenario.seed if seed is None else seed))
+
+
+def run_real_on(scenario: sc.Scenario, nodes: dict, *,
+                seed: int | None = None) -> tuple[dict, Trace]:
+    """Run ``scenario`` on servers already running (``{"n1": server, ...}``); they stay up."""
+    return _run_to_completion(_run(scenario, nodes, len(nodes),
+                                   scenario.seed if seed is None else seed))
 
 
 def _run_to_completion(coro):
