@@ -126,3 +126,14 @@ def test_given_axes_are_used():
     fig, ax = plt.subplots()
     out = draw_consumer_timeline(consumer_story().trace, "worker", ax=ax)
     assert out.ax.figure is fig and len(fig.axes) == 2
+
+
+def test_measured_ack_wait_ignores_the_redelivery_at_the_expiry_instant():
+    trace = Trace(clock=lambda: 0.0)
+    where = {"node": "n1", "stream": "S", "consumer": "worker", "msg_id": 1, "stream_seq": 1}
+    trace.record(0.5, "js_deliver", {**where, "subject": "s.1", "num_delivered": 1})
+    trace.record(1.5, "ack_timeout", {**where, "num_delivered": 1})
+    # a pull that was waiting gets the redelivery at the same instant
+    trace.record(1.5, "js_deliver", {**where, "subject": "s.1", "num_delivered": 2})
+    out = draw_consumer_timeline(trace, "worker")
+    assert out.ack_wait == 1.0 and "measured" in out.ax.get_title()
