@@ -185,6 +185,8 @@ def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
                   and g.edges[path[-1], v]["count"]] if path[-1] in g else []
         return _known(g, path + stored[:1])
     if h.kind in ("deliver", "redeliver"):
+        if not consumer and internal(f.get("subject")):  # an API reply or pub ack's inbox
+            return None
         source = where if consumer else f"server:{h.src[1]}"
         head = [f"stream:{stream}"] if consumer else []
         return _known(g, head + _via(g, source, f"subscriber:{h.dst[1]}"))
