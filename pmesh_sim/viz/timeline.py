@@ -148,8 +148,8 @@ def _windows(events: ConsumerEvents, ack_wait: float):
                 windows.append((start, deadline, seq, True))
                 start = None
             if what == "deliver":
-                if start is not None:
-                    windows.append((start, t, seq, False))
+                if start is not None:  # redelivered while still pending: it expired
+                    windows.append((start, min(t, deadline), seq, True))
                 start, deadline = t, t + ack_wait
             elif start is not None and what == "in_progress":
                 deadline = t + ack_wait
