@@ -137,3 +137,17 @@ def test_inbox_plumbing_of_a_jetstream_client_is_not_animated(sim):
     assert sorted(t.kind for t in anim.trips) == ["ack", "deliver", "publish"]
     (deliver,) = [t for t in anim.trips if t.kind == "deliver"]
     assert deliver.path == ["stream:ORDERS", "consumer:ORDERS/worker", "subscriber:app"]
+
+
+def test_an_expiry_dot_shows_above_its_consumer_not_under_its_box():
+    from pmesh_sim.viz.animation import _frame
+    from pmesh_sim.viz.layout import layered_positions
+    from pmesh_sim.viz.topology import topology_graph
+
+    trace = jetstream_trace()
+    (expiry,) = [t for t in animate(trace, frames=6).trips if t.kind == "timeout"]
+    (node,) = expiry.path
+    pos = layered_positions(topology_graph(trace))
+    offsets, _ = _frame([expiry], pos, (expiry.start + expiry.end) / 2)
+    (x, y), (node_x, node_y) = offsets[0], pos[node]
+    assert x == node_x and y > node_y     # the node's box, drawn over the dots, would hide it
