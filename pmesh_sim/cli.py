@@ -1,4 +1,4 @@
-"""The ``pmesh-sim`` command line: run, validate, bench, demo.
+"""The ``pmesh-sim`` command line: run, validate, bench, demo, fuzz.
 
 Each subcommand is a thin function over the library; errors a user can fix exit with status 2
 and one readable line, never a traceback.
@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure throughput against a bare SimPy loop")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
+
+    fuzz = commands.add_parser("fuzz", help="random scenarios on both backends; disagreements "
+                                            "shrunk and written to scenarios/found/")
+    fuzz.add_argument("--examples", type=int, default=100, metavar="N")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="S")
+    fuzz.add_argument("--workers", type=int, default=2, metavar="W",
+                      help="worker processes, each with its own nats-server (default 2)")
+    fuzz.add_argument("--out", default="scenarios/found", metavar="DIR")
 
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
     demo.add_argument("--report", default="reports/demo", metavar="DIR",
@@ -94,7 +102,13 @@ def _demo(args) -> int:
     return demo_command(args)
 
 
-_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo}
+def _fuzz(args) -> int:
+    from .fuzz.command import fuzz_command
+
+    return fuzz_command(args)
+
+
+_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo, "fuzz": _fuzz}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -170,7 +170,8 @@ def _stream_state(trace, scenario):
 
 
 #: The report's figures, in order: ``(title, draw)`` where ``draw(trace, scenario)`` returns a
-#: matplotlib Figure (or anything with a ``.figure``: an Axes, an artist), or None when the
+#: matplotlib Figure (or anything with a ``.figure`` or an ``.ax``: an Axes, an artist, a viz
+#: result), or None when the
 #: scenario has nothing for it (no consumer, no stream). A ``draw`` that raises, or a viz
 #: function that does not exist, becomes a visible note in the report instead of a figure.
 FIGURES: list[tuple[str, Callable[[Any, Any], Any]]] = [
@@ -185,8 +186,9 @@ def _figure_of(drawn: Any):
     """The matplotlib Figure behind what a figure function returned."""
     from matplotlib.figure import Figure
 
-    for item in (drawn, *(drawn.values() if isinstance(drawn, dict) else
-                          drawn if isinstance(drawn, (list, tuple)) else ())):
+    for item in (drawn, getattr(drawn, "ax", None),     # the viz results keep their axes
+                 *(drawn.values() if isinstance(drawn, dict) else
+                   drawn if isinstance(drawn, (list, tuple)) else ())):
         if isinstance(item, Figure):
             return item
         if isinstance(getattr(item, "figure", None), Figure):

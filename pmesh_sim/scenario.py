@@ -457,6 +457,9 @@ class _Checker(NodeChecks):
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
+        elif op == "unsubscribe" and args["name"] in self.gone:
+            self.fail(where, "name", f"'{args['name']}' was already unsubscribed by an earlier "
+                                     "step")
         elif op == "unsubscribe":
             self.gone.add(args["name"])
         if op == "fetch":

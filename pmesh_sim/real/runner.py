@@ -28,7 +28,7 @@ from ..trace import Trace
 from . import faults
 from .process import NatsCluster, NatsServer
 
-__all__ = ["run_real"]
+__all__ = ["run_real", "run_real_on"]
 
 #: Seconds a flush waits for the server's answer (a paused server gives none).
 FLUSH_TIMEOUT = 2.0
@@ -43,6 +43,13 @@ def run_real(scenario: sc.Scenario, *, servers: int | None = None,
     with group:
         return _run_to_completion(_run(scenario, group, count,
                                        scenario.seed if seed is None else seed))
+
+
+def run_real_on(scenario: sc.Scenario, nodes: dict, *,
+                seed: int | None = None) -> tuple[dict, Trace]:
+    """Run ``scenario`` on servers already running (``{"n1": server, ...}``); they stay up."""
+    return _run_to_completion(_run(scenario, nodes, len(nodes),
+                                   scenario.seed if seed is None else seed))
 
 
 def _run_to_completion(coro):
