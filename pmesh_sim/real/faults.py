@@ -66,6 +66,8 @@ async def perform(b, op: str, args: dict) -> dict:
         return await _stepdown(b, args)
     if op == "link" and args.get("loss", 0.0) > 0:
         return sc.outcome("unsupported")
+    if op in ("partition", "heal", "link") and b.cluster is None and len(b.nodes) > 1:
+        return sc.outcome("unsupported")     # servers we did not route: no proxies to cut
     if op not in OUTCOMES:
         return sc.outcome("unsupported")
     await b.loop.run_in_executor(None, _action(b, op, args))

@@ -45,10 +45,12 @@ def run_real(scenario: sc.Scenario, *, servers: int | None = None,
                                        scenario.seed if seed is None else seed))
 
 
-def run_real_on(scenario: sc.Scenario, nodes: dict, *,
+def run_real_on(scenario: sc.Scenario, nodes: dict | NatsCluster, *,
                 seed: int | None = None) -> tuple[dict, Trace]:
-    """Run ``scenario`` on servers already running (``{"n1": server, ...}``); they stay up."""
-    return _run_to_completion(_run(scenario, nodes, len(nodes),
+    """Run ``scenario`` on servers already running (``{"n1": server, ...}``, or a
+    :class:`NatsCluster`, which partitions and heals too); they stay up."""
+    count = len(nodes.servers if isinstance(nodes, NatsCluster) else nodes)
+    return _run_to_completion(_run(scenario, nodes, count,
                                    scenario.seed if seed is None else seed))
 
 
@@ -101,9 +103,10 @@ class _RealBackend:
     background keeps the connection of the step that started it.
     """
 
-    def __init__(self, group: NatsCluster | NatsServer):
+    def __init__(self, group: NatsCluster | NatsServer | dict):
         self.cluster = group if isinstance(group, NatsCluster) else None
-        self.nodes = self.cluster.servers if self.cluster else {group.name: group}
+        self.nodes = (self.cluster.servers if self.cluster else
+                      dict(group) if isinstance(group, dict) else {group.name: group})
         self.loop = asyncio.get_running_loop()
         self.t0 = math.inf
         self.trace = Trace(clock=lambda: max(0.0, round(self.loop.time() - self.t0, 6)))
