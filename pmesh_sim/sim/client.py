@@ -390,8 +390,9 @@ class Client:
             headers = _check_headers(headers)
             size += headers_size(headers)
         server = self.server
-        if self._reconnecting is not None:
-            buffered = self._reconnecting.room(subject, reply, size)
+        reconnecting = self._reconnecting
+        if reconnecting is not None:
+            buffered = reconnecting.room(subject, reply, size)
         if size > server.max_payload:
             raise MaxPayloadError(f"message to {subject!r} is {size} bytes (headers + payload): "
                                   f"over the server's max_payload of {server.max_payload} bytes")
@@ -404,9 +405,9 @@ class Client:
             if headers is not None and "Nats-Msg-Id" in headers:
                 record["nats_msg_id"] = headers["Nats-Msg-Id"]
             trace.record(self.env.now, "publish", record)
-        if self._reconnecting is not None:     # nats-py buffers while reconnecting
-            self._reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
-            self._reconnecting.size += buffered
+        if reconnecting is not None:           # nats-py buffers while reconnecting
+            reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
+            reconnecting.size += buffered
             return msg_id
         network = sim.network
         if network.loss and network.lost():

@@ -88,6 +88,9 @@ class Network:
         self.state: dict[str, str] = {}
         self.held: dict[str, list] = {}  # paused endpoint -> [(fn, args)] in arrival order
         self.faulty = False
+        #: Whether one arrival may stand for a whole fan-out: the latency is a fixed number
+        #: (all links FIFO by construction) and no fault has happened (links are unchecked).
+        self.fixed = self._fixed is not None
 
     def link(self, src: str, dst: str) -> Link:
         """The link from ``src`` to ``dst`` (made on first use, the same object after)."""
@@ -100,6 +103,7 @@ class Network:
         """Check every message from now on (sticky: in-flight order stays FIFO per link)."""
         if not self.faulty:
             self.faulty = True
+            self.fixed = False
             self.send = self._send_checked      # shadows the fast method on this instance
             for batch in self._batches.values():  # in flight: check their end on arrival
                 batch[:] = [(self._arrive_at, (_endpoint(fn), fn, args)) for fn, args in batch]
@@ -149,12 +153,6 @@ class Network:
             batch = self._batches[arrival] = []
             env.timeout(arrival - now, arrival).callbacks.append(self._fire)
         batch.append((fn, args))
-
-    @property
-    def fixed(self) -> bool:
-        """Whether one arrival may stand for a whole fan-out: the latency is a fixed number
-        (all links FIFO by construction) and no fault has happened (links are not checked)."""
-        return self._fixed is not None and not self.faulty
 
     def _fire(self, event) -> None:
         for fn, args in self._batches.pop(event._value):

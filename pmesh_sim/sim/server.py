@@ -262,16 +262,7 @@ class Server:
                         continue
                     break
         count = len(internal) + len(targets)
-        self._deliver(targets, internal, subject, reply, data, headers, msg_id, routed)
-        if not count and reply:
-            self._no_responders(routed, reply, msg_id, origin)
-        return count
-
-    def _deliver(self, targets: list, internal: list, subject: str, reply: str, data: bytes,
-                 headers: dict | None, msg_id: int, routed: str | None = None) -> None:
-        """Send the chosen clients their copies, run the chosen internal handlers and forward
-        to the chosen routes (``routed``: the subject it was routed on)."""
-        if targets:
+        if targets:     # inline (the hot path); _deliver is the same for routed messages
             for sub in targets:
                 sub._server_delivered += 1
                 if sub._server_max and sub._server_delivered >= sub._server_max:
@@ -288,6 +279,34 @@ class Server:
                     client = sub.client
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
+        if internal:
+            self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
+        if not count and reply:
+            self._no_responders(routed, reply, msg_id, origin)
+        return count
+
+    def _deliver(self, targets: list, internal: list, subject: str, reply: str, data: bytes,
+                 headers: dict | None, msg_id: int) -> None:
+        """A routed message: send the chosen clients their copies (as :meth:`route` does),
+        run the chosen internal handlers."""
+        if targets:
+            for sub in targets:
+                sub._server_delivered += 1
+                if sub._server_max and sub._server_delivered >= sub._server_max:
+                    self._remove(sub)
+            network = self.sim.network
+            if network.loss:
+                targets = self._survivors(targets, subject, msg_id)
+            for sub in targets:
+                client = sub.client
+                network.send(client._down, client._on_msg, sub, subject, reply, data,
+                             headers, msg_id)
+        if internal:
+            self._run_internal(internal, subject, reply, data, headers, msg_id, subject)
+
+    def _run_internal(self, internal: list, subject: str, reply: str, data: bytes,
+                      headers: dict | None, msg_id: int, routed: str) -> None:
+        """Run the server's own handlers; forward to the routes among ``internal``."""
         forwards = None
         for sub in internal:
             if sub.peer is None:
@@ -298,8 +317,7 @@ class Server:
             else:
                 forwards.append(sub)
         if forwards is not None:
-            routes.forward(self, forwards, routed or subject, subject, reply, data, headers,
-                           msg_id)
+            routes.forward(self, forwards, routed, subject, reply, data, headers, msg_id)
 
     # -- routes (sim/routes.py) -------------------------------------------------------------
 
