@@ -211,3 +211,55 @@ def test_killing_a_node_that_holds_streams_is_refused_not_ignored():
     assert out == ["S"]                           # the API on n1, asked from n2 over a route
     with pytest.raises(NotSimulatedError, match="n1, which hosts JetStream streams"):
         s.kill("n1")
+
+
+# -- the same faults as scenario steps (sim/runner.py) ------------------------------------
+
+from pmesh_sim.errors import ScenarioError  # noqa: E402
+from pmesh_sim.scenario import Scenario  # noqa: E402
+from pmesh_sim.sim.runner import run_sim  # noqa: E402
+
+
+def scenario(steps, **top):
+    return Scenario.from_dict({"name": "t", "servers": 3, "subscriptions": [
+        {"name": "tap", "subject": "a.>"}], "steps": steps, **top})
+
+
+def test_scenario_kill_pause_partition_steps_run_on_the_simulated_nodes():
+    doc, trace = run_sim(scenario([
+        {"at": 0.0, "op": "kill", "server": "n2"},
+        {"at": 0.1, "op": "pause", "server": "n3"},
+        {"at": 0.2, "op": "resume", "server": "n3"},
+        {"at": 0.3, "op": "partition", "groups": [["n1"], ["n3"]]},
+        {"at": 0.4, "op": "heal"},
+        {"at": 0.5, "op": "restart", "server": "n2"},
+        {"at": 0.6, "op": "publish", "subject": "a.1", "data": "x"},
+        {"at": 0.7, "op": "power_loss", "server": "n3"}]))
+    assert [s["result"]["outcome"] for s in doc["steps"]] == [
+        "killed", "paused", "resumed", "partitioned", "healed", "restarted", "sent",
+        "unsupported"]
+    assert doc["subscriptions"]["tap"] == [{"subject": "a.1", "data": "x"}]
+    assert not trace.check()
+
+
+def test_scenario_kill_of_the_jetstream_node_is_unsupported_when_the_scenario_uses_jetstream():
+    doc, _ = run_sim(scenario([{"op": "kill", "server": "n1"}, {"op": "kill", "server": "n2"}],
+                              streams=[{"name": "S", "subjects": ["s.>"]}]))
+    assert [s["result"]["outcome"] for s in doc["steps"]] == ["unsupported", "killed"]
+    assert "n1, which hosts JetStream" in doc["steps"][0]["result"]["not_simulated"]
+
+
+@pytest.mark.parametrize("steps, message", [
+    ([{"op": "restart", "server": "n2"}],
+     "step 0 (restart): key 'server': cannot restart n2: it is running at this step"),
+    ([{"op": "kill", "server": "n2"}, {"op": "kill", "server": "n2"}],
+     "step 1 (kill): key 'server': cannot kill n2: it is killed at this step"),
+    ([{"op": "partition", "groups": [["n1", "n2"], ["n2"]]}],
+     "step 0 (partition): key 'groups': node 'n2' is named twice"),
+    ([{"op": "pause", "server": "n7"}],
+     "step 0 (pause): key 'server': unknown server 'n7'"),
+])
+def test_bad_fault_steps_are_refused_naming_the_step_and_the_node(steps, message):
+    with pytest.raises(ScenarioError) as err:
+        scenario(steps)
+    assert message in str(err.value)

@@ -46,7 +46,7 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     for i, a in enumerate(nodes):
         for b in nodes[i + 1:]:
             routes.route_up(a, b)
-    backend = _SimBackend(sim)
+    backend = _SimBackend(sim, uses_jetstream(scenario))
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
@@ -58,8 +58,9 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
 class _SimBackend:
     """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: Simulation, jetstream: bool = True):
         self.sim = sim
+        self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
         self.trace = sim.trace
         self.t0 = 0.0
         self.node = "n1"           # the node the steps connection uses
@@ -170,6 +171,9 @@ class _SimBackend:
     # faults on the simulated nodes (sim/faults.py)
     def fault(self, op: str, args: dict):
         sim = self.sim
+        if self.jetstream and _touches_n1(sim, op, args):
+            return unsupported(f"fault {op!r} touching n1, which hosts JetStream (JetStream "
+                               "across nodes, RAFT replication, is not simulated yet)")
         try:
             if op in _DONE:
                 getattr(sim, op)(args["server"])
@@ -188,3 +192,35 @@ class _SimBackend:
 
 #: fault op -> its outcome (the real backend answers the same words)
 _DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed"}
+
+#: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
+#: $JS subject has its faults performed on every node).
+CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
+                      "partition", "heal", "power_loss"})
+
+
+def uses_jetstream(scenario: sc.Scenario) -> bool:
+    """Whether ``scenario`` touches JetStream (then faults on n1, its host, are refused).
+
+    >>> from pmesh_sim.scenario import Scenario
+    >>> uses_jetstream(Scenario.from_dict({"name": "c", "steps": [{"op": "publish", "subject": "a"}]}))
+    False
+    """
+    if scenario.streams or scenario.consumers:
+        return True
+    for step in scenario.steps:
+        if step.op not in CORE_OPS or str(step.args.get("subject", "")).startswith("$JS."):
+            return True
+    return False
+
+
+def _touches_n1(sim: Simulation, op: str, args: dict) -> bool:
+    if op in _DONE:
+        return args["server"] == "n1"
+    if op == "partition":
+        groups = [set(g) for g in args["groups"]]
+        named = set().union(*groups)
+        rest = set(sim.servers) - named
+        own = next((g for g in groups if "n1" in g), rest)
+        return own != set(sim.servers)
+    return False
