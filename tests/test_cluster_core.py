@@ -263,3 +263,17 @@ def test_bad_fault_steps_are_refused_naming_the_step_and_the_node(steps, message
     with pytest.raises(ScenarioError) as err:
         scenario(steps)
     assert message in str(err.value)
+
+
+def test_publishes_while_reconnecting_fill_the_pending_buffer_then_raise(sim):
+    from pmesh_sim.errors import OutboundBufferLimitError
+
+    c = sim.connect("n2", name="c", dont_randomize=True, pending_size=100)
+    sim.run(until=0.01)
+    sim.kill("n2")
+    sim.run(until=0.02)
+    c.publish("x", b"a" * 60)
+    with pytest.raises(OutboundBufferLimitError, match="pending buffer"):
+        c.publish("x", b"b" * 60)
+    with pytest.raises(ConfigError, match="n2 is down"):
+        sim.connect("n2", name="late")

@@ -207,6 +207,9 @@ class Simulation:
             server = self.servers[server]
         elif not isinstance(server, Server) or server.sim is not self:
             raise ConfigError(f"connect: server={server!r} is not a server of this simulation")
+        if server.state is not None:
+            raise ConfigError(f"connect: {server.name} is {server.state} (nats-py would fail "
+                              "to connect)")
         if name is None:
             name = f"c{len(self.clients) + 1}"
         if not isinstance(name, str) or not name:
