@@ -277,3 +277,26 @@ def test_publishes_while_reconnecting_fill_the_pending_buffer_then_raise(sim):
         c.publish("x", b"b" * 60)
     with pytest.raises(ConfigError, match="n2 is down"):
         sim.connect("n2", name="late")
+
+
+def test_five_nodes_a_queue_group_on_remote_nodes_only_gets_each_message_once():
+    s = Simulation(seed=5, latency=LAT)
+    assert [n.name for n in s.add_cluster(5)] == ["n1", "n2", "n3", "n4", "n5"]
+    got = []
+    for node in ("n3", "n4", "n5", "n5"):
+        s.connect(node).subscribe("w", queue="g", cb=lambda m, node=node: got.append(node))
+    tap = collect(s, s.connect("n5", name="tap"), "w")
+    s.run(until=0.01)
+    pub = s.connect("n1", name="p")
+    for _ in range(40):
+        pub.publish("w", b"")
+    s.run(until=0.1)
+    assert len(got) == 40 and len(tap) == 40
+    assert set(got) == {"n3", "n4", "n5"}
+    hops = {(e.fields["node"], e.fields["peer"]) for e in s.trace if e.kind == "forward"}
+    assert {src for src, _ in hops} == {"n1"}          # only the publisher's node forwards
+
+
+def test_add_cluster_takes_one_three_or_five_nodes():
+    with pytest.raises(ConfigError, match="give 1, 3 or 5 nodes"):
+        Simulation().add_cluster(4)
