@@ -300,3 +300,18 @@ def test_five_nodes_a_queue_group_on_remote_nodes_only_gets_each_message_once():
 def test_add_cluster_takes_one_three_or_five_nodes():
     with pytest.raises(ConfigError, match="give 1, 3 or 5 nodes"):
         Simulation().add_cluster(4)
+
+
+def test_flush_while_reconnecting_returns_at_once_as_in_nats_py(sim):
+    c = sim.connect("n2", name="c", dont_randomize=True)
+    sim.run(until=0.01)
+    sim.kill("n2")
+    sim.run(until=0.02)
+    done = []
+
+    def go():
+        yield c.flush()
+        done.append(round(sim.now, 3))
+    sim.process(go())
+    sim.run(until=0.03)
+    assert done == [0.02]

@@ -14,7 +14,8 @@ As ``nats.aio.client`` 2.16 does it (``_attempt_reconnect``, ``_select_next_serv
 - meanwhile publishes are buffered up to ``pending_size`` (2 MiB, counted as nats-py counts
   its pending commands; over it: ``OutboundBufferLimitError``), subscriptions are kept; on
   reconnecting it sends every open subscription again (with the messages left of an
-  auto-unsubscribe), then the buffered publishes, in order.
+  auto-unsubscribe), then the buffered publishes, in order. ``flush()`` while reconnecting
+  returns at once (nats-py's read loop is gone, so it only flushes what it can: nothing).
 
 Measured on a real 3-node 2.15.1 cluster with nats-py 2.16 (client connected to n2 with only
 n2's URL, ``dont_randomize=True``, n2 killed): reconnected to n1 2.02 s later (n2 came first
@@ -43,7 +44,6 @@ class Reconnect:
         self.client = client
         self.buffer: list[tuple] = []     # (subject, reply, payload, headers, msg_id)
         self.size = 0
-        self.flushes: list = []           # flush events waiting for a connection
 
     def room(self, subject: str, reply: str, size: int) -> int:
         """The bytes this publish adds to the buffer; raises when it does not fit."""
@@ -95,7 +95,7 @@ class Reconnect:
             entry[2] += 1
 
     def attach(self, node) -> None:
-        """Connected to ``node``: subscriptions again, then the buffer, then waiting flushes."""
+        """Connected to ``node``: subscriptions again, then the buffered publishes."""
         client = self.client
         network = client.sim.network
         client.server = node
@@ -115,7 +115,4 @@ class Reconnect:
             network.send(client._up, node.route, subject, reply, payload, headers, msg_id,
                          client)
         client._trace.emit("reconnected", node=node.name, client=client.name)
-        for event in self.flushes:
-            if not event.triggered:
-                network.send(client._up, node._on_ping, client, event)
 
