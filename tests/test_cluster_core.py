@@ -315,3 +315,24 @@ def test_flush_while_reconnecting_returns_at_once_as_in_nats_py(sim):
     sim.process(go())
     sim.run(until=0.03)
     assert done == [0.02]
+
+
+def test_a_request_to_a_responder_on_a_paused_node_times_out(sim):
+    # measured on a real 3-node cluster (SIGSTOP on n3): TimeoutError, not no responders;
+    # the two publishes made meanwhile arrived right after SIGCONT
+    svc = sim.connect("n3", name="svc")
+    svc.subscribe("svc", cb=lambda m: m.respond(b"pong"))
+    asker = sim.connect("n1", name="asker")
+    out = []
+
+    def go():
+        yield sim.env.timeout(0.01)
+        sim.pause("n3")
+        try:
+            yield asker.request("svc", timeout=1.0)
+        except TimeoutError:
+            out.append(("timeout", round(sim.now, 3)))
+        sim.resume("n3")
+    sim.process(go())
+    sim.run(until=2)
+    assert out == [("timeout", 1.01)]
