@@ -343,7 +343,7 @@ class Server:
         match = self.index.match(reply)
         target = None
         for sub in chain(match.plain, *match.groups):
-            if origin is None and sub.internal and sub.active:
+            if origin is None and sub.internal and sub.active and sub.peer is None:
                 target = sub
                 break
             if (origin is not None and not sub.internal and sub.client is origin
