@@ -34,6 +34,7 @@ from .config import (  # noqa: E402
 from .errors import (  # noqa: E402
     ConfigError,
     ConnectionClosedError,
+    OutboundBufferLimitError,
     ConsumerNotFoundError,
     InvalidSubjectError,
     JetStreamError,
@@ -78,6 +79,7 @@ __all__ = [
     "PmeshError", "ConfigError", "InvalidSubjectError", "ScenarioError", "NatsError",
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
     "SimulationStuckError",
     "NotSimulatedError",

@@ -231,6 +231,7 @@ class _Checker:
         self.warnings: list[str] = []
         self.started: dict[tuple[str, str], int] = {}   # background fetches not collected
         self.gone: set[str] = set()   # subscriptions an unsubscribe step closed
+        self.down: dict[str, str] = {}  # node -> "killed" or "paused" (fault steps so far)
 
     def warn(self, where: str, key: str, problem: str):
         self.warnings.append(f"{self.source}: {where}: key '{key}': {problem}")
@@ -441,10 +442,15 @@ class _Checker:
             self.gone.add(args["name"])
         elif op in ("kill", "restart", "pause", "resume", "power_loss"):
             self.server(where, "server", args["server"])
+            self.node_state(where, op, args["server"])
         elif op == "partition":
+            seen: set[str] = set()
             for group in args["groups"]:
                 for name in group:
                     self.server(where, "groups", name)
+                    if name in seen:
+                        self.fail(where, "groups", f"node {name!r} is named twice")
+                    seen.add(name)
         if op == "fetch":
             self.then(where, args)
         if op == "pause_consumer":
@@ -495,6 +501,19 @@ class _Checker:
         if name not in names:
             self.fail(where, key, f"unknown server {name!r} (this scenario has "
                                   f"{', '.join(names)})")
+
+    def node_state(self, where: str, op: str, name: str):
+        """A kill, restart, pause or resume must fit what the earlier fault steps did."""
+        state = self.down.get(name)
+        wrong = {"kill": state == "killed", "restart": state != "killed",
+                 "pause": state is not None, "resume": state != "paused"}.get(op)
+        if wrong:
+            now = {None: "running", "killed": "killed", "paused": "paused"}[state]
+            self.fail(where, "server", f"cannot {op} {name}: it is {now} at this step")
+        if op in ("kill", "pause"):
+            self.down[name] = "killed" if op == "kill" else "paused"
+        elif op in ("restart", "resume"):
+            self.down.pop(name, None)
 
     def then(self, where: str, args: dict):
         then = args.get("then", "ack")

@@ -14,6 +14,7 @@ PUBLIC = {
     "PmeshError", "ConfigError", "InvalidSubjectError", "ScenarioError", "NatsError",
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
     "SimulationStuckError",
     "NotSimulatedError",
