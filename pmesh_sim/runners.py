@@ -220,12 +220,15 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         fields = {"deliver_subject": cfg["deliver_subject"]} if cfg.get("deliver_subject") else {}
         if cfg.get("deliver_group"):
             fields["deliver_group"] = cfg["deliver_group"]
+        if cfg.get("opt_start_seq"):
+            fields["opt_start_seq"] = cfg["opt_start_seq"]
         b.trace.emit("consumer_config", node=b.node, stream=resp.get("stream_name", ""),
                      consumer=resp.get("name", ""), filter_subjects=filters,
                      pull=not cfg.get("deliver_subject"),
                      ack_policy=cfg.get("ack_policy", "explicit"),
                      ack_wait=cfg.get("ack_wait", 30_000_000_000) / 1e9,
-                     max_deliver=cfg.get("max_deliver", -1), **fields)
+                     max_deliver=cfg.get("max_deliver", -1),
+                     deliver_policy=cfg.get("deliver_policy", "all"), **fields)
         return sc.consumer_info(resp)
 
     def add_stream(fields):
