@@ -1,4 +1,4 @@
-"""The ``pmesh-sim`` command line: run, validate, bench, demo.
+"""The ``pmesh-sim`` command line: run, validate, bench, demo, sweep.
 
 Each subcommand is a thin function over the library; errors a user can fix exit with status 2
 and one readable line, never a traceback.
@@ -42,6 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure throughput against a bare SimPy loop")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
+
+    sweep = commands.add_parser("sweep", help="run a scenario over a grid of parameters x "
+                                "seeds and check every run")
+    sweep.add_argument("file")
+    sweep.add_argument("--param", action="append", metavar="KEY=V1,V2",
+                       help="a grid key (network.loss, streams.NAME.FIELD, "
+                            "consumers.NAME.FIELD, steps.INDEX.KEY...) and its values; repeat "
+                            "for more keys")
+    sweep.add_argument("--seeds", type=int, default=10, metavar="N",
+                       help="run each point with seeds 0..N-1 (default 10)")
+    sweep.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="processes (default: all cores; 1: this process)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on a Dask cluster (tcp://host:8786); needs pmesh-sim[dask]")
+    sweep.add_argument("--out", default=None, metavar="CSV", help="write every run's row")
 
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
     demo.add_argument("--report", default="reports/demo", metavar="DIR",
@@ -88,13 +103,20 @@ def _validate(args) -> int:
     return validate_command(args)
 
 
+def _sweep(args) -> int:
+    from .experiments.sweep import sweep_command
+
+    return sweep_command(args)
+
+
 def _demo(args) -> int:
     from .demo import demo_command
 
     return demo_command(args)
 
 
-_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo}
+_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo,
+             "sweep": _sweep}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,8 +102,8 @@ def plot_sweep(df, x: str, y: str, hue: str | None = None, *, ax=None) -> Any:
     seeds = int(table["n"].min()) if len(table) else 0
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} (mean, 95% CI)")
-    ax.set_title(f"{y} against {x}" + (f" by {hue}" if hue else "") +
-                 f" ({seeds} seeds per point)")
+    ax.set_title(f"{y} against {x}\nmean and 95% confidence interval over {seeds} seeds "
+                 "per point", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(frameon=False)
     return ax
