@@ -8,9 +8,11 @@ JetStream consumer of the run:
 - **lost**: acknowledged publishes (a ``pub_ack`` without error) the consumer should have got
   and never did. As Jepsen's NATS analysis does, they are split into epochs by the first and
   last message of the same publisher the consumer *did* get: ``lost_prefix`` (before the
-  first), ``lost_postfix`` (after the last: Jepsen's word for the suffix; a reader that stopped
-  early leaves these too, so drain the consumers at the end of a scenario) and ``lost_middle``
-  (the rest: true loss). A publisher the consumer got nothing from counts as postfix.
+  first), ``lost_postfix`` (after the last: Jepsen's word for the suffix) and ``lost_middle``
+  (the rest). A publisher the consumer got nothing from counts as postfix. Like Jepsen's final
+  reads, a scenario must drain its consumers at the end for "lost" to mean lost: a reader that
+  stops early leaves a postfix, and one that stops while deliveries wait for redelivery (after
+  a lost delivery or ack) leaves them in the middle.
 - **duplicated**: messages delivered to the consumer more than once (by redelivery, or stored
   twice: a message is identified by its ``Nats-Msg-Id`` when it has one, else its msg_id);
   **processed_twice**: messages the client acknowledged (``ack``, ``ack_sync`` or ``term``)
@@ -143,6 +145,8 @@ class DeliveryCheck:
         extra = [f"{n[k]} {k.replace('_', ' ')}" for k in
                  ("processed_twice", "out_of_order", "past_max_deliver", "unexpected",
                   "unstored", "recovered") if n[k]]
+        if not self.consumers and self.acknowledged:
+            extra.append("no consumer to check")
         return text + ("; " + ", ".join(extra) if extra else "")
 
     def plot(self, ax=None):
