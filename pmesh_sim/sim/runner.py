@@ -51,6 +51,7 @@ class _SimBackend:
 
     def __init__(self, sim: Simulation):
         self.sim = sim
+        self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
         self.node = "n1"           # the node the steps connection uses
