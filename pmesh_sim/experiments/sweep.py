@@ -122,9 +122,10 @@ def dask_executor(address: str, timeout: float = 5.0):
                          "'pmesh-sim[dask]'") from None
     try:
         client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise PmeshError(f"the Dask scheduler at {address!r} does not answer within "
-                         f"{timeout:g} s ({type(err).__name__}: {err})") from None
+    except Exception as err:  # noqa: BLE001 - refused, timed out, malformed, or not Dask
+        text = " ".join(str(err).split())[:200]
+        raise PmeshError(f"no Dask scheduler answers at {address!r} (waited up to "
+                         f"{timeout:g} s; {type(err).__name__}: {text})") from None
     return client, client.get_executor()
 
 
