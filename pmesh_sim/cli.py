@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run on a Dask cluster (tcp://host:8786); needs pmesh-sim[dask]")
     sweep.add_argument("--out", default=None, metavar="CSV", help="write every run's row")
+    sweep.add_argument("--backend", choices=["sim", "real"], default="sim",
+                       help="sim (default) or real: each run starts its own nats-server")
 
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
     demo.add_argument("--report", default="reports/demo", metavar="DIR",

@@ -151,3 +151,14 @@ def test_plot_sweep_draws_a_mean_and_a_band_per_hue(local, tmp_path):
     with pytest.raises(KeyError, match="no column 'nope'"):
         plot_sweep(local, x="nope", y="lost")
     matplotlib.pyplot.close("all")
+
+
+def test_a_sweep_on_the_real_server_agrees_with_the_simulation(tmp_path, capsys):
+    scenario = Path(__file__).parent.parent / "scenarios" / "conformance" / "consumer-ack-all.yaml"
+    grid = {"consumers.c.ack_wait": [2.0]}
+    real = sweep(scenario, grid, seeds=[0], workers=1, backend="real")
+    sim = sweep(scenario, grid, seeds=[0], workers=1)
+    same = ["consumers.c.ack_wait", "seed", "valid", "acknowledged", "lost", "duplicated",
+            "errors", "ORDERS.messages", "ORDERS/c.num_pending"]
+    assert real[same].values.tolist() == sim[same].values.tolist()
+    assert real["valid"].all()

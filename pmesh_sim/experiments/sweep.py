@@ -196,7 +196,8 @@ def sweep_command(args) -> int:
         client, executor = dask_executor(args.scheduler)
     try:
         df = sweep(scenario, grid, seeds=range(args.seeds), executor=executor,
-                   workers=args.workers, progress=ProgressBar(sys.stderr))
+                   workers=args.workers, backend=getattr(args, "backend", "sim"),
+                   progress=ProgressBar(sys.stderr))
     finally:
         if client is not None:
             client.close()
