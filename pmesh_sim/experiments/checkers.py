@@ -168,12 +168,12 @@ class _Messages:
         self.acked: dict[int, tuple[str, int]] = {}       # msg_id -> (stream, seq)
         self.refused: set[int] = set()
         self.stored: set[int] = set()
-        self.removed: dict[tuple[str, int], float] = {}   # (stream, seq) -> when
-        self.stream_gone: dict[str, float] = {}
+        self.removed: set[tuple[str, int]] = set()        # (stream, seq) the stream dropped
+        self.stream_gone: set[str] = set()
         self.stream_subjects: dict[str, list[str]] = {}
         self.server_made: set[tuple[str, int]] = set()   # stored by the server itself
         self.has_store = False
-        for time, kind, f in zip(trace._times, trace._kinds, trace._fields):
+        for time, kind, f in trace:
             self._read(time, kind, f)
 
     def _read(self, time, kind, f):
@@ -194,11 +194,11 @@ class _Messages:
         elif kind == "discard":    # dropped (limits, retention) or refused: handled, not lost
             self.stored.add(f.get("msg_id"))
             if f.get("stream_seq"):
-                self.removed.setdefault((f["stream"], f["stream_seq"]), time)
+                self.removed.add((f["stream"], f["stream_seq"]))
         elif kind == "delete":
-            self.removed.setdefault((f["stream"], f["stream_seq"]), time)
+            self.removed.add((f["stream"], f["stream_seq"]))
         elif kind == "stream_deleted":
-            self.stream_gone.setdefault(f["stream"], time)
+            self.stream_gone.add(f["stream"])
         elif kind in ("stream_config", "stream_created"):
             self.stream_subjects[f["stream"]] = list(f.get("subjects") or [])
 
@@ -212,15 +212,16 @@ class _Messages:
 
 
 def check_delivery(trace, *, consumers: list[str] | None = None) -> DeliveryCheck:
-    """Check ``trace`` (a :class:`~pmesh_sim.trace.Trace` from either backend); see the
-    module's docs for the rules. ``consumers``: only these (``"STREAM/CONSUMER"``)."""
+    """Check ``trace`` (a :class:`~pmesh_sim.trace.Trace` from either backend, or a list of its
+    events); the module's docs give the rules. ``consumers``: only these
+    (``"STREAM/CONSUMER"``)."""
     msgs = _Messages(trace)
     configs: dict[str, tuple[float, dict]] = {}
     ends: dict[str, float] = {}
     deliveries: dict[str, list[dict]] = defaultdict(list)
     acks: dict[str, Counter] = defaultdict(Counter)
     delivered_ids: set[int] = set()     # client deliveries of messages clients published
-    for time, kind, f in zip(trace._times, trace._kinds, trace._fields):
+    for time, kind, f in trace:
         if kind == "consumer_config":
             configs.setdefault(f"{f['stream']}/{f['consumer']}", (time, f))
         elif kind == "consumer_deleted":
@@ -304,8 +305,8 @@ def _classify(check: ConsumerCheck, msgs: _Messages, expected: list[int], got: C
         ok = [i for i, m in enumerate(ids) if got[msgs.identity.get(m, m)]]
         for i, m in enumerate(ids):
             n = got[msgs.identity.get(m, m)]
-            stream_seq = msgs.acked[m]
-            gone = (stream_seq in msgs.removed or stream_seq[0] in msgs.stream_gone)
+            stream, seq = msgs.acked[m]
+            gone = (stream, seq) in msgs.removed or stream in msgs.stream_gone
             if n:
                 check.outcomes[m] = "once" if n == 1 else "duplicated"
             elif gone:
