@@ -230,7 +230,10 @@ _ALL = [
        filter_subjects="its filters ([] = all)", pull="True: pull, False: push",
        deliver_subject_opt="push: where it delivers", deliver_group_opt="push: queue group",
        ack_policy="none, all or explicit", ack_wait="seconds a delivery waits for its ack",
-       max_deliver="deliveries at most (-1: no limit)"),
+       max_deliver="deliveries at most (-1: no limit)",
+       deliver_policy_opt="all, last, new, by_start_sequence, by_start_time or "
+       "last_per_subject (for the delivery checkers)",
+       opt_start_seq_opt="by_start_sequence: the first sequence"),
     _k("ack_error", "scenario", "an ack_sync in a fetch step got no answer",
        stream_seq="stream sequence", error="the error's class name"),
     # ----------------------------------------------------------------- cluster

@@ -71,6 +71,7 @@ async def _drive(gen):
 
 async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
     backend = _RealBackend(nodes)
+    backend.seed = seed          # the run's seed (workload steps draw from it)
     try:
         await backend.open()
         setup, steps, final = await _drive(scenario_program(scenario, backend))

@@ -61,6 +61,7 @@ class _SimBackend:
     def __init__(self, sim: Simulation, jetstream: bool = True):
         self.sim = sim
         self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
+        self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
         self.node = "n1"           # the node the steps connection uses
