@@ -57,6 +57,7 @@ __all__ = [
 
 _NUM, _INT, _STR, _BOOL = "number", "integer", "text", "true/false"
 _STRS, _NUMS, _MAP, _LIST = "list of text", "list of numbers", "map", "list"
+_SIZE = "a number of bytes or {min: A, max: B}"
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -80,6 +81,9 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, (str, dict))
     if kind == "groups":
         return isinstance(value, list) and all(_is(_STRS, g) for g in value)
+    if kind == _SIZE:
+        return _is(_INT, value) or (isinstance(value, dict) and set(value) == {"min", "max"}
+                                    and all(_is(_INT, v) for v in value.values()))
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -154,6 +158,9 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "power_loss": ({"server": _STR}, {}),
     "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL, "preferred": _STR}),
     "link": ({"servers": _STRS}, {"delay": _NUM, "loss": _NUM}),
+    # a stochastic publisher (pmesh_sim.experiments.workload): count js_publishes, from the seed
+    "workload": ({"subject": _STR, "count": _INT, "rate": _NUM},
+                 {"burst": _INT, "size": _SIZE, "msg_id": _BOOL, "timeout": _NUM}),
 }
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
@@ -429,7 +436,9 @@ class _Checker(NodeChecks):
             if args.get("reply"):
                 self.subject(where, "reply", args["reply"], check_publish_subject)
             self.headers(where, args.get("headers"))
-        if op in ("js_publish", "request", "fetch"):
+        if op == "workload":
+            self.workload(where, args)
+        if op in ("js_publish", "request", "fetch", "workload"):
             self.at_least(where, args, "timeout", 0.0, above=True)
         if op == "fetch":
             self.at_least(where, args, "batch", 1)
@@ -466,6 +475,18 @@ class _Checker(NodeChecks):
             self.then(where, args)
         if op == "pause_consumer":
             self.dates(where, args, ("pause_until",))
+
+    def workload(self, where: str, args: dict) -> None:
+        """A workload's subject (``{i}`` filled in), counts, rate and payload sizes."""
+        self.subject(where, "subject", args["subject"].replace("{i}", "0"),
+                     check_publish_subject)
+        self.at_least(where, args, "count", 1)
+        self.at_least(where, args, "burst", 1)
+        self.at_least(where, args, "rate", 0.0, above=True)
+        size = args.get("size", 0)
+        low, high = (size["min"], size["max"]) if isinstance(size, dict) else (size, size)
+        if low < 0 or high < low:
+            self.fail(where, "size", f"must be 0 or more bytes, min at most max, got {size!r}")
 
     def background(self, where: str, op: str, args: dict) -> None:
         """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with

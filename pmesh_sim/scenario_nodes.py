@@ -24,7 +24,7 @@ SIM_ONLY_OPS = ("power_loss",)
 CONNECTION_OPS = ("publish", "js_publish", "request", "fetch", "add_stream", "update_stream",
                   "delete_stream", "purge_stream", "stream_info", "stream_list", "add_consumer",
                   "delete_consumer", "consumer_info", "pause_consumer", "reset_consumer",
-                  "subscribe")
+                  "subscribe", "workload")
 
 #: fault op -> (the node states it needs, the state after): kill a node that runs, restart a
 #: killed one (or one that lost power), pause a running one, resume a paused one
@@ -74,8 +74,8 @@ class NodeChecks:
             for i, name in enumerate(names):
                 self.server(where, "groups", name)
                 if name in names[:i]:
-                    self.fail(where, "groups", f"server {name!r} is named twice (a node is "
-                                               "in one group only)")
+                    self.fail(where, "groups", f"node {name!r} is named twice (a node is in "
+                                               "one group only)")
         elif op == "link":
             self.link(where, args)
         elif "server" in args:

@@ -570,6 +570,7 @@ class Stream:
             for seq in removed:
                 self.remove(seq, reason="purge")
             self.first_seq = self.last_seq + 1
+            self.purged = True     # the server purges the store: first_seq shows even if empty
             return len(removed)
         consumers = list(self.consumers.values())
         gone = [m.seq for m in self.msgs.values() if m.seq >= start

@@ -71,11 +71,22 @@ async def perform(b, op: str, args: dict) -> dict:
     if op not in OUTCOMES:
         return sc.outcome("unsupported")
     await b.loop.run_in_executor(None, _action(b, op, args))
-    fields = ({"groups": args["groups"]} if op == "partition" else
-              {"servers": args["servers"], "delay": args.get("delay", 0.0)} if op == "link"
-              else {})
-    b.trace.emit(op, node=name or b.node, **fields)
+    b.trace.emit(op, **_record(b, op, args))
     return sc.outcome(OUTCOMES[op])
+
+
+def _record(b, op: str, args: dict) -> dict:
+    """The fields of a fault's trace record, as the simulation writes them."""
+    if op == "partition":   # the nodes no group names are one more group
+        named = {n for g in args["groups"] for n in g}
+        rest = [n for n in b.nodes if n not in named]
+        groups = [*args["groups"], *([rest] if rest else [])]
+        return {"node": "", "groups": " | ".join(",".join(g) for g in groups)}
+    if op == "link":
+        src, dst = args["servers"]
+        return {"node": src, "src": src, "dst": dst, "loss": float(args.get("loss", 0.0)),
+                "delay": float(args.get("delay", 0.0))}
+    return {"node": args.get("server", "")}
 
 
 def _action(b, op: str, args: dict):

@@ -80,6 +80,7 @@ async def _drive(gen):
 
 async def _run(scenario: sc.Scenario, group, count: int, seed: int):
     backend = _RealBackend(group)
+    backend.seed = seed          # the run's seed (workload steps draw from it)
     try:
         await backend.open({s.server for s in scenario.steps if s.server and s.op != "subscribe"})
         setup, steps, final = await _drive(scenario_program(scenario, backend))
