@@ -229,7 +229,7 @@ _DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": 
 #: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
 #: $JS subject has its faults performed on every node).
 CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
-                      "partition", "heal", "power_loss"})
+                      "partition", "heal", "link", "power_loss"})
 
 
 def uses_jetstream(scenario: sc.Scenario) -> bool:
