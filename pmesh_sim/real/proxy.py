@@ -141,7 +141,14 @@ class RouteProxies:
         """Close every connection and port, and end the thread."""
         if self._loop is None:
             return
-        self._call(lambda: asyncio.gather(*(link.close() for link in self._links.values())))
+        async def shutdown():
+            await asyncio.gather(*(link.close() for link in self._links.values()))
+            pumps = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pumps:            # every connection's copying ends before the loop
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+
+        self._call(shutdown)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
