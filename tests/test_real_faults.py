@@ -519,18 +519,30 @@ def _flat(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "bytes"}
 
 
+def _agrees_with_the_simulation(path: Path, real: dict) -> bool:
+    """Core-only cluster scenarios run on the simulation too (its nodes are routed)."""
+    from pmesh_sim.checks import compare_results
+
+    sim, _ = run_sim(load_scenario(path))
+    return compare_results(sim, real) == []
+
+
 def test_scenario_partition_core_across_nodes(capsys):
-    doc = _run_cli(CLUSTER_SCENARIOS / "partition-core-across-nodes.yaml", capsys)
+    path = CLUSTER_SCENARIOS / "partition-core-across-nodes.yaml"
+    doc = _run_cli(path, capsys)
     assert _results(doc) == [SENT, {"outcome": "partitioned"}, SENT, {"outcome": "healed"}, SENT]
     assert [m["data"] for m in doc["subscriptions"]["far"]] == ["before", "after"]
+    assert _agrees_with_the_simulation(path, doc)
 
 
 def test_scenario_pause_node_request_times_out(capsys):
-    doc = _run_cli(CLUSTER_SCENARIOS / "pause-node-request-times-out.yaml", capsys)
+    path = CLUSTER_SCENARIOS / "pause-node-request-times-out.yaml"
+    doc = _run_cli(path, capsys)
     assert _results(doc) == [{"data": "pong"}, {"outcome": "paused"}, TIMEOUT,
                              {"outcome": "resumed"}, {"data": "pong"}]
     # the paused node held request 2 and ran it when resumed, too late for its requester
     assert [m["data"] for m in doc["subscriptions"]["echo"]] == ["1", "2", "3"]
+    assert _agrees_with_the_simulation(path, doc)
 
 
 def test_scenario_r3_partitioned_leader(capsys):
