@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {}
 """Benchmark name -> ``fn(quick) -> figures``; the first one is the baseline (the bare loop)."""
 
 BASELINE = "simpy_bare_loop"
+REAL = "jetstream_pull_real"
+"""The one benchmark that needs a real nats-server (skipped, with the reason, without one)."""
 
 
 def benchmark(name: str):
@@ -54,11 +56,11 @@ def bench_bare_loop(quick: bool = False) -> dict:
     return {"unit": "events", "events": count, "seconds": seconds, "rate": count / seconds}
 
 
-def _core_fanout(quick: bool, trace: bool) -> dict:
+def _core_fanout(quick: bool, trace: bool, deliveries: int | None = None) -> dict:
     from .sim import Simulation
 
     subscribers = 10
-    deliveries = 20_000 if quick else 200_000
+    deliveries = deliveries or (FANOUT_QUICK if quick else FANOUT_FULL)
     publishes = deliveries // subscribers
     sim = Simulation(seed=0, latency=0.0005, trace=trace)
     sim.add_server("n1")
@@ -88,6 +90,10 @@ def _core_fanout(quick: bool, trace: bool) -> dict:
             "rate": delivered / seconds}
 
 
+FANOUT_QUICK, FANOUT_FULL = 20_000, 200_000
+"""Deliveries in the core fan-out: quick and full runs."""
+
+
 @benchmark("core_fanout")
 def bench_core_fanout(quick: bool = False) -> dict:
     """1 publisher, 10 subscribers on separate connections, trace on: deliveries per second."""
@@ -101,28 +107,55 @@ def bench_core_fanout_trace_off(quick: bool = False) -> dict:
 
 
 def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
-                   only: list[str] | None = None, progress: TextIO | None = None) -> dict:
+                   only: list[str] | None = None, progress: TextIO | None = None,
+                   scaling: bool = False) -> dict:
     """Run the benchmarks (each ``repeats`` times, 3 by default, 1 when quick) in one process;
     for each, the run with the median rate, plus ``ratio_to_bare``. ``progress`` (a text file
-    such as ``sys.stderr``) gets a line as each benchmark starts and one as it ends."""
+    such as ``sys.stderr``) gets a line as each benchmark starts and one as it ends.
+
+    Without a nats-server the real-server benchmark is ``{"skipped": reason}``; with one, the
+    simulated pipelines get ``speedup_over_real``. ``scaling=True`` adds ``"scaling"``: each
+    pipeline's cost at 1x, 3x and 10x the work (:func:`run_scaling`)."""
     repeats = repeats or (1 if quick else 3)
     names = [n for n in BENCHMARKS if only is None or n in only or n == BASELINE]
-    figures: dict = {"quick": quick, "repeats": repeats, "python": platform.python_version(),
-                     "simpy": simpy.__version__}
+    figures: dict = {"quick": quick, "repeats": repeats, **machine()}
+    steps = len(names) + (len(SCALED) if scaling else 0)
     for number, name in enumerate(names, 1):
-        _say(progress, f"[{number}/{len(names)}] {name}: running {repeats} time(s)...")
+        prefix = f"[{number}/{steps}] {name}"
+        missing = real_server_missing() if name == REAL else None
+        if missing:
+            _say(progress, f"{prefix}: skipped ({missing})")
+            figures[name] = {"skipped": missing}
+            continue
+        _say(progress, f"{prefix}: running {repeats} time(s)...")
         runs = sorted((BENCHMARKS[name](quick) for _ in range(repeats)), key=lambda r: r["rate"])
         result = dict(runs[len(runs) // 2])
-        _say(progress, f"[{number}/{len(names)}] {name}: {result['rate']:,.0f} "
-                       f"{result['unit']}/s")
+        _say(progress, f"{prefix}: {result['rate']:,.0f} {result['unit']}/s")
         if repeats > 1:
             result["rates"] = [r["rate"] for r in runs]
         figures[name] = result
     base = figures[BASELINE]["rate"]
+    real = figures.get(REAL, {}).get("rate")
     for name in names:
-        if name != BASELINE:
+        if name != BASELINE and "rate" in figures[name]:
             figures[name]["ratio_to_bare"] = figures[name]["rate"] / base
+            if real and name.startswith("jetstream_pull") and name != REAL:
+                figures[name]["speedup_over_real"] = figures[name]["rate"] / real
+    if scaling:
+        figures["scaling"] = run_scaling(quick, progress=progress, first=len(names) + 1,
+                                         steps=steps)
     return figures
+
+
+def machine() -> dict:
+    """Where and when the figures were taken: date (UTC), host, CPUs, Python, SimPy, load."""
+    import datetime
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+            "python": platform.python_version(), "simpy": simpy.__version__, "load": load}
 
 
 def _say(progress: TextIO | None, line: str) -> None:
@@ -155,13 +188,13 @@ def format_benchmarks(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def _jetstream_pull(quick: bool, trace: bool) -> dict:
+def _jetstream_pull(quick: bool, trace: bool, total: int | None = None) -> dict:
     """One R1 memory stream; a producer publishes with ``publish_async`` in rounds of 100 and
     waits for the 100 pub acks (``publish_async_completed``, as nats-py); a worker fetches
     ``fetch(100)`` from a durable pull consumer and acks each message (``msg.ack()``)."""
     from .sim import Simulation
 
-    total = 5_000 if quick else 100_000
+    total = total or (JS_QUICK if quick else JS_FULL)
     batch = 100
     sim = Simulation(seed=0, latency=0.0005, trace=trace)
     sim.add_server("n1", jetstream=True)
@@ -199,6 +232,10 @@ def _jetstream_pull(quick: bool, trace: bool) -> dict:
             "rate": total / seconds}
 
 
+JS_QUICK, JS_FULL = 5_000, 100_000
+"""Messages in the JetStream pipeline: quick and full runs."""
+
+
 @benchmark("jetstream_pull")
 def bench_jetstream_pull(quick: bool = False) -> dict:
     """One R1 stream: publish_async (acks awaited) -> pull fetch(batch=100) -> ack each,
@@ -210,3 +247,148 @@ def bench_jetstream_pull(quick: bool = False) -> dict:
 def bench_jetstream_pull_trace_off(quick: bool = False) -> dict:
     """The same JetStream pipeline with the trace off."""
     return _jetstream_pull(quick, trace=False)
+
+
+def _real_jetstream_pull(quick: bool, total: int | None = None) -> dict:
+    """The JetStream pipeline of :func:`_jetstream_pull` on a real ``nats-server`` (R1 memory
+    stream, two nats-py connections); the wall clock counts from the stream's creation."""
+    import asyncio
+
+    from .real.process import NatsServer
+
+    total = total or (JS_QUICK if quick else JS_FULL)
+    with NatsServer() as server:
+        seconds = asyncio.run(_real_pipeline(server.url, total, 100))
+    return {"unit": "messages", "messages": total, "batch": 100, "server": _server_version(),
+            "seconds": seconds, "rate": total / seconds}
+
+
+async def _real_pipeline(url: str, total: int, batch: int) -> float:
+    import asyncio
+
+    import nats
+
+    producer, worker = await nats.connect(url, name="pub"), await nats.connect(url, name="worker")
+    pjs, wjs = producer.jetstream(), worker.jetstream()
+    acked = 0
+
+    async def produce():
+        for _ in range(total // batch):
+            for _ in range(batch):
+                await pjs.publish_async("bench.js", b"0123456789abcdef")
+            await pjs.publish_async_completed()
+
+    async def consume():
+        nonlocal acked
+        sub = await wjs.pull_subscribe("bench.>", durable="worker", stream="BENCH")
+        while acked < total:
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            for msg in msgs:
+                await msg.ack()
+            acked += len(msgs)
+
+    try:
+        start = time.perf_counter()
+        await pjs.add_stream(name="BENCH", subjects=["bench.>"], storage="memory")
+        await asyncio.gather(produce(), consume())
+        await worker.flush()
+        return time.perf_counter() - start
+    finally:
+        await producer.close()
+        await worker.close()
+
+
+def _server_version() -> str:
+    import subprocess
+
+    from .real.process import find_nats_server
+
+    out = subprocess.run([str(find_nats_server()), "--version"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def real_server_missing() -> str | None:
+    """Why the real-server benchmark cannot run (no nats-server or nats-py), or None."""
+    try:
+        import nats  # noqa: F401
+
+        from .real.process import find_nats_server
+        find_nats_server()
+    except Exception as exc:  # ImportError or ServerProcessError: both say what to install
+        return str(exc)
+    return None
+
+
+@benchmark(REAL)
+def bench_jetstream_pull_real(quick: bool = False) -> dict:
+    """The JetStream pipeline on a real nats-server through nats-py: messages per second."""
+    return _real_jetstream_pull(quick)
+
+
+SCALED: dict[str, tuple[Callable[[int], dict], int, int]] = {
+    "core_fanout": (lambda n: _core_fanout(False, True, n), FANOUT_QUICK, FANOUT_FULL),
+    "core_fanout_trace_off": (lambda n: _core_fanout(False, False, n), FANOUT_QUICK,
+                              FANOUT_FULL),
+    "jetstream_pull": (lambda n: _jetstream_pull(False, True, n), JS_QUICK, JS_FULL),
+    "jetstream_pull_trace_off": (lambda n: _jetstream_pull(False, False, n), JS_QUICK, JS_FULL),
+    REAL: (lambda n: _real_jetstream_pull(False, n), JS_QUICK, JS_FULL),
+}
+"""Pipeline name -> (``fn(work) -> figures``, quick 10x work, full 10x work)."""
+
+FACTORS = (1, 3, 10)
+
+
+def run_scaling(quick: bool = False, *, progress: TextIO | None = None, first: int = 1,
+                steps: int | None = None) -> dict:
+    """Each pipeline of :data:`SCALED` run once at 1x, 3x and 10x the work (10x: the full
+    benchmark's size, or the quick one's): its ``work``, ``seconds``, ``us_per_unit`` and
+    ``cost_10x``, the 10x run's seconds over the 1x run's (10.0: linear)."""
+    steps = steps or len(SCALED)
+    out = {}
+    for number, (name, (fn, quick_top, full_top)) in enumerate(SCALED.items(), first):
+        prefix = f"[{number}/{steps}] scaling {name}"
+        if name == REAL and real_server_missing():
+            _say(progress, f"{prefix}: skipped ({real_server_missing()})")
+            continue
+        _say(progress, f"{prefix}: running at {', '.join(f'{f}x' for f in FACTORS)}...")
+        top = quick_top if quick else full_top
+        work = [top * f // FACTORS[-1] for f in FACTORS]
+        seconds = [fn(n)["seconds"] for n in work]
+        out[name] = {"work": work, "seconds": seconds,
+                     "us_per_unit": [1e6 * s / n for s, n in zip(seconds, work)],
+                     "cost_10x": seconds[-1] / seconds[0]}
+        _say(progress, f"{prefix}: 10x the work costs {out[name]['cost_10x']:.1f}x the time")
+    return out
+
+
+_LABELS = {"core_fanout": "core fan-out (per delivery)",
+           "core_fanout_trace_off": "core fan-out, trace off",
+           "jetstream_pull": "JetStream R1 pipeline (per message)",
+           "jetstream_pull_trace_off": "JetStream R1, trace off",
+           REAL: "JetStream R1 on a real nats-server"}
+
+
+def plot_scaling(figures: dict, ax=None):
+    """Cost per unit of work (µs) against the work, one line a pipeline, from
+    ``figures["scaling"]`` (or a :func:`run_scaling` result): flat lines are linear cost.
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    scaling = figures.get("scaling", figures)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.8))
+    for name, row in scaling.items():
+        style = "--" if name == REAL else "-"
+        ax.plot(row["work"], row["us_per_unit"], style, marker="o",
+                label=f"{_LABELS.get(name, name)}: 10x work = {row['cost_10x']:.1f}x time")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("work (messages, or deliveries for fan-out)")
+    ax.set_ylabel("wall-clock cost per unit (µs, log)")
+    ax.set_title("Cost per message against the work: a flat line is linear cost")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
