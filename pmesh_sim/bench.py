@@ -188,46 +188,65 @@ def format_benchmarks(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def _jetstream_pull(quick: bool, trace: bool, total: int | None = None) -> dict:
-    """One R1 memory stream; a producer publishes with ``publish_async`` in rounds of 100 and
-    waits for the 100 pub acks (``publish_async_completed``, as nats-py); a worker fetches
-    ``fetch(100)`` from a durable pull consumer and acks each message (``msg.ack()``)."""
+def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int = 100):
+    """The simulated JetStream workload, ready to run: one R1 memory stream (``max_msgs``
+    its limit); a producer publishes ``total`` messages with ``publish_async`` in rounds of
+    ``batch`` and waits for each round's pub acks (``publish_async_completed``, as nats-py); a
+    worker ``fetch(batch)``es from a durable pull consumer and acks each message. Returns the
+    simulation and ``counts`` (``published``: pub acks seen, ``acked``); the worker stops once
+    it has acked ``total``, or finds nothing left after the producer is done (with limits).
+
+    >>> sim, counts = jetstream_pipeline(300, max_msgs=100)
+    >>> sim.run(); counts
+    {'published': 300, 'acked': 300}
+    """
+    from .errors import TimeoutError as FetchTimeout
     from .sim import Simulation
 
-    total = total or (JS_QUICK if quick else JS_FULL)
-    batch = 100
     sim = Simulation(seed=0, latency=0.0005, trace=trace)
     sim.add_server("n1", jetstream=True)
     producer, worker = sim.connect(name="pub"), sim.connect(name="worker")
     pjs, wjs = producer.jetstream(), worker.jetstream()
-    acked, puback = [0], [0]
+    counts = {"published": 0, "acked": 0}
 
     def produce(env):
-        yield pjs.add_stream(name="BENCH", subjects=["bench.>"], storage="memory")
+        yield pjs.add_stream(name="BENCH", subjects=["bench.>"], storage="memory",
+                             max_msgs=max_msgs)
         for _ in range(total // batch):
             for _ in range(batch):
                 pjs.publish_async("bench.js", b"0123456789abcdef")
             yield pjs.publish_async_completed()
-            puback[0] += batch
+            counts["published"] += batch
 
     def consume(env):
         yield env.timeout(0.005)
         sub = yield wjs.pull_subscribe("bench.>", durable="worker", stream="BENCH")
-        while acked[0] < total:
-            msgs = yield sub.fetch(batch, timeout=1.0)
+        while counts["acked"] < total:
+            try:
+                msgs = yield sub.fetch(batch, timeout=1.0)
+            except FetchTimeout:
+                msgs = []
             for msg in msgs:
                 msg.ack()
-            acked[0] += len(msgs)
+            counts["acked"] += len(msgs)
+            if not msgs and counts["published"] == total:
+                break
 
     sim.process(produce(sim.env))
     sim.process(consume(sim.env))
+    return sim, counts
+
+
+def _jetstream_pull(quick: bool, trace: bool, total: int | None = None) -> dict:
+    """:func:`jetstream_pipeline` run and timed."""
+    total = total or (JS_QUICK if quick else JS_FULL)
+    sim, counts = jetstream_pipeline(total, trace=trace)
     start = time.perf_counter()
     sim.run()
     seconds = time.perf_counter() - start
-    if acked[0] != total or puback[0] != total:  # pragma: no cover - a broken simulation
-        raise RuntimeError(f"jetstream pipeline: {puback[0]} pub acks, {acked[0]} acks "
-                           f"of {total} messages")
-    return {"unit": "messages", "messages": total, "batch": batch, "trace": trace,
+    if counts != {"published": total, "acked": total}:  # pragma: no cover - a broken sim
+        raise RuntimeError(f"jetstream pipeline: {counts} of {total} messages")
+    return {"unit": "messages", "messages": total, "batch": 100, "trace": trace,
             "trace_events": len(sim.trace), "virtual_seconds": sim.now, "seconds": seconds,
             "rate": total / seconds}
 
@@ -392,3 +411,44 @@ def plot_scaling(figures: dict, ax=None):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def retained_bytes(total: int, *, max_msgs: int = -1, trace: bool = False) -> int:
+    """Bytes a finished :func:`jetstream_pipeline` run still holds (tracemalloc, after a full
+    collection; the simulation is kept alive while measuring)."""
+    import gc
+    import tracemalloc
+
+    jetstream_pipeline(200, trace=trace)[0].run()     # imports and caches warmed first
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start(1)
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        sim, _ = jetstream_pipeline(total, trace=trace, max_msgs=max_msgs)
+        sim.run()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if started:
+            tracemalloc.stop()
+
+
+def run_memory(quick: bool = False, *, progress: TextIO | None = None) -> dict:
+    """Memory of the JetStream pipeline: ``bytes_per_stored_msg`` (every message kept, trace
+    off; the 16-byte payload is shared), and what a stream limited to 1,000 messages retains
+    after 1x and 10x the messages (trace off): ``limited_growth_per_msg`` is the extra bytes
+    per extra message published (0: bounded by the limits)."""
+    small, large = (2_000, 20_000) if quick else (20_000, 200_000)
+    _say(progress, f"memory: {small:,} stored, then {small:,} and {large:,} through a "
+                   f"1,000-message limit...")
+    stored = retained_bytes(small)
+    limited = [retained_bytes(n, max_msgs=1000) for n in (small, large)]
+    out = {"stored_msgs": small, "bytes_per_stored_msg": stored / small,
+           "limited_max_msgs": 1000, "limited_published": [small, large],
+           "limited_retained_bytes": limited,
+           "limited_growth_per_msg": (limited[1] - limited[0]) / (large - small)}
+    _say(progress, f"memory: {out['bytes_per_stored_msg']:.0f} bytes per stored message; "
+                   f"limited stream grows {out['limited_growth_per_msg']:.2f} bytes per message")
+    return out
