@@ -108,14 +108,15 @@ def bench_core_fanout_trace_off(quick: bool = False) -> dict:
 
 def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
                    only: list[str] | None = None, progress: TextIO | None = None,
-                   scaling: bool = False) -> dict:
+                   scaling: bool = False, memory: bool = False) -> dict:
     """Run the benchmarks (each ``repeats`` times, 3 by default, 1 when quick) in one process;
     for each, the run with the median rate, plus ``ratio_to_bare``. ``progress`` (a text file
     such as ``sys.stderr``) gets a line as each benchmark starts and one as it ends.
 
     Without a nats-server the real-server benchmark is ``{"skipped": reason}``; with one, the
     simulated pipelines get ``speedup_over_real``. ``scaling=True`` adds ``"scaling"``: each
-    pipeline's cost at 1x, 3x and 10x the work (:func:`run_scaling`)."""
+    pipeline's cost at 1x, 3x and 10x the work (:func:`run_scaling`); ``memory=True`` adds
+    ``"memory"`` (:func:`run_memory`)."""
     repeats = repeats or (1 if quick else 3)
     names = [n for n in BENCHMARKS if only is None or n in only or n == BASELINE]
     figures: dict = {"quick": quick, "repeats": repeats, **machine()}
@@ -144,6 +145,8 @@ def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
     if scaling:
         figures["scaling"] = run_scaling(quick, progress=progress, first=len(names) + 1,
                                          steps=steps)
+    if memory:
+        figures["memory"] = run_memory(quick, progress=progress)
     return figures
 
 
@@ -164,25 +167,40 @@ def _say(progress: TextIO | None, line: str) -> None:
 
 
 def format_benchmarks(figures: dict) -> str:
-    """The figures as a short table.
+    """The figures as a short table (then scaling and memory, when measured).
 
     >>> print(format_benchmarks({"quick": True, "repeats": 1,
     ...     "simpy_bare_loop": {"unit": "events", "rate": 2e6, "seconds": 0.05},
-    ...     "core_fanout": {"unit": "deliveries", "rate": 1e6, "seconds": 0.02,
-    ...                     "ratio_to_bare": 0.5}}))
-    benchmark                 rate                         seconds  ratio to bare
-    simpy_bare_loop           2,000,000 events/s             0.050              -
-    core_fanout               1,000,000 deliveries/s         0.020           0.50
+    ...     "jetstream_pull": {"unit": "messages", "rate": 4e4, "seconds": 0.1,
+    ...                        "ratio_to_bare": 0.02, "speedup_over_real": 2.5},
+    ...     "jetstream_pull_real": {"skipped": "nats-server was not found"},
+    ...     "scaling": {"jetstream_pull": {"cost_10x": 10.4}}}))
+    benchmark                 rate                         seconds  ratio to bare  vs real
+    simpy_bare_loop           2,000,000 events/s             0.050              -        -
+    jetstream_pull            40,000 messages/s              0.100           0.02     2.5x
+    jetstream_pull_real       skipped: nats-server was not found
+    10x the work costs: jetstream_pull 10.4x
     (quick run, median of 1)
     """
-    lines = [f"{'benchmark':25} {'rate':26} {'seconds':>9}  ratio to bare"]
+    lines = [f"{'benchmark':25} {'rate':26} {'seconds':>9}  ratio to bare  vs real"]
     for name, result in figures.items():
+        if isinstance(result, dict) and "skipped" in result:
+            lines.append(f"{name:25} skipped: {result['skipped']}")
         if not isinstance(result, dict) or "rate" not in result:
             continue
-        ratio = result.get("ratio_to_bare")
+        ratio, real = result.get("ratio_to_bare"), result.get("speedup_over_real")
         rate = f"{result['rate']:,.0f} {result['unit']}/s"
         lines.append(f"{name:25} {rate:26} {result['seconds']:9.3f}  "
-                     f"{'-' if ratio is None else format(ratio, '.2f'):>13}")
+                     f"{'-' if ratio is None else format(ratio, '.2f'):>13}  "
+                     f"{'-' if real is None else format(real, '.1f') + 'x':>7}")
+    if figures.get("scaling"):
+        lines.append("10x the work costs: " + ", ".join(
+            f"{name} {row['cost_10x']:.1f}x" for name, row in figures["scaling"].items()))
+    if figures.get("memory"):
+        mem = figures["memory"]
+        lines.append(f"memory: {mem['bytes_per_stored_msg']:.0f} bytes per stored message; a "
+                     f"stream limited to {mem['limited_max_msgs']:,} grows "
+                     f"{mem['limited_growth_per_msg']:.2f} bytes per message published")
     lines.append(f"({'quick' if figures.get('quick') else 'full'} run, median of "
                  f"{figures.get('repeats')})")
     return "\n".join(lines)
@@ -196,9 +214,12 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
     simulation and ``counts`` (``published``: pub acks seen, ``acked``); the worker stops once
     it has acked ``total``, or finds nothing left after the producer is done (with limits).
 
-    >>> sim, counts = jetstream_pipeline(300, max_msgs=100)
+    >>> sim, counts = jetstream_pipeline(300)
     >>> sim.run(); counts
     {'published': 300, 'acked': 300}
+    >>> sim, counts = jetstream_pipeline(300, max_msgs=100)   # the limit removed 200 before
+    >>> sim.run(); counts                                    # the worker's consumer existed
+    {'published': 300, 'acked': 100}
     """
     from .errors import TimeoutError as FetchTimeout
     from .sim import Simulation
@@ -441,11 +462,12 @@ def run_memory(quick: bool = False, *, progress: TextIO | None = None) -> dict:
     after 1x and 10x the messages (trace off): ``limited_growth_per_msg`` is the extra bytes
     per extra message published (0: bounded by the limits)."""
     small, large = (2_000, 20_000) if quick else (20_000, 200_000)
-    _say(progress, f"memory: {small:,} stored, then {small:,} and {large:,} through a "
+    kept = 5_000 if quick else 20_000        # enough that fixed costs (caches) are spread thin
+    _say(progress, f"memory: {kept:,} stored, then {small:,} and {large:,} through a "
                    f"1,000-message limit...")
-    stored = retained_bytes(small)
+    stored = retained_bytes(kept)
     limited = [retained_bytes(n, max_msgs=1000) for n in (small, large)]
-    out = {"stored_msgs": small, "bytes_per_stored_msg": stored / small,
+    out = {"stored_msgs": kept, "bytes_per_stored_msg": stored / kept,
            "limited_max_msgs": 1000, "limited_published": [small, large],
            "limited_retained_bytes": limited,
            "limited_growth_per_msg": (limited[1] - limited[0]) / (large - small)}

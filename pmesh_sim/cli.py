@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args) -> int:
     from .bench import format_benchmarks, run_benchmarks
 
-    figures = run_benchmarks(quick=args.quick, progress=sys.stderr, scaling=True)
+    figures = run_benchmarks(quick=args.quick, progress=sys.stderr, scaling=True,
+                             memory=True)
     if args.plot:
         from .bench import plot_scaling
 
