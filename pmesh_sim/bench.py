@@ -424,8 +424,12 @@ def plot_scaling(figures: dict, ax=None):
         style = "--" if name == REAL else "-"
         ax.plot(row["work"], row["us_per_unit"], style, marker="o",
                 label=f"{_LABELS.get(name, name)}: 10x work = {row['cost_10x']:.1f}x time")
+    from matplotlib.ticker import ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel("work (messages, or deliveries for fan-out)")
     ax.set_ylabel("wall-clock cost per unit (µs, log)")
     ax.set_title("Cost per message against the work: a flat line is linear cost")

@@ -18,12 +18,20 @@ checks them, :meth:`Trace.check` does.
 ['time', 'kind', 'node', 'client', 'subject', 'msg_id']
 >>> trace.check()      # the kinds and fields of pmesh_sim.trace_kinds: nothing wrong
 []
+
+A trace narrowed to some kinds keeps only those (for long runs: the rest costs no memory):
+
+>>> acks = Trace(clock=lambda: 2.0, kinds=["ack"])
+>>> acks.emit("publish", node="n1", client="a", subject="x", msg_id=1)
+>>> acks.emit("ack", node="n1", client="b", subject="$JS.ACK.S.C.1.1.1.0.0", msg_id=1)
+>>> acks.kinds(), sorted(acks.kept)
+(['ack'], ['ack'])
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = ["Event", "Trace"]
@@ -46,15 +54,26 @@ class Trace:
 
     Records are kept as three columns (times, kinds, field dicts) rather than one tuple each:
     a long run then allocates nothing the garbage collector has to scan, which keeps the hot
-    paths fast. ``enabled=False`` keeps nothing (for long benchmark runs that only count).
+    paths fast. ``enabled=False`` keeps nothing (for long benchmark runs that only count);
+    ``kinds`` (names registered in :mod:`pmesh_sim.trace_kinds`) keeps only records of those
+    kinds, and ``kept`` is then their frozenset (None: every kind). An unregistered name is a
+    :class:`~pmesh_sim.errors.ConfigError`, not a trace that silently stays empty.
     """
 
-    def __init__(self, clock: Callable[[], float], *, enabled: bool = True):
+    def __init__(self, clock: Callable[[], float], *, enabled: bool = True,
+                 kinds: Iterable[str] | None = None):
         self._clock = clock
         self._times: list[float] = []
         self._kinds: list[str] = []
         self._fields: list[dict[str, Any]] = []
         self.enabled = enabled
+        self.kept: frozenset[str] | None = None
+        if kinds is not None:
+            self.kept = _registered(kinds)
+            # narrowed: the instance's emit/record check the kind; unnarrowed traces keep
+            # the class's methods, so the hot paths pay nothing for narrowing
+            self.emit = self._emit_kept          # type: ignore[method-assign]
+            self.record = self._record_kept      # type: ignore[method-assign]
 
     def emit(self, kind: str, **fields: Any) -> None:
         """Record one event of ``kind`` at the clock's current time."""
@@ -66,6 +85,18 @@ class Trace:
     def record(self, time: float, kind: str, fields: dict[str, Any]) -> None:
         """Record one event with its time and fields given (for hot paths; honours ``enabled``)."""
         if self.enabled:
+            self._times.append(time)
+            self._kinds.append(kind)
+            self._fields.append(fields)
+
+    def _emit_kept(self, kind: str, **fields: Any) -> None:
+        if self.enabled and kind in self.kept:
+            self._times.append(self._clock())
+            self._kinds.append(kind)
+            self._fields.append(fields)
+
+    def _record_kept(self, time: float, kind: str, fields: dict[str, Any]) -> None:
+        if self.enabled and kind in self.kept:
             self._times.append(time)
             self._kinds.append(kind)
             self._fields.append(fields)
@@ -132,6 +163,20 @@ class Trace:
     def dumps(self) -> str:
         """JSON Lines, one event a line, keys in a fixed order: equal traces give equal text."""
         return "".join(json.dumps(e.to_dict(), default=_jsonable) + "\n" for e in self)
+
+
+def _registered(kinds: Iterable[str]) -> frozenset[str]:
+    from .errors import ConfigError
+    from .trace_kinds import KINDS
+
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    kept = frozenset(kinds)
+    unknown = sorted(kept - KINDS.keys())
+    if unknown:
+        raise ConfigError(f"trace kinds {unknown}: not registered trace kinds "
+                          f"(see docs/trace.md)")
+    return kept
 
 
 def _jsonable(value: Any) -> Any:
