@@ -447,9 +447,10 @@ def plot_scaling(figures: dict, ax=None):
     return ax
 
 
-def retained_bytes(total: int, *, max_msgs: int = -1, trace: bool = False) -> int:
-    """Bytes a finished :func:`jetstream_pipeline` run still holds (tracemalloc, after a full
-    collection; the simulation is kept alive while measuring)."""
+def memory_use(total: int, *, max_msgs: int = -1, trace: bool = False) -> tuple[int, int]:
+    """Bytes a :func:`jetstream_pipeline` run of ``total`` messages holds when it has finished
+    (the simulation kept alive), and the most it held at any moment: tracemalloc, after a
+    full collection."""
     import gc
     import tracemalloc
 
@@ -460,30 +461,41 @@ def retained_bytes(total: int, *, max_msgs: int = -1, trace: bool = False) -> in
     try:
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
         sim, _ = jetstream_pipeline(total, trace=trace, max_msgs=max_msgs)
         sim.run()
         gc.collect()
-        return tracemalloc.get_traced_memory()[0] - before
+        now, peak = tracemalloc.get_traced_memory()
+        return now - before, peak - before
     finally:
         if started:
             tracemalloc.stop()
 
 
+def retained_bytes(total: int, *, max_msgs: int = -1, trace: bool = False) -> int:
+    """The first of :func:`memory_use`: what a finished run still holds."""
+    return memory_use(total, max_msgs=max_msgs, trace=trace)[0]
+
+
 def run_memory(quick: bool = False, *, progress: TextIO | None = None) -> dict:
     """Memory of the JetStream pipeline: ``bytes_per_stored_msg`` (every message kept, trace
     off; the 16-byte payload is shared), and what a stream limited to 1,000 messages retains
-    after 1x and 10x the messages (trace off): ``limited_growth_per_msg`` is the extra bytes
-    per extra message published (0: bounded by the limits)."""
+    after 1x and 10x the messages (trace off), and the most it held while running:
+    ``limited_growth_per_msg`` and ``limited_peak_growth_per_msg`` are the extra bytes per
+    extra message published (0: bounded by the limits)."""
     small, large = (2_000, 20_000) if quick else (20_000, 200_000)
     kept = 5_000 if quick else 20_000        # enough that fixed costs (caches) are spread thin
     _say(progress, f"memory: {kept:,} stored, then {small:,} and {large:,} through a "
                    f"1,000-message limit...")
     stored = retained_bytes(kept)
-    limited = [retained_bytes(n, max_msgs=1000) for n in (small, large)]
+    limited = [memory_use(n, max_msgs=1000) for n in (small, large)]
     out = {"stored_msgs": kept, "bytes_per_stored_msg": stored / kept,
            "limited_max_msgs": 1000, "limited_published": [small, large],
-           "limited_retained_bytes": limited,
-           "limited_growth_per_msg": (limited[1] - limited[0]) / (large - small)}
+           "limited_retained_bytes": [m[0] for m in limited],
+           "limited_peak_bytes": [m[1] for m in limited],
+           "limited_growth_per_msg": (limited[1][0] - limited[0][0]) / (large - small),
+           "limited_peak_growth_per_msg": (limited[1][1] - limited[0][1]) / (large - small)}
     _say(progress, f"memory: {out['bytes_per_stored_msg']:.0f} bytes per stored message; "
-                   f"limited stream grows {out['limited_growth_per_msg']:.2f} bytes per message")
+                   f"limited stream grows {out['limited_growth_per_msg']:.2f} bytes per message "
+                   f"(peak {out['limited_peak_growth_per_msg']:.2f})")
     return out
