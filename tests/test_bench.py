@@ -82,6 +82,7 @@ def test_bench_json_has_machine_real_speedup_scaling_and_memory(quick_bench):
     memory = figures["memory"]
     assert 0 < memory["bytes_per_stored_msg"] <= 250
     assert memory["limited_retained_bytes"][0] > 0
+    assert len(memory["limited_peak_bytes"]) == 2 and "limited_peak_growth_per_msg" in memory
 
 
 def test_bench_plot_writes_a_png_of_cost_against_work(quick_run):
