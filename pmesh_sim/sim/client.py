@@ -441,14 +441,16 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        if trace.enabled:
+        if not trace.enabled:
+            record = None
+        elif reply and reply.startswith("$JS.ACK."):     # a dict: its ack record reads it
             record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
                       "subject": subject, "msg_id": msg_id}
-            if reply and reply.startswith("$JS.ACK."):
-                _add_js_fields(record, reply)
-        else:
-            record = None
-        msg = Msg(self, subject, reply, data, headers, sub, record)
+            _add_js_fields(record, reply)
+        else:                                            # a row (Trace.record)
+            record = (_DELIVER_KEYS, self.server.name, self.name, sub.sid, subject, msg_id)
+        msg = Msg(self, subject, reply, data, headers, sub,
+                  record if type(record) is dict else None)
         cb = sub._plain_cb
         if cb is not None:
             trace.record(self.env.now, "deliver", record)
@@ -595,12 +597,16 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
             now = client.env.now
             on = trace.enabled
         if on:
-            record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
-                      "subject": subject, "msg_id": msg_id}
-            if reply and reply.startswith("$JS.ACK."):
+            if reply and reply.startswith("$JS.ACK."):   # a dict: its ack record reads it
+                record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
+                          "subject": subject, "msg_id": msg_id}
                 _add_js_fields(record, reply)
-            trace.record(now, "deliver", record)
-            cb(Msg(client, subject, reply, data, headers, sub, record))
+                trace.record(now, "deliver", record)
+                cb(Msg(client, subject, reply, data, headers, sub, record))
+            else:                                        # a row (Trace.record)
+                trace.record(now, "deliver", (_DELIVER_KEYS, client.server.name, client.name,
+                                              sub.sid, subject, msg_id))
+                cb(Msg(client, subject, reply, data, headers, sub))
         else:
             cb(Msg(client, subject, reply, data, headers, sub))
 
@@ -608,6 +614,7 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
 
 
 _PUBLISH_KEYS = ("node", "client", "subject", "reply", "msg_id", "size")
+_DELIVER_KEYS = ("node", "client", "sid", "subject", "msg_id")
 _PUBLISH_ID_KEYS = _PUBLISH_KEYS + ("nats_msg_id",)
 _ACK_KEYS = ("node", "client", "msg_id", "stream", "consumer", "stream_seq", "consumer_seq",
              "action")
