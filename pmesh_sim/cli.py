@@ -1,4 +1,4 @@
-"""The ``pmesh-sim`` command line: run, validate, bench, demo.
+"""The ``pmesh-sim`` command line: run, validate, bench, demo, fuzz, sweep.
 
 Each subcommand is a thin function over the library; errors a user can fix exit with status 2
 and one readable line, never a traceback.
@@ -43,6 +43,31 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
     bench.add_argument("--plot", metavar="PNG", help="also draw cost against work into PNG")
+
+    fuzz = commands.add_parser("fuzz", help="random scenarios on both backends; disagreements "
+                                            "shrunk and written to scenarios/found/")
+    fuzz.add_argument("--examples", type=int, default=100, metavar="N")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="S")
+    fuzz.add_argument("--workers", type=int, default=2, metavar="W",
+                      help="worker processes, each with its own nats-server (default 2)")
+    fuzz.add_argument("--out", default="scenarios/found", metavar="DIR")
+
+    sweep = commands.add_parser("sweep", help="run a scenario over a grid of parameters x "
+                                "seeds and check every run")
+    sweep.add_argument("file")
+    sweep.add_argument("--param", action="append", metavar="KEY=V1,V2",
+                       help="a grid key (network.loss, streams.NAME.FIELD, "
+                            "consumers.NAME.FIELD, steps.INDEX.KEY...) and its values; repeat "
+                            "for more keys")
+    sweep.add_argument("--seeds", type=int, default=10, metavar="N",
+                       help="run each point with seeds 0..N-1 (default 10)")
+    sweep.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="processes (default: all cores; 1: this process)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on a Dask cluster (tcp://host:8786); needs pmesh-sim[dask]")
+    sweep.add_argument("--out", default=None, metavar="CSV", help="write every run's row")
+    sweep.add_argument("--backend", choices=["sim", "real"], default="sim",
+                       help="sim (default) or real: each run starts its own nats-server")
 
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
     demo.add_argument("--report", default="reports/demo", metavar="DIR",
@@ -94,13 +119,26 @@ def _validate(args) -> int:
     return validate_command(args)
 
 
+def _sweep(args) -> int:
+    from .experiments.sweep import sweep_command
+
+    return sweep_command(args)
+
+
 def _demo(args) -> int:
     from .demo import demo_command
 
     return demo_command(args)
 
 
-_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo}
+def _fuzz(args) -> int:
+    from .fuzz.command import fuzz_command
+
+    return fuzz_command(args)
+
+
+_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo, "fuzz": _fuzz,
+             "sweep": _sweep}
 
 
 if __name__ == "__main__":  # pragma: no cover

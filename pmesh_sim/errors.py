@@ -13,6 +13,7 @@
     │   ├── SlowConsumerError             a subscription's pending limits overflowed
     │   ├── MsgAlreadyAckdError           a JetStream message acked (or nak'd, termed) twice
     │   ├── ConnectionClosedError         a call on a closed connection
+    │   ├── OutboundBufferLimitError      a publish while reconnecting overflowed the buffer
     │   └── NoStreamResponseError         a JetStream publish no stream answered
     ├── ServerProcessError (RuntimeError) a real nats-server could not be found, started or reached
     ├── SimulationStuckError (RuntimeError) virtual time stopped advancing: names what spins
@@ -46,6 +47,7 @@ __all__ = [
     "NoStreamResponseError",
     "MsgAlreadyAckdError",
     "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError",
     "SimulationStuckError",
     "NotSimulatedError",
@@ -102,6 +104,10 @@ class MsgAlreadyAckdError(NatsError):
 
 class ConnectionClosedError(NatsError):
     """The connection is closed: it cannot publish, subscribe or flush any more."""
+
+
+class OutboundBufferLimitError(NatsError):
+    """A publish while reconnecting did not fit nats-py's pending buffer (``pending_size``)."""
 
 
 class ServerProcessError(PmeshError, RuntimeError):

@@ -9,8 +9,10 @@ backends cannot drift.
 
 Connection layout, the same on both backends: one connection (``steps``) makes every step's
 call (publishes, requests, JetStream API requests, fetches and acks); each subscription gets a
-connection of its own, named after it. Admin and info ops are the JetStream API's requests sent
-as raw requests (the bodies nats-py would send), so a result holds exactly what the server said.
+connection of its own, named after it. A step with ``server: n3`` makes its call on a second
+steps connection that starts on n3 (``b.select(server)`` picks it; ``""`` is the default).
+Admin and info ops are the JetStream API's requests sent as raw requests (the bodies nats-py
+would send), so a result holds exactly what the server said.
 
 >>> wire_stream_config({"name": "S", "max_age": 1.5})["max_age"]
 1500000000
@@ -220,12 +222,15 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         fields = {"deliver_subject": cfg["deliver_subject"]} if cfg.get("deliver_subject") else {}
         if cfg.get("deliver_group"):
             fields["deliver_group"] = cfg["deliver_group"]
+        if cfg.get("opt_start_seq"):
+            fields["opt_start_seq"] = cfg["opt_start_seq"]
         b.trace.emit("consumer_config", node=b.node, stream=resp.get("stream_name", ""),
                      consumer=resp.get("name", ""), filter_subjects=filters,
                      pull=not cfg.get("deliver_subject"),
                      ack_policy=cfg.get("ack_policy", "explicit"),
                      ack_wait=cfg.get("ack_wait", 30_000_000_000) / 1e9,
-                     max_deliver=cfg.get("max_deliver", -1), **fields)
+                     max_deliver=cfg.get("max_deliver", -1),
+                     deliver_policy=cfg.get("deliver_policy", "all"), **fields)
         return sc.consumer_info(resp)
 
     def add_stream(fields):
@@ -263,6 +268,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         wait = step.at - b.now()
         if wait > 0:
             yield b.sleep(wait)
+        b.select(step.server)
         b.trace.emit("step", node=b.node, index=step.index, op=step.op)
         a = step.args
         op = step.op
@@ -296,6 +302,8 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                               sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0),
                                          ack.get("duplicate")))
                     _trace_pub_ack(b, result)
+        elif op == "workload":
+            result = yield from _workload(b, step)
         elif op == "fetch" and a.get("background"):
             # a pull that waits while later steps run, on a pull subscription of its own
             key = (a["stream"], a["consumer"])
@@ -353,10 +361,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             result = sc.outcome("unsubscribed")
         elif op == "wait":
             result = sc.outcome("waited")
-        elif op == "stepdown":
-            result = yield from api(f"$JS.API.STREAM.LEADER.STEPDOWN.{a['stream']}", None,
-                                    lambda resp: sc.outcome("stepped_down"))
-        else:  # faults
+        else:  # faults, stepdown too (the real backend asks the JetStream API)
             result = yield from _maybe(b.fault(op, a))
         b.trace.emit("step_result", node=b.node, index=step.index, op=op, result=result)
         steps.append(sc.step_record(step, result))
@@ -364,6 +369,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     for handles in background.values():   # fetches nobody collected still end before final
         for handle in handles:
             yield from _maybe(b.join(handle))
+    b.select("")
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
     final: dict[str, dict] = {"streams": {}, "consumers": {}}
@@ -403,6 +409,36 @@ def _fetch(b, a: dict, slot: int | None = None):
                 b.trace.emit("ack_error", node=b.node, stream_seq=seq, error=type(exc).__name__)
     yield from _maybe(b.flush())
     return {"messages": out}
+
+
+def _workload(b, step):
+    """A stochastic publisher (:mod:`pmesh_sim.experiments.workload`): each message a
+    js_publish at its drawn offset; the result counts the pub acks by outcome."""
+    from .experiments.workload import schedule
+
+    start = b.now()
+    counts = {"published": 0, "acked": 0, "duplicates": 0, "errors": 0, "timeouts": 0}
+    for at, subject, data, headers in schedule(step.args, b.seed, step.index):
+        wait = start + at - b.now()
+        if wait > 0:
+            yield b.sleep(wait)
+        counts["published"] += 1
+        try:
+            msg = yield from _maybe(b.request(subject, data, step.args.get("timeout",
+                                                                           API_TIMEOUT), headers))
+        except Exception as exc:  # noqa: BLE001
+            outcome = classify_error(exc)
+            counts["timeouts" if outcome.get("outcome") == "timeout" else "errors"] += 1
+            if "error" in outcome:
+                _trace_pub_ack(b, outcome)
+            continue
+        ack = json.loads(msg.data or b"{}")
+        result = (sc.error_result(ack["error"]) if "error" in ack else
+                  sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0), ack.get("duplicate")))
+        _trace_pub_ack(b, result)
+        counts["errors" if "error" in result else
+               "duplicates" if result["duplicate"] else "acked"] += 1
+    return counts
 
 
 def _trace_pub_ack(b, result: dict) -> None:

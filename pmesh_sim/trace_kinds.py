@@ -35,8 +35,9 @@ LAYERS = {
     "jetstream": "the stream and consumer state machines (simulation only)",
     "scenario": "the step driver shared by both backends (runners.scenario_program)",
     "fault": "faults injected into the servers",
-    "cluster": "RAFT (pmesh_sim.cluster.raft: elections, votes, append/commit/apply); pure, not "
-               "yet wired into a simulated server",
+    "cluster": "routes between nodes (sim/routes.py: routes up and down, interest, forwarded "
+               "messages, what a link dropped) and RAFT (pmesh_sim.cluster.raft: elections, "
+               "votes, append/commit/apply; pure, not yet wired into a simulated server)",
 }
 
 #: ``discard.reason``: why a stream dropped or refused a message (a fixed set).
@@ -229,7 +230,10 @@ _ALL = [
        filter_subjects="its filters ([] = all)", pull="True: pull, False: push",
        deliver_subject_opt="push: where it delivers", deliver_group_opt="push: queue group",
        ack_policy="none, all or explicit", ack_wait="seconds a delivery waits for its ack",
-       max_deliver="deliveries at most (-1: no limit)"),
+       max_deliver="deliveries at most (-1: no limit)",
+       deliver_policy_opt="all, last, new, by_start_sequence, by_start_time or "
+       "last_per_subject (for the delivery checkers)",
+       opt_start_seq_opt="by_start_sequence: the first sequence"),
     _k("ack_error", "scenario", "an ack_sync in a fetch step got no answer",
        stream_seq="stream sequence", error="the error's class name"),
     # ----------------------------------------------------------------- cluster
@@ -266,9 +270,38 @@ _ALL = [
     _k("raft_recover", "cluster", "a restarted peer recovered its log",
        group_r="the RAFT group", term_r="the term", log_index="its last index",
        commit="the commit index it knows"),
+    # sim/routes.py and sim/network.py (simulation only)
+    _k("route_up", "cluster", "a route to a peer node opened (interest is exchanged next)",
+       peer="the other node"),
+    _k("route_down", "cluster", "a route to a peer node closed; its interest is forgotten",
+       peer="the other node", reason="killed, peer_killed or partition"),
+    _k("route_interest", "cluster", "a peer's subscription became known (RS+) or was "
+       "removed (RS-) one route hop after it changed", peer="the node it lives on",
+       subject="its subject", queue="its queue group ('' for none)",
+       added="True: RS+, False: RS-"),
+    _k("forward", "cluster", "a message was sent over a route to a peer with interest",
+       peer="the receiving node", subject="subject", msg_id=_MSG,
+       queues="queue groups it is for, comma-separated ('' : plain interest only)"),
+    _k("link_drop", "cluster", "a link dropped a message (a partition, a dead end, the "
+       "link's own loss)", src="the sending end", dst="the receiving end",
+       reason="cut, down or loss"),
     # ------------------------------------------------------------------- fault
     _k("kill", "fault", "a server process was killed"),
     _k("restart", "fault", "a server process was restarted"),
+    _k("pause", "fault", "a server process was paused (it processes nothing; messages to it "
+       "wait)"),
+    _k("resume", "fault", "a paused server process runs again",
+       released_opt="messages that had waited for it", timers_opt="its timers that had "
+       "waited"),
+    _k("partition", "fault", "the routes between groups of nodes were cut (node is '')",
+       groups="the groups: names comma-separated, groups separated by ' | '"),
+    _k("heal", "fault", "every partition was undone (node is '')"),
+    _k("link", "fault", "a link's own loss and delay were set (both directions)",
+       src="one end", dst="the other end", loss="loss probability", delay="extra seconds"),
+    _k("stepdown", "fault", "a leader was asked to step down (the JetStream API; the meta "
+       "group's: group meta)",
+       stream_opt="the stream (its group, or its consumer's)", consumer_opt="the consumer",
+       preferred_opt="the node asked to lead next"),
 ]
 
 #: Every kind, by name.

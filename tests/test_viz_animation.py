@@ -116,3 +116,38 @@ def test_a_message_crosses_the_route_before_it_is_delivered_there():
 def test_a_notebook_shows_the_animation_itself():
     anim = animate(core_trace(), frames=3)
     assert "data:image/png;base64" in anim._repr_html_()
+
+
+def test_inbox_plumbing_of_a_jetstream_client_is_not_animated(sim):
+    """API replies and pub acks reach the client on _INBOX subjects: no dot for them."""
+    nc = sim.connect(name="app")
+    js = nc.jetstream()
+
+    def main():
+        yield js.add_stream(name="ORDERS", subjects=["orders.>"])
+        yield js.publish("orders.1", b"x")
+        yield js.add_consumer("ORDERS", durable_name="worker", ack_wait=1.0)
+        sub = yield js.pull_subscribe("orders.>", durable="worker")
+        (msg,) = yield sub.fetch(1, timeout=1.0)
+        yield msg.ack_sync()
+
+    sim.process(main())
+    sim.run(until=2)
+    anim = animate(sim.trace, frames=3)
+    assert sorted(t.kind for t in anim.trips) == ["ack", "deliver", "publish"]
+    (deliver,) = [t for t in anim.trips if t.kind == "deliver"]
+    assert deliver.path == ["stream:ORDERS", "consumer:ORDERS/worker", "subscriber:app"]
+
+
+def test_an_expiry_dot_shows_above_its_consumer_not_under_its_box():
+    from pmesh_sim.viz.animation import _frame
+    from pmesh_sim.viz.layout import layered_positions
+    from pmesh_sim.viz.topology import topology_graph
+
+    trace = jetstream_trace()
+    (expiry,) = [t for t in animate(trace, frames=6).trips if t.kind == "timeout"]
+    (node,) = expiry.path
+    pos = layered_positions(topology_graph(trace))
+    offsets, _ = _frame([expiry], pos, (expiry.start + expiry.end) / 2)
+    (x, y), (node_x, node_y) = offsets[0], pos[node]
+    assert x == node_x and y > node_y     # the node's box, drawn over the dots, would hide it

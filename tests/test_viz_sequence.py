@@ -209,3 +209,26 @@ def test_fifty_messages_to_three_receivers_keep_their_labels_apart():
     assert overlaps == []
     texts = [t.get_text() for t in drawn.ax.texts]
     assert all(f"seq {s} ×2" in texts for s in (4, 11, 18, 25, 32, 39, 46))
+
+
+def test_no_responders_answer_is_drawn_from_the_server_to_the_requester():
+    from pmesh_sim import NoRespondersError, Simulation
+
+    sim = Simulation(seed=1, latency=0.001)
+    sim.add_server("n1")
+    alice = sim.connect(name="alice")
+
+    def client():
+        try:
+            yield alice.request("svc.nobody", b"", timeout=0.5)
+        except NoRespondersError:
+            pass
+
+    sim.process(client())
+    sim.run(until=1)
+    drawn = draw_sequence(sim.trace)
+    assert {k: len(v) for k, v in drawn.arrows.items()} == {"publish": 1, "no_responders": 1}
+    (answer,) = drawn.arrows["no_responders"]
+    (publish,) = drawn.arrows["publish"]
+    assert answer.xyann[0] >= publish.xy[0]        # it leaves when the request has arrived
+    assert answer.xy[1] > answer.xyann[1]           # from the server's lane up to alice's

@@ -9,7 +9,8 @@ import pytest  # noqa: E402
 
 from pmesh_sim.trace import Trace  # noqa: E402
 from pmesh_sim.viz import draw_consumer_timeline  # noqa: E402
-from pmesh_sim.viz.timeline import ack_floor_series, consumer_events  # noqa: E402
+from pmesh_sim.viz.timeline import _EXPIRED, ack_floor_series, consumer_events  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 from viz2_traces import consumer_story  # noqa: E402
 
 
@@ -126,3 +127,17 @@ def test_given_axes_are_used():
     fig, ax = plt.subplots()
     out = draw_consumer_timeline(consumer_story().trace, "worker", ax=ax)
     assert out.ax.figure is fig and len(fig.axes) == 2
+
+
+def test_a_redelivery_at_the_expiry_instant_measures_ack_wait_and_draws_it_expired():
+    trace = Trace(clock=lambda: 0.0)
+    where = {"node": "n1", "stream": "S", "consumer": "worker", "msg_id": 1, "stream_seq": 1}
+    trace.record(0.5, "js_deliver", {**where, "subject": "s.1", "num_delivered": 1})
+    trace.record(1.5, "ack_timeout", {**where, "num_delivered": 1})
+    # a pull that was waiting gets the redelivery at the same instant
+    trace.record(1.5, "js_deliver", {**where, "subject": "s.1", "num_delivered": 2})
+    out = draw_consumer_timeline(trace, "worker")
+    assert out.ack_wait == 1.0 and "measured" in out.ax.get_title()
+    first, colour = out.windows.get_segments()[0], out.windows.get_colors()[0]
+    assert [tuple(p) for p in first] == [(0.5, 1.0), (1.5, 1.0)]
+    assert to_hex(colour) == _EXPIRED     # drawn as expired, not "closed in time"

@@ -363,11 +363,13 @@ class JetStream:
 
     def _stream_update(self, tokens, body, now):
         name = tokens[2]
-        st = self._stream(name)
         new = StreamConfig.from_wire(body)
-        if new.name and new.name != name:
+        new.name = new.name or name
+        # jsStreamUpdateRequest: the config alone is checked before the name and the lookup
+        check_stream_config(new, clustered=self.peers > 1)
+        if new.name != name:
             raise JetStreamError.from_err_code(10056)
-        new.name = name
+        st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
         became_interest = (cfg.retention == RetentionPolicy.INTEREST

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
 from .pull import NS, PullRequest, parse_pull
 from .stream import Stream, _rfc3339, parse_rfc3339
 
@@ -323,6 +323,10 @@ class Consumer:
             self._scanned -= 1
             return msg, 1
         self._scanned = last
+        if st.config.storage == StorageType.MEMORY and last >= self.sseq:
+            # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
+            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1)
+            self.sseq = last + 1
         return None
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:

@@ -98,6 +98,7 @@ class Stream:
         self.emit = emit or (lambda kind, **fields: None)
         self.msgs: dict[int, StoredMsg] = {}
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
+        self.purged = False  # a full purge sets the server's first_seq even when empty
         self.last_seq = 0
         # first_seq: the store starts purged up to it (memstore/filestore purge(FirstSeq));
         # an update of first_seq changes nothing
@@ -129,9 +130,10 @@ class Stream:
     def state(self) -> dict[str, Any]:
         """The server's ``state`` object (times as float seconds)."""
         n = len(self.msgs)
-        # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1)
-        first = self._first() if n else (self.last_seq + 1 if self.last_seq or self._first_set
-                                         else 0)
+        # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1),
+        # until a full purge sets it to last_seq + 1 (memstore.go / filestore.go purge)
+        first = self._first() if n else (
+            self.last_seq + 1 if self.last_seq or self._first_set or self.purged else 0)
         span = self.last_seq - first + 1 if n else 0
         first_ts = self.msgs[first].time if n else 0.0
         return {"messages": n, "bytes": self.bytes, "first_seq": first, "first_ts": first_ts,
@@ -216,12 +218,16 @@ class Stream:
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
-        the server's order: sealed, expected stream, TTL, expected last subject seq, expected
-        last seq, msg id, expected last msg id, rollup, size.
+        the server's order: sealed, size, expected stream, TTL, expected last subject seq,
+        expected last seq, msg id, expected last msg id, rollup, TTL value.
         """
         cfg = self.config
         if cfg.sealed:
             return "error", JetStreamError.from_err_code(10109)
+        if cfg.max_msg_size >= 0:   # before every header check (nats-server 2.15.1)
+            hdr_len = len(encode_headers(headers))
+            if hdr_len > cfg.max_msg_size or len(data) > cfg.max_msg_size - hdr_len:
+                return "error", JetStreamError.from_err_code(10054)
         if headers:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
@@ -256,10 +262,6 @@ class Stream:
                 if rollup not in ("sub", "all"):
                     return "error", JetStreamError.from_err_code(
                         10111, err=f'rollup value invalid: "{rollup}"')
-        if cfg.max_msg_size >= 0:
-            hdr_len = len(encode_headers(headers))
-            if hdr_len > cfg.max_msg_size or len(data) > cfg.max_msg_size - hdr_len:
-                return "error", JetStreamError.from_err_code(10054)
         if headers and headers.get("Nats-TTL") and not (
                 cfg.retention == RetentionPolicy.INTEREST and not self.has_interest(subject)):
             try:   # checked after the size, and not for a message skipped for no interest
@@ -546,6 +548,7 @@ class Stream:
             if not keep and not seq:
                 removed = list(self.msgs)
                 self.first_seq = self.last_seq + 1
+                self.purged = True
                 return removed
             if seq > 1:
                 removed = [s for s in self.msgs if s < seq]
@@ -572,6 +575,7 @@ class Stream:
             for seq in removed:
                 self.remove(seq, reason="purge")
             self.first_seq = self.last_seq + 1
+            self.purged = True     # the server purges the store: first_seq shows even if empty
             return len(removed)
         consumers = list(self.consumers.values())
         gone = [m.seq for m in self.msgs.values() if m.seq >= start

@@ -279,7 +279,8 @@ class Subscription:
                            sid=self.sid, subject=self.subject, limit=limit)
         if limit == 0 or self._received >= limit:
             self._stop()
-        client.sim.network.send(client._up, client.server._on_unsub, self, limit)
+        if client._reconnecting is None:
+            client.sim.network.send(client._up, client.server._on_unsub, self, limit)
 
     def _stop(self) -> None:
         self._closed = True
@@ -324,9 +325,14 @@ class Client:
     """One connection to one server; build it with :meth:`Simulation.connect`."""
 
     def __init__(self, sim, server, name: str, *, no_echo: bool = False,
-                 error_cb: Callable | None = None):
+                 error_cb: Callable | None = None, reconnect: dict | None = None):
         if error_cb is not None and not callable(error_cb):
             raise ConfigError(f"error_cb={error_cb!r}: give a callable(error) or None")
+        # nats-py's reconnect options and server pool ([name, last attempt, failures]);
+        # sim/reconnect.py uses them when the node dies
+        self.reconnect_options = reconnect or {}
+        self._pool: list[list] = []
+        self._reconnecting = None
         self.sim = sim
         self.env = sim.env
         self.server = server
@@ -381,6 +387,9 @@ class Client:
             headers = _check_headers(headers)
             size += headers_size(headers)
         server = self.server
+        reconnecting = self._reconnecting
+        if reconnecting is not None:
+            buffered = reconnecting.room(subject, reply, size)
         if size > server.max_payload:
             raise MaxPayloadError(f"message to {subject!r} is {size} bytes (headers + payload): "
                                   f"over the server's max_payload of {server.max_payload} bytes")
@@ -395,6 +404,10 @@ class Client:
             else:
                 trace.record(self.env.now, "publish", (
                     _PUBLISH_KEYS, server.name, self.name, subject, reply, msg_id, size))
+        if reconnecting is not None:           # nats-py buffers while reconnecting
+            reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
+            reconnecting.size += buffered
+            return msg_id
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -428,7 +441,8 @@ class Client:
         self._all_subs[sub.sid] = sub
         self._trace.emit("subscribe", node=self.server.name, client=self.name, sid=sub.sid,
                          subject=subject, queue=queue)
-        self.sim.network.send(self._up, self.server._on_sub, sub)
+        if self._reconnecting is None:        # else sent again on reconnecting
+            self.sim.network.send(self._up, self.server._on_sub, sub)
         return sub
 
     def _on_msg(self, sub, subject, reply, data, headers, msg_id) -> None:
@@ -544,6 +558,10 @@ class Client:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigError(f"flush timeout={timeout!r}: give seconds > 0")
         event = self.env.event()
+        if self._reconnecting is not None:
+            # nats-py 2.16: its read loop is gone while reconnecting, so flush() returns at once
+            event.succeed()
+            return event
         self.sim.network.send(self._up, self.server._on_ping, self, event)
 
         def expire(_event):
@@ -568,7 +586,25 @@ class Client:
             sub._client_closed = True
         self._subs.clear()
         self._trace.emit("close", node=self.server.name, client=self.name)
-        self.sim.network.send(self._up, self.server._on_close, self)
+        if self._reconnecting is None:
+            self.sim.network.send(self._up, self.server._on_close, self)
+        self._reconnecting = None
+
+    def _lost_server(self, node) -> None:
+        """The connection to ``node`` dropped (it was killed): reconnect as nats-py does
+        (:mod:`pmesh_sim.sim.reconnect`), or close when reconnecting is off."""
+        if self._closed or node is not self.server or self._reconnecting is not None:
+            return
+        from pmesh_sim.sim.reconnect import Reconnect
+
+        self._trace.emit("disconnected", node=node.name, client=self.name)
+        for sub in self._all_subs.values():
+            sub._server_active = False
+        if not self.reconnect_options.get("allow_reconnect", True):
+            self.close()
+            return
+        self._reconnecting = Reconnect(self)
+        self.env.process(self._reconnecting.run())
 
     def jetstream(self, **kw):
         """The JetStream context (``pmesh_sim.sim.jetstream.JetStreamContext``)."""

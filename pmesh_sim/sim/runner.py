@@ -1,10 +1,16 @@
 """Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
 
-:func:`run_sim` builds ``Simulation(seed=...)`` with servers ``n1..nN`` (``jetstream=True``,
-each told the cluster size N as its JetStream ``peers``: an interim for placement rules)
-and the scenario's ``network`` (``latency``, ``loss``), connects sim clients in the same layout
-as the real backend (one ``steps`` connection, one per subscription, all on ``n1``) and runs the
-shared :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Same seed, same
+:func:`run_sim` builds ``Simulation(seed=...)`` with nodes ``n1..nN`` routed to each other
+(JetStream on ``n1``, told the cluster size N as its ``peers`` for the placement rules;
+replication is not simulated yet) and the scenario's ``network`` (``latency``, ``loss``),
+connects sim clients in the same layout and with the same nats-py options as the real
+backend (one ``steps`` connection, one per subscription, each on its ``server:`` or ``n1``, a
+``steps@n3`` connection for steps with ``server: n3``, every node in the pool,
+``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
+:func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
+simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` and ``stepdown`` answer
+``unsupported``. In a scenario that uses JetStream (on n1), a ``server:`` other than n1
+is refused before the run: JetStream across nodes is not simulated yet. Same seed, same
 document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
@@ -17,8 +23,9 @@ document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
-from ..errors import TimeoutError
-from ..runners import scenario_program
+from ..errors import ConfigError, NotSimulatedError, ScenarioError, TimeoutError
+from ..runners import scenario_program, unsupported
+from . import routes
 from ..trace import Trace
 from .simulation import Simulation
 
@@ -32,12 +39,21 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     seed = scenario.seed if seed is None else seed
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
-    for i in range(1, count + 1):
-        server = sim.add_server(f"n{i}", jetstream=True)
-        # interim until clustering is simulated: JetStream applies the cluster's placement
-        # rules (num_replicas up to the cluster size) while all state lives on each server
-        server.jetstream.js.peers = count
-    backend = _SimBackend(sim)
+    names = [f"n{i}" for i in range(1, count + 1)]
+    nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
+    # JetStream lives on n1 until replication is simulated; it applies the cluster's
+    # placement rules (num_replicas up to the cluster size)
+    nodes[0].jetstream.js.peers = count
+    for node in nodes:
+        node.cluster = list(names)
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            routes.route_up(a, b)
+    jetstream = uses_jetstream(scenario)
+    if jetstream:
+        _refuse_placed_connections(scenario)
+    backend = _SimBackend(sim, jetstream,
+                          {s.server for s in scenario.steps if s.server and s.op != "subscribe"})
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
@@ -49,18 +65,36 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
 class _SimBackend:
     """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: Simulation, jetstream: bool = True,
+                 step_servers: set[str] = frozenset()):
         self.sim = sim
+        self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
+        self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
         self.node = "n1"           # the node the steps connection uses
         self.last_msg_id = 0       # the trace's msg_id of the last request
         self.stored: dict = {}     # (stream, seq) -> msg_id (the simulation's trace has them)
-        self.nc = sim.connect("n1", name="steps")
+        self.nc = self._connect("steps")
+        self.steps = {"n1": self.nc}   # start node -> steps connection (select picks one)
+        for server in sorted(step_servers - {"n1"}):
+            self.steps[server] = self._connect(f"steps@{server}", start=server)
         self._js = None
         self.subs: dict[str, tuple] = {}
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
+
+    def _connect(self, name: str, no_echo: bool = False, start: str = "n1"):
+        """A connection on node ``start`` with the real backend's nats-py options."""
+        pool = [start] + [n for n in self.sim.servers if n != start]
+        return self.sim.connect(start, name=name, no_echo=no_echo, servers=pool,
+                                dont_randomize=True, reconnect_time_wait=0.1,
+                                max_reconnect_attempts=-1)
+
+    def select(self, server: str):
+        """Make the steps connection of node ``server`` (``""``: n1) the current one."""
+        self.node = server or "n1"
+        self.nc = self.steps[self.node]
 
     # clock
     def start_clock(self):
@@ -129,7 +163,8 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = self.sim.connect("n1", name=name, no_echo=spec.get("no_echo", False))
+        conn = self._connect(name, no_echo=spec.get("no_echo", False),
+                             start=spec.get("server") or "n1")
         self.received.setdefault(name, [])
 
         def cb(msg):
@@ -152,6 +187,73 @@ class _SimBackend:
         event.callbacks.append(lambda _e: conn.close())
         return event
 
-    # faults: not simulated yet (clusters, RAFT and faults are the next step of the roadmap)
+    # faults on the simulated nodes (sim/faults.py)
     def fault(self, op: str, args: dict):
-        return sc.outcome("unsupported")
+        sim = self.sim
+        if self.jetstream and _touches_n1(sim, op, args):
+            return unsupported(f"fault {op!r} touching n1, which hosts JetStream (JetStream "
+                               "across nodes, RAFT replication, is not simulated yet)")
+        try:
+            if op in _DONE:
+                getattr(sim, op)(args["server"])
+            elif op == "partition":
+                sim.partition(args["groups"])
+            elif op == "heal":
+                sim.heal()
+            elif op == "link":
+                sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
+                return sc.outcome("link_set")
+            else:
+                return unsupported(f"fault {op!r} in the simulation")
+        except NotSimulatedError as exc:
+            return unsupported(exc.feature)
+        except ConfigError as exc:            # a state the file check could not see
+            return {**sc.outcome("error"), "error": str(exc)}
+        return sc.outcome(_DONE.get(op) or {"partition": "partitioned", "heal": "healed"}[op])
+
+
+def _refuse_placed_connections(scenario: sc.Scenario) -> None:
+    """In a JetStream scenario, a connection on a node other than n1 is not simulated yet
+    (JetStream lives on n1; across nodes it needs replication): refused, never ignored."""
+    for where, server in scenario.placed_connections():
+        if server != "n1":
+            raise ScenarioError(f"{scenario.source}: {where}: key 'server': {server!r} is not "
+                                "simulated yet in a scenario that uses JetStream (JetStream "
+                                "lives on n1 until replication is simulated); run it with "
+                                "--backend real")
+
+
+#: fault op -> its outcome (the real backend answers the same words)
+_DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed"}
+
+#: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
+#: $JS subject has its faults performed on every node).
+CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
+                      "partition", "heal", "link", "power_loss"})
+
+
+def uses_jetstream(scenario: sc.Scenario) -> bool:
+    """Whether ``scenario`` touches JetStream (then faults on n1, its host, are refused).
+
+    >>> from pmesh_sim.scenario import Scenario
+    >>> uses_jetstream(Scenario.from_dict({"name": "c", "steps": [{"op": "publish", "subject": "a"}]}))
+    False
+    """
+    if scenario.streams or scenario.consumers:
+        return True
+    for step in scenario.steps:
+        if step.op not in CORE_OPS or str(step.args.get("subject", "")).startswith("$JS."):
+            return True
+    return False
+
+
+def _touches_n1(sim: Simulation, op: str, args: dict) -> bool:
+    if op in _DONE:
+        return args["server"] == "n1"
+    if op == "partition":
+        groups = [set(g) for g in args["groups"]]
+        named = set().union(*groups)
+        rest = set(sim.servers) - named
+        own = next((g for g in groups if "n1" in g), rest)
+        return own != set(sim.servers)
+    return False

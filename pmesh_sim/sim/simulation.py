@@ -35,8 +35,11 @@ from simpy.events import URGENT
 
 from ..errors import ConfigError, SimulationStuckError
 from ..trace import Trace
+from . import faults, routes
 from .client import Client
 from .network import Network
+from .reconnect import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECONNECT_ATTEMPTS,
+                        DEFAULT_PENDING_SIZE, DEFAULT_RECONNECT_TIME_WAIT)
 from .server import Server
 
 __all__ = ["Simulation", "DEFAULT_EPOCH"]
@@ -125,12 +128,78 @@ class Simulation:
         self.servers[name] = server
         return server
 
+    def add_cluster(self, size: int = 3, *, jetstream: bool = False, **options) -> list[Server]:
+        """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
+
+        With ``jetstream=True`` JetStream runs on ``n1`` only, told the cluster size for its
+        placement rules (replication across nodes is not simulated yet).
+        """
+        if size not in (1, 3, 5):
+            raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
+        names = [f"n{i}" for i in range(1, size + 1)]
+        taken = [n for n in names if n in self.servers]
+        if taken:
+            raise ConfigError(f"add_cluster: node(s) {taken} already exist")
+        nodes = [self.add_server(n, jetstream=jetstream and n == "n1", **options)
+                 for n in names]
+        if jetstream:
+            nodes[0].jetstream.js.peers = size
+        for node in nodes:
+            node.cluster = list(names)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                routes.route_up(a, b)
+        return nodes
+
+    # -- faults (sim/faults.py) ----------------------------------------------------------------
+
+    def kill(self, node: str) -> None:
+        """Kill node ``node`` (its clients reconnect elsewhere, its routes close)."""
+        faults.kill(self, node)
+
+    def restart(self, node: str) -> None:
+        """Start a killed node again, empty; its routes open again."""
+        faults.restart(self, node)
+
+    def pause(self, node: str) -> None:
+        """Stop ``node`` processing (SIGSTOP): messages to it wait on their links."""
+        faults.pause(self, node)
+
+    def resume(self, node: str) -> None:
+        """Let a paused node run: what waited arrives, in order."""
+        faults.resume(self, node)
+
+    def partition(self, groups) -> None:
+        """Close the routes between the groups (``[["n1"], ["n2", "n3"]]``) until ``heal``."""
+        faults.partition(self, groups)
+
+    def heal(self) -> None:
+        """Undo every partition: routes open again and exchange interest."""
+        faults.heal(self)
+
+    def set_link(self, a: str, b: str, *, loss: float | None = None,
+                 delay: float | None = None) -> None:
+        """Extra ``loss`` (probability) and ``delay`` (seconds) between ``a`` and ``b``."""
+        faults.set_link(self, a, b, loss=loss, delay=delay)
+
     def connect(self, server: Server | str | None = None, *, name: str | None = None,
-                no_echo: bool = False, error_cb: Callable | None = None, **unknown) -> Client:
-        """A new client connection to ``server`` (the first server when None)."""
+                no_echo: bool = False, error_cb: Callable | None = None,
+                servers: list[str] | None = None, dont_randomize: bool = False,
+                allow_reconnect: bool = True,
+                reconnect_time_wait: float = DEFAULT_RECONNECT_TIME_WAIT,
+                max_reconnect_attempts: int = DEFAULT_MAX_RECONNECT_ATTEMPTS,
+                pending_size: int = DEFAULT_PENDING_SIZE,
+                connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **unknown) -> Client:
+        """A new client connection to ``server`` (the first server when None).
+
+        The reconnect options are nats-py's (:mod:`pmesh_sim.sim.reconnect`); ``servers``
+        are the node names given besides the cluster's others, which the client learns.
+        """
         if unknown:
             raise ConfigError(f"connect: unknown option(s) {sorted(unknown)}; "
-                              "known: server, name, no_echo, error_cb")
+                              "known: server, name, no_echo, error_cb, servers, dont_randomize, "
+                              "allow_reconnect, reconnect_time_wait, max_reconnect_attempts, "
+                              "pending_size, connect_timeout")
         if server is None:
             if not self.servers:
                 raise ConfigError("connect: there is no server yet; call sim.add_server() first")
@@ -142,16 +211,44 @@ class Simulation:
             server = self.servers[server]
         elif not isinstance(server, Server) or server.sim is not self:
             raise ConfigError(f"connect: server={server!r} is not a server of this simulation")
+        if server.state is not None:
+            raise ConfigError(f"connect: {server.name} is {server.state} (nats-py would fail "
+                              "to connect)")
         if name is None:
             name = f"c{len(self.clients) + 1}"
         if not isinstance(name, str) or not name:
             raise ConfigError(f"connect: name={name!r}: give a non-empty str")
         if name in self.clients:
             raise ConfigError(f"connect: a client named {name!r} already exists")
-        client = Client(self, server, name, no_echo=no_echo, error_cb=error_cb)
+        for n in servers or ():
+            if n not in self.servers:
+                raise ConfigError(f"connect: servers names {n!r}, which is not a node "
+                                  f"(nodes: {list(self.servers)})")
+        options = {"dont_randomize": bool(dont_randomize), "allow_reconnect": allow_reconnect,
+                   "reconnect_time_wait": reconnect_time_wait,
+                   "max_reconnect_attempts": max_reconnect_attempts,
+                   "pending_size": pending_size, "connect_timeout": connect_timeout}
+        client = Client(self, server, name, no_echo=no_echo, error_cb=error_cb,
+                        reconnect=options)
+        client._pool = self._pool(server, servers or [], bool(dont_randomize))
         self.clients[name] = client
         self.trace.emit("connect", node=server.name, client=name, no_echo=bool(no_echo))
         return client
+
+    def _pool(self, server: Server, given: list[str], dont_randomize: bool) -> list[list]:
+        """nats-py's server pool after connecting to ``server``: the other given servers
+        (shuffled unless ``dont_randomize``), ``server``, then the cluster's nodes it
+        announced (shuffled too)."""
+        if len(server.cluster) == 1 and not given:
+            return [[server.name, self.now, 0]]      # no rng draw: single-node runs unchanged
+        others = [n for n in given if n != server.name]
+        if not dont_randomize:
+            self.rng.shuffle(others)
+        found = [n for n in server.cluster if n != server.name and n not in others]
+        if not dont_randomize:
+            self.rng.shuffle(found)
+        return [[n, None, 0] for n in others] + [[server.name, self.now, 0]] + \
+            [[n, None, 0] for n in found]
 
     def date(self, t: float | None = None) -> str:
         """Virtual time ``t`` (default: now) as the RFC 3339 date it stands for.

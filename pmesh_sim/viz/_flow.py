@@ -11,7 +11,8 @@ request), ``pub_ack``, ``reply`` (a request's answer reaching the requester; not
 ``pub_ack`` says the same), ``deliver`` (first delivery or a core message), ``redeliver``
 (``num_delivered > 1``), ``route`` (a core message crossing from the server it was published
 on to the server of the client it was delivered to), ``ack``, ``nak``, ``term``,
-``in_progress``, ``lost`` (the network
+``in_progress``, ``no_responders`` (the server's 503 answer to a request nobody subscribes
+to, from the ``no_responders`` record), ``lost`` (the network
 lost it: a publish that never reached the server, or a message on its way to a client; from the
 simulation's ``lost`` records) and ``timeout`` (an
 ack_wait expiring: from the delivery leaving the server to the moment the server gave up
@@ -196,6 +197,10 @@ def _hop(e: Event, server: _Server, delta: float) -> Hop | None:
         t1 = e.time + delta if arrived is None else max(e.time, arrived)
         return Hop("respond" if answer else "publish", client, node, e.time, t1, e.time, msg_id,
                    f)
+    if kind == "no_responders":  # the 503 answer: it leaves when the request reaches the server
+        t0 = server.arrival(msg_id, delta)
+        t0 = e.time - delta if t0 is None else min(t0, e.time)
+        return Hop(kind, node, client, t0, max(e.time, t0 + delta), e.time, msg_id, f)
     if kind == "lost" and f.get("hop") == "server->client":
         return Hop("lost", node, client, e.time, e.time + delta, e.time, msg_id, f)
     if kind == "pub_ack" or (kind == "reply" and msg_id not in server.pub_acked):

@@ -170,6 +170,8 @@ def _when(h: Hop) -> float:
 
 
 _BACK = ("ack", "nak", "term", "in_progress")
+#: How far above its node a dot that stays at one node is drawn (in layout units; rows are 1 apart).
+_ABOVE = 0.3
 
 
 def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
@@ -185,6 +187,8 @@ def _path(g: "nx.DiGraph", h: Hop) -> list[str] | None:
                   and g.edges[path[-1], v]["count"]] if path[-1] in g else []
         return _known(g, path + stored[:1])
     if h.kind in ("deliver", "redeliver"):
+        if not consumer and internal(f.get("subject")):  # an API reply or pub ack's inbox
+            return None
         source = where if consumer else f"server:{h.src[1]}"
         head = [f"stream:{stream}"] if consumer else []
         return _known(g, head + _via(g, source, f"subscriber:{h.dst[1]}"))
@@ -227,8 +231,8 @@ def _frame(trips: list[Trip], pos: dict, now: float):
 
 def _along(points: list[tuple[float, float]], share: float) -> tuple[float, float]:
     """The point ``share`` (0–1) of the way along the polyline through ``points``."""
-    if len(points) == 1:
-        return points[0]
+    if len(points) == 1:  # an expiry, at its consumer: above the box, which hides its centre
+        return points[0][0], points[0][1] + _ABOVE
     legs = len(points) - 1
     leg = min(int(share * legs), legs - 1)
     local = share * legs - leg

@@ -3,7 +3,8 @@
 Time runs left to right; each client and each server node has a lane (publishers above the
 servers, receivers below). An arrow leaves its sender's lane when the message was sent and
 reaches the receiver's lane when it arrived: ``publish``, ``pub_ack``, ``respond`` and
-``reply`` (a request's answer), ``route`` (between servers), ``deliver``, ``redeliver``
+``reply`` (a request's answer), ``no_responders`` (the server's 503: nobody subscribes to a
+request's subject), ``route`` (between servers), ``deliver``, ``redeliver``
 (``num_delivered > 1``), the client's ``ack``, ``nak``, ``term`` and ``in_progress``; ``lost``
 is dashed and stops at a cross where the network lost the message, and ``timeout`` is a dotted
 arrow under the server's lane from a delivery to the moment its ack_wait expired
@@ -54,9 +55,9 @@ __all__ = ["SequenceDiagram", "draw_sequence", "SEQUENCE_KINDS"]
 #: The arrow kinds, in legend order, with their colours.
 SEQUENCE_KINDS = {kind: KIND_COLOURS.get(kind, "#7F7F7F") for kind in (
     "publish", "pub_ack", "respond", "reply", "route", "deliver", "redeliver", "ack", "nak", "term",
-    "in_progress", "lost", "timeout")}
+    "in_progress", "no_responders", "lost", "timeout")}
 SEQUENCE_KINDS.update(pub_ack="#9DB8CC", respond="#555555", reply="#AAAAAA", lost="#555555",
-                      route="#333333")
+                      route="#333333", no_responders="#882255")
 _SENDERS = ("publish",)
 _TITLE = "Message sequence"
 

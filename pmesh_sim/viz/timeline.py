@@ -148,8 +148,8 @@ def _windows(events: ConsumerEvents, ack_wait: float):
                 windows.append((start, deadline, seq, True))
                 start = None
             if what == "deliver":
-                if start is not None:
-                    windows.append((start, t, seq, False))
+                if start is not None:  # redelivered while still pending: it expired
+                    windows.append((start, min(t, deadline), seq, True))
                 start, deadline = t, t + ack_wait
             elif start is not None and what == "in_progress":
                 deadline = t + ack_wait
@@ -162,10 +162,11 @@ def _windows(events: ConsumerEvents, ack_wait: float):
 
 
 def _inferred_ack_wait(ev: ConsumerEvents) -> float | None:
-    """The shortest time from a delivery to its recorded expiry (no in_progress between)."""
+    """The shortest time from a delivery to its recorded expiry (no in_progress between); a
+    redelivery at the expiry's own instant (a waiting pull served at once) comes after it."""
     waits = []
     for t, seq in ev.timeouts:
-        marks = [(d, "d") for d, s, _ in ev.deliveries if s == seq and d <= t]
+        marks = [(d, "d") for d, s, _ in ev.deliveries if s == seq and d < t]
         marks += [(a, "a") for a, s, x in ev.acks if s == seq and x == "in_progress" and a <= t]
         if marks and max(marks)[1] == "d":
             waits.append(t - max(marks)[0])
