@@ -209,8 +209,8 @@ class JetStream:
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
-        for c in st.consumers.values():
-            if c.waiting or not c.is_pull:
+        for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
+            if (c.waiting or not c.is_pull) and c.matches(subject):
                 out.extend(c.deliver(now))
         return out
 
