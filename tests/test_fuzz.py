@@ -136,7 +136,7 @@ def test_timing_sensitive_finds_a_timer_on_the_grid():
 
 # The CI budget: a fixed seed, both backends. Every generated scenario must agree (or be
 # skipped as timing-sensitive); a failure leaves the minimal scenario in tmp_path.
-CI_EXAMPLES, CI_SEED = 120, 20261201
+CI_EXAMPLES, CI_SEED = 250, 20261201
 
 
 @pytest.mark.timeout(400)
