@@ -144,7 +144,9 @@ def test_ci_budget_of_generated_scenarios_agrees(tmp_path):
     from pmesh_sim.fuzz.command import run_fuzz
 
     started = time.monotonic()
-    result = run_fuzz(CI_EXAMPLES, CI_SEED, workers=2, out=tmp_path, progress=None)
+    # a failure is shrunk only briefly here: the scenario written is small, not minimal
+    result = run_fuzz(CI_EXAMPLES, CI_SEED, workers=2, out=tmp_path, progress=None,
+                      shrink_seconds=20)
     found = {p: (tmp_path / p).read_text() for p in sorted(
         f.name for f in tmp_path.glob("*.diff.txt"))}
     assert result["examples"] == CI_EXAMPLES, result

@@ -34,8 +34,9 @@ from ..errors import PmeshError, ScenarioError
 from ..scenario import Scenario
 from .generate import TIMER_KEYS
 
-__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict", "RealTarget", "run_sim_bounded",
-           "timing_sensitive", "signature", "check_document", "check_invalid"]
+__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict",
+           "RealTarget", "run_sim_bounded", "timing_sensitive", "signature", "check_document",
+           "check_invalid"]
 
 #: Wall-clock seconds a simulated run may take; longer is reported as a hang.
 SIM_WALL_LIMIT = 10.0
