@@ -34,6 +34,7 @@ from .config import (  # noqa: E402
 from .errors import (  # noqa: E402
     ConfigError,
     ConnectionClosedError,
+    OutboundBufferLimitError,
     ConsumerNotFoundError,
     InvalidSubjectError,
     JetStreamError,
@@ -42,13 +43,16 @@ from .errors import (  # noqa: E402
     NatsError,
     NoRespondersError,
     NoStreamResponseError,
+    NotSimulatedError,
     PmeshError,
     ScenarioError,
     ServerProcessError,
+    SimulationStuckError,
     SlowConsumerError,
     StreamNotFoundError,
     TimeoutError,
 )
+from .experiments import DeliveryCheck, check_delivery, plot_sweep, sweep  # noqa: E402
 from .real.process import NatsCluster, NatsServer  # noqa: E402
 from .report import describe  # noqa: E402
 from .runners import run_scenario  # noqa: E402
@@ -72,9 +76,14 @@ __all__ = [
     "NatsServer", "NatsCluster",
     # the trace
     "Event", "Trace",
+    # experiments: delivery checkers, sweeps over parameters x seeds
+    "check_delivery", "DeliveryCheck", "sweep", "plot_sweep",
     # errors
     "PmeshError", "ConfigError", "InvalidSubjectError", "ScenarioError", "NatsError",
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
+    "SimulationStuckError",
+    "NotSimulatedError",
 ]

@@ -17,6 +17,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 import simpy
 
@@ -100,16 +101,20 @@ def bench_core_fanout_trace_off(quick: bool = False) -> dict:
 
 
 def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
-                   only: list[str] | None = None) -> dict:
+                   only: list[str] | None = None, progress: TextIO | None = None) -> dict:
     """Run the benchmarks (each ``repeats`` times, 3 by default, 1 when quick) in one process;
-    for each, the run with the median rate, plus ``ratio_to_bare``."""
+    for each, the run with the median rate, plus ``ratio_to_bare``. ``progress`` (a text file
+    such as ``sys.stderr``) gets a line as each benchmark starts and one as it ends."""
     repeats = repeats or (1 if quick else 3)
     names = [n for n in BENCHMARKS if only is None or n in only or n == BASELINE]
     figures: dict = {"quick": quick, "repeats": repeats, "python": platform.python_version(),
                      "simpy": simpy.__version__}
-    for name in names:
+    for number, name in enumerate(names, 1):
+        _say(progress, f"[{number}/{len(names)}] {name}: running {repeats} time(s)...")
         runs = sorted((BENCHMARKS[name](quick) for _ in range(repeats)), key=lambda r: r["rate"])
         result = dict(runs[len(runs) // 2])
+        _say(progress, f"[{number}/{len(names)}] {name}: {result['rate']:,.0f} "
+                       f"{result['unit']}/s")
         if repeats > 1:
             result["rates"] = [r["rate"] for r in runs]
         figures[name] = result
@@ -118,6 +123,11 @@ def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
         if name != BASELINE:
             figures[name]["ratio_to_bare"] = figures[name]["rate"] / base
     return figures
+
+
+def _say(progress: TextIO | None, line: str) -> None:
+    if progress is not None:
+        print(line, file=progress, flush=True)
 
 
 def format_benchmarks(figures: dict) -> str:

@@ -1,4 +1,4 @@
-"""The ``pmesh-sim`` command line: run, validate, bench, demo, fuzz.
+"""The ``pmesh-sim`` command line: run, validate, bench, demo, fuzz, sweep.
 
 Each subcommand is a thin function over the library; errors a user can fix exit with status 2
 and one readable line, never a traceback.
@@ -24,11 +24,15 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one scenario file on one backend")
     run.add_argument("file")
-    run.add_argument("--backend", choices=["sim", "real"], default="sim")
+    run.add_argument("--backend", choices=["sim", "real"], default="sim",
+                     help="sim: the simulation, in virtual time (default); real: a nats-server "
+                          "started for this run")
     run.add_argument("--servers", type=int, default=None, help="override the scenario's server count")
     run.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                      help="write the result document to OUT ('-' for stdout, and nothing else)")
-    run.add_argument("--report", default=None, metavar="DIR", help="write a report into DIR")
+    run.add_argument("--report", default=None, metavar="DIR",
+                     help="write DIR/report.html (one page to open in a browser) beside the "
+                          "result, the trace and the narrative")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
 
     validate = commands.add_parser("validate", help="run scenarios on both backends and compare")
@@ -47,8 +51,26 @@ def _parser() -> argparse.ArgumentParser:
                       help="worker processes, each with its own nats-server (default 2)")
     fuzz.add_argument("--out", default="scenarios/found", metavar="DIR")
 
+    sweep = commands.add_parser("sweep", help="run a scenario over a grid of parameters x "
+                                "seeds and check every run")
+    sweep.add_argument("file")
+    sweep.add_argument("--param", action="append", metavar="KEY=V1,V2",
+                       help="a grid key (network.loss, streams.NAME.FIELD, "
+                            "consumers.NAME.FIELD, steps.INDEX.KEY...) and its values; repeat "
+                            "for more keys")
+    sweep.add_argument("--seeds", type=int, default=10, metavar="N",
+                       help="run each point with seeds 0..N-1 (default 10)")
+    sweep.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="processes (default: all cores; 1: this process)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on a Dask cluster (tcp://host:8786); needs pmesh-sim[dask]")
+    sweep.add_argument("--out", default=None, metavar="CSV", help="write every run's row")
+    sweep.add_argument("--backend", choices=["sim", "real"], default="sim",
+                       help="sim (default) or real: each run starts its own nats-server")
+
     demo = commands.add_parser("demo", help="run the demo scenario and write its report")
-    demo.add_argument("--report", default="reports/demo", metavar="DIR")
+    demo.add_argument("--report", default="reports/demo", metavar="DIR",
+                      help="where to write report.html and its files (default: reports/demo)")
     return parser
 
 
@@ -74,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args) -> int:
     from .bench import format_benchmarks, run_benchmarks
 
-    figures = run_benchmarks(quick=args.quick)
+    figures = run_benchmarks(quick=args.quick, progress=sys.stderr)
     print(json.dumps(figures, indent=2) if args.json else format_benchmarks(figures))
     return 0
 
@@ -91,6 +113,12 @@ def _validate(args) -> int:
     return validate_command(args)
 
 
+def _sweep(args) -> int:
+    from .experiments.sweep import sweep_command
+
+    return sweep_command(args)
+
+
 def _demo(args) -> int:
     from .demo import demo_command
 
@@ -103,7 +131,8 @@ def _fuzz(args) -> int:
     return fuzz_command(args)
 
 
-_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo, "fuzz": _fuzz}
+_COMMANDS = {"bench": _bench, "run": _run, "validate": _validate, "demo": _demo, "fuzz": _fuzz,
+             "sweep": _sweep}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from .errors import ConfigError, JetStreamError
+from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, time_error
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
-    "RePublish", "StreamConfig", "ConsumerConfig", "check_stream_config", "check_stream_update",
-    "check_consumer_config", "check_consumer_update",
+    "RePublish", "ConsumerLimits", "SubjectTransformConfig", "StreamConfig", "ConsumerConfig",
+    "check_stream_config", "check_stream_update", "check_consumer_config", "check_consumer_update",
 ]
 
 NS = 1_000_000_000
@@ -87,6 +89,10 @@ class ReplayPolicy(str, Enum):
     ORIGINAL = "original"
 
 
+#: Go's zero ``time.Time`` (0001-01-01T00:00:00Z) in nanoseconds since 1970.
+_GO_ZERO_TIME = -62135596800 * NS
+
+
 def _invalid(text: str) -> JetStreamError:
     return JetStreamError.from_err_code(10052, err=text)
 
@@ -97,6 +103,15 @@ class _Config:
     _SECONDS: tuple[str, ...] = ()
     _ENUMS: dict[str, type[Enum]] = {}
     _NESTED: dict[str, type] = {}
+    _GO: tuple[str, dict[str, str]] = ("", {})   # the request's Go struct and field types
+    _SURFACE: str | None = None   # "stream" / "consumer": its refused fields (jetstream.surface)
+
+    @classmethod
+    def _refuse_unsimulated(cls, data: dict[str, Any]) -> None:
+        if cls._SURFACE is not None:
+            from .jetstream.surface import check_config
+
+            check_config(cls._SURFACE, data)
 
     @classmethod
     def field_kinds(cls) -> dict[str, str]:
@@ -114,6 +129,7 @@ class _Config:
         """Build from a mapping in nats-py's names and units; unknown keys and bad types fail."""
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+        cls._refuse_unsimulated(data)
         names = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(names))
         if unknown:
@@ -121,6 +137,8 @@ class _Config:
                               f"known fields: {', '.join(sorted(names))}")
         values = {}
         for key, value in data.items():
+            if value is None and names[key].default is dataclasses.MISSING:
+                raise ConfigError(f"{cls.__name__}.{key} is required: give a {cls._TYPES[key]}")
             values[key] = cls._coerce(key, value)
         try:
             return cls(**values)
@@ -156,6 +174,10 @@ class _Config:
         }[kind or "any"]
         if not ok:
             raise ConfigError(f"{cls.__name__}.{key} = {value!r} should be of type {kind}")
+        if kind in ("float", "floats") and not all(
+                math.isfinite(v * NS) for v in (value if kind == "floats" else [value])):
+            raise ConfigError(f"{cls.__name__}.{key} = {value!r}: give finite seconds (they "
+                              "go to the server in nanoseconds)")
         if kind == "float":
             return float(value)
         if kind == "floats":
@@ -180,13 +202,22 @@ class _Config:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]):
-        """Read the server's JSON (nanoseconds); keys this model does not know are ignored."""
+        """Read the server's JSON (nanoseconds); a field the server knows but the simulation
+        does not model raises :class:`~pmesh_sim.errors.NotSimulatedError` (when it sets
+        something); keys the server does not know either are ignored, as Go's json does."""
         if not isinstance(data, dict):
             raise JetStreamError.from_err_code(10025, err="config must be a JSON object")
+        cls._refuse_unsimulated(data)
         names = {f.name for f in fields(cls)}
         values = {}
         for key, value in data.items():
             if key not in names:
+                continue
+            go_error = field_error(*cls._GO, key, value)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
+            if key in cls._NESTED and isinstance(value, dict):   # in the server's units too
+                values[key] = cls._NESTED[key].from_wire(value)
                 continue
             if key in cls._SECONDS and value is not None:
                 if isinstance(value, list):
@@ -244,6 +275,37 @@ class RePublish(_Config):
 
 
 @dataclass
+class ConsumerLimits(_Config):
+    """A stream's ``consumer_limits``: the defaults and ceilings of its consumers'
+    ``inactive_threshold`` (seconds) and ``max_ack_pending`` (setConsumerConfigDefaults).
+
+    >>> ConsumerLimits(inactive_threshold=2.0).to_wire()
+    {'inactive_threshold': 2000000000}
+    """
+
+    inactive_threshold: float | None = None
+    max_ack_pending: int | None = None
+
+    _SECONDS = ("inactive_threshold",)
+    _TYPES = {"inactive_threshold": "float", "max_ack_pending": "int"}
+
+
+@dataclass
+class SubjectTransformConfig(_Config):
+    """A stream's ``subject_transform``: a message arriving on a subject that matches ``src``
+    (unset: any) is stored on the subject ``dest`` makes of it, before anything else.
+
+    >>> SubjectTransformConfig(src="orders.*", dest="o.$1").to_wire()
+    {'src': 'orders.*', 'dest': 'o.$1'}
+    """
+
+    src: str | None = None
+    dest: str | None = None
+
+    _TYPES = {"src": "str", "dest": "str"}
+
+
+@dataclass
 class StreamConfig(_Config):
     """A stream's configuration (nats-py ``StreamConfig`` names; durations in seconds).
 
@@ -274,9 +336,19 @@ class StreamConfig(_Config):
     allow_direct: bool = False
     metadata: dict[str, str] | None = None
     republish: RePublish | None = None
+    first_seq: int | None = None
+    allow_msg_ttl: bool = False
+    subject_delete_marker_ttl: float | None = None
+    placement: dict[str, Any] | None = None
+    subject_transform: SubjectTransformConfig | None = None
+    compression: str | None = None
+    consumer_limits: ConsumerLimits | None = None
 
-    _SECONDS = ("max_age", "duplicate_window")
-    _NESTED = {"republish": RePublish}
+    _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
+    _GO = ("StreamConfigRequest", STREAM_TYPES)
+    _SURFACE = "stream"
+    _NESTED = {"republish": RePublish, "subject_transform": SubjectTransformConfig,
+               "consumer_limits": ConsumerLimits}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
               "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
@@ -284,7 +356,24 @@ class StreamConfig(_Config):
               "num_replicas": "int", "no_ack": "bool", "duplicate_window": "float",
               "sealed": "bool", "deny_delete": "bool", "deny_purge": "bool",
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
-              "republish": "dict"}
+              "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
+              "subject_delete_marker_ttl": "float", "placement": "dict",
+              "subject_transform": "dict", "compression": "str", "consumer_limits": "dict"}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
+        """Read the server's JSON; ``first_seq`` is a uint64 there (10025 when negative), and
+        ``compression`` ``s2`` or ``none`` (the store's; it changes no count the server shows).
+        """
+        if isinstance(data, dict) and "compression" in data \
+                and data["compression"] not in ("s2", "none"):
+            raise JetStreamError.from_err_code(10025, err="unknown compression algorithm")
+        seq = data.get("first_seq") if isinstance(data, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq < 0:
+            raise JetStreamError.from_err_code(
+                10025, err=f"json: cannot unmarshal number {seq} into Go struct field "
+                           "StreamConfigRequest.first_seq of type uint64")
+        return super().from_wire(data)
 
 
 @dataclass
@@ -324,8 +413,11 @@ class ConsumerConfig(_Config):
     num_replicas: int | None = None
     mem_storage: bool | None = None
     metadata: dict[str, str] | None = None
+    pause_until: str | None = None
 
     _SECONDS = ("ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires")
+    _GO = ("CreateConsumerRequest.config", CONSUMER_TYPES)
+    _SURFACE = "consumer"
     _ENUMS = {"deliver_policy": DeliverPolicy, "ack_policy": AckPolicy,
               "replay_policy": ReplayPolicy}
     _TYPES = {"durable_name": "str", "name": "str", "description": "str", "opt_start_seq": "int",
@@ -335,12 +427,27 @@ class ConsumerConfig(_Config):
               "max_ack_pending": "int", "flow_control": "bool", "idle_heartbeat": "float",
               "headers_only": "bool", "max_batch": "int", "max_expires": "float",
               "max_bytes": "int", "deliver_subject": "str", "deliver_group": "str", "inactive_threshold": "float",
-              "num_replicas": "int", "mem_storage": "bool", "metadata": "dict"}
+              "num_replicas": "int", "mem_storage": "bool", "metadata": "dict",
+              "pause_until": "str"}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ConsumerConfig:
-        """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``."""
+        """Read the server's JSON; a missing ``ack_policy`` is the server's zero value ``none``;
+        an ``opt_start_time`` that is not an RFC 3339 date fails as Go's json does (10025)."""
+        start = data.get("opt_start_time") if isinstance(data, dict) else None
+        if isinstance(start, str) and time_error(start):
+            raise JetStreamError.from_err_code(10025, err=time_error(start))
         cfg = super().from_wire(data)
+        from .jetstream.stream import _rfc3339, parse_rfc3339
+
+        for key in ("opt_start_time", "pause_until"):
+            if isinstance(getattr(cfg, key), str):
+                try:
+                    ns = parse_rfc3339(getattr(cfg, key))
+                except ValueError as err:
+                    raise JetStreamError.from_err_code(10025, err=str(err)) from None
+                if key == "pause_until":   # the server keeps it in UTC; the zero time is unset
+                    cfg.pause_until = _rfc3339(0.0, ns) if ns != _GO_ZERO_TIME else None
         if "ack_policy" not in data:
             cfg.ack_policy = AckPolicy.NONE
         return cfg
@@ -378,7 +485,12 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
         raise _invalid("stream name is required and can not contain '.', '*', '>', '\\', '/'")
     if len(cfg.name) > MAX_NAME_LEN:
         raise _invalid(f"stream name is too long, maximum allowed is {MAX_NAME_LEN}")
-    c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None)
+    limits = cfg.consumer_limits
+    c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None,
+                            first_seq=cfg.first_seq or None,
+                            compression=None if cfg.compression == "none" else cfg.compression,
+                            consumer_limits=limits if limits and (
+                                limits.inactive_threshold or limits.max_ack_pending) else None)
     if c.num_replicas == 0:
         c.num_replicas = 1
     if c.num_replicas > 5:
@@ -408,6 +520,7 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
             raise _invalid("discard new per subject requires discard new policy to be set")
         if c.max_msgs_per_subject <= 0:
             raise _invalid("discard new per subject requires max msgs per subject > 0")
+    _check_delete_markers(c)
     if not c.subjects:
         c.subjects = [c.name]
     else:
@@ -429,11 +542,51 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
                 if subjects_collide(other, subj):
                     raise _invalid(f'subject "{subj}" overlaps with "{other}"')
             seen.add(subj)
+    if c.subject_transform is not None:
+        _check_transform(c.subject_transform)
     if c.republish is not None:
         c.republish = _check_republish(c.republish, c.subjects)
     if not clustered and c.num_replicas > 1:
         raise JetStreamError.from_err_code(10074)
     return c
+
+
+def _check_delete_markers(c: StreamConfig) -> None:
+    """Subject delete markers (checkStreamCfg): at least 1 s; they turn on per-message TTLs
+    and rollups (and off deny_purge), as the server does outside pedantic mode."""
+    ttl = c.subject_delete_marker_ttl or 0.0
+    if ttl > 0:
+        if ttl < 1.0:
+            raise _invalid("subject delete marker TTL must be at least 1 second")
+        c.allow_msg_ttl = True
+        if not c.allow_rollup_hdrs:
+            c.allow_rollup_hdrs, c.deny_purge = True, False
+    elif ttl < 0:
+        raise _invalid("subject delete marker TTL must not be negative")
+    else:
+        c.subject_delete_marker_ttl = None
+
+
+def _check_transform(tr: SubjectTransformConfig) -> None:
+    """checkStreamCfg on ``subject_transform``: a valid source (10155) and a mapping the
+    server can make (10156); a mapping function the simulation lacks is not simulated."""
+    from .errors import InvalidSubjectError, NotSimulatedError
+    from .jetstream.transform import SubjectTransform, UnsupportedMapping
+    from .subjects import validate_subject
+
+    if tr.src:
+        try:
+            validate_subject(tr.src)
+        except InvalidSubjectError:
+            raise JetStreamError.from_err_code(10155, err=f"invalid subject {tr.src}") from None
+    if not tr.dest:
+        return
+    try:
+        SubjectTransform(tr.src or ">", tr.dest)
+    except UnsupportedMapping as err:
+        raise NotSimulatedError("stream config field 'subject_transform'", str(err)) from None
+    except ValueError:
+        raise JetStreamError.from_err_code(10156, err="invalid subject") from None
 
 
 def _check_republish(rp: RePublish, subjects: list[str]) -> RePublish:
@@ -479,6 +632,12 @@ def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool
         raise _invalid("stream configuration update can not cancel deny message deletes")
     if old.deny_purge and not c.deny_purge:
         raise _invalid("stream configuration update can not cancel deny purge")
+    if old.allow_msg_ttl and not c.allow_msg_ttl:
+        raise _invalid("message TTL status can not be disabled")
+    if c.sealed:   # what sealing implies (configUpdateCheck): nothing leaves, nothing comes in
+        c.max_age, c.discard = 0.0, DiscardPolicy.NEW
+        c.deny_delete = c.deny_purge = True
+        c.allow_rollup_hdrs = False
     return c
 
 
@@ -539,6 +698,11 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
         c.ack_wait = DEFAULT_ACK_WAIT
     if c.backoff:
         c.ack_wait = c.backoff[0]
+    limits = stream.consumer_limits or ConsumerLimits()
+    if not c.max_ack_pending and limits.max_ack_pending:
+        c.max_ack_pending = limits.max_ack_pending
+    if not c.inactive_threshold and limits.inactive_threshold:
+        c.inactive_threshold = limits.inactive_threshold
     if not c.max_ack_pending and c.ack_policy != AckPolicy.NONE:
         c.max_ack_pending = DEFAULT_MAX_ACK_PENDING
     if c.name and not _valid_asset_name(c.name):
@@ -580,6 +744,7 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
             raise JetStreamError.from_err_code(10088)
         if c.flow_control:
             raise JetStreamError.from_err_code(10089)
+    _check_limits(c, limits)
     if c.filter_subject and c.filter_subjects:
         raise JetStreamError.from_err_code(10136)
     if any(f == "" for f in c.filter_subjects or ()):
@@ -598,6 +763,19 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
     if c.durable_name and c.name and c.name != c.durable_name:
         raise JetStreamError.from_err_code(10132)
     return c
+
+
+def _check_limits(c: ConsumerConfig, limits: ConsumerLimits) -> None:
+    """The stream's consumer limits are ceilings too (checkConsumerCfg: 10121, 10153)."""
+    from .jetstream.pull import go_duration
+
+    if limits.max_ack_pending and limits.max_ack_pending > 0 \
+            and (c.max_ack_pending or 0) > limits.max_ack_pending:
+        raise JetStreamError.from_err_code(10121, limit=limits.max_ack_pending)
+    if limits.inactive_threshold and limits.inactive_threshold > 0 \
+            and (c.inactive_threshold or 0) > limits.inactive_threshold:
+        raise JetStreamError.from_err_code(
+            10153, limit=go_duration(round(limits.inactive_threshold * NS)))
 
 
 def _check_deliver_policy(c: ConsumerConfig) -> None:
@@ -637,20 +815,32 @@ def _check_deliver_policy(c: ConsumerConfig) -> None:
 _IMMUTABLE = [("deliver_policy", "deliver policy can not be updated"),
               ("mem_storage", "storage type can not be updated"),
               ("opt_start_seq", "start sequence can not be updated"),
-              ("opt_start_time", "start time can not be updated"),
               ("ack_policy", "ack policy can not be updated"),
               ("replay_policy", "replay policy can not be updated"),
               ("idle_heartbeat", "heart beats can not be updated"),
               ("flow_control", "flow control can not be updated")]
 
 
-def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig) -> None:
-    """Raise 10012 with the server's text when ``new`` changes what cannot change."""
+def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig,
+                          has_interest=lambda subject: False) -> None:
+    """Raise the server's error when ``new`` changes what cannot change (checkNewConsumerConfig
+    order): 10012 naming the field; 10013 when the old deliver subject still has a subscriber.
+    """
+    from .jetstream.stream import parse_rfc3339
+
     for key, text in _IMMUTABLE:
         if getattr(old, key) != getattr(new, key):
             raise JetStreamError.from_err_code(10012, err=text)
+        if key == "opt_start_seq":   # start times compare as times, after the sequence
+            a, b = old.opt_start_time, new.opt_start_time
+            if (a is None) != (b is None) or a is not None and parse_rfc3339(a) != parse_rfc3339(b):
+                raise JetStreamError.from_err_code(10012, err="start time can not be updated")
     if (old.deliver_subject or "") != (new.deliver_subject or ""):
         if not old.deliver_subject:
             raise JetStreamError.from_err_code(10012, err="can not update pull consumer to push based")
         if not new.deliver_subject:
             raise JetStreamError.from_err_code(10012, err="can not update push consumer to pull based")
+        if has_interest(old.deliver_subject):
+            raise JetStreamError.from_err_code(10013)
+    if old.max_waiting != new.max_waiting:
+        raise JetStreamError.from_err_code(10012, err="max waiting can not be updated")

@@ -13,8 +13,11 @@
     │   ├── SlowConsumerError             a subscription's pending limits overflowed
     │   ├── MsgAlreadyAckdError           a JetStream message acked (or nak'd, termed) twice
     │   ├── ConnectionClosedError         a call on a closed connection
+    │   ├── OutboundBufferLimitError      a publish while reconnecting overflowed the buffer
     │   └── NoStreamResponseError         a JetStream publish no stream answered
     ├── ServerProcessError (RuntimeError) a real nats-server could not be found, started or reached
+    ├── SimulationStuckError (RuntimeError) virtual time stopped advancing: names what spins
+    ├── NotSimulatedError                 a server feature the simulation refuses (never ignores)
     └── JetStreamError                    an error the JetStream API answered with
             .code (HTTP-like status), .err_code (the server's number), .description
 
@@ -44,7 +47,10 @@ __all__ = [
     "NoStreamResponseError",
     "MsgAlreadyAckdError",
     "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError",
+    "SimulationStuckError",
+    "NotSimulatedError",
     "JetStreamError",
     "StreamNotFoundError",
     "ConsumerNotFoundError",
@@ -100,8 +106,35 @@ class ConnectionClosedError(NatsError):
     """The connection is closed: it cannot publish, subscribe or flush any more."""
 
 
+class OutboundBufferLimitError(NatsError):
+    """A publish while reconnecting did not fit nats-py's pending buffer (``pending_size``)."""
+
+
 class ServerProcessError(PmeshError, RuntimeError):
     """A real ``nats-server`` could not be found, started, or became ready in time."""
+
+
+class SimulationStuckError(PmeshError, RuntimeError):
+    """The simulation ran very many events at one virtual instant without time advancing; the
+    message names the process or timer that spins and the virtual time (a bug, never a wait)."""
+
+
+class NotSimulatedError(PmeshError):
+    """A server feature the simulation does not model: refused with this, never ignored.
+
+    ``feature`` names it (a config field, an API subject, a header); the list of what is
+    modelled and what is refused is :mod:`pmesh_sim.jetstream.surface`.
+
+    >>> str(NotSimulatedError("stream config field 'mirror'"))
+    "not simulated: stream config field 'mirror'"
+    """
+
+    def __init__(self, feature: str, detail: str = ""):
+        super().__init__(feature, detail)
+        self.feature, self.detail = feature, detail
+
+    def __str__(self) -> str:
+        return f"not simulated: {self.feature}" + (f" ({self.detail})" if self.detail else "")
 
 
 # err_code -> (HTTP-like code, description template), from nats-server's server/errors.json.
@@ -157,6 +190,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10111: (500, "{err}"),
     10116: (400, "max deliver is required to be > length of backoff values"),
     10118: (500, "stream is offline"),
+    10121: (400, "consumer max ack pending exceeds system limit of {limit}"),
     10126: (400, "consumer config replica count exceeds parent stream"),
     10127: (400, "Consumer name can not contain path separators"),
     10128: (400, "Stream name can not contain path separators"),
@@ -170,8 +204,17 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10139: (400, "consumer filter in FilterSubjects cannot be empty"),
     10148: (400, "consumer already exists"),
     10149: (400, "consumer does not exist"),
+    10165: (400, "invalid per-message TTL"),
+    10166: (400, "per-message TTL is disabled"),
     10183: (400, "consumer ack wait needs to be positive"),
+    10153: (400, "consumer inactive threshold exceeds system limit of {limit}"),
+    10155: (400, "stream transform source: {err}"),
+    10156: (400, "stream transform: {err}"),
+    10165: (400, "invalid per-message TTL"),
+    10166: (400, "per-message TTL is disabled"),
     10184: (400, "consumer backoff needs to be positive"),
+    10193: (400, "missing sequence for expected last sequence per subject"),
+    10204: (400, "invalid reset: {err}"),
 }
 
 

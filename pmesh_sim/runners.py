@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from . import scenario as sc
-from .errors import PmeshError
-from .report import describe, write_report
+from .errors import NotSimulatedError, PmeshError
+from .jetstream.surface import NOT_SIMULATED_HEADER
+from .report import describe, use_file_backend, write_report
 
 __all__ = ["run_scenario", "run_command", "validate_command", "scenario_program",
            "classify_error", "wire_stream_config", "api_subject_for_consumer", "SETTLE",
@@ -66,6 +67,9 @@ def wire_stream_config(fields: dict) -> dict:
     """The JSON body nats-py's ``add_stream`` would send for these StreamConfig fields."""
     body = dict(_NATS_PY_STREAM)
     for key, value in fields.items():
+        if key == "consumer_limits" and isinstance(value, dict):   # nats-py's seconds, nested
+            value = {k: _ns(v) if k == "inactive_threshold" and isinstance(v, (int, float))
+                     else v for k, v in value.items()}
         body[key] = _ns(value) if key in _STREAM_SECONDS and value is not None else value
     return body
 
@@ -109,6 +113,8 @@ def classify_error(exc: BaseException) -> dict:
     >>> classify_error(InvalidSubjectError("invalid subject 'a b'"))
     {'outcome': 'bad_subject'}
     """
+    if isinstance(exc, NotSimulatedError):
+        return unsupported(exc.feature)
     name = type(exc).__name__
     if getattr(exc, "err_code", None) is not None or getattr(exc, "description", None):
         return sc.error_result(exc)
@@ -123,6 +129,46 @@ def classify_error(exc: BaseException) -> dict:
     if name in ("BadSubjectError", "InvalidSubjectError"):
         return sc.outcome("bad_subject")
     raise exc
+
+
+def unsupported(feature: str) -> dict:
+    """The result of a step the simulation refused: ``unsupported``, naming what.
+
+    >>> unsupported("stream config field 'mirror'")
+    {'outcome': 'unsupported', 'not_simulated': "stream config field 'mirror'"}
+    """
+    return {**sc.outcome("unsupported"), "not_simulated": feature}
+
+
+def _refused(msg) -> dict | None:
+    """``unsupported`` when the simulated server answered "not simulated", else None."""
+    headers = getattr(msg, "headers", None)
+    if headers and NOT_SIMULATED_HEADER in headers:
+        return unsupported(headers[NOT_SIMULATED_HEADER])
+    return None
+
+
+def relative_seconds(value) -> float | None:
+    """The offset of a relative date (``"-0.5s"``, ``"+2s"``: seconds from the moment the
+    request is sent), or None when ``value`` is not one. Each backend turns it into a date:
+    the simulation on its clock (:meth:`~pmesh_sim.Simulation.date`), the real one on the wall
+    clock.
+
+    >>> relative_seconds("-0.5s"), relative_seconds("+2s"), relative_seconds("2026-01-01T00:00:00Z")
+    (-0.5, 2.0, None)
+    """
+    if not isinstance(value, str) or value[:1] not in ("+", "-") or value[-1:] != "s":
+        return None
+    try:
+        return float(value[:-1])
+    except ValueError:
+        return None
+
+
+def _dates(b, fields: dict, keys) -> dict:
+    """``fields`` with each relative date under ``keys`` made a date by backend ``b``."""
+    relative = {k: relative_seconds(fields.get(k)) for k in keys}
+    return {**fields, **{k: b.date(v) for k, v in relative.items() if v is not None}}
 
 
 def _deleted(resp: dict) -> dict:
@@ -148,6 +194,9 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             msg = yield from _maybe(b.request(subject, payload, timeout, None))
         except Exception as exc:  # noqa: BLE001 - each client's own error classes
             return classify_error(exc)
+        refused = _refused(msg)
+        if refused is not None:
+            return refused
         resp = json.loads(msg.data or b"{}")
         if "error" in resp:
             return sc.error_result(resp["error"])
@@ -156,16 +205,43 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     streams: list[str] = []
     consumers: list[tuple[str, str]] = []
 
+    def stream_shape(resp):
+        """The stream's state; its config goes to the trace (topology, on both backends)."""
+        cfg = resp.get("config") or {}
+        b.trace.emit("stream_config", node=b.node, stream=cfg.get("name", ""),
+                     subjects=list(cfg.get("subjects") or []),
+                     retention=cfg.get("retention", "limits"))
+        return sc.stream_state(resp)
+
+    def consumer_shape(resp):
+        cfg = resp.get("config") or {}
+        filters = list(cfg.get("filter_subjects") or ([cfg["filter_subject"]]
+                                                      if cfg.get("filter_subject") else []))
+        fields = {"deliver_subject": cfg["deliver_subject"]} if cfg.get("deliver_subject") else {}
+        if cfg.get("deliver_group"):
+            fields["deliver_group"] = cfg["deliver_group"]
+        if cfg.get("opt_start_seq"):
+            fields["opt_start_seq"] = cfg["opt_start_seq"]
+        b.trace.emit("consumer_config", node=b.node, stream=resp.get("stream_name", ""),
+                     consumer=resp.get("name", ""), filter_subjects=filters,
+                     pull=not cfg.get("deliver_subject"),
+                     ack_policy=cfg.get("ack_policy", "explicit"),
+                     ack_wait=cfg.get("ack_wait", 30_000_000_000) / 1e9,
+                     max_deliver=cfg.get("max_deliver", -1),
+                     deliver_policy=cfg.get("deliver_policy", "all"), **fields)
+        return sc.consumer_info(resp)
+
     def add_stream(fields):
         result = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}",
-                                wire_stream_config(fields), sc.stream_state)
+                                wire_stream_config(fields), stream_shape)
         if fields["name"] not in streams:
             streams.append(fields["name"])
         return result
 
     def add_consumer(fields):
+        fields = _dates(b, fields, ("opt_start_time", "pause_until"))
         subject, body = api_subject_for_consumer(fields["stream"], fields)
-        result = yield from api(subject, body, sc.consumer_info)
+        result = yield from api(subject, body, consumer_shape)
         name = fields.get("durable_name") or fields.get("name")
         if name and (fields["stream"], name) not in consumers:
             consumers.append((fields["stream"], name))
@@ -184,17 +260,23 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     b.start_clock()
 
     steps = []
+    background: dict[tuple[str, str], list] = {}   # fetches started with background: true
+    started = 0
     for step in scenario.steps:
         wait = step.at - b.now()
         if wait > 0:
             yield b.sleep(wait)
-        b.trace.emit("step", index=step.index, op=step.op)
+        b.trace.emit("step", node=b.node, index=step.index, op=step.op)
         a = step.args
         op = step.op
         if op == "publish":
-            yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
-                                        a.get("reply", ""), a.get("headers")))
-            result = sc.outcome("sent")
+            try:
+                yield from _maybe(b.publish(a["subject"], a.get("data", "").encode(),
+                                            a.get("reply", ""), a.get("headers"),
+                                            a.get("from")))
+                result = sc.outcome("sent")
+            except NotSimulatedError as exc:
+                result = unsupported(exc.feature)
         elif op in ("request", "js_publish"):
             headers = dict(a.get("headers") or {})
             if op == "js_publish" and a.get("stream"):
@@ -207,13 +289,26 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             except Exception as exc:  # noqa: BLE001
                 result = classify_error(exc)
             else:
-                if op == "request":
+                if _refused(msg) is not None:
+                    result = _refused(msg)
+                elif op == "request":
                     result = {"data": sc.text(msg.data)}
                 else:
                     ack = json.loads(msg.data or b"{}")
                     result = (sc.error_result(ack["error"]) if "error" in ack else
                               sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0),
                                          ack.get("duplicate")))
+                    _trace_pub_ack(b, result)
+        elif op == "workload":
+            result = yield from _workload(b, step)
+        elif op == "fetch" and a.get("background"):
+            # a pull that waits while later steps run, on a pull subscription of its own
+            key = (a["stream"], a["consumer"])
+            started += 1
+            background.setdefault(key, []).append(b.spawn(_fetch(b, a, slot=started)))
+            result = sc.outcome("started")
+        elif op == "fetch_result":
+            result = yield from _maybe(b.join(background[(a["stream"], a["consumer"])].pop(0)))
         elif op == "fetch":
             result = yield from _fetch(b, a)
         elif op in ("add_stream", "update_stream"):
@@ -221,7 +316,13 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                 result = yield from add_stream(a)
             else:
                 result = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}",
-                                        wire_stream_config(a), sc.stream_state)
+                                        wire_stream_config(a), stream_shape)
+        elif op == "stream_list":
+            body = {k: a[k] for k in ("subject", "offset") if k in a}
+            result = yield from api("$JS.API.STREAM.LIST", body or None, lambda resp: {
+                **{k: int(resp.get(k) or 0) for k in ("total", "offset", "limit")},
+                "streams": [{"name": s["config"]["name"], **sc.stream_state(s)}
+                            for s in resp.get("streams") or []]})
         elif op == "stream_info":
             result = yield from api(f"$JS.API.STREAM.INFO.{a['stream']}", None, sc.stream_state)
         elif op == "delete_stream":
@@ -237,6 +338,15 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         elif op == "consumer_info":
             result = yield from api(f"$JS.API.CONSUMER.INFO.{a['stream']}.{a['consumer']}",
                                     None, sc.consumer_info)
+        elif op == "pause_consumer":   # pause_until omitted: resume
+            body = _dates(b, {k: a[k] for k in ("pause_until",) if k in a}, ("pause_until",))
+            result = yield from api(f"$JS.API.CONSUMER.PAUSE.{a['stream']}.{a['consumer']}",
+                                    body, lambda resp: {"paused": bool(resp.get("paused"))})
+        elif op == "reset_consumer":   # seq omitted: back to the ack floor
+            result = yield from api(
+                f"$JS.API.CONSUMER.RESET.{a['stream']}.{a['consumer']}",
+                {"seq": a["seq"]} if "seq" in a else None,
+                lambda resp: {**sc.consumer_info(resp), "reset_seq": int(resp["reset_seq"])})
         elif op == "delete_consumer":
             result = yield from api(f"$JS.API.CONSUMER.DELETE.{a['stream']}.{a['consumer']}",
                                     None, _deleted)
@@ -253,9 +363,12 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                                     lambda resp: sc.outcome("stepped_down"))
         else:  # faults
             result = yield from _maybe(b.fault(op, a))
-        b.trace.emit("step_result", index=step.index, op=op, result=result)
+        b.trace.emit("step_result", node=b.node, index=step.index, op=op, result=result)
         steps.append(sc.step_record(step, result))
 
+    for handles in background.values():   # fetches nobody collected still end before final
+        for handle in handles:
+            yield from _maybe(b.join(handle))
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
     final: dict[str, dict] = {"streams": {}, "consumers": {}}
@@ -273,10 +386,10 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     return setup, steps, final
 
 
-def _fetch(b, a: dict):
+def _fetch(b, a: dict, slot: int | None = None):
     batch, timeout = a.get("batch", 1), a.get("timeout", FETCH_TIMEOUT)
     try:
-        msgs = yield from _maybe(b.fetch(a["stream"], a["consumer"], batch, timeout))
+        msgs = yield from _maybe(b.fetch(a["stream"], a["consumer"], batch, timeout, slot))
     except Exception as exc:  # noqa: BLE001
         result = classify_error(exc)
         return {"messages": []} if result == sc.outcome("timeout") else result
@@ -288,14 +401,58 @@ def _fetch(b, a: dict):
         out.append(sc.fetched_message(msg.subject, msg.data, seq, meta.sequence.consumer,
                                       meta.num_delivered))
         action = then if isinstance(then, str) else then.get(seq, "ack")
-        b.trace.emit("fetched", consumer=a["consumer"], stream_seq=seq, then=action)
         if action != "ignore":
             try:
                 yield from _maybe(b.ack(msg, action, a.get("delay")))
             except Exception as exc:  # noqa: BLE001 - an ack_sync without answer
-                b.trace.emit("ack_error", stream_seq=seq, error=type(exc).__name__)
+                b.trace.emit("ack_error", node=b.node, stream_seq=seq, error=type(exc).__name__)
     yield from _maybe(b.flush())
     return {"messages": out}
+
+
+def _workload(b, step):
+    """A stochastic publisher (:mod:`pmesh_sim.experiments.workload`): each message a
+    js_publish at its drawn offset; the result counts the pub acks by outcome."""
+    from .experiments.workload import schedule
+
+    start = b.now()
+    counts = {"published": 0, "acked": 0, "duplicates": 0, "errors": 0, "timeouts": 0}
+    for at, subject, data, headers in schedule(step.args, b.seed, step.index):
+        wait = start + at - b.now()
+        if wait > 0:
+            yield b.sleep(wait)
+        counts["published"] += 1
+        try:
+            msg = yield from _maybe(b.request(subject, data, step.args.get("timeout",
+                                                                           API_TIMEOUT), headers))
+        except Exception as exc:  # noqa: BLE001
+            outcome = classify_error(exc)
+            counts["timeouts" if outcome.get("outcome") == "timeout" else "errors"] += 1
+            if "error" in outcome:
+                _trace_pub_ack(b, outcome)
+            continue
+        ack = json.loads(msg.data or b"{}")
+        result = (sc.error_result(ack["error"]) if "error" in ack else
+                  sc.pub_ack(ack.get("stream", ""), ack.get("seq", 0), ack.get("duplicate")))
+        _trace_pub_ack(b, result)
+        counts["errors" if "error" in result else
+               "duplicates" if result["duplicate"] else "acked"] += 1
+    return counts
+
+
+def _trace_pub_ack(b, result: dict) -> None:
+    """The ``pub_ack`` record of the last js_publish; the adapter learns (stream, seq) -> msg_id
+    (``b.stored``: the real backend stamps later deliveries and acks with it)."""
+    msg_id = b.last_msg_id
+    if "error" in result:
+        b.trace.emit("pub_ack", node=b.node, client="steps", msg_id=msg_id,
+                     err_code=result["error"].get("err_code"))
+        return
+    b.trace.emit("pub_ack", node=b.node, client="steps", msg_id=msg_id,
+                 stream=result["stream"], stream_seq=result["seq"],
+                 duplicate=result["duplicate"])
+    if not result["duplicate"]:
+        b.stored[(result["stream"], result["seq"])] = msg_id
 
 
 def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",
@@ -323,11 +480,14 @@ def run_scenario(scenario: sc.Scenario | str | Path, backend: str = "sim",
 def run_command(args) -> int:
     """``pmesh-sim run FILE``: run one scenario, write the document and/or a report."""
     scenario = sc.load_scenario(args.file)
+    _print_warnings(scenario)
     traces: list = []
     doc = run_scenario(scenario, args.backend, servers=args.servers, seed=args.seed,
                        trace_out=traces)
+    page = None
     if args.report:
-        write_report(args.report, doc, traces[0], scenario.steps)
+        use_file_backend()
+        page = write_report(args.report, doc, traces[0], scenario)
     text = sc.dumps_result(doc)
     if args.json_out == "-":
         sys.stdout.write(text)
@@ -335,7 +495,15 @@ def run_command(args) -> int:
         Path(args.json_out).write_text(text, encoding="utf-8")
     if args.json_out != "-":
         print(describe(doc, scenario.steps), end="")
+    if page is not None:   # on stderr when stdout holds only the document
+        print(f"report: {page}", file=sys.stderr if args.json_out == "-" else sys.stdout)
     return 0
+
+
+def _print_warnings(scenario: sc.Scenario) -> None:
+    """Names the file's steps use that nothing declared, on stderr (they still run)."""
+    for line in scenario.warnings:
+        print(f"pmesh-sim: warning: {line}", file=sys.stderr)
 
 
 def validate_command(args) -> int:
@@ -343,6 +511,8 @@ def validate_command(args) -> int:
     from .checks import compare_results, format_differences
 
     scenarios = [sc.load_scenario(f) for f in args.files]  # exit 2 before running anything
+    for scenario in scenarios:
+        _print_warnings(scenario)
     agree = 0
     for scenario in scenarios:
         sim = run_scenario(scenario, "sim", servers=args.servers)

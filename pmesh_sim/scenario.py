@@ -3,9 +3,12 @@
 A scenario is one YAML or JSON file (``../shared/design/scenario-format.md``): streams,
 consumers and subscriptions that exist before step 0, then steps at times ``at``. Loading
 checks everything a file can get wrong by itself (unknown op or key, missing key, wrong type, a
-reference to a stream, consumer or subscription nothing declares) and raises a
+reference to a subscription nothing declares) and raises a
 :class:`~pmesh_sim.errors.ScenarioError` naming the file, the step and the key. Config *values*
 the server would reject are not checked here: they go to the server and come back as errors.
+Neither are stream and consumer *names* in stream and consumer operations: a name nothing
+declared goes to the server (which answers 10059 or 10014) and adds a line to
+``Scenario.warnings``; only a ``fetch`` needs a declared consumer.
 
 >>> sc = Scenario.from_dict({"name": "hello", "subscriptions": [{"name": "s", "subject": "a.>"}],
 ...                          "steps": [{"at": 0.1, "op": "publish", "subject": "a.b", "data": "x"}]})
@@ -29,6 +32,8 @@ drift apart:
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,7 @@ __all__ = [
 
 _NUM, _INT, _STR, _BOOL = "number", "integer", "text", "true/false"
 _STRS, _NUMS, _MAP, _LIST = "list of text", "list of numbers", "map", "list"
+_SIZE = "a number of bytes or {min: A, max: B}"
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -72,8 +78,14 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, (str, dict))
     if kind == "groups":
         return isinstance(value, list) and all(_is(_STRS, g) for g in value)
+    if kind == _SIZE:
+        return _is(_INT, value) or (isinstance(value, dict) and set(value) == {"min", "max"}
+                                    and all(_is(_INT, v) for v in value.values()))
     raise AssertionError(kind)  # pragma: no cover
 
+
+#: A relative date in a scenario file: seconds from the moment the request is sent.
+_RELATIVE = re.compile(r"[+-][0-9]+(\.[0-9]+)?s")
 
 _KINDS = {"int": _INT, "float": _NUM, "bool": _BOOL, "str": _STR, "strs": _STRS,
           "floats": _NUMS, "dict": _MAP}
@@ -85,7 +97,8 @@ def _config_fields(config: type, passed_through: dict[str, str]) -> dict[str, st
 
 
 #: StreamConfig fields (nats-py names; durations in seconds) and the type each holds. The second
-#: group are server fields the simulation does not model; they reach the real server unchanged.
+#: group are server fields the simulation does not model: they reach the real server unchanged,
+#: and the simulation refuses them as not simulated (pmesh_sim.jetstream.surface).
 STREAM_FIELDS: dict[str, str] = _config_fields(StreamConfig, {
     "template_owner": _STR, "placement": _MAP, "mirror": _MAP, "sources": _LIST,
     "first_seq": _INT, "republish": _MAP, "subject_transform": _MAP, "mirror_direct": _BOOL,
@@ -99,7 +112,8 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
     "pause_until": _STR, "max_bytes": _INT,
 })
 
-_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR}
+_SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
+                 "no_echo": _BOOL, "max_msgs": _INT}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
@@ -112,21 +126,27 @@ _MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
 #: op -> (required keys, optional keys), each key -> type. ``at`` and ``description`` are
 #: allowed on every step; add_stream / update_stream / add_consumer take config fields inline.
 OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR}),
+    "publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "reply": _STR,
+                                    "from": _STR}),
     "js_publish": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM,
                                        "stream": _STR}),
     "request": ({"subject": _STR}, {"data": _STR, "headers": _MAP, "timeout": _NUM}),
     "fetch": ({"consumer": _STR}, {"stream": _STR, "batch": _INT, "timeout": _NUM,
-                                   "then": "then", "delay": _NUM}),
+                                   "then": "then", "delay": _NUM, "background": _BOOL}),
+    "fetch_result": ({"consumer": _STR}, {"stream": _STR}),
     "add_stream": ({"name": _STR}, {}),
     "update_stream": ({"name": _STR}, {}),
     "delete_stream": ({"stream": _STR}, {}),
     "purge_stream": ({"stream": _STR}, {"subject": _STR, "seq": _INT, "keep": _INT}),
     "stream_info": ({"stream": _STR}, {}),
+    "stream_list": ({}, {"subject": _STR, "offset": _INT}),
     "add_consumer": ({"stream": _STR}, {"action": _STR}),
     "delete_consumer": ({"consumer": _STR}, {"stream": _STR}),
     "consumer_info": ({"consumer": _STR}, {"stream": _STR}),
-    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR}),
+    "pause_consumer": ({"consumer": _STR}, {"stream": _STR, "pause_until": _STR}),
+    "reset_consumer": ({"consumer": _STR}, {"stream": _STR, "seq": _INT}),
+    "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
+                                                     "no_echo": _BOOL, "max_msgs": _INT}),
     "unsubscribe": ({"name": _STR}, {}),
     "wait": ({}, {}),
     "kill": ({"server": _STR}, {}),
@@ -137,6 +157,9 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "resume": ({"server": _STR}, {}),
     "power_loss": ({"server": _STR}, {}),
     "stepdown": ({"stream": _STR}, {}),
+    # a stochastic publisher (pmesh_sim.experiments.workload): count js_publishes, from the seed
+    "workload": ({"subject": _STR, "count": _INT, "rate": _NUM},
+                 {"burst": _INT, "size": _SIZE, "msg_id": _BOOL, "timeout": _NUM}),
 }
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
@@ -147,12 +170,14 @@ _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, op, start time (seconds after the start) and keys."""
+    """One step: its position, op, start time (seconds after the start), keys and the file's
+    ``description`` of it (for the narrative; no backend reads it)."""
 
     index: int
     op: str
     at: float
     args: dict[str, Any]
+    description: str = ""
 
 
 @dataclass
@@ -169,6 +194,8 @@ class Scenario:
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     source: str = "<dict>"
+    #: Names steps use that nothing declared (they still go to the server), one line each.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
@@ -183,6 +210,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read the scenario file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text: byte {err.object[err.start]:#04x} at "
+                            f"offset {err.start}") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(raw)
@@ -205,7 +235,13 @@ class _Checker:
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
-        self.unsubscribed: set[str] = set()
+        self.warnings: list[str] = []
+        self.started: dict[tuple[str, str], int] = {}   # background fetches not collected
+        self.gone: set[str] = set()   # subscriptions an unsubscribe step closed
+        self.down: dict[str, str] = {}  # node -> "killed" or "paused" (fault steps so far)
+
+    def warn(self, where: str, key: str, problem: str):
+        self.warnings.append(f"{self.source}: {where}: key '{key}': {problem}")
 
     def fail(self, where: str, key: str | None, problem: str):
         at = f" key '{key}':" if key is not None else ""
@@ -225,14 +261,49 @@ class _Checker:
             if not _is(kind, value):
                 hint = " (quote it in YAML)" if kind == _STR and value is not None else ""
                 self.fail(where, key, f"must be {kind}, got {_show(value)}{hint}")
+            if kind in (_NUM, _NUMS):
+                self.finite(where, key, value if kind == _NUMS else [value])
         return item
+
+    def finite(self, where: str, key: str, numbers: list) -> None:
+        """Fail on infinities, NaN, and seconds too large to count in nanoseconds."""
+        for number in numbers:
+            if not math.isfinite(number):
+                self.fail(where, key, f"must be a finite number, got {number!r}")
+            if not math.isfinite(number * 1e9):
+                self.fail(where, key, f"{number!r} is too large (times are counted in "
+                                      "nanoseconds: at most about 1e299 seconds)")
+
+    def at_least(self, where: str, args: dict, key: str, low: float, above: bool = False):
+        """Fail when ``args[key]`` (if given) is below ``low`` (or not above it)."""
+        value = args.get(key)
+        if value is not None and (value <= low if above else value < low):
+            self.fail(where, key, f"must be {'more than' if above else 'at least'} {low:g}, "
+                                  f"got {value!r}")
+
+    def headers(self, where: str, headers: dict | None) -> None:
+        """Header names nats-py sends (else BadHeaderError) and text values."""
+        for name, value in (headers or {}).items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                self.fail(where, "headers", f"header name {name!r}: nats-py refuses it "
+                                            "(BadHeaderError); a name is letters, digits and "
+                                            "!#$%&'*+-.^_`|~")
+            if not isinstance(value, str):
+                self.fail(where, "headers", f"header {name!r}: the value must be text, got "
+                                            f"{_show(value)} (quote it in YAML)")
 
     def scenario(self, data: Any) -> Scenario:
         top = self.keys("top level", data, {"name": _STR}, _TOP, "a scenario")
+        if not top["name"].strip():
+            self.fail("top level", "name", "must not be empty")
         if "servers" in top and top["servers"] < 1:
             self.fail("top level", "servers", f"must be 1 or more, got {top['servers']}")
         self.servers = top.get("servers", 1)
         network = self.keys("network", top.get("network", {}), {}, _NETWORK, "network")
+        self.at_least("network", network, "latency", 0.0)
+        self.at_least("network", network, "loss", 0.0)
+        if network.get("loss", 0.0) >= 1:
+            self.fail("network", "loss", f"must be a probability below 1, got {network['loss']!r}")
         streams = [self.stream(f"streams[{i}]", s) for i, s in enumerate(top.get("streams", []))]
         consumers = [self.consumer(f"consumers[{i}]", c)
                      for i, c in enumerate(top.get("consumers", []))]
@@ -247,7 +318,8 @@ class _Checker:
         return Scenario(name=top["name"], description=top.get("description", ""),
                         seed=top.get("seed", 0), servers=self.servers,
                         network={k: float(v) for k, v in network.items()}, streams=streams,
-                        consumers=consumers, subscriptions=subs, steps=steps, source=self.source)
+                        consumers=consumers, subscriptions=subs, steps=steps, source=self.source,
+                        warnings=self.warnings)
 
     def api_name(self, where: str, key: str, value: Any, api: str) -> None:
         """Fail when a stream or consumer name cannot be a token of its API subject: nats-py
@@ -263,16 +335,27 @@ class _Checker:
         self.streams.add(item["name"])
         return dict(item)
 
-    def consumer(self, where: str, item: Any, stream_key: str = "stream") -> dict:
+    def consumer(self, where: str, item: Any, stream_key: str = "stream",
+                 step: bool = False) -> dict:
         item = self.keys(where, item, {"stream": _STR}, {**CONSUMER_FIELDS, "action": _STR},
                          "a consumer (ConsumerConfig + stream, optional action)")
-        self.need_stream(where, stream_key, item["stream"])
+        self.need_stream(where, stream_key, item["stream"], step)
+        self.dates(where, item, ("opt_start_time", "pause_until"))
         for key in ("durable_name", "name"):
             self.api_name(where, key, item.get(key), f"$JS.API.CONSUMER.CREATE.{item['stream']}.")
         name = item.get("durable_name") or item.get("name")
         if name:
             self.consumers.setdefault(name, set()).add(item["stream"])
         return dict(item)
+
+    def dates(self, where: str, item: dict, keys) -> None:
+        """A date written relative (``-0.5s``, ``+2s``) must be well formed."""
+        for key in keys:
+            value = item.get(key)
+            if isinstance(value, str) and value[:1] in "+-" and not _RELATIVE.fullmatch(value):
+                self.fail(where, key, f"{value!r} is neither an RFC 3339 date nor a relative "
+                                      "one like '-0.5s' or '+2s' (seconds from the moment the "
+                                      "request is sent)")
 
     def subscription(self, where: str, item: Any) -> dict:
         item = self.keys(where, item, {"name": _STR, "subject": _STR}, _SUBSCRIPTION,
@@ -281,6 +364,8 @@ class _Checker:
             self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
         self.subject(where, "subject", item["subject"], validate_subject)
         self.subject(where, "queue", item.get("queue"), validate_queue)
+        if item.get("max_msgs", 1) < 1:
+            self.fail(where, "max_msgs", f"must be 1 or more, got {item['max_msgs']}")
         self.subs.add(item["name"])
         return dict(item)
 
@@ -291,10 +376,15 @@ class _Checker:
         except InvalidSubjectError as err:
             self.fail(where, key, str(err))
 
-    def need_stream(self, where: str, key: str, name: str):
+    def need_stream(self, where: str, key: str, name: str, step: bool = False):
+        """Fail when stream ``name`` was never declared; a ``step`` only warns (the server
+        judges the name: 10059 stream not found)."""
         if name not in self.streams:
-            self.fail(where, key, f"'{name}' is neither declared under 'streams' nor created "
-                                  "by an earlier add_stream step")
+            problem = (f"'{name}' is neither declared under 'streams' nor created by an "
+                       "earlier add_stream step")
+            if not step:
+                self.fail(where, key, problem)
+            self.warn(where, key, problem + " (sent to the server as it is)")
 
     def step(self, index: int, raw: Any) -> Step:
         where = f"step {index}"
@@ -303,7 +393,7 @@ class _Checker:
         if "op" not in raw:
             self.fail(where, "op", "missing (every step needs an op)")
         op = raw["op"]
-        if op not in OPS:
+        if not isinstance(op, str) or op not in OPS:
             self.fail(where, "op", f"unknown op {op!r} (known ops: {', '.join(OPS)})")
         where = f"step {index} ({op})"
         required, optional = OPS[op]
@@ -314,56 +404,114 @@ class _Checker:
         if at < 0:
             self.fail(where, "at", f"must be 0 or more seconds, got {at}")
         args.pop("op")
-        args.pop("description", None)
+        description = args.pop("description", "")
         self.refs(where, op, args)
-        return Step(index, op, at, args)
+        return Step(index, op, at, args, description)
 
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
             self.subject(where, "subject", args["subject"], check_publish_subject)
+            if args.get("reply"):
+                self.subject(where, "reply", args["reply"], check_publish_subject)
+            self.headers(where, args.get("headers"))
+        if op == "workload":
+            self.workload(where, args)
+        if op in ("js_publish", "request", "fetch", "workload"):
+            self.at_least(where, args, "timeout", 0.0, above=True)
+        if op == "fetch":
+            self.at_least(where, args, "batch", 1)
+        if "from" in args and (args["from"] not in self.subs or args["from"] in self.gone):
+            self.fail(where, "from", f"'{args['from']}' is neither declared under "
+                                     "'subscriptions' nor created by an earlier subscribe step")
         if op in ("add_stream",):
             self.api_name(where, "name", args["name"], "$JS.API.STREAM.CREATE.")
             self.streams.add(args["name"])
         elif op == "update_stream":
-            self.need_stream(where, "name", args["name"])
-        elif op in ("delete_stream", "purge_stream", "stream_info", "stepdown"):
+            self.need_stream(where, "name", args["name"], step=True)
+        elif op in ("delete_stream", "purge_stream", "stream_info"):
+            self.need_stream(where, "stream", args["stream"], step=True)
+        elif op == "stepdown":
             self.need_stream(where, "stream", args["stream"])
         elif op == "add_consumer":
-            self.consumer(where, args)
-        elif op in ("fetch", "delete_consumer", "consumer_info"):
+            self.consumer(where, args, step=True)
+        elif op in ("fetch", "fetch_result"):
             args["stream"] = self.consumer_stream(where, args)
+            self.background(where, op, args)
+        elif op in ("delete_consumer", "consumer_info", "pause_consumer", "reset_consumer"):
+            args["stream"] = self.consumer_stream(where, args, step=True)
         elif op == "subscribe":
             self.subscription(where, args)
         elif op == "unsubscribe" and args["name"] not in self.subs:
             self.fail(where, "name", f"'{args['name']}' is neither declared under "
                                      "'subscriptions' nor created by an earlier subscribe step")
-        elif op == "unsubscribe" and args["name"] in self.unsubscribed:
+        elif op == "unsubscribe" and args["name"] in self.gone:
             self.fail(where, "name", f"'{args['name']}' was already unsubscribed by an earlier "
                                      "step")
         elif op == "unsubscribe":
-            self.unsubscribed.add(args["name"])
+            self.gone.add(args["name"])
         elif op in ("kill", "restart", "pause", "resume", "power_loss"):
             self.server(where, "server", args["server"])
+            self.node_state(where, op, args["server"])
         elif op == "partition":
+            seen: set[str] = set()
             for group in args["groups"]:
                 for name in group:
                     self.server(where, "groups", name)
+                    if name in seen:
+                        self.fail(where, "groups", f"node {name!r} is named twice")
+                    seen.add(name)
         if op == "fetch":
             self.then(where, args)
+        if op == "pause_consumer":
+            self.dates(where, args, ("pause_until",))
 
-    def consumer_stream(self, where: str, args: dict) -> str:
+    def workload(self, where: str, args: dict) -> None:
+        """A workload's subject (``{i}`` filled in), counts, rate and payload sizes."""
+        self.subject(where, "subject", args["subject"].replace("{i}", "0"),
+                     check_publish_subject)
+        self.at_least(where, args, "count", 1)
+        self.at_least(where, args, "burst", 1)
+        self.at_least(where, args, "rate", 0.0, above=True)
+        size = args.get("size", 0)
+        low, high = (size["min"], size["max"]) if isinstance(size, dict) else (size, size)
+        if low < 0 or high < low:
+            self.fail(where, "size", f"must be 0 or more bytes, min at most max, got {size!r}")
+
+    def background(self, where: str, op: str, args: dict) -> None:
+        """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with
+        ``background: true`` (first started, first collected)."""
+        key = (args["stream"], args["consumer"])
+        if op == "fetch" and args.get("background"):
+            self.started[key] = self.started.get(key, 0) + 1
+        elif op == "fetch_result":
+            if not self.started.get(key):
+                self.fail(where, "consumer", f"no earlier fetch of '{args['consumer']}' with "
+                                             "background: true is left to collect")
+            self.started[key] -= 1
+
+    def consumer_stream(self, where: str, args: dict, step: bool = False) -> str:
+        """The stream of the consumer a step names. A ``fetch`` needs a declared consumer;
+        other steps only warn about an undeclared one (the server answers 10059 or 10014),
+        taking the scenario's only stream when the step gives none."""
         name, stream = args["consumer"], args.get("stream")
         streams = self.consumers.get(name, set())
+        report = self.warn if step else self.fail
         if stream is not None:
-            self.need_stream(where, "stream", stream)
-            if stream not in streams:
-                self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' "
-                                             f"for stream '{stream}' nor created by an earlier "
-                                             "add_consumer step")
+            self.need_stream(where, "stream", stream, step)
+            if stream not in streams and stream in self.streams:
+                report(where, "consumer", f"'{name}' is neither declared under 'consumers' for "
+                                          f"stream '{stream}' nor created by an earlier "
+                                          "add_consumer step" + _SENT * step)
             return stream
         if not streams:
-            self.fail(where, "consumer", f"'{name}' is neither declared under 'consumers' nor "
-                                         "created by an earlier add_consumer step")
+            problem = (f"'{name}' is neither declared under 'consumers' nor created by an "
+                       "earlier add_consumer step")
+            if not step or len(self.streams) != 1:
+                more = "; add 'stream' to ask the server anyway" if step else ""
+                self.fail(where, "consumer", problem + more)
+            stream = next(iter(self.streams))
+            self.warn(where, "consumer", f"{problem} (asking stream '{stream}', the only one)")
+            return stream
         if len(streams) > 1:
             self.fail(where, "consumer", f"'{name}' exists on streams {sorted(streams)}: add "
                                          "'stream' to say which")
@@ -374,6 +522,19 @@ class _Checker:
         if name not in names:
             self.fail(where, key, f"unknown server {name!r} (this scenario has "
                                   f"{', '.join(names)})")
+
+    def node_state(self, where: str, op: str, name: str):
+        """A kill, restart, pause or resume must fit what the earlier fault steps did."""
+        state = self.down.get(name)
+        wrong = {"kill": state == "killed", "restart": state != "killed",
+                 "pause": state is not None, "resume": state != "paused"}.get(op)
+        if wrong:
+            now = {None: "running", "killed": "killed", "paused": "paused"}[state]
+            self.fail(where, "server", f"cannot {op} {name}: it is {now} at this step")
+        if op in ("kill", "pause"):
+            self.down[name] = "killed" if op == "kill" else "paused"
+        elif op in ("restart", "resume"):
+            self.down.pop(name, None)
 
     def then(self, where: str, args: dict):
         then = args.get("then", "ack")
@@ -396,6 +557,10 @@ class _Checker:
                                          f"(one of {', '.join(THEN_ACTIONS)})")
             actions[number] = action
         args["then"] = actions
+
+
+_SENT = " (sent to the server as it is)"
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
 
 
 def _show(value: Any) -> str:
@@ -495,9 +660,12 @@ def consumer_info(info: Any) -> dict:
     ...                "last_active": "..."}, "num_pending": 1})["delivered"]
     {'consumer_seq': 2, 'stream_seq': 5}
     """
-    return {"delivered": _seq_info(_get(info, "delivered", {})),
-            "ack_floor": _seq_info(_get(info, "ack_floor", {})),
-            **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    out = {"delivered": _seq_info(_get(info, "delivered", {})),
+           "ack_floor": _seq_info(_get(info, "ack_floor", {})),
+           **{key: int(_get(info, key, 0) or 0) for key in CONSUMER_INFO_FIELDS[2:]}}
+    if _get(info, "paused"):   # only while paused, so results without a pause keep their shape
+        out["paused"] = True
+    return out
 
 
 def result_document(scenario: Scenario, *, backend: str, seed: int, servers: int,

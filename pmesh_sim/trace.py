@@ -3,17 +3,21 @@
 Both backends write the same records, so every figure, checker and comparison reads either.
 A record is a time (seconds: virtual in the simulation, since the start on a real server), a
 kind (``publish``, ``deliver``, ``ack``…) and keyword fields (node, client, subject, ids,
-sequences). Records are plain data; equal runs give equal traces.
+sequences). Records are plain data; equal runs give equal traces. Every kind and its fields are
+registered in :mod:`pmesh_sim.trace_kinds` (documented in ``docs/trace.md``); recording never
+checks them, :meth:`Trace.check` does.
 
 >>> trace = Trace(clock=lambda: 1.5)
->>> trace.emit("publish", client="alice", subject="orders.1")
->>> trace.emit("deliver", client="bob", subject="orders.1")
+>>> trace.emit("publish", node="n1", client="alice", subject="orders.1", msg_id=1)
+>>> trace.emit("deliver", node="n1", client="bob", subject="orders.1", msg_id=1)
 >>> [(e.time, e.kind) for e in trace]
 [(1.5, 'publish'), (1.5, 'deliver')]
 >>> trace.filter("deliver")[0].fields["client"]
 'bob'
 >>> list(trace.to_pandas().columns)
-['time', 'kind', 'client', 'subject']
+['time', 'kind', 'node', 'client', 'subject', 'msg_id']
+>>> trace.check()      # the kinds and fields of pmesh_sim.trace_kinds: nothing wrong
+[]
 """
 
 from __future__ import annotations
@@ -96,11 +100,34 @@ class Trace:
         """Every event as a flat dict."""
         return [e.to_dict() for e in self]
 
-    def to_pandas(self):
-        """A tidy DataFrame: one row an event, columns ``time``, ``kind`` and every field seen."""
+    def to_pandas(self, *kinds: str):
+        """A tidy DataFrame: one row an event, columns ``time``, ``kind`` and every field seen.
+
+        With ``kinds``, only those kinds' rows and only the columns some of them fill (a table
+        to show a student: no wall of empty cells).
+
+        >>> t = Trace(clock=lambda: 0.0)
+        >>> t.emit("publish", node="n1", client="a", subject="x", msg_id=1, size=2)
+        >>> t.emit("step", node="n1", index=0, op="publish")
+        >>> list(t.to_pandas().columns)
+        ['time', 'kind', 'node', 'client', 'subject', 'msg_id', 'size', 'index', 'op']
+        >>> t.to_pandas("step")
+           time  kind node  index       op
+        0   0.0  step   n1      0  publish
+        """
         import pandas as pd
 
-        return pd.DataFrame.from_records(self.to_records())
+        if not kinds:
+            return pd.DataFrame.from_records(self.to_records())
+        rows = [e.to_dict() for e in self if e.kind in kinds]
+        return pd.DataFrame.from_records(rows).dropna(axis="columns", how="all")
+
+    def check(self, registry=None) -> list[str]:
+        """The records that break the trace schema (:func:`pmesh_sim.trace_kinds.check_trace`):
+        unregistered kinds and fields, missing required fields. Empty: the trace conforms."""
+        from .trace_kinds import check_trace
+
+        return check_trace(self, registry)
 
     def dumps(self) -> str:
         """JSON Lines, one event a line, keys in a fixed order: equal traces give equal text."""

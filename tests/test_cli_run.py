@@ -77,3 +77,25 @@ def test_validate_exits_1_and_prints_the_differing_field(core, monkeypatch, caps
     assert out[0] == "core-cli: 1 difference(s) (2 steps, subscriptions and final state compared)"
     row = [line for line in out if "request.outcome" in line][0].split()
     assert row == ["core-cli", "1", "request.outcome", "no_responders", "timeout"]
+
+
+def test_run_help_documents_the_backend_and_its_default(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())      # argparse wraps lines
+    assert "--backend {sim,real}" in text
+    assert "sim: the simulation, in virtual time (default)" in text
+    assert "real: a nats-server started for this run" in text
+
+
+def test_a_name_nothing_declared_reaches_the_server_and_warns(tmp_path, capsys):
+    path = tmp_path / "ghost.yaml"
+    path.write_text("name: g\nstreams: [{name: S, subjects: [s]}]\nsteps:\n"
+                    "  - {op: stream_info, stream: GHOST}\n  - {op: consumer_info, consumer: c}\n")
+    assert main(["run", str(path), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    steps = [s["result"]["error"]["err_code"] for s in json.loads(out)["steps"]]
+    assert steps == [10059, 10014]
+    assert err.count("pmesh-sim: warning: ") == 2
+    assert f"{path}: step 0 (stream_info): key 'stream': 'GHOST' is neither declared" in err

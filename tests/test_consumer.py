@@ -71,7 +71,8 @@ def test_unacked_message_is_redelivered_after_ack_wait_with_a_new_consumer_seq()
     _, out2 = h.fetch(1, now=2.0)
     meta = parse_ack_subject(out2[0].reply)
     assert (meta[2], meta[3], meta[4]) == (2, 1, 2)   # delivered twice, stream seq 1, consumer seq 2
-    assert [k for k, _ in h.events if k in ("deliver", "redeliver")] == ["deliver", "redeliver"]
+    assert [(k, f["num_delivered"]) for k, f in h.events if k in ("js_deliver", "ack_timeout")] \
+        == [("js_deliver", 1), ("ack_timeout", 1), ("js_deliver", 2)]
 
 
 def test_nak_with_delay_redelivers_after_the_delay():
@@ -119,7 +120,7 @@ def test_max_deliver_stops_redelivery_and_publishes_one_advisory():
     info = h.info(now=2.0)
     assert (info["num_ack_pending"], info["num_redelivered"]) == (0, 1)
     assert ("max_deliver", {"stream": "S", "consumer": "d", "stream_seq": 1,
-                            "num_delivered": 2}) in h.events
+                            "num_delivered": 2, "msg_id": 0}) in h.events
 
 
 def test_ack_floor_and_consumer_info_as_the_server_computes():

@@ -29,7 +29,7 @@ def test_publish_returns_pub_acks_and_duplicates(sim):
         for msg_id in ["a", "b", "a"]:
             ack = yield js.publish("s.1", b"x", headers={"Nats-Msg-Id": msg_id})
             log.append((ack.stream, ack.seq, ack.duplicate))
-    assert run(sim, body) == [("S", 1, None), ("S", 2, None), ("S", 1, True)]
+    assert run(sim, body) == [("S", 1, False), ("S", 2, False), ("S", 1, True)]
 
 
 def test_publish_to_a_subject_no_stream_covers_raises_no_stream_response(sim):

@@ -11,10 +11,14 @@ PUBLIC = {
     "Scenario", "load_scenario", "run_scenario", "compare_results", "describe",
     "NatsServer", "NatsCluster",
     "Event", "Trace",
+    "check_delivery", "DeliveryCheck", "sweep", "plot_sweep",
     "PmeshError", "ConfigError", "InvalidSubjectError", "ScenarioError", "NatsError",
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",
     "NoStreamResponseError", "MsgAlreadyAckdError", "ConnectionClosedError",
+    "OutboundBufferLimitError",
     "ServerProcessError", "JetStreamError", "StreamNotFoundError", "ConsumerNotFoundError",
+    "SimulationStuckError",
+    "NotSimulatedError",
 }
 
 
@@ -34,4 +38,13 @@ def test_importing_the_package_does_not_import_nats_py():
 
     out = subprocess.run([sys.executable, "-c", "import sys, pmesh_sim; print('nats' in sys.modules)"],
                          capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_importing_the_package_does_not_import_dask():
+    import subprocess
+    import sys
+
+    code = "import sys, pmesh_sim; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

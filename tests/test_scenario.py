@@ -71,7 +71,7 @@ def error_of(tmp_path, text, name="bad.yaml"):
     ("{op: publish, subject: a, colour: red}", ["step 0 (publish)", "'colour'", "unknown key"]),
     ("{op: fetch, consumer: ghost}", ["step 0 (fetch)", "'consumer'", "'ghost'",
                                       "neither declared"]),
-    ("{op: stream_info, stream: NOPE}", ["step 0 (stream_info)", "'stream'", "'NOPE'"]),
+    ("{op: stepdown, stream: NOPE}", ["step 0 (stepdown)", "'stream'", "'NOPE'"]),
     ("{op: unsubscribe, name: nobody}", ["step 0 (unsubscribe)", "'name'", "'nobody'"]),
     ("{op: fetch, consumer: w, then: explode}", ["step 0 (fetch)", "'then'", "'explode'"]),
     ("{op: kill, server: n7}", ["step 0 (kill)", "'server'", "'n7'"]),
@@ -90,11 +90,36 @@ def test_each_bad_step_names_file_step_and_key(tmp_path, step, fragments):
         assert fragment.replace("step 0", "step 1") in message
 
 
-def test_a_reference_to_a_consumer_created_by_a_later_step_is_an_error(tmp_path):
+def test_a_fetch_from_a_consumer_created_by_a_later_step_is_an_error(tmp_path):
     message = error_of(tmp_path, "name: t\nstreams: [{name: S}]\nsteps:\n"
-                                 "  - {op: consumer_info, consumer: w}\n"
+                                 "  - {op: fetch, consumer: w}\n"
                                  "  - {op: add_consumer, stream: S, durable_name: w}\n")
-    assert "step 0 (consumer_info): key 'consumer'" in message
+    assert "step 0 (fetch): key 'consumer'" in message
+
+
+@pytest.mark.parametrize("step, stream, key", [
+    ("{op: stream_info, stream: NOPE}", None, "stream"),
+    ("{op: update_stream, name: NOPE, subjects: [x]}", None, "name"),
+    ("{op: delete_stream, stream: NOPE}", None, "stream"),
+    ("{op: purge_stream, stream: NOPE}", None, "stream"),
+    ("{op: add_consumer, stream: NOPE, durable_name: d}", None, "stream"),
+    ("{op: consumer_info, consumer: ghost}", "S", "consumer"),
+    ("{op: delete_consumer, consumer: ghost, stream: S}", "S", "consumer"),
+    ("{op: consumer_info, consumer: ghost, stream: NOPE}", "NOPE", "stream"),
+])
+def test_a_name_nothing_declared_goes_to_the_server_with_a_warning(tmp_path, step, stream, key):
+    sc = load_scenario(write(tmp_path, f"name: t\nstreams: [{{name: S}}]\nsteps:\n  - {step}\n"))
+    if stream:
+        assert sc.steps[0].args["stream"] == stream
+    [warning] = sc.warnings
+    assert warning.startswith(f"{tmp_path / 's.yaml'}: step 0 (")
+    assert f"key '{key}'" in warning and "neither declared" in warning
+
+
+def test_an_undeclared_consumer_without_a_stream_needs_one_when_there_are_several(tmp_path):
+    text = "name: t\nstreams: [{name: A}, {name: B}]\nsteps:\n  - {op: consumer_info, consumer: w}\n"
+    assert "step 0 (consumer_info): key 'consumer'" in error_of(tmp_path, text)
+    assert "add 'stream'" in error_of(tmp_path, text)
 
 
 def test_a_consumer_name_on_two_streams_needs_its_stream(tmp_path):

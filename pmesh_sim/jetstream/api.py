@@ -17,14 +17,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..config import (MAX_NAME_LEN, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
+from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
                       check_consumer_config, check_consumer_update, check_stream_config,
                       check_stream_update, subjects_collide)
-from ..errors import JetStreamError
+from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
-from .direct import direct_get, direct_subjects
+from .pull import NS
+from .direct import direct_get, direct_subjects, msg_get
 from .stream import Stream, _rfc3339, encode_headers
+from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
@@ -49,12 +51,13 @@ API_HANDLERS = (
 #: as measured on nats-server 2.15.1; likewise ``$JS.API.DIRECT.GET.<stream>[.>]`` is heard only
 #: for a stream with allow_direct (see :mod:`.direct`). Here: every ``$JS.API`` family but
 #: ``CONSUMER.MSG`` and ``DIRECT``; :meth:`JetStream.interest` adds each consumer's MSG.NEXT
-#: subject and each allow_direct stream's direct-get subjects.
+#: subject, its ack subjects (not for ack policy none: an ack to it reaches nobody) and each
+#: allow_direct stream's direct-get subjects.
 API_SUBJECTS = frozenset({
     "$JS.API.*", "$JS.API.STREAM.>", "$JS.API.ACCOUNT.>", "$JS.API.META.>", "$JS.API.SERVER.>",
     "$JS.API.CONSUMER.*", *(f"$JS.API.CONSUMER.{family}.>" for family in (
-        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN")),
-    "$JS.ACK.>"})
+        "CREATE", "DURABLE", "NAMES", "LIST", "INFO", "DELETE", "LEADER", "PAUSE", "UNPIN",
+        "RESET"))})
 
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
@@ -88,6 +91,7 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "CONSUMER.PAUSE": ("consumer_pause_response",
                        {"paused": False, "pause_until": "0001-01-01T00:00:00Z"}),
     "CONSUMER.UNPIN": ("consumer_unpin_response", {}),
+    "CONSUMER.RESET": ("consumer_reset_response", {"reset_seq": 0}),
     "CONSUMER.LEADER.STEPDOWN": ("consumer_leader_stepdown_response", {}),
 }
 
@@ -126,11 +130,15 @@ class JetStream:
     ``emit(kind, **fields)`` is the trace; ``has_interest(subject, queue=None)`` tells push
     consumers whether a client listens on their deliver subject (with ``queue``: a queue
     subscriber of that group); the host calls :meth:`on_interest_change` when that may change.
+    ``epoch_ns`` is the date virtual time 0 stands for (nanoseconds since 1970): message
+    timestamps, ``opt_start_time`` and every time in an answer count from it.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[..., bool] | None = None, *, peers: int = 1):
+                 has_interest: Callable[..., bool] | None = None, *, peers: int = 1,
+                 epoch_ns: int = 0):
         self.emit = emit or (lambda kind, **fields: None)
+        self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
         self.streams: dict[str, Stream] = {}
@@ -154,8 +162,11 @@ class JetStream:
         for st in self.streams.values():
             subjects.update(st.config.subjects)
             subjects.update(direct_subjects(st))   # only with allow_direct
-            subjects.update(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}"
-                            for c in st.consumers.values())
+            for c in st.consumers.values():
+                subjects.add(f"{API}CONSUMER.MSG.NEXT.{st.name}.{c.name}")
+                if c.config.ack_policy != AckPolicy.NONE:   # consumer.go: no acks, no ack sub
+                    subjects.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
+                    subjects.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
         self._route_cache.clear()
         self._has_push = any(not c.is_pull for st in self.streams.values()
                              for c in st.consumers.values())
@@ -176,8 +187,9 @@ class JetStream:
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, subject: str, reply: str, data: bytes, headers: dict | None,
-               now: float) -> list[Outgoing]:
-        """One arriving message; returns the messages to send in answer."""
+               now: float, msg_id: int = 0) -> list[Outgoing]:
+        """One arriving message; returns the messages to send in answer. ``msg_id``: the
+        trace's id of the arriving message (a stored message keeps it)."""
         if subject.startswith("$JS.ACK."):
             return self._ack(subject, reply, data, now)
         if subject.startswith(API):
@@ -185,11 +197,16 @@ class JetStream:
         st = self.stream_for(subject)
         if st is None:
             return []
-        return self._publish(st, subject, reply, data, headers, now)
+        return self._publish(st, subject, reply, data, headers, now, msg_id)
 
-    def _publish(self, st: Stream, subject, reply, data, headers, now) -> list[Outgoing]:
+    def _publish(self, st: Stream, subject, reply, data, headers, now, msg_id=0
+                 ) -> list[Outgoing]:
+        if headers and (refused := refused_headers(headers)):
+            return self._not_simulated(reply, f"header {refused[0]!r}", stream=st.name)
         if st.config.no_ack:   # stream.go: canRespond := !mset.cfg.NoAck && len(reply) > 0
             reply = ""
+        if st.config.subject_transform is not None:
+            subject = st.transform_in(subject)
         republish = None
         if st.config.republish is not None:
             # the subject's previous sequence is read before the store (processJetStreamMsg)
@@ -197,7 +214,7 @@ class JetStream:
             if target is not None:
                 republish = target, st.last_for_subject(subject)
         try:
-            seq, dup = st.publish(subject, data, headers, now)
+            seq, dup = st.publish(subject, data, headers, now, msg_id)
         except JetStreamError as err:
             return _reply(reply, {"error": err.to_dict(), "stream": st.name, "seq": 0})
         if dup:   # stream.go: the pub ack's prefix, then `,"duplicate": true}` (with its space)
@@ -230,12 +247,16 @@ class JetStream:
             if tokens[2:3] == ["NEXT"] and len(tokens) == 5:
                 return self._next(tokens[3], tokens[4], reply, data, now)
             return []
+        if kind == "CONSUMER.RESET" and len(tokens) == 4:   # the consumer's own subscription:
+            return self._reset(tokens, reply, data, now)      # taken, unanswered without one
         self._volatile = True
         if kind == "DIRECT.GET" and len(tokens) > 2:
             st = self.streams.get(tokens[2])
             if st is None or not st.config.allow_direct:   # nobody listens (no responders)
                 return []
             return direct_get(st, ".".join(tokens[2:]), reply, data, self.emit)
+        if api_status(op) == "not_simulated":
+            return self._not_simulated(reply, f"API $JS.API.{'.'.join(tokens[:2])}")
         if not any(subject_matches(p, op) for p in API_HANDLERS):
             # apiDispatch: no handler takes it, and an imported request gets no answer
             self.emit("api_unanswered", op=op)
@@ -249,12 +270,16 @@ class JetStream:
                 "CONSUMER.CREATE": self._consumer_create,
                 "CONSUMER.DURABLE": self._consumer_create,
                 "CONSUMER.DELETE": self._consumer_delete, "CONSUMER.INFO": self._consumer_info,
+                "CONSUMER.PAUSE": self._consumer_pause,
                 "STREAM.NAMES": self._stream_names, "INFO": self._account_info,
+                "STREAM.LIST": self._stream_list,
                 "CONSUMER.NAMES": self._consumer_names, "CONSUMER.LIST": self._consumer_list,
             }.get(kind)
             if handler is None:
                 raise JetStreamError.from_err_code(10003)
             result = handler(tokens, body, now)
+        except NotSimulatedError as err:
+            return self._not_simulated(reply, err.feature)
         except JetStreamError as err:
             self.emit("api_error", op=op, err_code=err.err_code, description=err.description)
             return _reply(reply, error_response(tokens, err))
@@ -262,6 +287,11 @@ class JetStream:
         if isinstance(result, tuple):
             out.extend(result[1])
         return out
+
+    def _not_simulated(self, reply: str, feature: str, **fields) -> list[Outgoing]:
+        """Refuse what the simulation does not model (see :mod:`.surface`): never ignore it."""
+        self.emit("not_simulated", feature=feature, **fields)
+        return [not_simulated_reply(reply, feature)] if reply else []
 
     @staticmethod
     def _body(data: bytes) -> dict:
@@ -273,6 +303,8 @@ class JetStream:
             raise JetStreamError.from_err_code(10025, err=str(err)) from None
         if not isinstance(body, dict):
             raise JetStreamError.from_err_code(10025, err="expected a JSON object")
+        if body.get("pedantic"):
+            raise NotSimulatedError("request field 'pedantic'")
         return body
 
     def _stream(self, name: str) -> Stream:
@@ -299,19 +331,25 @@ class JetStream:
                 raise JetStreamError.from_err_code(10058)
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
-        st = Stream(cfg, created=now, emit=self.emit)
+        st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
         st.wake = self._wake
         self.streams[name] = st
         self._refresh_interest()
-        self.emit("stream_created", stream=name, subjects=list(cfg.subjects))
+        self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
+                  retention=cfg.retention.value)
         return {**self._stream_info_body(st, now), "did_create": True}
 
     def _placed(self, cfg: StreamConfig) -> StreamConfig:
         """The cluster's placement rule: ``num_replicas`` needs as many JetStream servers.
 
         An interim until clustering is simulated: ``peers`` (the cluster size) only decides
-        which configs are accepted; every replica's state is this one object.
+        which configs are accepted; every replica's state is this one object. A single server
+        takes any ``placement`` and places the stream on itself, as nats-server does; placing
+        by cluster name or tags in a cluster is not simulated.
         """
+        if self.peers > 1 and cfg.placement and (cfg.placement.get("cluster")
+                                                 or cfg.placement.get("tags")):
+            raise NotSimulatedError("stream config field 'placement' in a cluster")
         if self.peers > 1 and cfg.num_replicas > self.peers:
             raise JetStreamError.from_err_code(10005, err="no suitable peers for placement")
         return cfg
@@ -334,12 +372,16 @@ class JetStream:
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
+        became_interest = (cfg.retention == RetentionPolicy.INTEREST
+                           and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
         for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
             c.filters = c._effective_filters(c.config)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
+        if became_interest:
+            st.drop_acked(now)
         return self._stream_info_body(st, now)
 
     def _stream_delete(self, tokens, body, now):
@@ -358,14 +400,27 @@ class JetStream:
     def _stream_info(self, tokens, body, now):
         return self._stream_info_body(self._stream(tokens[2]), now)
 
-    def _stream_names(self, tokens, body, now):
+    def _names(self, body) -> list[str]:
+        """The streams' names in order, those whose subjects meet ``subject`` if given."""
         names = sorted(self.streams)
         if body.get("subject"):
             names = [n for n in names if any(
                 subject_matches(p, body["subject"]) or subject_matches(body["subject"], p)
                 for p in self.streams[n].config.subjects)]
+        return names
+
+    def _stream_names(self, tokens, body, now):
+        names = self._names(body)
         return {"type": "io.nats.jetstream.api.v1.stream_names_response", "total": len(names),
                 "offset": 0, "limit": 1024, "streams": names or None}
+
+    def _stream_list(self, tokens, body, now):
+        """jsStreamListRequest: every stream's info, by name, 256 from ``offset``."""
+        names = self._names(body)
+        offset = min(max(0, int(body.get("offset") or 0)), len(names))
+        return {"type": "io.nats.jetstream.api.v1.stream_list_response", "total": len(names),
+                "offset": offset, "limit": 256,
+                "streams": [self.streams[n].info(now) for n in names[offset:offset + 256]]}
 
     def _account_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
@@ -393,6 +448,8 @@ class JetStream:
                 "purged": n}
 
     def _stream_msg(self, tokens, body, now):
+        if tokens[2] == "GET":
+            return msg_get(lambda: self._stream(tokens[3]), body)
         st = self._stream(tokens[3])
         if tokens[2] == "DELETE":
             if st.config.sealed:
@@ -411,25 +468,7 @@ class JetStream:
                     10057, err="stream store EOF" if seq > st.last_seq else "no message found")
             self.emit("delete", stream=st.name, stream_seq=seq)
             return {"type": "io.nats.jetstream.api.v1.stream_msg_delete_response", "success": True}
-        if tokens[2] != "GET":
-            raise JetStreamError.from_err_code(10003)
-        import base64
-
-        if body.get("last_by_subj"):
-            seq = st.last_for_subject(body["last_by_subj"])
-        elif body.get("next_by_subj"):
-            seq = next((s for s, m in st.msgs.items() if s >= int(body.get("seq", 0))
-                        and subject_matches(body["next_by_subj"], m.subject)), 0)
-        else:
-            seq = int(body.get("seq", 0))
-        msg = st.get(seq)
-        if msg is None:
-            raise JetStreamError.from_err_code(10037)
-        message = {"subject": msg.subject, "seq": msg.seq,
-                   "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time)}
-        if msg.headers:
-            message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
-        return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
+        raise JetStreamError.from_err_code(10003)
 
     # --------------------------------------------------------------- consumers
     def _consumer_create(self, tokens, body, now):
@@ -466,32 +505,43 @@ class JetStream:
             raise JetStreamError.from_err_code(10137)
         if filtered and cfg.filter_subject != filtered:
             raise JetStreamError.from_err_code(10131)
+        if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # single server mode
+            raise JetStreamError.from_err_code(10074)
         st = self._stream(stream_name)
         if "config" not in body:
             raise JetStreamError.from_err_code(10078)
         action = body.get("action", "")
+        if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # before the stream's replicas
+            raise JetStreamError.from_err_code(10074)
         cfg = check_consumer_config(cfg, st.config)
         name = cfg.durable_name or cfg.name or subject_name
         durable = bool(cfg.durable_name)
         existing = st.consumers.get(name) if name else None
         if existing is not None:
+            # jsConsumerCreateRequest: an update keeps the pause (only the pause API moves it)
+            cfg.pause_until = existing.config.pause_until
             if not cfg.name:
                 cfg.name = name
             if not existing.durable and not cfg.inactive_threshold:
                 cfg.inactive_threshold = existing.config.inactive_threshold
             if action == "create" and existing.config != cfg:
                 raise JetStreamError.from_err_code(10148)
-            old_to, new_to = existing.config.deliver_subject, cfg.deliver_subject
-            if old_to and new_to and old_to != new_to and self.has_interest(old_to):
-                raise JetStreamError.from_err_code(10013)
-            check_consumer_update(existing.config, cfg)
+            if st.config.retention == RetentionPolicy.WORK_QUEUE:   # partitionUnique
+                _check_partition(st, cfg.filters, skip=name)
+            check_consumer_update(existing.config, cfg, self.has_interest)
+            check_consumer_values(cfg)
             narrowed = existing.config.filters != cfg.filters
+            old = existing.config
             existing.config = cfg
+            if (old.ack_wait, old.backoff) != (cfg.ack_wait, cfg.backoff):
+                existing.retime_pending(old, now)
             existing.filters = existing._effective_filters(cfg)
             if narrowed:
                 self._cleanup_interest(st, existing.asflr, now)
+            # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
+            wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **existing.info(now)}
+                    **existing.info(now)}, existing.paused_advisory(now) + wake
         if action == "update":
             raise JetStreamError.from_err_code(10149)
         if st.config.max_consumers > 0 and len(st.consumers) >= st.config.max_consumers:
@@ -504,14 +554,12 @@ class JetStream:
             if st.consumers:
                 if not cfg.filters:
                     raise JetStreamError.from_err_code(10099)
-                for other in st.consumers.values():
-                    if not other.filters or any(subjects_collide(a, b) for a in cfg.filters
-                                                for b in other.filters):
-                        raise JetStreamError.from_err_code(10100)
+                _check_partition(st, cfg.filters)
         if durable and len(name) > MAX_NAME_LEN:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
             cfg.inactive_threshold = 5.0
+        check_consumer_values(cfg)
         if not name:
             self._ephemeral_count += 1
             name = _ephemeral_name(self._ephemeral_count)
@@ -523,9 +571,11 @@ class JetStream:
         c.floor_unset = self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1
         st.consumers[name] = c
         self._refresh_interest()
-        self.emit("consumer_created", stream=st.name, consumer=name)
+        self.emit("consumer_created", stream=st.name, consumer=name,
+                  filter_subjects=list(cfg.filters), pull=c.is_pull,
+                  deliver_subject=cfg.deliver_subject or "", deliver_group=cfg.deliver_group or "")
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
-            c.deliver(now)
+            c.deliver(now) + c.paused_advisory(now)
 
     def _consumer(self, stream: str, name: str) -> Consumer:
         c = self._stream(stream).consumers.get(name)
@@ -575,6 +625,21 @@ class JetStream:
                 "total": len(self._stream(tokens[2]).consumers), "offset": offset,
                 "limit": 256, "consumers": [c.info(now) for c in page]}
 
+    def _consumer_pause(self, tokens, body, now):
+        """jsConsumerPauseRequest: pause a consumer until ``pause_until`` (unset or the zero
+        time: resume); answers whether it is paused, until when, and for how long still."""
+        until = ConsumerConfig.from_wire({"pause_until": body.get("pause_until")}).pause_until
+        c = self._consumer(tokens[2], tokens[3])
+        c.config = c.config.replace(pause_until=until)
+        c.set_pause(until, now)
+        resp = {"type": "io.nats.jetstream.api.v1.consumer_pause_response",
+                "paused": c.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
+        if resp["paused"]:
+            resp["pause_remaining"] = round((c._pause_at - now) * NS)
+        # the server sends the advisory but does not wake the consumer: a resumed consumer
+        # delivers at its next event (a message, a pull request, an ack, a timer)
+        return resp, [c.pause_advisory(now)]
+
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
                 **self._consumer(tokens[2], tokens[3]).info(now)}
@@ -587,6 +652,25 @@ class JetStream:
         if not c.is_pull:
             return [status(reply, 409, "Consumer is push based")]
         return c.pull(reply, data, now)
+
+    def _reset(self, tokens, reply, data, now) -> list[Outgoing]:
+        """consumer.go processResetReq: back to the ack floor (empty request) or to ``seq``."""
+        st = self.streams.get(tokens[2])
+        c = st.consumers.get(tokens[3]) if st else None
+        if c is None or not reply:
+            return []
+        self._volatile = True
+        try:
+            seq = c.reset_target(int(self._body(data).get("seq") or 0))
+        except JetStreamError as err:
+            return _reply(reply, error_response(tokens, err))
+        out = c.reset(seq, now)
+        if st.config.retention == RetentionPolicy.INTEREST:
+            st.drop_acked(now)
+        self.emit("consumer_reset", stream=st.name, consumer=c.name, stream_seq=seq)
+        body = {"type": "io.nats.jetstream.api.v1.consumer_reset_response", **c.info(now),
+                "reset_seq": seq}
+        return _reply(reply, body) + out
 
     def on_interest_change(self, now: float) -> list[Outgoing]:
         """A client subscribed or unsubscribed on the server: push consumers that gained a
@@ -653,14 +737,22 @@ def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:
     processJetStreamMsg): the message's headers, then the stream's, in the server's order."""
     headers = dict(msg.headers or {})
     headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
-                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time),
+                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns),
                     "Nats-Last-Sequence": str(last_seq)})
     data = msg.data
     if st.config.republish.headers_only:
         headers["Nats-Msg-Size"] = str(len(data))
         data = b""
-    st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq)
+    st.emit("republish", stream=st.name, subject=to, stream_seq=msg.seq, msg_id=msg.msg_id)
     return Outgoing(to, "", data, headers)
+
+
+def _check_partition(st: Stream, filters: list[str], skip: str | None = None) -> None:
+    """A workqueue consumer's filters may not collide with another consumer's (10100)."""
+    for other in st.consumers.values():
+        if other.name != skip and filters and (not other.filters or any(
+                subjects_collide(a, b) for a in filters for b in other.filters)):
+            raise JetStreamError.from_err_code(10100)
 
 
 def _ephemeral_name(n: int) -> str:

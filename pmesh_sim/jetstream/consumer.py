@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
 from .pull import NS, PullRequest, parse_pull
-from .stream import Stream, _rfc3339
+from .stream import Stream, _rfc3339, parse_rfc3339
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
 
@@ -31,6 +31,7 @@ class Outgoing(NamedTuple):
     data: bytes = b""
     headers: dict[str, str] | None = None
     msg_subject: str | None = None   # the subject the receiver sees (a stored message's own)
+    msg_id: int = 0   # a delivery: the trace's msg_id of the stored message's publish
 
 
 def status(to: str, code: int, description: str, **extra: str) -> Outgoing:
@@ -78,6 +79,7 @@ class Consumer:
         self.rdq: list[int] = []
         self._rdq_set: set[int] = set()
         self.waiting: deque[PullRequest] = deque()
+        self._nak_delayed: set[int] = set()   # pending seqs whose deadline is a nak's delay
         self._timers: list[tuple[float, int]] = []
         self.wake = [float("inf")]   # the earliest timer added (JetStream shares its own)
         self._ack_prefix: str | None = None   # "$JS.ACK.<stream>.<consumer>."
@@ -97,6 +99,75 @@ class Consumer:
         # starts with the consumer and restarts on each delivery and each time it fires)
         hb = config.idle_heartbeat if config.deliver_subject else None
         self._hb_at = now + hb if hb else None
+        self._pause_at: float | None = None   # paused until then (virtual seconds)
+        self.set_pause(config.pause_until, now)
+
+    # ------------------------------------------------------------------- reset
+    def reset_target(self, seq: int) -> int:
+        """Where a reset to ``seq`` (0: the ack floor) starts, or 10204 (consumer.go
+        resetStartingSeqLocked): any sequence for deliver all, not below the start otherwise.
+        """
+        from ..errors import JetStreamError
+
+        if seq == 0:
+            return self.asflr + 1
+        dp = self.config.deliver_policy
+        if dp == DeliverPolicy.BY_START_SEQUENCE and seq < (self.config.opt_start_seq or 0):
+            raise JetStreamError.from_err_code(10204, err="below start seq")
+        if dp == DeliverPolicy.BY_START_TIME:
+            at = (parse_rfc3339(self.config.opt_start_time) - self.stream.epoch_ns) / NS
+            st = self.stream
+            if seq < next((m.seq for m in st.msgs.values() if m.time >= at), st.last_seq + 1):
+                raise JetStreamError.from_err_code(10204, err="below start time")
+        elif dp not in (DeliverPolicy.ALL, DeliverPolicy.BY_START_SEQUENCE):
+            raise JetStreamError.from_err_code(10204, err="not allowed")
+        return max(seq, 1)
+
+    def reset(self, seq: int, now: float) -> list[Outgoing]:
+        """Start again at stream sequence ``seq`` (resetLocalStartingSeq): nothing pending or
+        due again, consumer sequences from 1, the ack floor just below ``seq``."""
+        self.pending.clear()
+        self.rdc.clear()
+        self.rdq, self._rdq_set = [], set()
+        self._lps = None
+        self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
+        self.adflr, self.asflr = 0, seq - 1
+        return self.deliver(now)
+
+    # ------------------------------------------------------------------- pause
+    def set_pause(self, until: str | None, now: float) -> None:
+        """Pause delivery until the date ``until`` (None: resume); a date already past does
+        not pause (consumer.go updatePauseState). Acks, pull requests and their expiry go on.
+        """
+        at = None
+        if until:
+            at = (parse_rfc3339(until) - self.stream.epoch_ns) / NS
+            if at <= now:
+                at = None
+        self._pause_at = at
+        if at is not None and at < self.wake[0]:
+            self.wake[0] = at
+
+    def paused(self, now: float) -> bool:
+        """Whether delivery is paused at ``now``."""
+        return self._pause_at is not None and now < self._pause_at
+
+    def paused_advisory(self, now: float) -> list[Outgoing]:
+        """The pause advisory a create or update answer is followed by while paused."""
+        return [self.pause_advisory(now)] if self.paused(now) else []
+
+    def pause_advisory(self, now: float) -> Outgoing:
+        """The pause advisory (consumer.go sendPauseAdvisoryLocked), sent when the pause
+        changes and when it ends."""
+        until = self.config.pause_until
+        body = {"type": "io.nats.jetstream.advisory.v1.consumer_pause",
+                "id": f"{self.name}-{self.dseq}", "timestamp": _rfc3339(now, self.stream.epoch_ns),
+                "stream": self.stream.name, "consumer": self.name,
+                "paused": self.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{self.stream.name}.{self.name}"
+        self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
+                  paused=body["paused"])
+        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -156,7 +227,7 @@ class Consumer:
                 seq = max((st.last_for_subject(subj) for subj in st.subj_count
                            if self.matches(subj)), default=0)
         elif dp == DeliverPolicy.BY_START_TIME:
-            start = _parse_time(cfg.opt_start_time)
+            start = (parse_rfc3339(cfg.opt_start_time) - st.epoch_ns) / NS
             seq = next((m.seq for m in st.msgs.values() if m.time >= start), last + 1)
         elif st.config.max_msgs_per_subject == 1:   # last per subject: every message is a last
             seq = first
@@ -176,6 +247,17 @@ class Consumer:
         if backoff:
             return backoff[min(num_delivered - 1, len(backoff) - 1)]
         return self.config.ack_wait or 30.0
+
+    def retime_pending(self, old: ConsumerConfig, now: float) -> None:
+        """The ack wait changed (consumer.go updateConfig resets the pending timer to 100 ms):
+        each pending message is due its new wait after its delivery, and not before 0.1 s
+        from now."""
+        for seq, entry in self.pending.items():
+            dc = self.rdc.get(seq, 1)
+            was = old.backoff[min(dc - 1, len(old.backoff) - 1)] if old.backoff else (
+                old.ack_wait or 30.0)
+            entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
+            self._add_timer(entry[1], seq)
 
     def num_pending(self) -> int:
         """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
@@ -256,27 +338,29 @@ class Consumer:
         else:
             deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
             self.pending[seq] = [dseq, deadline]
+            if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
+                self._nak_delayed.discard(seq)
             heapq.heappush(self._timers, (deadline, seq))
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
-        self.emit("deliver" if dc == 1 else "redeliver", stream=self.stream.name,
-                  consumer=self.name, subject=msg.subject, stream_seq=seq, consumer_seq=dseq,
-                  num_delivered=dc, num_pending=pending)
+        self.emit("js_deliver", stream=self.stream.name, consumer=self.name,
+                  subject=msg.subject, stream_seq=seq, consumer_seq=dseq, num_delivered=dc,
+                  num_pending=pending, msg_id=msg.msg_id)
         if self._hb_at is not None and not self.is_pull:
             self._hb_at = now + cfg.idle_heartbeat
         prefix = self._ack_prefix
         if prefix is None:
             prefix = self._ack_prefix = f"$JS.ACK.{self.stream.name}.{self.name}."
-        reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS)}.{pending}"
+        reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS) + self.stream.epoch_ns}.{pending}"
         if cfg.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
             return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
-                            msg.subject)
-        return Outgoing(to, reply, msg.data, msg.headers, msg.subject)
+                            msg.subject, msg.msg_id)
+        return Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
 
     def deliver(self, now: float) -> list[Outgoing]:
         """Send what can be sent now: to waiting pull requests, or to the push subject."""
         out: list[Outgoing] = []
-        if self.deleted:
+        if self.deleted or (self._pause_at is not None and now < self._pause_at):
             return out
         if not self.is_pull:
             subject = self.config.deliver_subject
@@ -350,19 +434,26 @@ class Consumer:
         if data == b"+ACK" and not reply and tokens is not None and len(tokens) == 9:
             sseq, dseq = int(tokens[5]), int(tokens[6])     # the common case, in short
             self.last_active = now
+            msg = self.stream.msgs.get(sseq)    # before the ack may remove it
+            if self._nak_delayed:
+                self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
-            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq)
+            self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
+                      consumer_seq=dseq, msg_id=msg.msg_id if msg else 0, action="ack")
             return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()
         out: list[Outgoing] = []
         kind, _, rest = text.partition(b" ")
         self.last_active = now
+        msg = self.stream.msgs.get(sseq)    # before an ack may remove it
+        ids = {"stream": self.stream.name, "consumer": self.name, "stream_seq": sseq,
+               "consumer_seq": dseq, "msg_id": msg.msg_id if msg else 0}
         if kind in (b"", b"+ACK", b"+OK", b"+NXT"):
+            if self._nak_delayed:
+                self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
-            self.emit("ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq)
+            self.emit("js_ack", **ids, action="ack")
         elif kind == b"-NAK":
             delay = 0.0
             if rest:
@@ -372,9 +463,9 @@ class Consumer:
                     delay = 0.0
             entry = self.pending.get(sseq)
             if entry is not None:
-                self.emit("nak", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq, delay=delay)
+                self.emit("js_ack", **ids, action="nak", delay=delay)
                 if delay > 0:
+                    self._nak_delayed.add(sseq)
                     entry[1] = now + delay
                     self._add_timer(entry[1], sseq)
                 elif sseq not in self._rdq_set:
@@ -384,16 +475,17 @@ class Consumer:
             entry = self.pending.get(sseq)
             if entry is not None:
                 entry[1] = now + self._ack_wait(self.rdc.get(sseq, 1))
+                self._nak_delayed.discard(sseq)
                 self._add_timer(entry[1], sseq)
-                self.emit("wpi", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq)
+                self.emit("js_ack", **ids, action="in_progress")
         elif kind == b"+TERM":
             if sseq in self.pending:
                 self._ack(sseq, dseq, now)
-                self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                          consumer_seq=dseq)
+                self.emit("js_ack", **ids, action="term")
                 out.append(self._advisory("MSG_TERMINATED", sseq, dc, now))
-        if reply and kind != b"+NXT":
+        # consumer.go processAck: an ack or term above what was delivered is ignored, unanswered
+        ignored = sseq >= self.sseq and kind in (b"", b"+ACK", b"+OK", b"+TERM")
+        if reply and kind != b"+NXT" and not ignored:
             out.append(Outgoing(reply, "", b"", None))
         if kind == b"+NXT" and reply:
             out.extend(self.pull(reply, rest, now))
@@ -473,11 +565,18 @@ class Consumer:
         hb = self._hb_at
         if hb is not None and not self.deleted:
             best = hb if best is None else min(best, hb)
-        thr = self.config.inactive_threshold
-        if thr and not self.deleted:
-            t = self.last_active + thr
+        t = self._inactive_at()
+        if t is not None and not self.deleted:
             best = t if best is None else min(best, t)
+        if self._pause_at is not None and not self.deleted:
+            best = self._pause_at if best is None else min(best, self._pause_at)
         return best
+
+    def _inactive_at(self) -> float | None:
+        """When ``inactive_threshold`` runs out: the one sum both :meth:`next_deadline` and
+        :meth:`inactive` use (``now - last_active >= thr`` can stay False at that very time)."""
+        thr = self.config.inactive_threshold
+        return self.last_active + thr if thr and thr > 0 else None    # <= 0: never
 
     def _has_undelivered(self) -> bool:
         return bool(self.rdq) or self.sseq <= self.stream.last_seq
@@ -486,6 +585,9 @@ class Consumer:
         """Expire ack waits (-> redelivery), pull requests (-> 408), and idle consumers; send
         a push consumer's idle heartbeat when it is due."""
         out: list[Outgoing] = []
+        if self._pause_at is not None and self._pause_at <= now:   # the pause ends
+            self._pause_at = None
+            out.append(self.pause_advisory(now))
         if self._hb_at is not None and self._hb_at <= now and not self.deleted:
             self._hb_at = now + self.config.idle_heartbeat
             if self.bound():
@@ -499,6 +601,13 @@ class Consumer:
             if entry is not None and entry[1] == t and seq not in self._rdq_set:
                 heapq.heappush(self.rdq, seq)
                 self._rdq_set.add(seq)
+                if seq in self._nak_delayed:     # a nak's delay ran out, not the ack wait
+                    self._nak_delayed.discard(seq)
+                else:
+                    msg = self.stream.msgs.get(seq)
+                    self.emit("ack_timeout", stream=self.stream.name, consumer=self.name,
+                              stream_seq=seq, msg_id=msg.msg_id if msg else 0,
+                              num_delivered=self.rdc.get(seq, 1))
         if self.waiting:
             keep = deque()
             for req in self.waiting:
@@ -533,25 +642,26 @@ class Consumer:
 
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""
-        thr = self.config.inactive_threshold
-        if not thr:
+        at = self._inactive_at()
+        if at is None:
             return False
         if self.is_pull and self.waiting:
             return False
         if not self.is_pull and self.bound():
             self.last_active = now
             return False
-        return now - self.last_active >= thr
+        return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
+        msg = self.stream.msgs.get(seq)
         self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,
-                  num_delivered=dc)
+                  num_delivered=dc, msg_id=msg.msg_id if msg else 0)
         self.advisories.append(self._advisory("MAX_DELIVERIES", seq, dc, now))
 
     def _advisory(self, kind: str, seq: int, dc: int, now: float) -> Outgoing:
         subject = f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{self.stream.name}.{self.name}"
         body = {"type": f"io.nats.jetstream.advisory.v1.{kind.lower()}",
-                "timestamp": _rfc3339(now), "stream": self.stream.name, "consumer": self.name,
+                "timestamp": _rfc3339(now, self.stream.epoch_ns), "stream": self.stream.name, "consumer": self.name,
                 "stream_seq": seq, "deliveries": dc}
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   stream_seq=seq, deliveries=dc)
@@ -588,7 +698,7 @@ class Consumer:
             heapq.heapify(self.rdq)
             self._rdq_set = set(self.rdq)
 
-    def on_removed(self, seq: int, reason: str, now: float) -> None:
+    def on_removed(self, seq: int, reason: str, now: float, msg_id: int = 0) -> None:
         """The stream removed ``seq`` outside a purge (limits, max_age, a delete): a pending
         message counts as terminated (consumer.go ``decStreamPending`` -> ``processTerm``)."""
         entry = self.pending.get(seq)
@@ -597,8 +707,8 @@ class Consumer:
             return
         dc = self.rdc.get(seq, 1)
         self._ack(seq, entry[0], now)
-        self.emit("term", stream=self.stream.name, consumer=self.name, stream_seq=seq,
-                  consumer_seq=entry[0], reason=reason)
+        self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=seq,
+                  consumer_seq=entry[0], msg_id=msg_id, action="term", reason=reason)
         self.advisories.append(self._advisory("MSG_TERMINATED", seq, dc, now))
 
     def delete(self) -> list[Outgoing]:
@@ -612,7 +722,7 @@ class Consumer:
     def info(self, now: float) -> dict[str, Any]:
         """The server's consumer info JSON."""
         info = {"stream_name": self.stream.name, "name": self.name,
-                "created": _rfc3339(self.created), "config": self.config.to_wire(),
+                "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
                 "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it
@@ -623,23 +733,11 @@ class Consumer:
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
                 "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
-                "ts": _rfc3339(now)}
+                "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()
+        if self.paused(now):
+            info["paused"] = True
+            info["pause_remaining"] = round((self._pause_at - now) * NS)
         return info
 
-
-def _parse_time(value: str) -> float:
-    """An RFC 3339 time as seconds since the epoch (the simulation's clock)."""
-    import datetime
-
-    s = value.replace("Z", "+00:00")
-    if "." in s:
-        head, frac_tz = s.split(".", 1)
-        i = next((k for k, ch in enumerate(frac_tz) if not ch.isdigit()), len(frac_tz))
-        frac, tz = frac_tz[:i], frac_tz[i:]
-        s = f"{head}.{frac[:6].ljust(6, '0')}{tz}"
-    d = datetime.datetime.fromisoformat(s)
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=datetime.timezone.utc)
-    return d.timestamp()

@@ -19,8 +19,10 @@ b'blue'
 ...  for body in (b"", b"{}", b"nope", b'{"seq": 1, "last_by_subj": "k.a"}', b'{"seq": 7}')]
 ['Empty Request', 'Empty Request', 'Malformed Request', 'Bad Request', 'Message Not Found']
 
-Batch, ``multi_last``, ``start_time`` and ``up_to_*`` requests are not simulated: they get no
-answer and a ``direct_get_unsimulated`` trace event.
+A ``batch`` (with ``seq``, ``next_by_subj`` or ``start_time``, within ``max_bytes``) ends with
+an end-of-batch status 204. ``multi_last`` (and the ``up_to_*`` that go with it) are not
+simulated: they are refused with the not-simulated reply of :mod:`.surface` and a
+``not_simulated`` trace event.
 """
 
 from __future__ import annotations
@@ -29,16 +31,18 @@ import json
 
 from ..subjects import subject_matches
 from .consumer import Outgoing, status
-from .stream import Stream, _rfc3339
+from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
+from .surface import DIRECT_GET_NOT_SIMULATED, not_simulated_reply
 
 __all__ = ["direct_get", "direct_subjects"]
 
 PREFIX = "$JS.API.DIRECT.GET."
+#: A batch's byte budget when the request sets none: the server's max_pending (64 MB).
+MAX_PENDING = 64 * 1024 * 1024
 
 # JSApiMsgGetRequest's fields and the Go types json.Unmarshal insists on
 _UINT = ("seq", "batch", "max_bytes", "up_to_seq")
 _STR = ("last_by_subj", "next_by_subj")
-_UNSIMULATED = ("batch", "multi_last", "start_time", "up_to_seq", "up_to_time")
 
 
 def direct_subjects(st: Stream) -> set[str]:
@@ -72,6 +76,11 @@ def _parse(data: bytes) -> dict | None:
             return None
     if req.get("no_hdr") is not None and not isinstance(req["no_hdr"], bool):
         return None
+    if req.get("start_time") is not None:   # a *time.Time: an RFC 3339 date or nothing
+        try:
+            parse_rfc3339(req["start_time"])
+        except (ValueError, TypeError, AttributeError):
+            return None
     return req
 
 
@@ -103,31 +112,101 @@ def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> lis
                 or (last and nxt) or (last and req.get("batch")) or (last and multi)
                 or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time"))):
             return [status(reply, 408, "Bad Request")]
-    if any(req.get(k) for k in _UNSIMULATED):
+    unsimulated = [k for k in DIRECT_GET_NOT_SIMULATED if req.get(k)]
+    if unsimulated:   # refused, never ignored (see .surface)
+        feature = f"direct get field {unsimulated[0]!r}"
         if emit is not None:
-            emit("direct_get_unsimulated", stream=st.name,
-                 fields=sorted(k for k in _UNSIMULATED if req.get(k)))
-        return []
-    msg = _lookup(st, req)
-    if msg is None:
-        return [status(reply, 404, "Message Not Found")]
-    if req.get("no_hdr"):
-        return [Outgoing(reply, "", msg.data, None)]
-    headers = dict(msg.headers or {})
-    headers.update({"Nats-Stream": st.name, "Nats-Subject": msg.subject,
-                    "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time)})
-    return [Outgoing(reply, "", msg.data, headers)]
+            emit("not_simulated", feature=feature, stream=st.name)
+        return [not_simulated_reply(reply, feature)]
+    return _answer(st, req, reply)
 
 
-def _lookup(st: Stream, req: dict):
-    """getDirectRequest: LoadMsg(seq), LoadNextMsg(next_by_subj, seq) or LoadLastMsg."""
-    seq, nxt, last = req.get("seq") or 0, req.get("next_by_subj"), req.get("last_by_subj")
+def _answer(st: Stream, req: dict, reply: str) -> list[Outgoing]:
+    """getDirectRequest: one message, or with ``batch`` up to that many (each telling how many
+    are left, ``Nats-Num-Pending``, and the one before, ``Nats-Last-Sequence``) until
+    ``max_bytes``, then an end-of-batch status 204."""
+    seq = req.get("seq") or 0
+    if req.get("start_time") is not None:   # GetSeqFromTime
+        at = (parse_rfc3339(req["start_time"]) - st.epoch_ns) / 1e9
+        seq = next((s for s, m in st.msgs.items() if m.time >= at), st.last_seq + 1)
+    nxt, last, batch = req.get("next_by_subj"), req.get("last_by_subj"), req.get("batch") or 0
+    left = (sum(1 for s, m in st.msgs.items() if s >= seq and (not nxt or subject_matches(
+        nxt, m.subject))) if batch else 0)
+    out: list[Outgoing] = []
+    sent, lseq = 0, 0
+    for i in range(batch or 1):
+        if nxt or (seq and (batch or i)):   # LoadNextMsg: steps over deleted messages
+            msg = next((m for s, m in st.msgs.items()
+                        if s >= seq and (not nxt or subject_matches(nxt, m.subject))), None)
+        elif seq:
+            msg = st.get(seq)
+        else:
+            msg = st.get(st.last_matching(last))
+        if msg is None:
+            if batch > 1 and i > 0:
+                break
+            return [status(reply, 404, "Message Not Found")]
+        seq = msg.seq + 1
+        headers = None
+        if not req.get("no_hdr"):
+            left = max(left - 1, 0) if batch else left
+            headers = {**(msg.headers or {}), "Nats-Stream": st.name,
+                       "Nats-Subject": msg.subject, "Nats-Sequence": str(msg.seq),
+                       "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns)}
+            if batch:
+                headers.update({"Nats-Num-Pending": str(left), "Nats-Last-Sequence": str(lseq)})
+        lseq = msg.seq
+        out.append(Outgoing(reply, "", msg.data, headers))
+        sent += len(msg.subject) + len(encode_headers(msg.headers)) + len(msg.data)
+        if sent >= (req.get("max_bytes") or MAX_PENDING):
+            break
+    if batch:
+        out.append(status(reply, 204, "EOB", **{"Nats-Num-Pending": str(left),
+                                                 "Nats-Last-Sequence": str(lseq)}))
+    return out
+
+
+def msg_get(lookup, body: dict) -> dict:
+    """The answer to ``$JS.API.STREAM.MSG.GET.<stream>`` (jsMsgGetRequest): the request is
+    checked before ``lookup()`` finds the stream; ``start_time`` picks the first message
+    stored at or after it; ``multi_last`` and ``up_to_*`` are not read by this API.
+
+    >>> from pmesh_sim.config import StreamConfig
+    >>> st = Stream(StreamConfig(name="K", subjects=["k.>"]))
+    >>> _ = st.publish("k.a", b"blue", None, 0.0)
+    >>> msg_get(lambda: st, {"last_by_subj": "k.*"})["message"]["seq"]
+    1
+    """
+    import base64
+
+    from ..config import ConsumerConfig
+    from ..errors import JetStreamError
+    from .stream import encode_headers, parse_rfc3339
+
+    if (body.get("batch") or 0) > 0 or (body.get("max_bytes") or 0) > 0:
+        raise JetStreamError.from_err_code(10003)   # "this version does not support batch"
+    start = body.get("start_time")
+    if start is not None:   # read as Go reads a time.Time (10025 for a bad one)
+        ConsumerConfig.from_wire({"opt_start_time": start})
+    seq, last, nxt = int(body.get("seq") or 0), body.get("last_by_subj"), body.get("next_by_subj")
+    if ((seq and last) or (not seq and not last and not nxt and start is None)
+            or (seq and start is not None) or (start is not None and last) or (last and nxt)):
+        raise JetStreamError.from_err_code(10003)
+    st = lookup()
+    if start is not None:   # GetSeqFromTime
+        at = (parse_rfc3339(start) - st.epoch_ns) / 1e9
+        seq = next((s for s, m in st.msgs.items() if m.time >= at), st.last_seq + 1)
     if nxt:
-        return next((m for s, m in st.msgs.items()
-                     if s >= seq and subject_matches(nxt, m.subject)), None)
-    if last:
-        if any(t in ("*", ">") for t in last.split(".")):
-            return next((m for m in reversed(st.msgs.values())
-                         if subject_matches(last, m.subject)), None)
-        return st.get(st.last_for_subject(last))
-    return st.get(seq)
+        msg = next((m for s, m in st.msgs.items() if s >= seq and subject_matches(nxt, m.subject)),
+                   None)
+    elif seq:
+        msg = st.get(seq)
+    else:
+        msg = st.get(st.last_matching(last))
+    if msg is None:
+        raise JetStreamError.from_err_code(10037)
+    message = {"subject": msg.subject, "seq": msg.seq,
+               "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time, st.epoch_ns)}
+    if msg.headers and not body.get("no_hdr"):
+        message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
+    return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}

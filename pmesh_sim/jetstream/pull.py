@@ -42,6 +42,13 @@ def parse_pull(c: Consumer, reply: str, data: bytes, now: float) -> PullRequest 
                 req = json.loads(body)
             except ValueError:
                 return [status(reply, 400, "Bad Request")]
+            if not isinstance(req, dict):
+                return [status(reply, 400, "Bad Request")]
+            from .surface import PULL_NOT_SIMULATED, not_simulated_reply
+
+            unsimulated = [k for k in PULL_NOT_SIMULATED if req.get(k)]
+            if unsimulated:   # refused, never ignored (see .surface)
+                return [not_simulated_reply(reply, f"pull request field {unsimulated[0]!r}")]
             batch = int(req.get("batch", 1) or 1)
             expires_ns = int(req.get("expires", 0) or 0)
             no_wait = bool(req.get("no_wait", False))

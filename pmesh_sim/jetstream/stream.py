@@ -15,6 +15,7 @@ anything; :meth:`Stream.store`, :meth:`Stream.remove` and :meth:`Stream.purge` a
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import deque
 from collections.abc import Callable
@@ -23,8 +24,9 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from .ttl import MARKER_REASON, parse_msg_ttl
 
-__all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size"]
+__all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
 
 NS = 1_000_000_000
 
@@ -44,12 +46,12 @@ def expected_seq(value: str | None) -> int | None:
 class StoredMsg:
     """One stored message."""
 
-    __slots__ = ("seq", "subject", "data", "headers", "time", "size")
+    __slots__ = ("seq", "subject", "data", "headers", "time", "size", "msg_id")
 
     def __init__(self, seq: int, subject: str, data: bytes, headers: dict | None, time: float,
-                 size: int):
+                 size: int, msg_id: int = 0):
         self.seq, self.subject, self.data, self.headers = seq, subject, data, headers
-        self.time, self.size = time, size
+        self.time, self.size, self.msg_id = time, size, msg_id   # msg_id: the trace's
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes:
@@ -88,8 +90,9 @@ class Stream:
     """
 
     def __init__(self, config: StreamConfig, *, created: float = 0.0,
-                 emit: Callable[..., None] | None = None):
+                 emit: Callable[..., None] | None = None, epoch_ns: int = 0):
         self.config = config
+        self.epoch_ns = epoch_ns   # the date virtual time 0 stands for (ns since 1970)
         self.name = config.name
         self.created = created
         self.emit = emit or (lambda kind, **fields: None)
@@ -97,6 +100,11 @@ class Stream:
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
         self.purged = False  # a full purge sets the server's first_seq even when empty
         self.last_seq = 0
+        # first_seq: the store starts purged up to it (memstore/filestore purge(FirstSeq));
+        # an update of first_seq changes nothing
+        self._first_set = bool(config.first_seq)
+        if config.first_seq:
+            self.first_seq, self.last_seq = config.first_seq, config.first_seq - 1
         self.last_time = 0.0
         self.bytes = 0
         self.subj_count: dict[str, int] = {}
@@ -107,6 +115,9 @@ class Stream:
         self.consumers: dict[str, Any] = {}
         self.num_deleted_interior = 0
         self._transform = None   # (config.republish, its SubjectTransform), made on first use
+        self._in_transform = None   # (config.subject_transform, its SubjectTransform)
+        self._ttls: list[tuple[float, int]] = []   # per-message TTLs: (expires, seq), a heap
+        self._never: set[int] = set()              # Nats-TTL: never (outlives max_age)
         self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
         self.puback_prefix = f'{{"stream":{json.dumps(self.name)},"seq":'.encode()
 
@@ -121,8 +132,8 @@ class Stream:
         n = len(self.msgs)
         # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1),
         # until a full purge sets it to last_seq + 1 (memstore.go / filestore.go purge)
-        first = self._first() if n else (self.last_seq + 1 if self.last_seq or self.purged
-                                         else 0)
+        first = self._first() if n else (
+            self.last_seq + 1 if self.last_seq or self._first_set or self.purged else 0)
         span = self.last_seq - first + 1 if n else 0
         first_ts = self.msgs[first].time if n else 0.0
         return {"messages": n, "bytes": self.bytes, "first_seq": first, "first_ts": first_ts,
@@ -143,6 +154,23 @@ class Stream:
             seqs.pop()
         return 0
 
+    def last_matching(self, subject: str) -> int:
+        """The last stored sequence on ``subject``, which may hold wildcards (0 if none).
+
+        >>> from pmesh_sim.config import StreamConfig
+        >>> s = Stream(StreamConfig(name="S", subjects=["a.*"]))
+        >>> for subj in ["a.x", "a.y", "a.x"]:
+        ...     _ = s.store(subj, b"", None, now=0.0)
+        >>> s.last_matching("a.y"), s.last_matching("a.*"), s.last_matching("b.*")
+        (2, 3, 0)
+        """
+        if "*" not in subject and ">" not in subject:
+            return self.last_for_subject(subject)
+        from ..subjects import subject_matches
+
+        return max((self.last_for_subject(subj) for subj in self.subj_count
+                    if subject_matches(subject, subj)), default=0)
+
     def republish_subject(self, subject: str) -> str | None:
         """Where ``republish`` sends a copy of a message stored on ``subject`` (None: nowhere;
         also when the transformed subject is not a valid publish subject, as the server)."""
@@ -158,6 +186,18 @@ class Stream:
             return None
         return target
 
+    def transform_in(self, subject: str) -> str:
+        """The subject a message arriving on ``subject`` is stored on (``subject_transform``,
+        applied before anything else; unchanged when it does not match)."""
+        tr = self.config.subject_transform
+        if tr is None or not tr.dest:
+            return subject
+        if self._in_transform is None or self._in_transform[0] is not tr:
+            from .transform import SubjectTransform
+
+            self._in_transform = (tr, SubjectTransform(tr.src or ">", tr.dest))
+        return self._in_transform[1].match(subject) or subject
+
     def covers(self, subject: str) -> bool:
         """True when one of the stream's subjects matches ``subject``."""
         from ..subjects import subject_matches
@@ -168,18 +208,18 @@ class Stream:
     def _expire_ids(self, now: float) -> None:
         window = self.config.duplicate_window
         order = self._id_order
-        while order and now - order[0][0] >= window:
+        while order and now >= order[0][0] + window:     # deadlines as sums, like max_age
             _, msg_id = order.popleft()
             entry = self._ids.get(msg_id)
-            if entry is not None and now - entry[1] >= window:
+            if entry is not None and now >= entry[1] + window:
                 del self._ids[msg_id]
 
     def check_publish(self, subject: str, data: bytes, headers: dict | None, now: float):
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
-        the server's order: sealed, size, expected stream, expected last subject seq, expected
-        last seq, msg id, expected last msg id, rollup.
+        the server's order: sealed, size, expected stream, TTL, expected last subject seq,
+        expected last seq, msg id, expected last msg id, rollup, TTL value.
         """
         cfg = self.config
         if cfg.sealed:
@@ -192,11 +232,17 @@ class Stream:
             want = headers.get("Nats-Expected-Stream")
             if want and want != self.name:
                 return "error", JetStreamError.from_err_code(10060)
+            if headers.get("Nats-TTL") and not cfg.allow_msg_ttl and _ttl_or_zero(headers):
+                return "error", JetStreamError.from_err_code(10166)
             want = expected_seq(headers.get("Nats-Expected-Last-Subject-Sequence"))
+            # the subject checked may be another one, or a wildcard (LoadLastMsg)
+            other = headers.get("Nats-Expected-Last-Subject-Sequence-Subject")
             if want is not None:
-                have = self.last_for_subject(subject)
+                have = self.last_matching(other) if other else self.last_for_subject(subject)
                 if want != have:
                     return "error", JetStreamError.from_err_code(10071, seq=have)
+            elif other:
+                return "error", JetStreamError.from_err_code(10193)
             want = expected_seq(headers.get("Nats-Expected-Last-Sequence"))
             if want is not None and want != self.last_seq:
                 return "error", JetStreamError.from_err_code(10071, seq=self.last_seq)
@@ -216,6 +262,12 @@ class Stream:
                 if rollup not in ("sub", "all"):
                     return "error", JetStreamError.from_err_code(
                         10111, err=f'rollup value invalid: "{rollup}"')
+        if headers and headers.get("Nats-TTL") and not (
+                cfg.retention == RetentionPolicy.INTEREST and not self.has_interest(subject)):
+            try:   # checked after the size, and not for a message skipped for no interest
+                parse_msg_ttl(headers["Nats-TTL"])
+            except ValueError:
+                return "error", JetStreamError.from_err_code(10165)
         return "ok", None
 
     def has_interest(self, subject: str) -> bool:
@@ -223,20 +275,25 @@ class Stream:
         return any(c.matches(subject) for c in self.consumers.values())
 
     # ---------------------------------------------------------------- mutations
-    def publish(self, subject: str, data: bytes, headers: dict | None, now: float):
-        """Check and store; returns ``(seq, duplicate)`` or raises the server's error."""
+    def publish(self, subject: str, data: bytes, headers: dict | None, now: float,
+                msg_id: int = 0):
+        """Check and store; returns ``(seq, duplicate)`` or raises the server's error.
+        ``msg_id``: the trace's id of the publish (kept with the stored message)."""
         verdict, value = self.check_publish(subject, data, headers, now)
         if verdict == "error":
-            self.emit("discard", stream=self.name, subject=subject, reason=value.description)
+            self.emit("discard", stream=self.name, subject=subject, msg_id=msg_id,
+                      reason="rejected", err_code=value.err_code, description=value.description)
             raise value
         if verdict == "dup":
             self.emit("dedup", stream=self.name, subject=subject, stream_seq=value,
-                      msg_id=headers.get("Nats-Msg-Id"))
+                      msg_id=msg_id, nats_msg_id=headers.get("Nats-Msg-Id"))
             return value, True
-        return self.store(subject, data, headers, now), False
+        return self.store(subject, data, headers, now, msg_id), False
 
-    def store(self, subject: str, data: bytes, headers: dict | None, now: float) -> int:
-        """Apply one publish: limits, then store (or only use the sequence); returns the seq."""
+    def store(self, subject: str, data: bytes, headers: dict | None, now: float,
+              origin: int = 0) -> int:
+        """Apply one publish: limits, then store (or only use the sequence); returns the seq.
+        ``origin``: the trace's msg_id of the publish."""
         cfg = self.config
         hdr_len = len(encode_headers(headers)) if headers else 0
         size = msg_size(cfg.storage, subject, hdr_len, len(data))
@@ -247,15 +304,18 @@ class Stream:
             self.last_time = now
             self._remember_id(msg_id, self.last_seq, now)
             self.emit("discard", stream=self.name, subject=subject, stream_seq=self.last_seq,
-                      reason="no interest")
+                      msg_id=origin, reason="no_interest")
             if rollup in ("sub", "all"):      # the server rolls up also when it skips
                 self.purge(subject=subject if rollup == "sub" else None, now=now)
             return self.last_seq
         if cfg.discard == DiscardPolicy.NEW:
-            self._check_discard_new(subject, size, rollup)
+            self._check_discard_new(subject, size, rollup, origin)
+        ttl = 0
+        if cfg.allow_msg_ttl and headers and headers.get("Nats-TTL"):
+            headers, ttl = self._msg_ttl(headers)
         self.last_seq = seq = self.last_seq + 1
         self.last_time = now
-        self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size)
+        self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size, origin)
         if cfg.max_age > 0 and now + cfg.max_age < self.wake[0]:
             self.wake[0] = now + cfg.max_age
         self.bytes += size
@@ -265,7 +325,9 @@ class Stream:
             seqs = self._subj_seqs[subject] = deque()
         seqs.append(seq)
         self._remember_id(msg_id, seq, now)
-        self.emit("store", stream=self.name, subject=subject, stream_seq=seq)
+        if ttl:
+            self._add_ttl(seq, ttl, now)
+        self.emit("store", stream=self.name, subject=subject, stream_seq=seq, msg_id=origin)
         self._enforce_limits(subject, now)
         # a rollup is a purge that keeps the new message, made after it is stored
         if rollup == "all":
@@ -274,7 +336,8 @@ class Stream:
             self.purge(subject=subject, keep=1, now=now)
         return seq
 
-    def _check_discard_new(self, subject: str, size: int, rollup: str | None) -> None:
+    def _check_discard_new(self, subject: str, size: int, rollup: str | None,
+                           origin: int = 0) -> None:
         """Discard new: refuse a publish over a limit, in the store's order (memstore.go
         ``storeRawMsg``). A subject already at ``max_msgs_per_subject`` (``asl``) will replace
         its oldest message, so it passes the max_msgs check, and the max_bytes check when that
@@ -283,12 +346,15 @@ class Stream:
         at_limit = (cfg.max_msgs_per_subject > 0
                     and self.subj_count.get(subject, 0) >= cfg.max_msgs_per_subject)
         if at_limit and cfg.discard_new_per_subject and not rollup:
-            raise self._reject(subject, "maximum messages per subject exceeded")
+            raise self._reject(subject, "maximum messages per subject exceeded",
+                               "discard_new_max_msgs_per_subject", origin)
         if cfg.max_msgs > 0 and len(self.msgs) >= cfg.max_msgs and not at_limit:
-            raise self._reject(subject, "maximum messages exceeded")
+            raise self._reject(subject, "maximum messages exceeded", "discard_new_max_msgs",
+                               origin)
         if cfg.max_bytes > 0 and self.bytes + size > cfg.max_bytes:
             if not at_limit or self.msgs[self._first_for(subject)].size < size:
-                raise self._reject(subject, "maximum bytes exceeded")
+                raise self._reject(subject, "maximum bytes exceeded", "discard_new_max_bytes",
+                                   origin)
 
     def _first_for(self, subject: str) -> int:
         """The first stored sequence on ``subject`` (the subject must hold one)."""
@@ -297,9 +363,11 @@ class Stream:
             seqs.popleft()
         return seqs[0]
 
-    def _reject(self, subject: str, text: str) -> JetStreamError:
-        self.emit("discard", stream=self.name, subject=subject, reason=text)
-        return _store_error(text)
+    def _reject(self, subject: str, text: str, reason: str, origin: int) -> JetStreamError:
+        err = _store_error(text)
+        self.emit("discard", stream=self.name, subject=subject, msg_id=origin, reason=reason,
+                  err_code=err.err_code, description=text)
+        return err
 
     def _remember_id(self, msg_id: str | None, seq: int, now: float) -> None:
         # every stored (or skipped) message sets the last id, "" without one (stream.go lmsgId)
@@ -326,22 +394,76 @@ class Stream:
         if not self.subj_count:
             self._enforce_limits("", now)
 
-    def expire(self, now: float) -> None:
-        """Remove messages older than ``max_age``."""
-        max_age = self.config.max_age
-        if max_age <= 0:
+    def _msg_ttl(self, headers: dict) -> tuple[dict, int]:
+        """The TTL a stored message gets, and its headers: with subject delete markers a TTL
+        is at least the markers' (the header then says so), unless max_msgs_per_subject is 1."""
+        ttl = parse_msg_ttl(headers["Nats-TTL"])
+        marker = int(self.config.subject_delete_marker_ttl or 0)
+        if 0 < ttl < marker and self.config.max_msgs_per_subject != 1:
+            ttl = marker
+            headers = {k: v for k, v in headers.items() if k != "Nats-TTL"}
+            headers["Nats-TTL"] = str(ttl)
+        return headers, ttl
+
+    def _add_ttl(self, seq: int, ttl: int, now: float) -> None:
+        if ttl < 0:
+            self._never.add(seq)
             return
-        while self.msgs:
-            first = self._first()
-            if now < self.msgs[first].time + max_age:  # the same sum next_expiry() returns
-                break
-            self.remove(first, reason="max_age", now=now)
+        heapq.heappush(self._ttls, (now + ttl, seq))
+        if now + ttl < self.wake[0]:
+            self.wake[0] = now + ttl
+
+    def expire(self, now: float) -> None:
+        """Remove messages older than ``max_age`` (but those with ``Nats-TTL: never``) and
+        those whose own TTL is up; with subject delete markers, the last message on a subject
+        is replaced by a marker instead (memstore.go expireMsgs)."""
+        max_age = self.config.max_age
+        if max_age > 0:
+            while self.msgs:
+                first = self._first_aging()
+                if first is None or now < self.msgs[first].time + max_age:
+                    break   # the same sum next_expiry() returns
+                self._expire_one(first, "max_age", now)
+        ttls = self._ttls
+        while ttls and ttls[0][0] <= now:
+            _, seq = heapq.heappop(ttls)
+            if seq in self.msgs:
+                self._expire_one(seq, "ttl", now)
+
+    def _first_aging(self) -> int | None:
+        """The first stored sequence ``max_age`` applies to."""
+        first = self._first()
+        if not self._never:
+            return first
+        return next((s for s in self.msgs if s not in self._never), None)
+
+    def _expire_one(self, seq: int, reason: str, now: float) -> None:
+        msg = self.msgs[seq]
+        marker_ttl = self.config.subject_delete_marker_ttl
+        if (marker_ttl and self.subj_count.get(msg.subject) == 1
+                and not (msg.headers and "Nats-Marker-Reason" in msg.headers)):
+            from .pull import go_duration
+
+            self.emit("delete_marker", stream=self.name, subject=msg.subject, stream_seq=seq)
+            self.store(msg.subject, b"", {"Nats-Marker-Reason": MARKER_REASON,
+                                          "Nats-TTL": go_duration(round(marker_ttl * NS)),
+                                          "Nats-Rollup": "sub"}, now)
+            return
+        self.remove(seq, reason=reason, now=now)
 
     def next_expiry(self) -> float | None:
-        """When the oldest message reaches ``max_age`` (None if never)."""
-        if self.config.max_age <= 0 or not self.msgs:
-            return None
-        return self.msgs[self._first()].time + self.config.max_age
+        """When the next message reaches ``max_age`` or its own TTL (None if never)."""
+        best = None
+        if self.config.max_age > 0 and self.msgs:
+            first = self._first_aging()
+            if first is not None:
+                best = self.msgs[first].time + self.config.max_age
+        ttls = self._ttls
+        while ttls and ttls[0][1] not in self.msgs:
+            heapq.heappop(ttls)
+        if ttls and (best is None or ttls[0][0] < best):
+            best = ttls[0][0]
+        return best
 
     def remove(self, seq: int, *, reason: str = "delete", now: float | None = None) -> bool:
         """Remove the message at ``seq``; False when it is not there.
@@ -352,6 +474,8 @@ class Stream:
         msg = self.msgs.pop(seq, None)
         if msg is None:
             return False
+        if self._never:
+            self._never.discard(seq)
         self.bytes -= msg.size
         n = self.subj_count[msg.subject] - 1
         if n:
@@ -361,12 +485,12 @@ class Stream:
             del self._subj_seqs[msg.subject]
         if reason != "delete":
             self.emit("discard", stream=self.name, subject=msg.subject, stream_seq=seq,
-                      reason=reason)
+                      msg_id=msg.msg_id, reason=reason)
         if reason != "purge" and self.consumers:
             when = self.last_time if now is None else now
             for consumer in list(self.consumers.values()):
                 if seq in consumer.pending or seq in consumer.rdc:
-                    consumer.on_removed(seq, reason, when)
+                    consumer.on_removed(seq, reason, when, msg.msg_id)
         return True
 
     def purge(self, *, subject: str | None = None, seq: int | None = None,
@@ -446,6 +570,7 @@ class Stream:
             for seq in removed:
                 self.remove(seq, reason="purge")
             self.first_seq = self.last_seq + 1
+            self.purged = True     # the server purges the store: first_seq shows even if empty
             return len(removed)
         consumers = list(self.consumers.values())
         gone = [m.seq for m in self.msgs.values() if m.seq >= start
@@ -454,14 +579,36 @@ class Stream:
             self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
         return len(gone)
 
+    def drop_acked(self, now: float) -> None:
+        """The stream became interest-retained (stream.go update ->
+        checkStateForInterestStream): each consumer replays its acks, so a message some
+        consumer acked (up to its floor, or what it delivered, not pending) goes when no
+        consumer still needs it."""
+        consumers = list(self.consumers.values())
+        for c in consumers:
+            upto = max(c.asflr, c.sseq - 1) if c.pending else c.asflr
+            for seq in [s for s in self.msgs if s <= upto]:
+                msg = self.msgs[seq]
+                if (seq not in c.pending and c.matches(msg.subject)
+                        and not any(o.needs_ack(seq, msg.subject) for o in consumers)):
+                    self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
+
     def info(self, now: float) -> dict[str, Any]:
         """The server's stream info JSON (``config``, ``state``, ``created``)."""
         state = self.state()
         wire_state = dict(state)
         for key in ("first_ts", "last_ts"):
-            wire_state[key] = _rfc3339(wire_state[key])
-        return {"config": self.config.to_wire(), "created": _rfc3339(self.created),
-                "state": wire_state, "ts": _rfc3339(now)}
+            wire_state[key] = _rfc3339(wire_state[key], self.epoch_ns)
+        return {"config": self.config.to_wire(), "created": _rfc3339(self.created, self.epoch_ns),
+                "state": wire_state, "ts": _rfc3339(now, self.epoch_ns)}
+
+
+def _ttl_or_zero(headers: dict) -> int:
+    """The TTL a ``Nats-TTL`` header asks for; 0 when invalid (checked later, as the server)."""
+    try:
+        return parse_msg_ttl(headers["Nats-TTL"])
+    except ValueError:
+        return 0
 
 
 def _valid_publish_subject(subject: str) -> bool:
@@ -475,10 +622,16 @@ def _valid_publish_subject(subject: str) -> bool:
     return True
 
 
-def _rfc3339(t: float) -> str:
-    """Virtual seconds as an RFC 3339 time counted from the epoch (deterministic)."""
+def _rfc3339(t: float, epoch_ns: int = 0) -> str:
+    """Virtual seconds ``t`` as an RFC 3339 time: ``epoch_ns`` (nanoseconds since 1970, the
+    date virtual time 0 stands for) plus ``t``, to the nanosecond (deterministic).
+
+    >>> _rfc3339(0.5), _rfc3339(1.25, epoch_ns=parse_rfc3339("2026-01-01T00:00:00Z"))
+    ('1970-01-01T00:00:00.5Z', '2026-01-01T00:00:01.25Z')
+    """
     secs = int(t)
-    nanos = int(round((t - secs) * NS))
+    total = epoch_ns + secs * NS + int(round((t - secs) * NS))
+    secs, nanos = divmod(total, NS)
     days, rem = divmod(secs, 86400)
     hh, rem = divmod(rem, 3600)
     mm, ss = divmod(rem, 60)
@@ -487,3 +640,64 @@ def _rfc3339(t: float) -> str:
     d = datetime.date(1970, 1, 1) + datetime.timedelta(days=days)
     frac = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{d.isoformat()}T{hh:02d}:{mm:02d}:{ss:02d}{frac}Z"
+
+
+_LAYOUT = "2006-01-02T15:04:05Z07:00"
+
+
+def parse_rfc3339(value: str) -> int:
+    """An RFC 3339 date, read as Go's ``time.Time`` reads JSON, as nanoseconds since 1970;
+    a ValueError with Go's words for anything else.
+
+    >>> parse_rfc3339("1970-01-01T00:00:01.000000002Z"), parse_rfc3339("1970-01-01T01:00:00+01:00")
+    (1000000002, 0)
+    >>> parse_rfc3339("2026-01-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: parsing time "2026-01-01" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "T"
+    """
+    import datetime
+    import json
+
+    rest, nums = value, []
+
+    def fail(elem: str) -> ValueError:
+        return ValueError(f"parsing time {json.dumps(value)} as \"{_LAYOUT}\": cannot parse "
+                          f"{json.dumps(rest)} as \"{elem}\"")
+
+    for elem in ("2006", "-", "01", "-", "02", "T", "15", ":", "04", ":", "05"):
+        if elem.isdigit():
+            n = len(elem)
+            if len(rest) < n or not rest[:n].isdigit():
+                raise fail(elem)
+            nums.append(int(rest[:n]))
+        elif not rest.startswith(elem):
+            raise fail(elem)
+        rest = rest[len(elem):]
+    nanos = 0
+    if rest[:1] == "." and rest[1:2].isdigit():
+        digits = len(rest) - len(rest[1:].lstrip("0123456789")) - 1
+        nanos = int(rest[1:1 + min(digits, 9)].ljust(9, "0"))
+        rest = rest[1 + digits:]
+    offset = 0
+    if rest[:1] in ("Z", "z") and len(rest) >= 1:
+        rest = rest[1:]
+    elif len(rest) >= 6 and rest[0] in "+-" and rest[1:3].isdigit() and rest[3] == ":" \
+            and rest[4:6].isdigit():
+        offset = (1 if rest[0] == "+" else -1) * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
+        rest = rest[6:]
+    else:
+        raise fail("Z07:00")
+    if rest:
+        raise ValueError(f"parsing time {json.dumps(value)}: extra text: {json.dumps(rest)}")
+    year, month, day, hh, mm, ss = nums
+    for name, v, hi in (("month", month, 12), ("hour", hh, 23), ("minute", mm, 59),
+                        ("second", ss, 59)):
+        if not (name == "month" and 1 <= v or name != "month") or v > hi:
+            raise ValueError(f"parsing time {json.dumps(value)}: {name} out of range")
+    try:
+        d = datetime.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"parsing time {json.dumps(value)}: day out of range") from None
+    secs = (d - datetime.date(1970, 1, 1)).days * 86400 + hh * 3600 + mm * 60 + ss - offset
+    return secs * NS + nanos

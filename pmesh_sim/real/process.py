@@ -123,7 +123,7 @@ class NatsServer:
     cluster : for cluster members: ``(cluster_port, [route ports])``; :class:`NatsCluster`
         fills it in.
     workdir : where the config, log and store go; a new temporary directory by default
-        (removed on :meth:`stop`).
+        (removed on :meth:`stop`, or when the object is collected or Python exits).
     """
 
     def __init__(self, name: str = "n1", *, port: int | None = None,
@@ -142,6 +142,9 @@ class NatsServer:
         self.log_file = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
+        # registered before the process's finalizer: at exit that one (newer) runs first
+        self._rm_dir = (weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
+                        if self._own_dir else None)
         self._write_config()
 
     @property
@@ -242,8 +245,8 @@ class NatsServer:
             _terminate(self.proc)
         if self._finalizer is not None:
             self._finalizer.detach()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._rm_dir is not None:
+            self._rm_dir()
 
     def __enter__(self) -> NatsServer:
         return self.start()

@@ -71,6 +71,7 @@ async def _drive(gen):
 
 async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
     backend = _RealBackend(nodes)
+    backend.seed = seed          # the run's seed (workload steps draw from it)
     try:
         await backend.open()
         setup, steps, final = await _drive(scenario_program(scenario, backend))
@@ -82,7 +83,13 @@ async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
 
 
 class _RealBackend:
-    """The adapter :func:`scenario_program` drives: nats-py calls, returned as awaitables."""
+    """The adapter :func:`scenario_program` drives: nats-py calls, returned as awaitables.
+
+    It writes the client-layer trace records (:mod:`pmesh_sim.trace_kinds`) for what its
+    clients do and see. It numbers its own publishes (``msg_id``), learns ``(stream, seq) ->
+    msg_id`` from pub acks (``stored``) and stamps JetStream deliveries and acks with it; a core
+    delivery gets the msg_id of the last publish with the same subject and payload.
+    """
 
     def __init__(self, nodes: dict):
         self.nodes = nodes
@@ -94,30 +101,80 @@ class _RealBackend:
         self.subs: dict[str, tuple] = {}   # name -> (connection, subscription)
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
+        self.node = next(iter(nodes))      # the node the steps connection uses
+        self.conn_node: dict[str, str] = {}
+        self.last_msg_id = 0
+        self._msg_ids = 0
+        self.stored: dict[tuple[str, int], int] = {}      # (stream, seq) -> msg_id
+        self._published: dict[tuple[str, bytes], int] = {}  # (subject, data) -> last msg_id
+        self._closing: set[str] = set()    # connections we are closing ourselves
 
-    async def _connect(self, name: str):
+    def _new_id(self) -> int:
+        self._msg_ids += 1
+        return self._msg_ids
+
+    def _node_of(self, conn) -> str:
+        url = getattr(conn, "connected_url", None)
+        port = getattr(url, "port", None)
+        return next((name for name, n in self.nodes.items() if n.port == port), self.node)
+
+    def _emit(self, kind: str, client: str, **fields):
+        self.trace.emit(kind, node=self.conn_node.get(client, self.node), client=client, **fields)
+
+    def _publish_record(self, client, subject, data, reply="", headers=None) -> int:
+        msg_id = self._new_id()
+        extra = {"reply": reply} if reply else {}
+        if headers and "Nats-Msg-Id" in headers:
+            extra["nats_msg_id"] = headers["Nats-Msg-Id"]
+        self._emit("publish", client, subject=subject, msg_id=msg_id, size=len(data), **extra)
+        self._published[(subject, bytes(data))] = msg_id
+        return msg_id
+
+    def _delivered_id(self, msg) -> tuple[int, dict]:
+        """The msg_id of a delivered message and its JetStream fields (empty for core)."""
+        reply = msg.reply or ""
+        if reply.startswith("$JS.ACK."):
+            meta = msg.metadata
+            key = (meta.stream, meta.sequence.stream)
+            if key not in self.stored:    # stored without a pub ack seen (a core publish)
+                self.stored[key] = self._published.get((msg.subject, bytes(msg.data)),
+                                                       0) or self._new_id()
+            return self.stored[key], {
+                "stream": meta.stream, "consumer": meta.consumer,
+                "stream_seq": meta.sequence.stream, "consumer_seq": meta.sequence.consumer,
+                "num_delivered": meta.num_delivered, "num_pending": meta.num_pending}
+        msg_id = self._published.get((msg.subject, bytes(msg.data))) or self._new_id()
+        return msg_id, {}
+
+    async def _connect(self, name: str, no_echo: bool = False):
         import nats
 
         async def error_cb(err):
-            self.trace.emit("client_error", client=name, error=f"{type(err).__name__}: {err}")
+            self._emit("client_error", name, error=f"{type(err).__name__}: {err}")
 
         async def disconnected_cb():
-            self.trace.emit("disconnected", client=name)
+            if name not in self._closing:     # not a close of ours (unsubscribe, the end)
+                self._emit("disconnected", name)
 
         async def reconnected_cb():
-            self.trace.emit("reconnected", client=name)
+            self.conn_node[name] = self._node_of(conn)
+            self._emit("reconnected", name)
 
-        return await nats.connect(servers=[n.url for n in self.nodes.values()], name=name,
-                                  dont_randomize=True, reconnect_time_wait=0.1,
+        conn = await nats.connect(servers=[n.url for n in self.nodes.values()], name=name,
+                                  dont_randomize=True, reconnect_time_wait=0.1, no_echo=no_echo,
                                   max_reconnect_attempts=-1, connect_timeout=2,
                                   error_cb=error_cb, disconnected_cb=disconnected_cb,
                                   reconnected_cb=reconnected_cb)
+        self.conn_node[name] = self._node_of(conn)
+        self._emit("connect", name)
+        return conn
 
     async def open(self):
         self.nc = await self._connect("steps")
         self.js = self.nc.jetstream()
 
     async def close(self):
+        self._closing.update([*self.subs, "steps"])
         for conn, _ in self.subs.values():
             await _quietly(conn.close())
         if self.nc is not None:
@@ -133,13 +190,37 @@ class _RealBackend:
     def sleep(self, seconds: float):
         return asyncio.sleep(seconds)
 
-    # the steps connection
-    def publish(self, subject, data, reply, headers):
-        self.trace.emit("publish", client="steps", subject=subject)
-        return self.nc.publish(subject, data, reply=reply or "", headers=headers)
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the wall clock (as the server stamps)."""
+        import time
 
-    def request(self, subject, data, timeout, headers):
-        return self.nc.request(subject, data, timeout=timeout, headers=headers)
+        from ..jetstream.stream import _rfc3339
+
+        return _rfc3339(offset, time.time_ns())
+
+    # the steps connection
+    def publish(self, subject, data, reply, headers, sender=None):
+        self._publish_record(sender or "steps", subject, data, reply, headers)
+        conn = self.subs[sender][0] if sender else self.nc
+        return conn.publish(subject, data, reply=reply or "", headers=headers)
+
+    async def request(self, subject, data, timeout, headers):
+        msg_id = self.last_msg_id = self._publish_record("steps", subject, data, "", headers)
+        self._emit("request", "steps", subject=subject, msg_id=msg_id, timeout=timeout)
+        start = self.loop.time()
+        try:
+            reply = await self.nc.request(subject, data, timeout=timeout, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - recorded, then handed on
+            name = type(exc).__name__
+            if name in ("NoRespondersError", "ServiceUnavailableError"):
+                self._emit("no_responders", "steps", subject=subject, msg_id=msg_id)
+            elif "Timeout" in name:
+                self._emit("timeout", "steps", op="request", subject=subject, msg_id=msg_id,
+                           timeout=timeout)
+            raise
+        self._emit("reply", "steps", subject=subject, msg_id=msg_id,
+                   rtt=round(self.loop.time() - start, 6))
+        return reply
 
     def flush(self):
         return self.nc.flush()
@@ -149,15 +230,35 @@ class _RealBackend:
             await conn.flush()
         await self.nc.flush()
 
-    async def fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+    def spawn(self, program):
+        """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
+        return asyncio.ensure_future(_drive(program))
+
+    def join(self, handle):
+        return handle
+
+    async def fetch(self, stream, consumer, batch, timeout, slot=None):
+        key = (stream, consumer, slot)
         if key not in self.pulls:
             self.pulls[key] = await self.js.pull_subscribe_bind(consumer, stream=stream)
-        msgs = await self.pulls[key].fetch(batch, timeout)
+        try:
+            msgs = await self.pulls[key].fetch(batch, timeout)
+        except Exception as exc:  # noqa: BLE001 - recorded, then handed on
+            if "Timeout" in type(exc).__name__:
+                self._emit("timeout", "steps", op="fetch", timeout=timeout)
+            raise
+        for msg in msgs:
+            msg_id, js = self._delivered_id(msg)
+            self._emit("deliver", "steps", subject=msg.subject, msg_id=msg_id, **js)
         return msgs
 
     def ack(self, msg, action, delay):
-        self.trace.emit("ack", action=action, subject=msg.subject)
+        meta = msg.metadata
+        msg_id, _ = self._delivered_id(msg)
+        extra = {"delay": delay} if action == "nak" and delay else {}
+        self._emit("ack", "steps", msg_id=msg_id, stream=meta.stream, consumer=meta.consumer,
+                   stream_seq=meta.sequence.stream, consumer_seq=meta.sequence.consumer,
+                   action=action, **extra)
         if action == "nak":
             return msg.nak(delay=delay)
         return getattr(msg, action)()
@@ -165,25 +266,34 @@ class _RealBackend:
     # subscriptions, one connection each
     async def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = await self._connect(name)
+        conn = await self._connect(name, no_echo=spec.get("no_echo", False))
         self.received.setdefault(name, [])
 
         async def cb(msg):
             self.received[name].append(sc.received_message(msg.subject, msg.data))
-            self.trace.emit("deliver", client=name, subject=msg.subject, data=sc.text(msg.data))
+            msg_id, js = self._delivered_id(msg)
+            self._emit("deliver", name, sid=msg.sid, subject=msg.subject, msg_id=msg_id,
+                       data=sc.text(msg.data), **js)
             if respond is not None and msg.reply:
+                answer = self._publish_record(name, msg.reply, respond.encode())
                 await conn.publish(msg.reply, respond.encode())
-                self.trace.emit("respond", client=name, subject=msg.reply)
+                self._emit("respond", name, subject=msg.reply, msg_id=answer)
 
-        sub = await conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        queue = spec.get("queue", "")
+        sub = await conn.subscribe(spec["subject"], queue=queue, cb=cb,
+                                   max_msgs=spec.get("max_msgs", 0))
+        self._emit("subscribe", name, sid=sub._id, subject=spec["subject"], queue=queue)
         await conn.flush()
         self.subs[name] = (conn, sub)
 
     async def unsubscribe(self, name: str):
         conn, sub = self.subs.pop(name)
+        self._emit("unsubscribe", name, sid=sub._id, subject=sub.subject, limit=0)
         await sub.unsubscribe()
         await conn.flush()
+        self._closing.add(name)
         await conn.close()
+        self._emit("close", name)
 
     # faults
     def fault(self, op: str, args: dict):
@@ -194,7 +304,7 @@ class _RealBackend:
     async def _process(self, op: str, name: str):
         node = self.nodes[name]
         await self.loop.run_in_executor(None, node.kill if op == "kill" else node.restart)
-        self.trace.emit(op, server=name)
+        self.trace.emit(op, node=name)
         return sc.outcome("killed" if op == "kill" else "restarted")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from ..errors import (
     SlowConsumerError,
     TimeoutError,
 )
+from ..jetstream.consumer import parse_ack_subject
 from ..subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = ["Client", "Subscription", "Msg", "Metadata", "SequencePair",
@@ -113,11 +115,13 @@ class Msg:
     ``-NAK`` (``-NAK {"delay": ns}``), ``in_progress()`` ``+WPI``, ``term()`` ``+TERM``.
     """
 
-    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata")
+    __slots__ = ("subject", "reply", "data", "headers", "sub", "_client", "_ackd", "_metadata",
+                 "_record")
 
     def __init__(self, client, subject: str, reply: str = "", data: bytes = b"",
-                 headers: dict | None = None, sub=None):
+                 headers: dict | None = None, sub=None, record: dict | None = None):
         self._client = client
+        self._record = record     # its deliver trace record (msg_id, JetStream metadata)
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -153,16 +157,33 @@ class Msg:
             raise MsgAlreadyAckdError(f"cannot {what} the message on {self.subject!r}: it was "
                                       "already acknowledged")
 
+    def _record_ack(self, action: str, delay: float | None = None) -> None:
+        """The client-side ``ack`` trace record (before the ack message's ``publish``)."""
+        r = self._record       # its deliver record has the ids (when the trace is on)
+        if r is None or "stream" not in r:
+            return
+        fields = {"node": r["node"], "client": r["client"], "msg_id": r["msg_id"],
+                  "stream": r["stream"], "consumer": r["consumer"],
+                  "stream_seq": r["stream_seq"], "consumer_seq": r["consumer_seq"],
+                  "action": action}
+        if delay:
+            fields["delay"] = delay
+        client = self._client
+        client._trace.record(client.env.now, "ack", fields)
+
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
+        if self._record is not None:
+            self._record_ack("ack")
         self._client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):
         """Acknowledge and wait for the server's empty reply: an event whose value is that Msg."""
         self._check_reply("ack")
+        self._record_ack("ack_sync")
         event = self._client.request(self.reply, b"+ACK", timeout=timeout)
         self._ackd = True
         return event
@@ -173,6 +194,7 @@ class Msg:
         payload = b"-NAK"
         if delay:
             payload += b" " + json.dumps({"delay": int(delay * 10**9)}).encode()
+        self._record_ack("nak", delay)
         self._client.publish(self.reply, payload)
         self._ackd = True
 
@@ -181,11 +203,13 @@ class Msg:
         if not self.reply:
             raise NatsError(f"cannot mark the message on {self.subject!r} in progress: not a "
                             "JetStream message (no reply subject)")
+        self._record_ack("in_progress")
         self._client.publish(self.reply, b"+WPI")
 
     def term(self) -> None:
         """Stop redelivering this message."""
         self._check_reply("term")
+        self._record_ack("term")
         self._client.publish(self.reply, b"+TERM")
         self._ackd = True
 
@@ -258,7 +282,8 @@ class Subscription:
                            sid=self.sid, subject=self.subject, limit=limit)
         if limit == 0 or self._received >= limit:
             self._stop()
-        client.sim.network.send(client._up, client.server._on_unsub, self, limit)
+        if client._reconnecting is None:
+            client.sim.network.send(client._up, client.server._on_unsub, self, limit)
 
     def _stop(self) -> None:
         self._closed = True
@@ -303,9 +328,14 @@ class Client:
     """One connection to one server; build it with :meth:`Simulation.connect`."""
 
     def __init__(self, sim, server, name: str, *, no_echo: bool = False,
-                 error_cb: Callable | None = None):
+                 error_cb: Callable | None = None, reconnect: dict | None = None):
         if error_cb is not None and not callable(error_cb):
             raise ConfigError(f"error_cb={error_cb!r}: give a callable(error) or None")
+        # nats-py's reconnect options and server pool ([name, last attempt, failures]);
+        # sim/reconnect.py uses them when the node dies
+        self.reconnect_options = reconnect or {}
+        self._pool: list[list] = []
+        self._reconnecting = None
         self.sim = sim
         self.env = sim.env
         self.server = server
@@ -357,18 +387,28 @@ class Client:
             payload = bytes(payload)
         size = len(payload)
         if headers is not None:
-            _check_headers(headers)
+            headers = _check_headers(headers)
             size += headers_size(headers)
         server = self.server
+        reconnecting = self._reconnecting
+        if reconnecting is not None:
+            buffered = reconnecting.room(subject, reply, size)
         if size > server.max_payload:
             raise MaxPayloadError(f"message to {subject!r} is {size} bytes (headers + payload): "
                                   f"over the server's max_payload of {server.max_payload} bytes")
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        trace.record(self.env.now, "publish", {
-            "node": server.name, "client": self.name, "subject": subject, "reply": reply,
-            "msg_id": msg_id, "size": size})
+        if trace.enabled:
+            record = {"node": server.name, "client": self.name, "subject": subject,
+                      "reply": reply, "msg_id": msg_id, "size": size}
+            if headers is not None and "Nats-Msg-Id" in headers:
+                record["nats_msg_id"] = headers["Nats-Msg-Id"]
+            trace.record(self.env.now, "publish", record)
+        if reconnecting is not None:           # nats-py buffers while reconnecting
+            reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
+            reconnecting.size += buffered
+            return msg_id
         network = sim.network
         if network.loss and network.lost():
             self._trace.emit("lost", node=server.name, client=self.name, subject=subject,
@@ -402,7 +442,8 @@ class Client:
         self._all_subs[sub.sid] = sub
         self._trace.emit("subscribe", node=self.server.name, client=self.name, sid=sub.sid,
                          subject=subject, queue=queue)
-        self.sim.network.send(self._up, self.server._on_sub, sub)
+        if self._reconnecting is None:        # else sent again on reconnecting
+            self.sim.network.send(self._up, self.server._on_sub, sub)
         return sub
 
     def _on_msg(self, sub, subject, reply, data, headers, msg_id) -> None:
@@ -416,12 +457,17 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        msg = Msg(self, subject, reply, data, headers, sub)
+        if trace.enabled:
+            record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+        else:
+            record = None
+        msg = Msg(self, subject, reply, data, headers, sub, record)
         cb = sub._plain_cb
         if cb is not None:
-            trace.record(self.env.now, "deliver", {
-                "node": self.server.name, "client": self.name, "sid": sub.sid,
-                "subject": subject, "msg_id": msg_id})
+            trace.record(self.env.now, "deliver", record)
             cb(msg)
             return
         size = len(data)
@@ -438,9 +484,7 @@ class Client:
                     f"{sub._pending_bytes} bytes pending; limits {sub.pending_msgs_limit} / "
                     f"{sub.pending_bytes_limit})"))
             return
-        trace.record(self.env.now, "deliver", {
-            "node": self.server.name, "client": self.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
+        trace.record(self.env.now, "deliver", record)
         sub._pending.append(msg)
         sub._pending_bytes += size
         if sub._gen_cb is not None:
@@ -476,6 +520,7 @@ class Client:
         inbox = self._resp_prefix + token
         event = self.env.event()
         msg_id = self._publish(subject, payload, inbox, headers)
+        event.msg_id = msg_id     # the request's id in the trace (its reply's record has it)
         self._resp_map[token] = (event, subject, msg_id, self.env.now)
         self._trace.emit("request", node=self.server.name, client=self.name, subject=subject,
                          reply=inbox, msg_id=msg_id, timeout=timeout)
@@ -513,6 +558,10 @@ class Client:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigError(f"flush timeout={timeout!r}: give seconds > 0")
         event = self.env.event()
+        if self._reconnecting is not None:
+            # nats-py 2.16: its read loop is gone while reconnecting, so flush() returns at once
+            event.succeed()
+            return event
         self.sim.network.send(self._up, self.server._on_ping, self, event)
 
         def expire(_event):
@@ -537,7 +586,25 @@ class Client:
             sub._client_closed = True
         self._subs.clear()
         self._trace.emit("close", node=self.server.name, client=self.name)
-        self.sim.network.send(self._up, self.server._on_close, self)
+        if self._reconnecting is None:
+            self.sim.network.send(self._up, self.server._on_close, self)
+        self._reconnecting = None
+
+    def _lost_server(self, node) -> None:
+        """The connection to ``node`` dropped (it was killed): reconnect as nats-py does
+        (:mod:`pmesh_sim.sim.reconnect`), or close when reconnecting is off."""
+        if self._closed or node is not self.server or self._reconnecting is not None:
+            return
+        from pmesh_sim.sim.reconnect import Reconnect
+
+        self._trace.emit("disconnected", node=node.name, client=self.name)
+        for sub in self._all_subs.values():
+            sub._server_active = False
+        if not self.reconnect_options.get("allow_reconnect", True):
+            self.close()
+            return
+        self._reconnecting = Reconnect(self)
+        self.env.process(self._reconnecting.run())
 
     def jetstream(self, **kw):
         """The JetStream context (``pmesh_sim.sim.jetstream.JetStreamContext``)."""
@@ -564,17 +631,68 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         if trace is None:
             trace = client._trace
             now = client.env.now
-        trace.record(now, "deliver", {
-            "node": client.server.name, "client": client.name, "sid": sub.sid,
-            "subject": subject, "msg_id": msg_id})
-        cb(Msg(client, subject, reply, data, headers, sub))
+            on = trace.enabled
+        if on:
+            record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
+                      "subject": subject, "msg_id": msg_id}
+            if reply and reply.startswith("$JS.ACK."):
+                _add_js_fields(record, reply)
+            trace.record(now, "deliver", record)
+            cb(Msg(client, subject, reply, data, headers, sub, record))
+        else:
+            cb(Msg(client, subject, reply, data, headers, sub))
 
 
 
 
-def _check_headers(headers) -> None:
+def _add_js_fields(record: dict, reply: str) -> None:
+    """A JetStream delivery's metadata (from its ack subject) into its ``deliver`` record.
+
+    >>> r = {}; _add_js_fields(r, "$JS.ACK.S.C.2.7.9.0.3"); r
+    {'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
+    """
+    t = reply.split(".")
+    if len(t) != 9:            # the long form (domain, account hash)
+        stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply, t)
+        t = ["", "", stream, consumer, dc, sseq, dseq, "", pending]
+    record["stream"] = t[2]
+    record["consumer"] = t[3]
+    record["stream_seq"] = int(t[5])
+    record["consumer_seq"] = int(t[6])
+    record["num_delivered"] = int(t[4])
+    record["num_pending"] = int(t[8])
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE
+
+
+def _check_headers(headers) -> dict:
+    """``headers`` as nats-py sends them: names it refuses (BadHeaderError) raise ConfigError;
+    values lose surrounding whitespace and CR/LF become spaces (a copy only when one changes).
+
+    >>> _check_headers({"X": " a\\r\\nb "})
+    {'X': 'a  b'}
+    >>> _check_headers({"a b": "x"})
+    Traceback (most recent call last):
+    ...
+    pmesh_sim.errors.ConfigError: header name 'a b': nats-py refuses it (BadHeaderError); a name is letters, digits and !#$%&'*+-.^_`|~
+    """
     if not isinstance(headers, dict):
         raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
+    if "Nats-Trace-Dest" in headers or "Nats-Trace-Only" in headers:
+        # message tracing acts on any message, not only JetStream's (see jetstream.surface)
+        from ..errors import NotSimulatedError
+
+        raise NotSimulatedError("header 'Nats-Trace-Dest' (message tracing)")
+    clean = None
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigError(f"header {key!r}: {value!r}: header names and values must be str")
+        if not _HEADER_NAME.fullmatch(key):
+            raise ConfigError(f"header name {key!r}: nats-py refuses it (BadHeaderError); a "
+                              "name is letters, digits and !#$%&'*+-.^_`|~")
+        if value != value.strip() or "\r" in value or "\n" in value:
+            if clean is None:
+                clean = dict(headers)
+            clean[key] = value.strip().replace("\r", " ").replace("\n", " ")
+    return headers if clean is None else clean

@@ -13,8 +13,9 @@ from typing import Any
 
 from pmesh_sim.config import AckPolicy, ConsumerConfig, StreamConfig
 from pmesh_sim.subjects import check_publish_subject
+from pmesh_sim.jetstream.surface import NOT_SIMULATED_HEADER
 from pmesh_sim.errors import (ConfigError, JetStreamError, NatsError, NoRespondersError,
-                              NoStreamResponseError, TimeoutError)
+                              NoStreamResponseError, NotSimulatedError, TimeoutError)
 
 __all__ = ["JetStreamContext", "PubAck", "StreamInfo", "ConsumerInfo", "SequenceInfo",
            "PullSubscription"]
@@ -24,11 +25,12 @@ NS = 1_000_000_000
 
 @dataclass(frozen=True)
 class PubAck:
-    """A publish ack: the stream, the sequence, and whether it was a duplicate."""
+    """A publish ack: the stream, the sequence, and whether it was a duplicate (False for a
+    first publish, as nats-py's ``PubAck`` after the server's ack without the key)."""
 
     stream: str
     seq: int
-    duplicate: bool | None = None
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class JetStreamContext:
         data = b"" if body is None else json.dumps(body).encode()
         msg = yield self._nc.request(f"{self._prefix}.{subject}", data,
                                      timeout=timeout or self._timeout)
+        _refused(msg)
         resp = json.loads(msg.data)
         if "error" in resp:
             raise JetStreamError.from_dict(resp["error"])
@@ -203,21 +206,26 @@ class JetStreamContext:
     def publish(self, subject: str, payload: bytes = b"", timeout: float | None = None,
                 stream: str | None = None, headers: dict | None = None):
         """Publish and wait for the stream's ack: an event whose value is a :class:`PubAck`."""
+        if headers is not None and not isinstance(headers, dict):
+            raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
         hdrs = dict(headers or {})
         if stream is not None:
             hdrs["Nats-Expected-Stream"] = stream
 
         def gen():
+            request = self._nc.request(subject, payload, timeout=timeout or self._timeout,
+                                       headers=hdrs or None)
             try:
-                msg = yield self._nc.request(subject, payload, timeout=timeout or self._timeout,
-                                             headers=hdrs or None)
+                msg = yield request
             except NoRespondersError:
                 raise NoStreamResponseError(
                     f"publish to {subject!r}: no stream covers this subject") from None
+            _refused(msg)
             resp = json.loads(msg.data)
+            self._trace_pub_ack(request.msg_id, resp)
             if "error" in resp:
                 raise JetStreamError.from_dict(resp["error"])
-            return PubAck(resp["stream"], resp["seq"], resp.get("duplicate"))
+            return PubAck(resp["stream"], resp["seq"], bool(resp.get("duplicate")))
         return self._process(gen())
 
     def publish_async(self, subject: str, payload: bytes = b"", stream: str | None = None,
@@ -239,6 +247,8 @@ class JetStreamContext:
                             "already waiting for their acks (publish_async_max_pending); "
                             "yield js.publish_async_completed() first")
         if stream is not None:
+            if headers is not None and not isinstance(headers, dict):
+                raise ConfigError(f"headers={headers!r}: give a dict of str -> str")
             headers = dict(headers or {})
             headers["Nats-Expected-Stream"] = stream
         token = self._async_nuid.next()
@@ -248,8 +258,8 @@ class JetStreamContext:
             if len(self._async_checked) >= 4096:
                 self._async_checked.clear()
             self._async_checked.add(subject)
-        nc._publish(subject, payload, self._async_prefix + token, headers, checked=True)
-        futures[token] = (event, subject)
+        msg_id = nc._publish(subject, payload, self._async_prefix + token, headers, checked=True)
+        futures[token] = (event, subject, msg_id)
         return event
 
     def publish_async_pending(self) -> int:
@@ -270,25 +280,44 @@ class JetStreamContext:
         entry = self._async_futures.pop(token, None)
         if entry is None:
             return
-        event, subject = entry
+        event, subject, msg_id = entry
         headers = msg.headers
         if headers and headers.get("Status") == "503":
             event.fail(NoStreamResponseError(
                 f"publish_async to {subject!r}: no stream covers this subject"))
+        elif headers and NOT_SIMULATED_HEADER in headers:
+            event.fail(NotSimulatedError(headers[NOT_SIMULATED_HEADER]))
         else:
             ack = _plain_pub_ack(msg.data)
             if ack is not None:
+                nc = self._nc
+                trace = nc._trace
+                if trace.enabled:
+                    trace.record(nc.env.now, "pub_ack", {
+                        "node": nc.server.name, "client": nc.name, "msg_id": msg_id,
+                        "stream": ack.stream, "stream_seq": ack.seq, "duplicate": False})
                 event.succeed(ack)
             else:
                 resp = json.loads(msg.data)
+                self._trace_pub_ack(msg_id, resp)
                 if "error" in resp:
                     event.fail(JetStreamError.from_dict(resp["error"]))
                 else:
-                    event.succeed(PubAck(resp["stream"], resp["seq"], resp.get("duplicate")))
+                    event.succeed(PubAck(resp["stream"], resp["seq"], bool(resp.get("duplicate"))))
         if not self._async_futures and self._async_completed:
             waiting, self._async_completed = self._async_completed, []
             for done in waiting:
                 done.succeed()
+
+    def _trace_pub_ack(self, msg_id: int, resp: dict) -> None:
+        """The client-layer ``pub_ack`` record of the publish ``msg_id`` (its answer ``resp``)."""
+        nc = self._nc
+        if "error" in resp:
+            fields = {"err_code": resp["error"].get("err_code")}
+        else:
+            fields = {"stream": resp.get("stream"), "stream_seq": resp.get("seq"),
+                      "duplicate": bool(resp.get("duplicate"))}
+        nc._trace.emit("pub_ack", node=nc.server.name, client=nc.name, msg_id=msg_id, **fields)
 
     # -------------------------------------------------------------- subscribing
     def pull_subscribe(self, subject: str, durable: str | None = None, stream: str | None = None,
@@ -394,12 +423,12 @@ class PullSubscription:
             if self._sub._pending:              # already here: no timer, no wake-up
                 msg = self._sub._take()
             else:
-                left = deadline - env.now
-                if left <= 0:
+                if env.now >= deadline:
                     break
-                msg = yield from self._next(left)
+                msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
+            _refused(msg)
             if _is_status(msg):
                 code = msg.headers["Status"]
                 if code in ("404", "408", "409"):
@@ -506,23 +535,38 @@ _P2, _P3, _P4 = 3844 ** 2, 3844 ** 3, 3844 ** 4
 
 
 def _plain_pub_ack(data: bytes) -> PubAck | None:
-    """The pub ack ``{"stream": "S", "seq": 7}`` read without ``json.loads`` (the same
-    result), or None for anything else (an error, a duplicate, escapes in the name).
+    """The pub ack ``{"stream":"S","seq":7}`` (the server's compact form, or with spaces) read
+    without ``json.loads`` (the same result), or None for anything else (an error, a duplicate,
+    escapes in the name).
 
-    >>> _plain_pub_ack(b'{"stream": "S", "seq": 7}')
-    PubAck(stream='S', seq=7, duplicate=None)
-    >>> _plain_pub_ack(b'{"stream": "S", "seq": 7, "duplicate": true}') is None
+    >>> _plain_pub_ack(b'{"stream":"S","seq":7}'), _plain_pub_ack(b'{"stream": "S", "seq": 7}')
+    (PubAck(stream='S', seq=7, duplicate=False), PubAck(stream='S', seq=7, duplicate=False))
+    >>> _plain_pub_ack(b'{"stream":"S","seq":7,"duplicate": true}') is None
     True
     """
-    if data[:12] != b'{"stream": "' or data[-1:] != b"}":
+    if data[-1:] != b"}":
         return None
-    i = data.find(b'", "seq": ', 12)
+    if data[:11] == b'{"stream":"':
+        start, sep = 11, b'","seq":'
+    elif data[:12] == b'{"stream": "':
+        start, sep = 12, b'", "seq": '
+    else:
+        return None
+    i = data.find(sep, start)
     if i < 0:
         return None
-    name, seq = data[12:i], data[i + 10:-1]
+    name, seq = data[start:i], data[i + len(sep):-1]
     if not seq.isdigit() or b"\\" in name or b'"' in name:
         return None
-    return PubAck(name.decode(), int(seq), None)
+    return PubAck(name.decode(), int(seq), False)
+
+
+def _refused(msg) -> None:
+    """Raise :class:`NotSimulatedError` when the simulated server refused a request as not
+    simulated (:mod:`pmesh_sim.jetstream.surface`)."""
+    headers = msg.headers
+    if headers and NOT_SIMULATED_HEADER in headers:
+        raise NotSimulatedError(headers[NOT_SIMULATED_HEADER])
 
 
 def _is_status(msg) -> bool:

@@ -9,9 +9,14 @@ is added or removed (``server.on_client_interest``) it routes ``JetStream.on_int
 
 from __future__ import annotations
 
+from pmesh_sim.errors import SimulationStuckError
 from pmesh_sim.jetstream.api import JetStream
 
 __all__ = ["JetStreamHost"]
+
+STUCK_FIRES = 1000
+"""Timer firings at one virtual instant after which the host raises SimulationStuckError
+(a deadline that its own check never finds due)."""
 
 
 class JetStreamHost:
@@ -27,11 +32,13 @@ class JetStreamHost:
             if trace.enabled:
                 trace.record(env.now, kind, {"node": name, **fields})
 
-        self.js = JetStream(emit=emit, has_interest=server.has_client_interest)
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
+                            epoch_ns=server.sim.epoch_ns)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
         self._timer_token = 0
+        self._fired = (None, 0)            # (virtual time, firings at it)
         server.on_client_interest = self._on_client_interest
         self._sync()
 
@@ -50,7 +57,8 @@ class JetStreamHost:
             self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
 
     def _on_message(self, subject, reply, data, headers) -> None:
-        out = self.js.handle(subject, reply, data, headers, now=self.env.now)
+        out = self.js.handle(subject, reply, data, headers, now=self.env.now,
+                             msg_id=self.server.routing_msg_id)
         self._after(out)
 
     def _after(self, out, fired: bool = False) -> None:
@@ -58,7 +66,8 @@ class JetStreamHost:
         send = self.server.send
         for msg in out:
             if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
-                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject)
+                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject,
+                     msg_id=msg.msg_id)
             else:
                 send(msg.subject, msg.data, msg.reply, msg.headers)
         self._schedule(fired)
@@ -81,4 +90,20 @@ class JetStreamHost:
         if token != self._timer_token:
             return
         self._timer_at = None
-        self._after(self.js.on_timer(self.env.now), fired=True)
+        now = self.env.now
+        at, n = self._fired
+        self._fired = (now, n + 1 if at == now else 1)
+        if n >= STUCK_FIRES and at == now:
+            raise SimulationStuckError(self._stuck_message(now, n + 1))
+        self._after(self.js.on_timer(now), fired=True)
+
+    def _stuck_message(self, now: float, n: int) -> str:
+        """Which stream or consumer keeps asking for a timer at ``now``."""
+        due = self.js.next_deadline()
+        who = [f"stream {st.name} (max_age)" for st in self.js.streams.values()
+               if st.next_expiry() == due]
+        who += [f"consumer {st.name}/{c.name}" for st in self.js.streams.values()
+                for c in st.consumers.values() if c.next_deadline() == due]
+        return (f"simulation stuck at t={now!r}: the JetStream timer on {self.server.name} "
+                f"fired {n} times without time advancing; deadline {due!r} comes from "
+                f"{', '.join(who) or 'nothing'}, whose timer work never finds it due")

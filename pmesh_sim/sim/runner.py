@@ -1,11 +1,14 @@
 """Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
 
-:func:`run_sim` builds ``Simulation(seed=...)`` with servers ``n1..nN`` (``jetstream=True``,
-each told the cluster size N as its JetStream ``peers``: an interim for placement rules)
-and the scenario's ``network`` (``latency``, ``loss``), connects sim clients in the same layout
-as the real backend (one ``steps`` connection, one per subscription, all on ``n1``) and runs the
-shared :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Same seed, same
-document and trace.
+:func:`run_sim` builds ``Simulation(seed=...)`` with nodes ``n1..nN`` routed to each other
+(JetStream on ``n1``, told the cluster size N as its ``peers`` for the placement rules;
+replication is not simulated yet) and the scenario's ``network`` (``latency``, ``loss``),
+connects sim clients in the same layout and with the same nats-py options as the real
+backend (one ``steps`` connection, one per subscription, all on ``n1``, every node in the
+pool, ``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
+:func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
+simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` answers ``unsupported``. Same
+seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -17,7 +20,9 @@ document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
-from ..runners import scenario_program
+from ..errors import ConfigError, NotSimulatedError, TimeoutError
+from ..runners import scenario_program, unsupported
+from . import routes
 from ..trace import Trace
 from .simulation import Simulation
 
@@ -31,12 +36,17 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     seed = scenario.seed if seed is None else seed
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
-    for i in range(1, count + 1):
-        server = sim.add_server(f"n{i}", jetstream=True)
-        # interim until clustering is simulated: JetStream applies the cluster's placement
-        # rules (num_replicas up to the cluster size) while all state lives on each server
-        server.jetstream.js.peers = count
-    backend = _SimBackend(sim)
+    names = [f"n{i}" for i in range(1, count + 1)]
+    nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
+    # JetStream lives on n1 until replication is simulated; it applies the cluster's
+    # placement rules (num_replicas up to the cluster size)
+    nodes[0].jetstream.js.peers = count
+    for node in nodes:
+        node.cluster = list(names)
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            routes.route_up(a, b)
+    backend = _SimBackend(sim, uses_jetstream(scenario))
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
@@ -48,15 +58,26 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
 class _SimBackend:
     """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: Simulation, jetstream: bool = True):
         self.sim = sim
+        self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
+        self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
-        self.nc = sim.connect("n1", name="steps")
+        self.node = "n1"           # the node the steps connection uses
+        self.last_msg_id = 0       # the trace's msg_id of the last request
+        self.stored: dict = {}     # (stream, seq) -> msg_id (the simulation's trace has them)
+        self.nc = self._connect("steps")
         self._js = None
         self.subs: dict[str, tuple] = {}
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
+
+    def _connect(self, name: str, no_echo: bool = False):
+        """A connection on n1 with the real backend's nats-py options."""
+        return self.sim.connect("n1", name=name, no_echo=no_echo, servers=list(self.sim.servers),
+                                dont_randomize=True, reconnect_time_wait=0.1,
+                                max_reconnect_attempts=-1)
 
     # clock
     def start_clock(self):
@@ -68,12 +89,19 @@ class _SimBackend:
     def sleep(self, seconds: float):
         return self.sim.env.timeout(seconds)
 
+    def date(self, offset: float) -> str:
+        """The date ``offset`` seconds from now, on the simulation's calendar."""
+        return self.sim.date(self.sim.now + offset)
+
     # the steps connection
-    def publish(self, subject, data, reply, headers):
-        self.nc.publish(subject, data, reply=reply or "", headers=headers)
+    def publish(self, subject, data, reply, headers, sender=None):
+        conn = self.subs[sender][0] if sender else self.nc
+        conn.publish(subject, data, reply=reply or "", headers=headers)
 
     def request(self, subject, data, timeout, headers):
-        return self.nc.request(subject, data, timeout=timeout, headers=headers)
+        event = self.nc.request(subject, data, timeout=timeout, headers=headers)
+        self.last_msg_id = event.msg_id
+        return event
 
     def flush(self):
         return self.nc.flush()
@@ -86,20 +114,31 @@ class _SimBackend:
             yield conn.flush()
         yield self.nc.flush()
 
-    def fetch(self, stream, consumer, batch, timeout):
-        return self.sim.process(self._fetch(stream, consumer, batch, timeout))
+    def fetch(self, stream, consumer, batch, timeout, slot=None):
+        return self.sim.process(self._fetch(stream, consumer, batch, timeout, slot))
 
-    def _fetch(self, stream, consumer, batch, timeout):
-        key = (stream, consumer)
+    def spawn(self, program):
+        """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
+        return self.sim.process(program)
+
+    def join(self, handle):
+        return handle
+
+    def _fetch(self, stream, consumer, batch, timeout, slot):
+        key = (stream, consumer, slot)
         if self._js is None:
             self._js = self.nc.jetstream()
         if key not in self.pulls:
             self.pulls[key] = yield self._js.pull_subscribe_bind(consumer, stream=stream)
-        msgs = yield self.pulls[key].fetch(batch, timeout)
+        try:
+            msgs = yield self.pulls[key].fetch(batch, timeout)
+        except TimeoutError:      # recorded as the real backend does, then handed on
+            self.trace.emit("timeout", node=self.node, client="steps", op="fetch",
+                            timeout=timeout)
+            raise
         return msgs
 
-    def ack(self, msg, action, delay):
-        self.trace.emit("ack", action=action, subject=msg.subject)
+    def ack(self, msg, action, delay):   # the client's Msg writes the ack record
         if action == "nak":
             return msg.nak(delay=delay)
         return getattr(msg, action)()
@@ -107,15 +146,19 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = self.sim.connect("n1", name=name)
+        conn = self._connect(name, no_echo=spec.get("no_echo", False))
         self.received.setdefault(name, [])
 
         def cb(msg):
             self.received[name].append(sc.received_message(msg.subject, msg.data))
             if respond is not None and msg.reply:
-                conn.publish(msg.reply, respond.encode())
+                msg_id = conn._publish(msg.reply, respond.encode(), "", None)
+                self.trace.emit("respond", node=conn.server.name, client=name,
+                                subject=msg.reply, msg_id=msg_id)
 
         sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
+        if spec.get("max_msgs"):   # auto-unsubscribe, as nats-py's subscribe(max_msgs=N)
+            sub.unsubscribe(limit=spec["max_msgs"])
         self.subs[name] = (conn, sub)
         return conn.flush()
 
@@ -126,6 +169,59 @@ class _SimBackend:
         event.callbacks.append(lambda _e: conn.close())
         return event
 
-    # faults: not simulated yet (clusters, RAFT and faults are the next step of the roadmap)
+    # faults on the simulated nodes (sim/faults.py)
     def fault(self, op: str, args: dict):
-        return sc.outcome("unsupported")
+        sim = self.sim
+        if self.jetstream and _touches_n1(sim, op, args):
+            return unsupported(f"fault {op!r} touching n1, which hosts JetStream (JetStream "
+                               "across nodes, RAFT replication, is not simulated yet)")
+        try:
+            if op in _DONE:
+                getattr(sim, op)(args["server"])
+            elif op == "partition":
+                sim.partition(args["groups"])
+            elif op == "heal":
+                sim.heal()
+            else:
+                return unsupported(f"fault {op!r} in the simulation")
+        except NotSimulatedError as exc:
+            return unsupported(exc.feature)
+        except ConfigError as exc:            # a state the file check could not see
+            return {**sc.outcome("error"), "error": str(exc)}
+        return sc.outcome(_DONE.get(op) or {"partition": "partitioned", "heal": "healed"}[op])
+
+
+#: fault op -> its outcome (the real backend answers the same words)
+_DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed"}
+
+#: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
+#: $JS subject has its faults performed on every node).
+CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
+                      "partition", "heal", "power_loss"})
+
+
+def uses_jetstream(scenario: sc.Scenario) -> bool:
+    """Whether ``scenario`` touches JetStream (then faults on n1, its host, are refused).
+
+    >>> from pmesh_sim.scenario import Scenario
+    >>> uses_jetstream(Scenario.from_dict({"name": "c", "steps": [{"op": "publish", "subject": "a"}]}))
+    False
+    """
+    if scenario.streams or scenario.consumers:
+        return True
+    for step in scenario.steps:
+        if step.op not in CORE_OPS or str(step.args.get("subject", "")).startswith("$JS."):
+            return True
+    return False
+
+
+def _touches_n1(sim: Simulation, op: str, args: dict) -> bool:
+    if op in _DONE:
+        return args["server"] == "n1"
+    if op == "partition":
+        groups = [set(g) for g in args["groups"]]
+        named = set().union(*groups)
+        rest = set(sim.servers) - named
+        own = next((g for g in groups if "n1" in g), rest)
+        return own != set(sim.servers)
+    return False

@@ -27,11 +27,13 @@ count as responders.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from itertools import chain
 
 from ..errors import ConfigError
 from ..subjects import SubjectIndex, validate_queue, validate_subject
+from . import routes
 from .client import deliver_all
 
 __all__ = ["Server", "InternalSubscription"]
@@ -42,6 +44,7 @@ class InternalSubscription:
 
     __slots__ = ("subject", "queue", "handler", "active")
     internal = True
+    peer = None                  # a route's subscription (routes.RouteSub) names its node
 
     def __init__(self, subject: str, handler: Callable, queue: str = ""):
         self.subject = subject
@@ -79,8 +82,19 @@ class Server:
         self.index = SubjectIndex()
         self.clients: list = []
         self.jetstream = None
+        # the trace's msg_id of the message an internal handler is running for (read by the
+        # handler: JetStream keeps it with a stored message)
+        self.routing_msg_id = 0
         # called with no arguments after a client subscription is added or removed
         self.on_client_interest: Callable[[], None] | None = None
+        # the cluster (sim/routes.py): routed peers, what they told us, what we tell them
+        self.peers: list[Server] = []
+        self.peer_names: set[str] = set()
+        self.remote: dict[tuple, routes.RouteSub] = {}
+        self.local_subs: dict[tuple, object] = {}
+        self.cluster: list[str] = [name]     # every node of its cluster (clients learn them)
+        self.state: str | None = None        # None: running, "paused" or "down"
+        self.held_timers: list = []
         if jetstream:
             from pmesh_sim.sim.js_host import JetStreamHost
 
@@ -99,23 +113,27 @@ class Server:
             raise ConfigError(f"handler {handler!r}: give a callable(subject, reply, data, headers)")
         sub = InternalSubscription(subject, handler, validate_queue(queue))
         self.index.add(sub)
+        routes.announce(self, sub, True)
         return sub
 
     def unsubscribe_internal(self, sub: InternalSubscription) -> None:
         """Remove an internal subscription (removing it twice does nothing)."""
         sub.active = False
         self.index.remove(sub)
+        routes.announce(self, sub, False)
 
     def send(self, subject: str, data: bytes = b"", reply: str = "", headers: dict | None = None,
-             *, deliver_to: str | None = None) -> None:
+             *, deliver_to: str | None = None, msg_id: int = 0) -> None:
         """Route a message from the server itself, now (also to internal subscriptions).
 
         With ``deliver_to`` the message is routed on ``deliver_to`` (a pull request's inbox, a
         push consumer's deliver subject) while receivers see ``subject``, as nats-server
-        delivers JetStream messages with their original subject.
+        delivers JetStream messages with their original subject. ``msg_id``: a delivery of a
+        stored message keeps its publish's id in the trace (0: a fresh id).
         """
         sim = self.sim
-        msg_id = sim._next_msg_id()
+        if not msg_id:
+            msg_id = sim._next_msg_id()
         trace = sim.trace
         if deliver_to:
             if trace.enabled:
@@ -136,15 +154,31 @@ class Server:
         consumer with ``deliver_group`` sees interest)."""
         match = self.index.match(subject)
         if queue:
-            return any(not sub.internal and sub.queue == queue for group in match.groups
-                       for sub in group)
-        return any(not sub.internal for sub in chain(match.plain, *match.groups))
+            return any((not sub.internal or sub.peer is not None) and sub.queue == queue
+                       for group in match.groups for sub in group)
+        return any(not sub.internal or sub.peer is not None
+                   for sub in chain(match.plain, *match.groups))
 
     def call_at(self, time: float, fn: Callable[[], object]):
-        """Run ``fn()`` at virtual ``time`` (at once if it has passed); returns the SimPy event."""
-        event = self.env.timeout(max(0.0, time - self.env.now))
-        event.callbacks.append(lambda _event: fn())
+        """Run ``fn()`` at virtual ``time`` (at once if it has passed); returns the SimPy event.
+
+        It never runs before ``time``: ``now + (time - now)`` can round below ``time``, so the
+        delay is nudged up until it does not (a callback comparing ``now >= time`` then holds).
+        """
+        now = self.env.now
+        delay = max(0.0, time - now)
+        while now + delay < time:
+            delay = math.nextafter(delay, math.inf)
+        event = self.env.timeout(delay)
+        event.callbacks.append(lambda _event: self._timer(fn))
         return event
+
+    def _timer(self, fn: Callable[[], object]) -> None:
+        """A timer fires: a paused node runs it when it resumes, a dead one never."""
+        if self.state is None:
+            fn()
+        elif self.state == "paused":
+            self.held_timers.append(fn)
 
     # -- what arrives from clients ----------------------------------------------------------
 
@@ -156,6 +190,7 @@ class Server:
             return
         sub._server_active = True
         self.index.add(sub)
+        routes.announce(self, sub, True)
         if self.on_client_interest is not None:
             self.on_client_interest()
 
@@ -170,6 +205,7 @@ class Server:
     def _remove(self, sub) -> None:
         sub._server_active = False
         self.index.remove(sub)
+        routes.announce(self, sub, False)
         sub.client._all_subs.pop(sub.sid, None)
         if self.on_client_interest is not None:
             self.on_client_interest()
@@ -226,7 +262,7 @@ class Server:
                         continue
                     break
         count = len(internal) + len(targets)
-        if targets:
+        if targets:     # inline (the hot path); _deliver is the same for routed messages
             for sub in targets:
                 sub._server_delivered += 1
                 if sub._server_max and sub._server_delivered >= sub._server_max:
@@ -243,11 +279,53 @@ class Server:
                     client = sub.client
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
-        for sub in internal:
-            sub.handler(subject, reply, data, headers)
+        if internal:
+            self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
         if not count and reply:
             self._no_responders(routed, reply, msg_id, origin)
         return count
+
+    def _deliver(self, targets: list, internal: list, subject: str, reply: str, data: bytes,
+                 headers: dict | None, msg_id: int) -> None:
+        """A routed message: send the chosen clients their copies (as :meth:`route` does),
+        run the chosen internal handlers."""
+        if targets:
+            for sub in targets:
+                sub._server_delivered += 1
+                if sub._server_max and sub._server_delivered >= sub._server_max:
+                    self._remove(sub)
+            network = self.sim.network
+            if network.loss:
+                targets = self._survivors(targets, subject, msg_id)
+            for sub in targets:
+                client = sub.client
+                network.send(client._down, client._on_msg, sub, subject, reply, data,
+                             headers, msg_id)
+        if internal:
+            self._run_internal(internal, subject, reply, data, headers, msg_id, subject)
+
+    def _run_internal(self, internal: list, subject: str, reply: str, data: bytes,
+                      headers: dict | None, msg_id: int, routed: str) -> None:
+        """Run the server's own handlers; forward to the routes among ``internal``."""
+        forwards = None
+        for sub in internal:
+            if sub.peer is None:
+                self.routing_msg_id = msg_id
+                sub.handler(subject, reply, data, headers)
+            elif forwards is None:
+                forwards = [sub]
+            else:
+                forwards.append(sub)
+        if forwards is not None:
+            routes.forward(self, forwards, routed, subject, reply, data, headers, msg_id)
+
+    # -- routes (sim/routes.py) -------------------------------------------------------------
+
+    def _on_rs(self, origin: str, key: tuple, subject: str, queue: str, added: bool) -> None:
+        routes.on_rs(self, origin, key, subject, queue, added)
+
+    def _on_routed(self, routed, shown, reply, data, headers, msg_id, queues) -> None:
+        routes.on_routed(self, routed, shown, reply, data, headers, msg_id, queues)
 
     def _survivors(self, targets: list, subject: str, msg_id: int) -> list:
         """The targets whose copy is not lost on the server -> client hop."""
@@ -265,7 +343,7 @@ class Server:
         match = self.index.match(reply)
         target = None
         for sub in chain(match.plain, *match.groups):
-            if origin is None and sub.internal and sub.active:
+            if origin is None and sub.internal and sub.active and sub.peer is None:
                 target = sub
                 break
             if (origin is not None and not sub.internal and sub.client is origin
@@ -278,10 +356,11 @@ class Server:
         if target is None:
             return
         headers = {"Status": "503", "Nats-Subject": subject}
+        status_id = self.sim._next_msg_id()
         if target.internal:
+            self.routing_msg_id = status_id
             target.handler(reply, "", b"", headers)
         else:
-            status_id = self.sim._next_msg_id()
             client = target.client
             self.sim.network.send(client._down, client._on_msg, target, reply, "", b"", headers,
                                   status_id)

@@ -26,17 +26,28 @@ from __future__ import annotations
 import gc
 import itertools
 import random
+from collections import Counter
 from collections.abc import Callable
 
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import URGENT
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SimulationStuckError
 from ..trace import Trace
+from . import faults, routes
 from .client import Client
 from .network import Network
+from .reconnect import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECONNECT_ATTEMPTS,
+                        DEFAULT_PENDING_SIZE, DEFAULT_RECONNECT_TIME_WAIT)
 from .server import Server
 
-__all__ = ["Simulation"]
+__all__ = ["Simulation", "DEFAULT_EPOCH"]
+
+#: The date virtual time 0 stands for, unless ``Simulation(epoch=...)`` says otherwise: fixed,
+#: so that message timestamps, ``opt_start_time`` and every date in an answer are the same on
+#: every run.
+DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 
 RUN_GC_THRESHOLD = (10_000, 10, 10)
 """The cyclic garbage collector's thresholds while :meth:`Simulation.run` runs (``gc.set_threshold``).
@@ -48,6 +59,11 @@ to at least these values and puts the caller's back when it returns, so nothing 
 changes; collection stays automatic (it only runs less often), and ``gc.disable()`` or a
 threshold of 0 set by the caller is left alone.
 """
+
+STUCK_EVENTS = 1_000_000
+"""Events at one virtual instant after which :meth:`Simulation.run` raises
+:class:`~pmesh_sim.errors.SimulationStuckError` instead of spinning. It checks once every
+``STUCK_EVENTS // 10`` events (no cost per event); a real burst at one instant is far smaller."""
 
 
 class Simulation:
@@ -64,13 +80,18 @@ class Simulation:
         Probability that a message is lost on a hop (traced as ``lost``).
     trace : bool
         Record the trace (``False`` keeps nothing, for long benchmark runs).
+    epoch : str, datetime or int
+        The date virtual time 0 stands for: an RFC 3339 date, an aware ``datetime``, or
+        nanoseconds since 1970 (default :data:`DEFAULT_EPOCH`). Message timestamps,
+        ``opt_start_time`` and the dates JetStream answers with count from it.
     """
 
     def __init__(self, seed: int = 0, latency: float | Callable = 0.0005, loss: float = 0.0,
-                 trace: bool = True):
+                 trace: bool = True, epoch=DEFAULT_EPOCH):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"seed={seed!r}: give an int")
         self.seed = seed
+        self.epoch_ns = _epoch_ns(epoch)
         self.env = simpy.Environment(initial_time=0.0)
         self.rng = random.Random(seed)
         self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace))
@@ -103,12 +124,78 @@ class Simulation:
         self.servers[name] = server
         return server
 
+    def add_cluster(self, size: int = 3, *, jetstream: bool = False, **options) -> list[Server]:
+        """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
+
+        With ``jetstream=True`` JetStream runs on ``n1`` only, told the cluster size for its
+        placement rules (replication across nodes is not simulated yet).
+        """
+        if size not in (1, 3, 5):
+            raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
+        names = [f"n{i}" for i in range(1, size + 1)]
+        taken = [n for n in names if n in self.servers]
+        if taken:
+            raise ConfigError(f"add_cluster: node(s) {taken} already exist")
+        nodes = [self.add_server(n, jetstream=jetstream and n == "n1", **options)
+                 for n in names]
+        if jetstream:
+            nodes[0].jetstream.js.peers = size
+        for node in nodes:
+            node.cluster = list(names)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                routes.route_up(a, b)
+        return nodes
+
+    # -- faults (sim/faults.py) ----------------------------------------------------------------
+
+    def kill(self, node: str) -> None:
+        """Kill node ``node`` (its clients reconnect elsewhere, its routes close)."""
+        faults.kill(self, node)
+
+    def restart(self, node: str) -> None:
+        """Start a killed node again, empty; its routes open again."""
+        faults.restart(self, node)
+
+    def pause(self, node: str) -> None:
+        """Stop ``node`` processing (SIGSTOP): messages to it wait on their links."""
+        faults.pause(self, node)
+
+    def resume(self, node: str) -> None:
+        """Let a paused node run: what waited arrives, in order."""
+        faults.resume(self, node)
+
+    def partition(self, groups) -> None:
+        """Close the routes between the groups (``[["n1"], ["n2", "n3"]]``) until ``heal``."""
+        faults.partition(self, groups)
+
+    def heal(self) -> None:
+        """Undo every partition: routes open again and exchange interest."""
+        faults.heal(self)
+
+    def set_link(self, a: str, b: str, *, loss: float | None = None,
+                 delay: float | None = None) -> None:
+        """Extra ``loss`` (probability) and ``delay`` (seconds) between ``a`` and ``b``."""
+        faults.set_link(self, a, b, loss=loss, delay=delay)
+
     def connect(self, server: Server | str | None = None, *, name: str | None = None,
-                no_echo: bool = False, error_cb: Callable | None = None, **unknown) -> Client:
-        """A new client connection to ``server`` (the first server when None)."""
+                no_echo: bool = False, error_cb: Callable | None = None,
+                servers: list[str] | None = None, dont_randomize: bool = False,
+                allow_reconnect: bool = True,
+                reconnect_time_wait: float = DEFAULT_RECONNECT_TIME_WAIT,
+                max_reconnect_attempts: int = DEFAULT_MAX_RECONNECT_ATTEMPTS,
+                pending_size: int = DEFAULT_PENDING_SIZE,
+                connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **unknown) -> Client:
+        """A new client connection to ``server`` (the first server when None).
+
+        The reconnect options are nats-py's (:mod:`pmesh_sim.sim.reconnect`); ``servers``
+        are the node names given besides the cluster's others, which the client learns.
+        """
         if unknown:
             raise ConfigError(f"connect: unknown option(s) {sorted(unknown)}; "
-                              "known: server, name, no_echo, error_cb")
+                              "known: server, name, no_echo, error_cb, servers, dont_randomize, "
+                              "allow_reconnect, reconnect_time_wait, max_reconnect_attempts, "
+                              "pending_size, connect_timeout")
         if server is None:
             if not self.servers:
                 raise ConfigError("connect: there is no server yet; call sim.add_server() first")
@@ -120,16 +207,54 @@ class Simulation:
             server = self.servers[server]
         elif not isinstance(server, Server) or server.sim is not self:
             raise ConfigError(f"connect: server={server!r} is not a server of this simulation")
+        if server.state is not None:
+            raise ConfigError(f"connect: {server.name} is {server.state} (nats-py would fail "
+                              "to connect)")
         if name is None:
             name = f"c{len(self.clients) + 1}"
         if not isinstance(name, str) or not name:
             raise ConfigError(f"connect: name={name!r}: give a non-empty str")
         if name in self.clients:
             raise ConfigError(f"connect: a client named {name!r} already exists")
-        client = Client(self, server, name, no_echo=no_echo, error_cb=error_cb)
+        for n in servers or ():
+            if n not in self.servers:
+                raise ConfigError(f"connect: servers names {n!r}, which is not a node "
+                                  f"(nodes: {list(self.servers)})")
+        options = {"dont_randomize": bool(dont_randomize), "allow_reconnect": allow_reconnect,
+                   "reconnect_time_wait": reconnect_time_wait,
+                   "max_reconnect_attempts": max_reconnect_attempts,
+                   "pending_size": pending_size, "connect_timeout": connect_timeout}
+        client = Client(self, server, name, no_echo=no_echo, error_cb=error_cb,
+                        reconnect=options)
+        client._pool = self._pool(server, servers or [], bool(dont_randomize))
         self.clients[name] = client
         self.trace.emit("connect", node=server.name, client=name, no_echo=bool(no_echo))
         return client
+
+    def _pool(self, server: Server, given: list[str], dont_randomize: bool) -> list[list]:
+        """nats-py's server pool after connecting to ``server``: the other given servers
+        (shuffled unless ``dont_randomize``), ``server``, then the cluster's nodes it
+        announced (shuffled too)."""
+        if len(server.cluster) == 1 and not given:
+            return [[server.name, self.now, 0]]      # no rng draw: single-node runs unchanged
+        others = [n for n in given if n != server.name]
+        if not dont_randomize:
+            self.rng.shuffle(others)
+        found = [n for n in server.cluster if n != server.name and n not in others]
+        if not dont_randomize:
+            self.rng.shuffle(found)
+        return [[n, None, 0] for n in others] + [[server.name, self.now, 0]] + \
+            [[n, None, 0] for n in found]
+
+    def date(self, t: float | None = None) -> str:
+        """Virtual time ``t`` (default: now) as the RFC 3339 date it stands for.
+
+        >>> Simulation().date(1.5), Simulation(epoch="2020-02-02T00:00:00Z").date(0.0)
+        ('2026-01-01T00:00:01.5Z', '2020-02-02T00:00:00Z')
+        """
+        from ..jetstream.stream import _rfc3339
+
+        return _rfc3339(self.env.now if t is None else t, self.epoch_ns)
 
     def process(self, generator) -> simpy.Process:
         """Start a SimPy process (a generator that yields events)."""
@@ -148,11 +273,91 @@ class Simulation:
         """
         saved = gc.get_threshold()
         if saved[0] == 0:                  # the caller turned automatic collection off
-            return self.env.run(until=until)
+            return self._run(until)
         wanted = tuple(max(a, b) for a, b in zip(saved, RUN_GC_THRESHOLD))
         gc.set_threshold(*wanted)
         try:
-            return self.env.run(until=until)
+            return self._run(until)
         finally:
             if gc.get_threshold() == wanted:   # unless a callback changed them on purpose
                 gc.set_threshold(*saved)
+
+    def _run(self, until):
+        """``simpy.Environment.run``, stepping in chunks: after :data:`STUCK_EVENTS` events
+        at one instant it raises :class:`SimulationStuckError` naming what is scheduled."""
+        env = self.env
+        if until is not None:
+            if not isinstance(until, simpy.Event):
+                at = float(until)
+                if at <= env.now:
+                    raise ValueError(f"until ({at}) must be greater than the current "
+                                     "simulation time")
+                until = simpy.Event(env)
+                until._ok, until._value = True, None
+                env.schedule(until, URGENT, at - env.now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        step, chunk, same = env.step, max(1, STUCK_EVENTS // 10), 0
+        try:
+            while True:
+                t0 = env.now
+                for _ in range(chunk):
+                    step()
+                same = same + chunk if env.now == t0 else 0
+                if same >= STUCK_EVENTS:
+                    raise SimulationStuckError(self._stuck_message(same))
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                raise RuntimeError('No scheduled events left but "until" event was not '
+                                   f"triggered: {until}") from None
+        return None
+
+    def _stuck_message(self, events: int) -> str:
+        """What is scheduled at the stuck instant, by process or callback name."""
+        now = self.env.now
+        names = Counter(_callback_name(cb) for t, _, _, ev in self.env._queue if t == now
+                        for cb in (ev.callbacks or ()))
+        what = ", ".join(f"{n} ({k})" for n, k in names.most_common(3)) or "nothing named"
+        return (f"simulation stuck at t={now!r}: {events:,} events without virtual time "
+                f"advancing; scheduled at that instant: {what}")
+
+
+def _callback_name(cb) -> str:
+    """A process's generator name, else the callback's qualified name.
+
+    >>> _callback_name(print)
+    'print'
+    """
+    owner = getattr(cb, "__self__", None)
+    if isinstance(owner, simpy.Process):
+        gen = owner._generator
+        return "process " + getattr(gen, "__qualname__", owner.name)
+    return getattr(cb, "__qualname__", repr(cb))
+
+
+
+def _epoch_ns(epoch) -> int:
+    """``epoch`` (an RFC 3339 date, an aware datetime, or int nanoseconds) in nanoseconds.
+
+    >>> _epoch_ns("1970-01-01T00:00:01Z"), _epoch_ns(5)
+    (1000000000, 5)
+    """
+    import datetime
+
+    from ..jetstream.stream import parse_rfc3339
+
+    if isinstance(epoch, int) and not isinstance(epoch, bool):
+        return epoch
+    if isinstance(epoch, datetime.datetime) and epoch.tzinfo is not None:
+        delta = epoch - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if isinstance(epoch, str):
+        try:
+            return parse_rfc3339(epoch)
+        except ValueError as err:
+            raise ConfigError(f"epoch={epoch!r}: {err}") from None
+    raise ConfigError(f"epoch={epoch!r}: give an RFC 3339 date (like {DEFAULT_EPOCH!r}), an "
+                      "aware datetime, or int nanoseconds since 1970")
