@@ -227,8 +227,10 @@ class JetStream:
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
         for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
-            if (c.waiting or not c.is_pull) and c.matches(subject):
-                out.extend(c.deliver(now))
+            if c.matches(subject):
+                c.count_stored(seq)
+                if c.waiting or not c.is_pull:
+                    out.extend(c.deliver(now))
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
