@@ -344,8 +344,13 @@ class Consumer:
             self._npf, self._ahead = last, 0
         if st.config.storage == StorageType.MEMORY and last >= self.sseq:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
-            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1)
-            self.sseq = last + 1
+            # getNextMsg moves o.sseq past it; the filestore's answer leaves it. While the
+            # server still counts messages pending, the count goes to 0 instead and o.sseq
+            # stays (nats-server 2.15.1, measured)
+            if self._ahead:
+                self._ahead = 0
+            else:
+                self.sseq = last + 1
         return None
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
