@@ -226,9 +226,11 @@ class JetStream:
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
-        for c in st.consumers.values():
-            if c.waiting or not c.is_pull:
-                out.extend(c.deliver(now))
+        for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
+            if c.matches(subject):
+                c.count_stored(seq)
+                if c.waiting or not c.is_pull:
+                    out.extend(c.deliver(now))
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
@@ -724,7 +726,9 @@ class JetStream:
         for st in list(self.streams.values()):
             st.expire(now)
             for c in list(st.consumers.values()):
-                out.extend(c.on_timer(now))
+                due = c.next_deadline()   # a consumer whose own timer is not due stays asleep
+                if due is not None and due <= now:
+                    out.extend(c.on_timer(now))
                 if c.inactive(now):
                     self.emit("consumer_deleted", stream=st.name, consumer=c.name,
                               reason="inactive")

@@ -95,6 +95,10 @@ class Consumer:
         self.dseq = 1
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
+        # the server counts num_pending as it goes (consumer.go processStreamSignal: every
+        # stored message it takes above its floor npf), so messages below a start beyond the
+        # end are counted too until an info clamps them or a scan at the end resets the count
+        self._npf, self._ahead = self.stream.last_seq, 0
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
@@ -262,8 +266,24 @@ class Consumer:
             entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
             self._add_timer(entry[1], seq)
 
+    def count_stored(self, seq: int) -> None:
+        """A stored message this consumer's filters take (consumer.go processStreamSignal)."""
+        if self._npf < seq < self.sseq:
+            self._ahead += 1
+
     def num_pending(self) -> int:
-        """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
+        """Messages at or after the next stream seq that the filter takes (server's num_pending),
+        plus those counted below a start beyond the end, as consumer.go checkNumPending
+        reports them: at most the stream's messages and ``last_seq - sseq + 1``."""
+        exact = self._exact_pending()
+        if not self._ahead:
+            return exact
+        st = self.stream
+        if self.sseq > st.last_seq:
+            return 0
+        return min(exact + self._ahead, len(st.msgs), st.last_seq - self.sseq + 1)
+
+    def _exact_pending(self) -> int:
         # from the scan position: seqs in (sseq, _scanned] were looked at and passed over
         # (the server's o.sseq moves past them), so a widened filter does not count them
         st, start = self.stream, max(self.sseq, self._scanned + 1)
@@ -323,10 +343,17 @@ class Consumer:
             self._scanned -= 1
             return msg, 1
         self._scanned = last
+        if self.sseq > last:   # consumer.go checkNumPendingOnEOF: the count starts again
+            self._npf, self._ahead = last, 0
         if st.config.storage == StorageType.MEMORY and last >= self.sseq:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
-            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1)
-            self.sseq = last + 1
+            # getNextMsg moves o.sseq past it; the filestore's answer leaves it. While the
+            # server still counts messages pending, the count goes to 0 instead and o.sseq
+            # stays (nats-server 2.15.1, measured)
+            if self._ahead:
+                self._ahead = 0
+            else:
+                self.sseq = last + 1
         return None
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
@@ -615,15 +642,24 @@ class Consumer:
                 continue
             entry = self.pending.get(seq)
             if entry is not None and entry[1] == t and seq not in self._rdq_set:
-                heapq.heappush(self.rdq, seq)
-                self._rdq_set.add(seq)
+                dc = self.rdc.get(seq, 1)
                 if seq in self._nak_delayed:     # a nak's delay ran out, not the ack wait
                     self._nak_delayed.discard(seq)
                 else:
                     msg = self.stream.msgs.get(seq)
                     self.emit("ack_timeout", stream=self.stream.name, consumer=self.name,
                               stream_seq=seq, msg_id=msg.msg_id if msg else 0,
-                              num_delivered=self.rdc.get(seq, 1))
+                              num_delivered=dc)
+                if self.config.max_deliver == 1:
+                    # consumer.go checkPending -> hasMaxDeliveries: with max_deliver 1 the
+                    # message leaves pending when its wait runs out; with more deliveries
+                    # allowed, the last one stays pending until a pull finds it used up
+                    # (measured on nats-server 2.15.1)
+                    del self.pending[seq]
+                    self._on_max_deliver(seq, dc, now)
+                    continue
+                heapq.heappush(self.rdq, seq)
+                self._rdq_set.add(seq)
         if self.waiting:
             keep = deque()
             for req in self.waiting:
@@ -683,6 +719,13 @@ class Consumer:
                   stream_seq=seq, deliveries=dc)
         return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
 
+    def _info_pending(self) -> int:
+        """num_pending for an info: checkNumPending keeps the clamped count."""
+        pending = self.num_pending()
+        if self._ahead:
+            self._ahead = max(0, pending - self._exact_pending())
+        return pending
+
     def purge(self, start: int, last: int, wider: bool) -> None:
         """The stream purged up to ``start`` (consumer.go ``purge``): move past it.
 
@@ -693,6 +736,7 @@ class Consumer:
         the delivered sequences.
         """
         self.floor_unset = False   # the purge stores the floor
+        self._npf, self._ahead = last, 0   # and counts num_pending again (streamNumPending)
         if start == 0 and not wider:
             start = last + 1
         if self.sseq < start:
@@ -748,7 +792,7 @@ class Consumer:
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
-                "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
+                "num_waiting": len(self.waiting), "num_pending": self._info_pending(),
                 "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()

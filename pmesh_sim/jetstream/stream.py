@@ -588,7 +588,10 @@ class Stream:
         """The stream became interest-retained (stream.go update ->
         checkStateForInterestStream): each consumer replays its acks, so a message some
         consumer acked (up to its floor, or what it delivered, not pending) goes when no
-        consumer still needs it."""
+        consumer still needs it; with no consumer at all, every message goes."""
+        if not self.consumers:
+            self.cleanup_no_interest(0, now)
+            return
         consumers = list(self.consumers.values())
         for c in consumers:
             upto = max(c.asflr, c.sseq - 1) if c.pending else c.asflr
