@@ -197,20 +197,28 @@ def test_bad_fault_input_names_the_node():
         s.restart("n1")
 
 
-def test_killing_a_node_that_holds_streams_is_refused_not_ignored():
+def test_jetstream_on_every_node_a_killed_r1_stream_comes_back_with_its_node():
     s = Simulation()
-    s.add_cluster(3, jetstream=True)
-    js = s.connect("n2", name="c").jetstream()
+    s.add_cluster(3, jetstream=True)                # replicated JetStream (sim/js_cluster.py)
+    js = s.connect("n2", name="c", servers=["n1", "n2", "n3"]).jetstream()
     out = []
 
     def go():
+        yield s.env.timeout(10)                     # the meta group elects its leader first
         info = yield js.add_stream(name="S", subjects=["s.>"])
         out.append(info.config.name)
+        yield js.publish("s.1", b"x")
     s.process(go())
-    s.run(until=1)
-    assert out == ["S"]                           # the API on n1, asked from n2 over a route
-    with pytest.raises(NotSimulatedError, match="n1, which hosts JetStream streams"):
-        s.kill("n1")
+    s.run(until=11)
+    assert out == ["S"]
+    home = s.stream_leader("S")
+    s.kill(home)                                    # its log is kept, as SIGKILL keeps files
+    s.run(until=12)
+    assert s.stream_leader("S") is None
+    s.restart(home)
+    s.run(until=13)
+    assert s.stream_leader("S") == home
+    assert [m.seq for m in s.servers[home].jetstream.js.streams["S"].msgs.values()] == [1]
 
 
 # -- the same faults as scenario steps (sim/runner.py) ------------------------------------

@@ -141,6 +141,9 @@ class JetStream:
         self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
+        #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
+        #: clustered host; None on a single server, which answers without it)
+        self.cluster_info: Callable[[str, float], dict] | None = None
         self.streams: dict[str, Stream] = {}
         self.interest_version = 0
         self._interest: set[str] = set(API_SUBJECTS)
@@ -395,7 +398,12 @@ class JetStream:
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
     def _stream_info_body(self, st: Stream, now: float) -> dict:
-        return {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        body = {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        if self.cluster_info is not None:   # StreamInfo marshals cluster after state
+            ts = body.pop("ts")
+            body["cluster"] = self.cluster_info(st.name, now)
+            body["ts"] = ts
+        return body
 
     def _stream_info(self, tokens, body, now):
         return self._stream_info_body(self._stream(tokens[2]), now)

@@ -15,8 +15,12 @@ scenario op. What each cuts, as on real processes:
   connections are not cut.
 - ``set_link``: extra loss and delay on the links between two endpoints, both directions.
 
-JetStream is not replicated yet: killing or pausing a node whose JetStream holds streams, or
-partitioning it away from other nodes, is refused (:class:`~pmesh_sim.errors.NotSimulatedError`).
+With JetStream on n1 only (the scenario runner today), killing or pausing a node whose JetStream
+holds streams, or partitioning it away, is refused (:class:`~pmesh_sim.errors.NotSimulatedError`).
+With replicated JetStream (``add_cluster(3, jetstream=True)``, :mod:`.js_cluster`) a kill keeps
+the node's RAFT logs and ``restart`` rebuilds its JetStream from them; only a fault that would
+move the leader of a replicated stream that has consumers is refused (consumers are not
+replicated yet).
 
 >>> from pmesh_sim.sim import Simulation
 >>> sim = Simulation(seed=0, latency=0.001)
@@ -46,7 +50,9 @@ def _node(sim, name, op: str):
 
 def _refuse_jetstream(node, op: str) -> None:
     host = node.jetstream
-    if host is not None and host.js.streams:
+    if hasattr(host, "refuse_fault"):          # replicated JetStream (sim/js_cluster.py)
+        host.refuse_fault(op)
+    elif host is not None and host.js.streams:
         raise NotSimulatedError(f"{op} of {node.name}, which hosts JetStream streams "
                                 "(JetStream replication across nodes is not simulated yet)")
 
@@ -59,6 +65,8 @@ def kill(sim, name: str) -> None:
     sim.trace.emit("kill", node=name)
     node.state = "down"
     node.held_timers.clear()
+    if hasattr(node.jetstream, "on_kill"):
+        node.jetstream.on_kill()
     sim.network.set_endpoint(name, "down")
     env, lat = sim.env, sim.network.latency()
     for peer in list(node.peers):
@@ -78,7 +86,9 @@ def restart(sim, name: str) -> None:
     sim.trace.emit("restart", node=name)
     node.state = None
     sim.network.set_endpoint(name, None)
-    if node.jetstream is not None:
+    if hasattr(node.jetstream, "on_restart"):
+        node.jetstream.on_restart()          # its JetStream again, from its RAFT logs
+    elif node.jetstream is not None:
         node.jetstream._timer_at = None
         node.jetstream._schedule()
     for other in sim.servers.values():
@@ -130,7 +140,9 @@ def partition(sim, groups) -> None:
     for a, b in split:
         for name in (a, b):
             host = sim.servers[name].jetstream
-            if host is not None and host.js.streams:
+            if hasattr(host, "refuse_fault"):
+                host.refuse_fault("partition")
+            elif host is not None and host.js.streams:
                 raise NotSimulatedError(f"partition cutting {a} from {b}: {name} hosts "
                                         "JetStream streams (replication is not simulated yet)")
     sim.trace.emit("partition", node="", groups=" | ".join(

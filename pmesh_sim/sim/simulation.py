@@ -127,8 +127,9 @@ class Simulation:
     def add_cluster(self, size: int = 3, *, jetstream: bool = False, **options) -> list[Server]:
         """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
 
-        With ``jetstream=True`` JetStream runs on ``n1`` only, told the cluster size for its
-        placement rules (replication across nodes is not simulated yet).
+        With ``jetstream=True`` every node runs JetStream, replicated by RAFT groups
+        (:mod:`pmesh_sim.sim.js_cluster`): a meta group answers the API once it has elected a
+        leader (4-9 s), streams are placed on R nodes and replicated.
         """
         if size not in (1, 3, 5):
             raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
@@ -136,15 +137,18 @@ class Simulation:
         taken = [n for n in names if n in self.servers]
         if taken:
             raise ConfigError(f"add_cluster: node(s) {taken} already exist")
-        nodes = [self.add_server(n, jetstream=jetstream and n == "n1", **options)
+        nodes = [self.add_server(n, jetstream=jetstream and size == 1, **options)
                  for n in names]
-        if jetstream:
-            nodes[0].jetstream.js.peers = size
         for node in nodes:
             node.cluster = list(names)
         for i, a in enumerate(nodes):
             for b in nodes[i + 1:]:
                 routes.route_up(a, b)
+        if jetstream and size > 1:
+            from .js_cluster import ClusterJetStreamHost
+
+            for node in nodes:
+                node.jetstream = ClusterJetStreamHost(node, names)
         return nodes
 
     # -- faults (sim/faults.py) ----------------------------------------------------------------
@@ -168,6 +172,21 @@ class Simulation:
     def partition(self, groups) -> None:
         """Close the routes between the groups (``[["n1"], ["n2", "n3"]]``) until ``heal``."""
         faults.partition(self, groups)
+
+    def meta_leader(self) -> str | None:
+        """The JetStream meta group's leader as the first running node knows it (or None)."""
+        for server in self.servers.values():
+            if server.state is None and server.raft is not None and "_meta_" in server.raft.nodes:
+                return server.raft.nodes["_meta_"].leader
+        return None
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The node leading ``stream`` (a running node that leads it, ready), or None."""
+        for server in self.servers.values():
+            host = server.jetstream
+            if server.state is None and stream in getattr(host, "led", ()):
+                return server.name
+        return None
 
     def heal(self) -> None:
         """Undo every partition: routes open again and exchange interest."""

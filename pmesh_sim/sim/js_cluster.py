@@ -1,0 +1,319 @@
+"""JetStream on every node of a simulated cluster, replicated by RAFT groups.
+
+Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStream` and a
+:class:`~pmesh_sim.sim.raft_host.RaftHost` with these groups (nats-server's
+``jetstream_cluster.go``):
+
+- ``_meta_`` on every node. Every node hears every API request (``$JS.API.>`` is subscribed on
+  each); the meta leader proposes stream create/update/delete as entries (with the peers it
+  placed the stream on, its group name and preferred leader) and answers ``INFO``,
+  ``STREAM.NAMES``/``LIST`` and requests about streams that do not exist; other nodes stay
+  silent. Every node applies every meta entry, so each knows every stream's config; replicas
+  start their peer of the stream's group. A node that knows no meta leader for longer than
+  ``lost_quorum_interval`` since it started answers 10008 (``isLeaderless``); before that, a
+  request times out.
+- One group per stream (``S-R<R>F-<id>``). Only the stream's ready leader subscribes to its
+  subjects; it proposes each publish (and purges, message deletes) as an entry, and every
+  replica's store applies the committed entries in log order (the same store code decides
+  dedup, limits and the sequence, so every replica reaches the same state); the leader sends
+  the pub ack after applying. A publish without quorum is never acked. An R1 stream uses a
+  group of one that writes no trace (the server has no group for it), so restarts find its
+  messages the same way.
+- Consumers live on their stream's leader only (not replicated yet): a fault that would move
+  the leader of an R>1 stream that has consumers is refused (NotSimulatedError).
+
+Durability: a kill keeps every group's log (SIGKILL loses nothing the OS had); memory storage
+keeps nothing. ``restart`` builds the node's JetStream again from its meta log, then each
+stream from its group's log, and catches up from the leaders.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+
+from ..cluster.raft_log import EMPTY, Durable
+from ..config import AckPolicy, StorageType
+from ..errors import JetStreamError, NotSimulatedError
+from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
+from ..jetstream.direct import direct_subjects
+from ..jetstream.surface import not_simulated_reply
+from .js_host import JetStreamHost
+from .raft_host import RaftHost
+
+__all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
+
+META = "_meta_"
+CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
+_META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE"})
+_META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
+_STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def peer_id(name: str) -> str:
+    """The server's peer id of a node name (``getHash``: sha256, base64url, 8 characters).
+
+    >>> len(peer_id("n1"))
+    8
+    """
+    digest = hashlib.sha256(name.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:8]
+
+
+class ClusterJetStreamHost(JetStreamHost):
+    """JetStream of one node of a cluster whose JetStream nodes are ``members``."""
+
+    def __init__(self, server, members: list[str]):
+        self.members = list(members)
+        self.raft = server.raft or RaftHost(server)
+        self._tokens = itertools.count(1)
+        self.server, self.env = server, server.env
+        self._subs: dict[str, object] = {}
+        self._timer_at, self._timer_token, self._fired = None, 0, (None, 0)
+        server.on_client_interest = self._on_client_interest
+        self._start()
+
+    # ------------------------------------------------------------------ life cycle
+    def _start(self, kept: dict[str, Durable] | None = None) -> None:
+        """(Re)build this node's JetStream from nothing, then from its meta log."""
+        server = self.server
+        trace, env, name = server.sim.trace, self.env, server.name
+
+        def emit(kind, **fields):
+            if trace.enabled:
+                trace.record(env.now, kind, {"node": name, **fields})
+
+        for sub in self._subs.values():
+            server.unsubscribe_internal(sub)
+        self._subs, self._version = {}, -1
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
+                            peers=len(self.members), epoch_ns=server.sim.epoch_ns)
+        self.js.cluster_info = self._cluster_info
+        self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
+        self.led: set[str] = set()                  # streams this node leads (ready)
+        self.leader_since: dict[str, float] = {}
+        self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
+        self.started = env.now
+        self._kept = kept or {}
+        self._lead_version = 0
+        self._timer_at = None
+        self._timer_token += 1
+        self.meta = self.raft.add(META, self.members, apply=self._apply_meta,
+                                  durable=self._kept.get(META))
+        self._sync()
+
+    def on_kill(self) -> None:
+        """The node died: keep each group's durable log (memory streams keep nothing)."""
+        kept = self.raft.clear()
+        for stream, a in self.assignments.items():
+            st = self.js.streams.get(stream)
+            if a["group"] in kept and st is not None and st.config.storage == StorageType.MEMORY:
+                kept[a["group"]] = Durable(0, None, EMPTY, ())
+        self._kept_at_kill = kept
+        self._timer_token += 1
+
+    def on_restart(self) -> None:
+        self._start(getattr(self, "_kept_at_kill", None))
+
+    def refuse_fault(self, op: str) -> None:
+        """Refuse a fault that would move a replicated stream's consumers (not replicated)."""
+        for stream in sorted(self.led):
+            st = self.js.streams.get(stream)
+            if st is not None and st.consumers and len(self.assignments[stream]["peers"]) > 1:
+                raise NotSimulatedError(
+                    f"{op} of {self.server.name}, which leads stream {stream} with consumers "
+                    "(replicated consumers are not simulated yet)")
+
+    # ------------------------------------------------------------------ interest
+    def _sync(self) -> None:
+        version = (self.js.interest_version, self._lead_version)
+        if version == self._version:
+            return
+        self._version = version
+        wanted = set(API_SUBJECTS)
+        for st in self.js.streams.values():
+            if st.name not in self.led:
+                continue
+            wanted.update(st.config.subjects)
+            wanted.update(direct_subjects(st))
+            for c in st.consumers.values():
+                wanted.add(f"$JS.API.CONSUMER.MSG.NEXT.{st.name}.{c.name}")
+                if c.config.ack_policy != AckPolicy.NONE:
+                    wanted.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
+                    wanted.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
+        for subject in list(self._subs):
+            if subject not in wanted:
+                self.server.unsubscribe_internal(self._subs.pop(subject))
+        for subject in sorted(wanted - set(self._subs)):
+            self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
+
+    # ------------------------------------------------------------------ arrivals
+    def _on_message(self, subject, reply, data, headers) -> None:
+        now = self.env.now
+        if subject.startswith("$JS.API.") and not subject.startswith(
+                ("$JS.API.CONSUMER.MSG.", "$JS.API.DIRECT.")):
+            return self._after(self._api(subject, reply, data, headers, now))
+        if subject.startswith(("$JS.ACK.", "$JS.API.")):
+            return self._after(self.js.handle(subject, reply, data, headers, now))
+        st = self.js.stream_for(subject)
+        if st is None or st.name not in self.led:
+            return None
+        self._propose_stream(st.name, subject, reply, data, headers)
+        return None
+
+    def _api(self, subject, reply, data, headers, now):
+        tokens = subject[len("$JS.API."):].split(".")
+        kind = ".".join(tokens[:2])
+        kind3 = ".".join(tokens[:3])
+        meta = self.meta
+        if meta.leader is None:
+            if now - self.started > meta.t.lost_quorum_interval:
+                return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
+            return []
+        is_meta_leader = meta.is_leader
+        if kind in _META_WRITES:
+            return self._propose_meta(tokens, subject, reply, data) if is_meta_leader else []
+        stream = tokens[2] if len(tokens) > 2 and kind not in _META_READS else None
+        if stream is None or stream not in self.js.streams:
+            return self.js.handle(subject, reply, data, headers, now) if is_meta_leader else []
+        if stream not in self.led:
+            return []
+        if kind in _STREAM_WRITES or kind3 in _STREAM_WRITES:
+            self._propose_stream(stream, subject, reply, data, headers)
+            return []
+        return self.js.handle(subject, reply, data, headers, now)
+
+    # ------------------------------------------------------------------ the meta group
+    def _propose_meta(self, tokens, subject, reply, data):
+        """The meta leader places a new stream and proposes the request as an entry."""
+        assign = None
+        name = tokens[2] if len(tokens) > 2 else ""
+        if tokens[1] == "CREATE" and name not in self.js.streams:
+            try:
+                body = json.loads(data) if data and data.strip() else {}
+                replicas = int(body.get("num_replicas") or 1) if isinstance(body, dict) else 1
+            except (ValueError, TypeError):
+                replicas = 1           # the apply answers the server's error
+            assign = self._place(name, replicas, reply, tokens)
+            if isinstance(assign, list):
+                return assign
+        elif tokens[1] == "UPDATE" and name in self.js.streams:
+            try:
+                wanted = json.loads(data).get("num_replicas") or 1
+            except (ValueError, TypeError, AttributeError):
+                wanted = None
+            if wanted is not None and wanted != len(self.assignments[name]["peers"]):
+                self.js.emit("not_simulated", feature="changing num_replicas")
+                return [not_simulated_reply(reply, "changing num_replicas")] if reply else []
+        token = next(self._tokens)
+        self.pending[token] = True
+        self.raft.propose(META, {"subject": subject, "reply": reply, "data": data,
+                                 "token": token, "proposer": self.server.name,
+                                 "t": self.env.now, "assign": assign})
+        return []
+
+    def _place(self, name, replicas, reply, tokens):
+        """Peers for a new stream: ``replicas`` nodes the meta leader heard from lately."""
+        now = self.env.now
+        t = self.meta.t
+        online = [self.server.name] + [p.name for p in self.meta.peer_info(now)
+                                       if p.last_heard is not None
+                                       and now - p.last_heard < t.lost_quorum_interval]
+        if replicas > len(online) or replicas < 1:
+            if replicas > len(self.members) or replicas < 1:
+                return None            # the config check answers (10074 and kin)
+            err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
+            return _reply(reply, error_response(tokens, err))
+        rng = self.server.sim.rng
+        peers = sorted(online)
+        rng.shuffle(peers)
+        peers = peers[:replicas]
+        group = f"S-R{replicas}F-" + "".join(rng.choice(_ALPHABET) for _ in range(8))
+        return {"group": group, "peers": peers}
+
+    def _apply_meta(self, entry) -> None:
+        item = entry.data
+        subject = item["subject"]
+        name = subject[len("$JS.API."):].split(".")[2]
+        existed = name in self.js.streams
+        out = self.js.handle(subject, item["reply"], item["data"], None, now=item["t"])
+        mine = self.pending.pop(item["token"], False) and item["proposer"] == self.server.name
+        if not existed and name in self.js.streams and item["assign"] is not None:
+            self._start_stream(name, item["assign"])
+        elif existed and name not in self.js.streams:
+            self._stop_stream(name)
+        self._sync()
+        if mine:
+            self._after(out)
+
+    def _start_stream(self, name: str, assign: dict) -> None:
+        self.assignments[name] = assign
+        group, peers = assign["group"], assign["peers"]
+        if self.server.name not in peers:
+            return
+        self.raft.add(group, peers, apply=lambda e, s=name: self._apply_stream(s, e),
+                      lead_change=lambda ok, s=name: self._lead_change(s, ok),
+                      durable=self._kept.pop(group, None), traced=len(peers) > 1,
+                      campaign=0.05 if peers[0] == self.server.name else None)
+
+    def _stop_stream(self, name: str) -> None:
+        assign = self.assignments.pop(name, None)
+        if assign is not None:
+            self.raft.remove(assign["group"])
+        if name in self.led:
+            self._lead_change(name, False)
+
+    # ------------------------------------------------------------------ stream groups
+    def _lead_change(self, stream: str, leading: bool) -> None:
+        if leading:
+            self.led.add(stream)
+            self.leader_since[stream] = self.env.now
+        else:
+            self.led.discard(stream)
+        self._lead_version += 1
+        self._sync()
+
+    def _propose_stream(self, stream, subject, reply, data, headers) -> None:
+        token = next(self._tokens)
+        self.pending[token] = True
+        self.raft.propose(self.assignments[stream]["group"], {
+            "subject": subject, "reply": reply, "data": data, "headers": headers,
+            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now})
+
+    def _apply_stream(self, stream: str, entry) -> None:
+        if stream not in self.js.streams:
+            return
+        item = entry.data
+        out = self.js.handle(item["subject"], item["reply"], item["data"], item["headers"],
+                             now=item["t"], msg_id=item["msg_id"])
+        if self.pending.pop(item["token"], False):
+            self._after(out)
+
+    def _cluster_info(self, stream: str, now: float) -> dict:
+        """Stream info's ``cluster`` as the stream's leader reports it."""
+        assign = self.assignments.get(stream)
+        if assign is None or len(assign["peers"]) == 1:
+            return {"name": CLUSTER_NAME, "leader": assign["peers"][0] if assign else
+                    self.server.name}
+        node = self.raft.nodes.get(assign["group"])
+        info = {"name": CLUSTER_NAME, "raft_group": assign["group"]}
+        if node is None or node.leader is None:
+            return info
+        info["leader"] = node.leader
+        if node.leader == self.server.name and stream in self.leader_since:
+            info["leader_since"] = self.server.sim.date(self.leader_since[stream])
+        replicas = []
+        lost = node.t.lost_quorum_interval
+        for p in node.peer_info(now):
+            active = now - p.last_heard if p.last_heard is not None else 0.0
+            rep = {"name": p.name, "current": p.current and active <= lost,
+                   "active": int(round(active * 1e9))}
+            if p.lag:
+                rep["lag"] = p.lag
+            rep["peer"] = peer_id(p.name)
+            replicas.append(rep)
+        info["replicas"] = replicas
+        return info

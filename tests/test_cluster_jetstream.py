@@ -1,0 +1,259 @@
+"""Replicated JetStream on a simulated cluster (sim/js_cluster.py), as timelines."""
+
+import json
+
+import pytest
+
+from pmesh_sim.cluster.timings import RaftTimings
+from pmesh_sim.errors import NotSimulatedError, TimeoutError
+from pmesh_sim.sim import Simulation
+
+T = RaftTimings()
+
+
+def cluster(seed=1, size=3):
+    sim = Simulation(seed=seed, latency=0.001)
+    sim.add_cluster(size, jetstream=True)
+    return sim
+
+
+def run(sim, gen, until):
+    out = {}
+    sim.process(gen(out))
+    sim.run(until=until)
+    return out
+
+
+def create(c, name="S", replicas=3, **extra):
+    body = {"name": name, "subjects": [f"{name.lower()}.>"], "num_replicas": replicas, **extra}
+    return c.request(f"$JS.API.STREAM.CREATE.{name}", json.dumps(body).encode(), timeout=5)
+
+
+def pub_all(sim, c, subject, n, out, key, timeout=2.0):
+    """Publish n messages as requests; out[key] = list of (seq or None)."""
+    got = out.setdefault(key, [])
+    for i in range(n):
+        try:
+            r = yield c.request(subject, b"m%d" % i, timeout=timeout)
+            got.append(json.loads(r.data).get("seq"))
+        except TimeoutError:           # no pub ack: an outcome here, not a crash
+            got.append(None)
+
+
+def seqs(sim, stream="S"):
+    return {n.name: [m.seq for m in n.jetstream.js.streams[stream].msgs.values()]
+            for n in sim.servers.values() if n.state != "down"}
+
+
+def test_meta_leader_answers_api_and_leaderless_api_times_out():
+    sim = cluster()
+    c = sim.connect("n2", name="c")
+
+    def prog(out):
+        try:                                               # no meta leader yet: timeout
+            yield c.request("$JS.API.INFO", b"", timeout=1)
+            out["early"] = True
+        except TimeoutError:
+            out["early"] = False
+        yield sim.env.timeout(11)
+        r = yield c.request("$JS.API.INFO", b"", timeout=1)
+        out["info"] = json.loads(r.data)["type"]
+    out = run(sim, prog, 20)
+    assert out["early"] is False
+    assert out["info"] == "io.nats.jetstream.api.v1.account_info_response"
+    leaders = {(e.fields["node"]) for e in sim.trace if e.kind == "raft_leader"
+               and e.fields["group"] == "_meta_"}
+    assert len(leaders) == 1
+    assert T.min_election_timeout <= min(e.time for e in sim.trace if e.kind == "raft_leader") \
+        <= T.max_election_timeout + T.max_campaign_timeout
+
+
+def test_r3_publish_acked_at_commit_and_replicas_agree():
+    sim = cluster()
+    sim.run(until=12)
+    c = sim.connect("n3", name="c")
+
+    def prog(out):
+        r = yield create(c)
+        out["create"] = json.loads(r.data)
+        yield sim.env.timeout(1)
+        yield from pub_all(sim, c, "s.x", 5, out, "acks")
+        r = yield c.request("$JS.API.STREAM.INFO.S", b"", timeout=1)
+        out["info"] = json.loads(r.data)
+    out = run(sim, prog, 30)
+    assert out["create"]["did_create"] is True
+    assert out["acks"] == [1, 2, 3, 4, 5]
+    assert seqs(sim) == {"n1": [1, 2, 3, 4, 5], "n2": [1, 2, 3, 4, 5], "n3": [1, 2, 3, 4, 5]}
+    cl = out["info"]["cluster"]
+    assert cl["name"] == "pmesh" and cl["leader"] == sim.stream_leader("S")
+    assert cl["raft_group"].startswith("S-R3F-")
+    assert sorted(r["name"] for r in cl["replicas"]) == sorted(
+        set(sim.servers) - {cl["leader"]})
+    assert all(r["current"] and "lag" not in r for r in cl["replicas"])
+    # the ack left the leader only after the entry committed there
+    group = cl["raft_group"]
+    commits = [e for e in sim.trace if e.kind == "raft_commit" and e.fields["group"] == group
+               and e.fields["node"] == cl["leader"]]
+    acks = [e for e in sim.trace if e.kind == "send" and e.fields["node"] == cl["leader"]
+            and e.fields["subject"].startswith("_INBOX")]
+    applies = [e.time for e in sim.trace if e.kind == "raft_apply"
+               and e.fields["group"] == group and e.fields["node"] == cl["leader"]]
+    assert len(applies) == 5 and commits
+    # every pub ack leaves the leader at the instant its entry is applied there, and the
+    # leader sends nothing to the publisher between its proposal and that instant
+    sent = [a.time for a in acks]
+    assert all(t in sent for t in applies)
+    proposed = [e.time for e in sim.trace if e.kind == "raft_append" and e.fields["group"] ==
+                group and e.fields["node"] == cl["leader"] and e.fields["entry_kind"] == "normal"]
+    assert len(proposed) == 5
+    assert not any(p < t < a for p, a in zip(proposed, applies) for t in sent)
+    assert all(p < a for p, a in zip(proposed, applies))
+
+
+def test_leader_kill_elects_new_leader_and_publishes_continue():
+    sim = cluster(seed=2)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        yield from pub_all(sim, c, "s.x", 3, out, "before")
+        out["old"] = old = sim.stream_leader("S")
+        out["killed_at"] = sim.now
+        sim.kill(old)
+        while sim.stream_leader("S") in (None, old):
+            yield sim.env.timeout(0.1)
+        out["new_at"] = sim.now
+        yield sim.env.timeout(3)          # the client may have had to reconnect
+        yield from pub_all(sim, c, "s.x", 3, out, "after")
+    out = run(sim, prog, 60)
+    assert out["before"] == [1, 2, 3]
+    gap = out["new_at"] - out["killed_at"]
+    assert T.min_election_timeout - 1 <= gap <= T.max_election_timeout + 1, gap
+    assert out["after"] == [4, 5, 6]
+    live = seqs(sim)
+    assert len(live) == 2 and all(v == [1, 2, 3, 4, 5, 6] for v in live.values())
+
+
+def test_minority_partition_loses_quorum_no_acks():
+    sim = cluster(seed=3)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    conn = None
+
+    def main(out):
+        nonlocal conn
+        yield create(c)
+        yield sim.env.timeout(1)
+        out["leader"] = leader = sim.stream_leader("S")
+        conn = sim.connect(leader, name="p")
+        others = [n for n in sim.servers if n != leader]
+        sim.partition([[leader], others])
+        yield from pub_all(sim, conn, "s.x", 2, out, "cut")
+    out = run(sim, main, 40)
+    assert out["cut"] == [None, None]
+    leader = out["leader"]
+    assert seqs(sim)[leader] == []       # never committed, never applied
+    downs = [e for e in sim.trace if e.kind == "raft_stepdown" and e.fields["node"] == leader
+             and e.fields["reason"] == "lost_quorum" and e.fields["group"].startswith("S-")]
+    assert downs, "the cut-off stream leader steps down for lost quorum"
+
+
+def test_follower_restart_catches_up():
+    sim = cluster(seed=4)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        leader = sim.stream_leader("S")
+        out["follower"] = f = next(n for n in ("n1", "n2", "n3") if n != leader)
+        p = sim.connect(leader, name="p")     # on the leader: the kill does not move it
+        yield from pub_all(sim, p, "s.x", 2, out, "a")
+        sim.kill(f)
+        yield from pub_all(sim, p, "s.x", 3, out, "b")
+        sim.restart(f)
+        yield sim.env.timeout(3)
+        yield from pub_all(sim, p, "s.x", 1, out, "c")
+        yield sim.env.timeout(1)
+    out = run(sim, prog, 60)
+    assert out["a"] + out["b"] + out["c"] == [1, 2, 3, 4, 5, 6]
+    state = seqs(sim)
+    assert len(state) == 3 and all(v == [1, 2, 3, 4, 5, 6] for v in state.values()), state
+    f = out["follower"]
+    assert any(e.kind == "raft_recover" and e.fields["node"] == f for e in sim.trace)
+    assert any(e.kind == "raft_catchup" and e.fields["node"] == f
+               and e.fields["group"].startswith("S-R3F-") and e.fields["phase"] == "start"
+               for e in sim.trace)
+
+
+def test_same_seed_same_elections_and_trace():
+    def once():
+        sim = cluster(seed=9)
+        sim.run(until=12)
+        c = sim.connect("n2", name="c", servers=["n1", "n2", "n3"])
+
+        def prog(out):
+            yield create(c)
+            yield sim.env.timeout(1)
+            yield from pub_all(sim, c, "s.x", 2, out, "a")
+            sim.kill(sim.stream_leader("S"))
+            yield sim.env.timeout(12)
+            yield from pub_all(sim, c, "s.x", 2, out, "b")
+        run(sim, prog, 40)
+        assert sim.trace.check() == []         # every record is a registered kind
+        return [(e.time, e.kind, sorted(e.fields.items())) for e in sim.trace]
+    a, b = once(), once()
+    assert a == b
+    assert sum(1 for e in a if e[1] == "raft_leader") >= 3
+
+
+def test_r1_stream_is_placed_on_one_node_and_consumer_faults_are_refused():
+    sim = cluster(seed=5)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        r = yield create(c, replicas=1)
+        out["create"] = json.loads(r.data)
+        yield sim.env.timeout(0.5)
+        yield from pub_all(sim, c, "s.x", 2, out, "acks")
+        r = yield c.request("$JS.API.STREAM.INFO.S", b"", timeout=1)
+        out["info"] = json.loads(r.data)
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.D",
+                            json.dumps({"stream_name": "S", "config": {
+                                "durable_name": "D", "ack_policy": "explicit"}}).encode(),
+                            timeout=1)
+        out["consumer"] = json.loads(r.data)
+    out = run(sim, prog, 20)
+    assert out["acks"] == [1, 2]
+    home = out["info"]["cluster"]["leader"]
+    assert out["info"]["cluster"] == {"name": "pmesh", "leader": home}
+    holders = [n for n, v in seqs(sim).items() if v]
+    assert holders == [home]
+    assert out["consumer"]["name"] == "D"
+    # an R1 stream's consumer does not move: killing its node is allowed (nothing to move)
+    sim3 = cluster(seed=6)
+    sim3.run(until=12)
+    c3 = sim3.connect("n1", name="c")
+
+    def prog3(out):
+        yield create(c3)
+        yield sim3.env.timeout(1)
+        yield c3.request("$JS.API.CONSUMER.DURABLE.CREATE.S.D",
+                         json.dumps({"stream_name": "S", "config": {
+                             "durable_name": "D", "ack_policy": "explicit"}}).encode(),
+                         timeout=1)
+    run(sim3, prog3, 20)
+    with pytest.raises(NotSimulatedError, match="replicated consumers"):
+        sim3.kill(sim3.stream_leader("S"))
+
+
+def test_single_node_cluster_keeps_the_single_server_host():
+    from pmesh_sim.sim.js_host import JetStreamHost
+    sim = Simulation(seed=0)
+    (n1,) = sim.add_cluster(1, jetstream=True)
+    assert type(n1.jetstream) is JetStreamHost and n1.raft is None
