@@ -250,11 +250,22 @@ def test_scenario_kill_pause_partition_steps_run_on_the_simulated_nodes():
     assert not trace.check()
 
 
-def test_scenario_kill_of_the_jetstream_node_is_unsupported_when_the_scenario_uses_jetstream():
-    doc, _ = run_sim(scenario([{"op": "kill", "server": "n1"}, {"op": "kill", "server": "n2"}],
-                              streams=[{"name": "S", "subjects": ["s.>"]}]))
-    assert [s["result"]["outcome"] for s in doc["steps"]] == ["unsupported", "killed"]
-    assert "n1, which hosts JetStream" in doc["steps"][0]["result"]["not_simulated"]
+def test_scenario_kills_nodes_of_a_replicated_jetstream_cluster():
+    doc, trace = run_sim(scenario([{"op": "kill", "server": "n1"}, {"op": "kill", "server": "n2"}],
+                                  streams=[{"name": "S", "subjects": ["s.>"]}]))
+    assert [s["result"]["outcome"] for s in doc["steps"]] == ["killed", "killed"]
+    assert not trace.check()
+
+
+def test_scenario_kill_of_a_replicated_consumers_leader_is_unsupported():
+    doc, _ = run_sim(scenario(
+        [{"op": "kill", "server": n} for n in ("n1", "n2", "n3")],
+        streams=[{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
+        consumers=[{"stream": "S", "durable_name": "D", "ack_policy": "explicit"}]))
+    outcomes = [s["result"]["outcome"] for s in doc["steps"]]
+    assert sorted(outcomes) == ["killed", "killed", "unsupported"]
+    refused = doc["steps"][outcomes.index("unsupported")]["result"]["not_simulated"]
+    assert "leads replicated stream S with consumers" in refused
 
 
 @pytest.mark.parametrize("steps, message", [

@@ -35,7 +35,7 @@ import itertools
 import json
 
 from ..cluster.raft_log import EMPTY, Durable
-from ..config import AckPolicy, StorageType
+from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.direct import direct_subjects
@@ -51,6 +51,20 @@ _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE"})
 _META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
 _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _stream_of(tokens: list[str]) -> str | None:
+    """The stream an API request (tokens after ``$JS.API.``) is about, or None.
+
+    >>> _stream_of("CONSUMER.DURABLE.CREATE.S.D".split(".")), _stream_of(["STREAM", "INFO", "S"])
+    ('S', 'S')
+    """
+    at = 3 if ".".join(tokens[:2]) in _FOUR_TOKEN_OPS else 2
+    return tokens[at] if len(tokens) > at else None
+
+
+_FOUR_TOKEN_OPS = frozenset({"CONSUMER.DURABLE", "CONSUMER.LEADER", "STREAM.LEADER", "STREAM.MSG",
+                             "STREAM.PEER", "CONSUMER.MSG"})
 
 
 def peer_id(name: str) -> str:
@@ -96,6 +110,7 @@ class ClusterJetStreamHost(JetStreamHost):
         self.led: set[str] = set()                  # streams this node leads (ready)
         self.leader_since: dict[str, float] = {}
         self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
+        self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
         self.started = env.now
         self._kept = kept or {}
         self._lead_version = 0
@@ -119,13 +134,18 @@ class ClusterJetStreamHost(JetStreamHost):
         self._start(getattr(self, "_kept_at_kill", None))
 
     def refuse_fault(self, op: str) -> None:
-        """Refuse a fault that would move a replicated stream's consumers (not replicated)."""
+        """Refuse a fault that could move the leader of a replicated stream whose followers
+        cannot take over: one with consumers (they live on the leader only), or with
+        interest or workqueue retention (its removals follow consumers' acks)."""
         for stream in sorted(self.led):
             st = self.js.streams.get(stream)
-            if st is not None and st.consumers and len(self.assignments[stream]["peers"]) > 1:
+            if st is None or len(self.assignments[stream]["peers"]) == 1:
+                continue
+            if st.consumers or st.config.retention != RetentionPolicy.LIMITS:
                 raise NotSimulatedError(
-                    f"{op} of {self.server.name}, which leads stream {stream} with consumers "
-                    "(replicated consumers are not simulated yet)")
+                    f"{op} of {self.server.name}, which leads replicated stream {stream} "
+                    f"with {'consumers' if st.consumers else st.config.retention.value + ' retention'}"
+                    " (replicated consumers are not simulated yet)")
 
     # ------------------------------------------------------------------ interest
     def _sync(self) -> None:
@@ -176,7 +196,7 @@ class ClusterJetStreamHost(JetStreamHost):
         is_meta_leader = meta.is_leader
         if kind in _META_WRITES:
             return self._propose_meta(tokens, subject, reply, data) if is_meta_leader else []
-        stream = tokens[2] if len(tokens) > 2 and kind not in _META_READS else None
+        stream = None if kind in _META_READS else _stream_of(tokens)
         if stream is None or stream not in self.js.streams:
             return self.js.handle(subject, reply, data, headers, now) if is_meta_leader else []
         if stream not in self.led:
@@ -242,12 +262,20 @@ class ClusterJetStreamHost(JetStreamHost):
         out = self.js.handle(subject, item["reply"], item["data"], None, now=item["t"])
         mine = self.pending.pop(item["token"], False) and item["proposer"] == self.server.name
         if not existed and name in self.js.streams and item["assign"] is not None:
+            # the new stream's leader answers the create once elected (processClusterCreateStream)
+            if self.server.name in item["assign"]["peers"] and not self._replaying():
+                self._answers[name] = out
+            mine = False
             self._start_stream(name, item["assign"])
         elif existed and name not in self.js.streams:
             self._stop_stream(name)
         self._sync()
         if mine:
             self._after(out)
+
+    def _replaying(self) -> bool:
+        """Whether the meta peer is still being built from its log (a restart)."""
+        return self.raft.nodes.get(META) is not getattr(self, "meta", None)
 
     def _start_stream(self, name: str, assign: dict) -> None:
         self.assignments[name] = assign
@@ -275,6 +303,9 @@ class ClusterJetStreamHost(JetStreamHost):
             self.led.discard(stream)
         self._lead_version += 1
         self._sync()
+        answer = self._answers.pop(stream, None) if leading else None
+        if answer:
+            self._after(answer)
 
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)

@@ -20,7 +20,7 @@ seed, same document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
-from ..errors import ConfigError, NotSimulatedError, TimeoutError
+from ..errors import ConfigError, NotSimulatedError, SimulationStuckError, TimeoutError
 from ..runners import scenario_program, unsupported
 from . import routes
 from ..trace import Trace
@@ -36,23 +36,41 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     seed = scenario.seed if seed is None else seed
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
-    names = [f"n{i}" for i in range(1, count + 1)]
-    nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
-    # JetStream lives on n1 until replication is simulated; it applies the cluster's
-    # placement rules (num_replicas up to the cluster size)
-    nodes[0].jetstream.js.peers = count
-    for node in nodes:
-        node.cluster = list(names)
-    for i, a in enumerate(nodes):
-        for b in nodes[i + 1:]:
-            routes.route_up(a, b)
-    backend = _SimBackend(sim, uses_jetstream(scenario))
+    js = uses_jetstream(scenario)
+    if js and count in (3, 5):
+        # replicated JetStream on every node (sim/js_cluster.py); like the real backend,
+        # the scenario starts once every node knows the meta leader
+        sim.add_cluster(count, jetstream=True)
+        _wait_for_meta_leader(sim)
+        backend = _SimBackend(sim, jetstream=False)
+    else:
+        names = [f"n{i}" for i in range(1, count + 1)]
+        nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
+        # without JetStream steps, JetStream sits on n1 and applies the cluster's
+        # placement rules (num_replicas up to the cluster size)
+        nodes[0].jetstream.js.peers = count
+        for node in nodes:
+            node.cluster = list(names)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                routes.route_up(a, b)
+        backend = _SimBackend(sim, js)
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
     doc = sc.result_document(scenario, backend="sim", seed=seed, servers=count, steps=steps,
                              subscriptions=backend.received, final=final, setup=setup)
     return doc, sim.trace
+
+
+def _wait_for_meta_leader(sim: Simulation, limit: float = 60.0) -> None:
+    """Run until every node knows the same meta leader (at most ``limit`` virtual seconds)."""
+    while sim.now < limit:
+        known = {s.raft.nodes["_meta_"].leader for s in sim.servers.values()}
+        if len(known) == 1 and None not in known:
+            return
+        sim.run(until=sim.now + 0.05)
+    raise SimulationStuckError(f"no JetStream meta leader within {limit:g} virtual seconds")
 
 
 class _SimBackend:
