@@ -257,3 +257,52 @@ def test_single_node_cluster_keeps_the_single_server_host():
     sim = Simulation(seed=0)
     (n1,) = sim.add_cluster(1, jetstream=True)
     assert type(n1.jetstream) is JetStreamHost and n1.raft is None
+
+
+def test_placement_counts_a_killed_peer_until_the_orphan_sweep_marks_it_offline():
+    # events.go: a SIGKILLed server is marked offline only by the orphan sweep (every 90 s
+    # from start, 150 s unheard); until then an R3 create is placed on it and succeeds
+    sim = cluster(seed=7)
+    sim.run(until=12)
+    c = sim.connect(sim.meta_leader(), name="c")
+    down = next(n for n in sim.servers if n != sim.meta_leader())
+
+    def prog(out):
+        sim.kill(down)
+        yield sim.env.timeout(8)
+        r = yield create(c, name="A")
+        out["early"] = json.loads(r.data)
+        yield sim.env.timeout(190 - sim.now)          # the sweep at 180 s marks it offline
+        r = yield create(c, name="B")
+        out["late"] = json.loads(r.data)
+        r = yield create(c, name="C", replicas=2)
+        out["r2"] = json.loads(r.data)
+    out = run(sim, prog, 220)
+    assert out["early"]["did_create"] is True
+    cl = out["early"]["cluster"]
+    assert cl["raft_group"].startswith("S-R3F-")
+    assert down in [cl["leader"]] + [r["name"] for r in cl["replicas"]]
+    assert out["late"]["error"]["err_code"] == 10005
+    assert out["r2"]["did_create"] is True
+
+
+def test_stream_leader_stepdown_hands_over_and_publishes_continue():
+    sim = cluster(seed=8)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        out["old"] = sim.stream_leader("S")
+        r = yield c.request("$JS.API.STREAM.LEADER.STEPDOWN.S", b"", timeout=1)
+        out["answer"] = json.loads(r.data)
+        yield sim.env.timeout(0.5)
+        out["new"] = sim.stream_leader("S")
+        yield from pub_all(sim, c, "s.x", 2, out, "acks")
+    out = run(sim, prog, 30)
+    assert out["answer"] == {"type": "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
+                             "success": True}
+    assert out["new"] not in (None, out["old"])      # a leader transfer: within milliseconds
+    assert out["acks"] == [1, 2]
+    assert all(v == [1, 2] for v in seqs(sim).values())

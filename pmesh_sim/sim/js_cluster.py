@@ -35,6 +35,7 @@ import itertools
 import json
 
 from ..cluster.raft_log import EMPTY, Durable
+from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
@@ -67,6 +68,15 @@ _FOUR_TOKEN_OPS = frozenset({"CONSUMER.DURABLE", "CONSUMER.LEADER", "STREAM.LEAD
                              "STREAM.PEER", "CONSUMER.MSG"})
 
 
+def _with_cluster(msg, cluster: dict):
+    """An API answer whose body's ``cluster`` is replaced by ``cluster`` (key order kept)."""
+    body = json.loads(msg.data)
+    if "cluster" not in body:
+        return msg
+    body["cluster"] = cluster
+    return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+
+
 def peer_id(name: str) -> str:
     """The server's peer id of a node name (``getHash``: sha256, base64url, 8 characters).
 
@@ -83,6 +93,7 @@ class ClusterJetStreamHost(JetStreamHost):
     def __init__(self, server, members: list[str]):
         self.members = list(members)
         self.raft = server.raft or RaftHost(server)
+        self.timings = ClusterTimings()
         self._tokens = itertools.count(1)
         self.server, self.env = server, server.env
         self._subs: dict[str, object] = {}
@@ -112,6 +123,7 @@ class ClusterJetStreamHost(JetStreamHost):
         self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
         self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
         self.started = env.now
+        self.raft.seen.clear()                      # a (re)started server has heard nobody
         self._kept = kept or {}
         self._lead_version = 0
         self._timer_at = None
@@ -201,6 +213,8 @@ class ClusterJetStreamHost(JetStreamHost):
             return self.js.handle(subject, reply, data, headers, now) if is_meta_leader else []
         if stream not in self.led:
             return []
+        if kind == "STREAM.LEADER" and ".".join(tokens[:3]) == "STREAM.LEADER.STEPDOWN":
+            return self._stepdown(stream, reply, data)
         if kind in _STREAM_WRITES or kind3 in _STREAM_WRITES:
             self._propose_stream(stream, subject, reply, data, headers)
             return []
@@ -235,13 +249,26 @@ class ClusterJetStreamHost(JetStreamHost):
                                  "t": self.env.now, "assign": assign})
         return []
 
+    def online(self, now: float) -> list[str]:
+        """The nodes this node would place on: itself and every peer not marked offline.
+
+        As ``events.go`` does for a peer that vanished without a shutdown event (SIGKILL, a
+        partition): a sweep every ``orphan_server_check`` from this node's start marks a peer
+        offline once it was not heard from for ``orphan_server_timeout``; hearing from it again
+        brings it back.
+        """
+        t = self.timings
+        sweep = self.started + ((now - self.started) // t.orphan_server_check) * \
+            t.orphan_server_check
+        seen = self.raft.seen
+        return [self.server.name] + [
+            p for p in self.members if p != self.server.name
+            and not (seen.get(p, self.started) <= sweep
+                     and sweep - seen.get(p, self.started) >= t.orphan_server_timeout)]
+
     def _place(self, name, replicas, reply, tokens):
-        """Peers for a new stream: ``replicas`` nodes the meta leader heard from lately."""
-        now = self.env.now
-        t = self.meta.t
-        online = [self.server.name] + [p.name for p in self.meta.peer_info(now)
-                                       if p.last_heard is not None
-                                       and now - p.last_heard < t.lost_quorum_interval]
+        """Peers for a new stream: ``replicas`` online nodes, drawn at random."""
+        online = self.online(self.env.now)
         if replicas > len(online) or replicas < 1:
             if replicas > len(self.members) or replicas < 1:
                 return None            # the config check answers (10074 and kin)
@@ -304,8 +331,29 @@ class ClusterJetStreamHost(JetStreamHost):
         self._lead_version += 1
         self._sync()
         answer = self._answers.pop(stream, None) if leading else None
-        if answer:
-            self._after(answer)
+        if answer:                       # with the cluster info the new leader knows now
+            self._after([_with_cluster(m, self._cluster_info(stream, self.env.now))
+                         for m in answer])
+
+    def _stepdown(self, stream: str, reply: str, data: bytes):
+        """``$JS.API.STREAM.LEADER.STEPDOWN.<stream>`` on its leader: hand leadership to a
+        healthy follower (``node.StepDown``); an R1 stream answers success and stays."""
+        ok = {"type": "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
+              "success": True}
+        group = self.assignments[stream]["group"]
+        if len(self.assignments[stream]["peers"]) == 1:
+            return _reply(reply, ok)
+        st = self.js.streams[stream]
+        if data and data.strip() not in (b"", b"{}"):
+            feature = "stream leader stepdown with a placement"
+        elif st.consumers or st.config.retention != RetentionPolicy.LIMITS:
+            feature = "stream leader stepdown of a stream with consumers or interest/workqueue " \
+                      "retention (replicated consumers)"
+        else:
+            self.raft.step_down(group)
+            return _reply(reply, ok)
+        self.js.emit("not_simulated", feature=feature)
+        return [not_simulated_reply(reply, feature)] if reply else []
 
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)

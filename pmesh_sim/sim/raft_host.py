@@ -39,6 +39,8 @@ class RaftHost:
         self.nodes: dict[str, RaftNode] = {}
         self._armed: dict[str, tuple[float, int]] = {}   # group -> (deadline, token)
         self._token = 0
+        #: peer node -> when a RAFT message from it last arrived (any group)
+        self.seen: dict[str, float] = {}
         server.raft = self
 
     def add(self, group: str, peers, *, apply: Callable[[Any], None] | None = None,
@@ -88,11 +90,12 @@ class RaftHost:
             peer = servers[env.dst]
             if peer.raft is not None:
                 network.send(network.link(env.src, env.dst), peer.raft._on_envelope,
-                             env.message)
+                             env.src, env.message)
         if self.nodes.get(node.group) is node:
             self._schedule(node.group, node)
 
-    def _on_envelope(self, message) -> None:
+    def _on_envelope(self, src: str, message) -> None:
+        self.seen[src] = self.sim.env.now
         node = self.nodes.get(message.group)
         if node is not None:
             self.send(node, node.handle(message, self.sim.env.now))
