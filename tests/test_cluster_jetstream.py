@@ -306,3 +306,52 @@ def test_stream_leader_stepdown_hands_over_and_publishes_continue():
     assert out["new"] not in (None, out["old"])      # a leader transfer: within milliseconds
     assert out["acks"] == [1, 2]
     assert all(v == [1, 2] for v in seqs(sim).values())
+
+
+def test_without_a_meta_leader_the_api_answers_10008_and_a_leaderless_stream_has_no_responders():
+    from pmesh_sim.errors import NoRespondersError
+    sim = cluster(seed=11)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        sim.kill("n2")
+        sim.kill("n3")                     # n1 alone: no quorum in any group
+        yield sim.env.timeout(25)          # every leader on n1 stepped down (lost quorum)
+        r = yield c.request("$JS.API.INFO", b"", timeout=1)
+        out["info"] = json.loads(r.data)
+        try:
+            yield c.request("s.x", b"late", timeout=1)
+            out["pub"] = "acked"
+        except NoRespondersError:
+            out["pub"] = "no_responders"
+    out = run(sim, prog, 60)
+    assert out["info"]["error"]["err_code"] == 10008
+    assert out["pub"] == "no_responders"
+    assert sim.meta_leader() is None and sim.stream_leader("S") is None
+
+
+def test_a_dead_follower_is_not_current_and_lags():
+    sim = cluster(seed=4)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        leader = sim.stream_leader("S")
+        f = next(n for n in ("n1", "n2", "n3") if n != leader)
+        p = sim.connect(leader, name="p")
+        sim.kill(f)
+        yield from pub_all(sim, p, "s.x", 3, out, "acks")
+        yield sim.env.timeout(2)
+        r = yield p.request("$JS.API.STREAM.INFO.S", b"", timeout=1)
+        out["dead"] = f
+        out["replicas"] = {x["name"]: x for x in json.loads(r.data)["cluster"]["replicas"]}
+    out = run(sim, prog, 30)
+    dead = out["replicas"][out["dead"]]
+    assert dead["current"] is False and dead["lag"] == 3 and dead["active"] > 2e9
+    live = [x for n, x in out["replicas"].items() if n != out["dead"]]
+    assert live and all(x["current"] for x in live)
