@@ -355,3 +355,58 @@ def test_a_dead_follower_is_not_current_and_lags():
     assert dead["current"] is False and dead["lag"] == 3 and dead["active"] > 2e9
     live = [x for n, x in out["replicas"].items() if n != out["dead"]]
     assert live and all(x["current"] for x in live)
+
+
+def test_partitioned_leader_is_replaced_its_uncommitted_publish_dropped_and_heal_converges():
+    sim = cluster(seed=12)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        out["old"] = old = sim.stream_leader("S")
+        others = [n for n in sim.servers if n != old]
+        p_old = sim.connect(old, name="p_old")
+        p_new = sim.connect(others[0], name="p_new")
+        yield from pub_all(sim, p_old, "s.x", 1, out, "before")
+        sim.partition([[old], others])
+        yield from pub_all(sim, p_old, "s.x", 1, out, "cut_off")   # never committed
+        yield sim.env.timeout(12)
+        out["new"] = next(n for n in others if "S" in sim.servers[n].jetstream.led)
+        yield from pub_all(sim, p_new, "s.x", 2, out, "majority")
+        sim.heal()
+        yield sim.env.timeout(15)
+        out["leaders"] = [n for n in sim.servers if "S" in sim.servers[n].jetstream.led]
+    out = run(sim, prog, 60)
+    assert out["before"] == [1] and out["cut_off"] == [None] and out["majority"] == [2, 3]
+    assert out["new"] != out["old"] and out["leaders"] == [out["new"]]
+    state = seqs(sim)
+    assert all(v == [1, 2, 3] for v in state.values()), state
+    datas = {n: [m.data for m in s.jetstream.js.streams["S"].msgs.values()]
+             for n, s in sim.servers.items()}
+    assert all(d == [b"m0", b"m0", b"m1"] for d in datas.values()), datas
+    assert any(e.kind == "raft_truncate" and e.fields["node"] == out["old"] for e in sim.trace)
+
+
+def test_paused_leader_is_replaced_and_rejoins_as_follower():
+    sim = cluster(seed=13)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        out["old"] = old = sim.stream_leader("S")
+        other = next(n for n in sim.servers if n != old)
+        p = sim.connect(other, name="p")
+        sim.pause(old)
+        yield sim.env.timeout(12)
+        yield from pub_all(sim, p, "s.x", 2, out, "acks")
+        sim.resume(old)
+        yield sim.env.timeout(3)
+        out["leaders"] = [n for n in sim.servers if "S" in sim.servers[n].jetstream.led]
+    out = run(sim, prog, 40)
+    assert out["acks"] == [1, 2]
+    assert len(out["leaders"]) == 1 and out["leaders"] != [out["old"]]
+    assert all(v == [1, 2] for v in seqs(sim).values())
