@@ -468,3 +468,34 @@ def test_a_cluster_scenario_gives_the_same_trace_for_the_same_seed():
     assert d1 == d2
     assert [(e.time, e.kind, e.fields) for e in t1] == [(e.time, e.kind, e.fields) for e in t2]
     assert any(e.kind == "raft_leader" for e in t1) and not t1.check()
+
+
+def test_a_stream_leader_answers_stream_info_without_a_meta_leader():
+    # jsStreamInfoRequest: the stream's leader answers even with no meta leader; the account
+    # info (a meta leader request) gets 10008 from the node that knows it has none
+    sim = cluster(seed=16)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c, replicas=1)
+        yield sim.env.timeout(1)
+        home = sim.stream_leader("S")
+        p = sim.connect(home, name="p", no_echo=True)
+        for n in sim.servers:
+            if n != home:
+                sim.kill(n)
+        yield sim.env.timeout(30)            # the lone meta member lost its leader
+        got = []
+        p.subscribe("_INBOX.info", cb=lambda m: got.append(json.loads(m.data)))
+        yield p.flush()
+        p.publish("$JS.API.STREAM.INFO.S", b"", reply="_INBOX.info")
+        p.publish("$JS.API.INFO", b"", reply="_INBOX.info")
+        yield sim.env.timeout(0.5)
+        out["answers"] = got
+        out["meta"] = sim.meta_leader()
+    out = run(sim, prog, 60)
+    assert out["meta"] is None
+    info, account = out["answers"]                # exactly one answer to each
+    assert info["state"]["messages"] == 0 and info["cluster"]["leader"] in sim.servers
+    assert account["error"]["err_code"] == 10008

@@ -51,6 +51,11 @@ CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
 _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE"})
 _META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
 _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
+#: Stream-scoped requests that go through the meta leader on the server (consumer assignments,
+#: consumer lists); here the consumer lives on its stream's leader, which answers them only
+#: while a meta leader is known.
+_META_NEEDED = frozenset({"CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
+                          "CONSUMER.NAMES", "CONSUMER.LIST"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -198,27 +203,31 @@ class ClusterJetStreamHost(JetStreamHost):
 
     def _api(self, subject, reply, data, headers, now):
         tokens = subject[len("$JS.API."):].split(".")
-        kind = ".".join(tokens[:2])
-        kind3 = ".".join(tokens[:3])
+        kind, kind3 = ".".join(tokens[:2]), ".".join(tokens[:3])
+        stream = None if kind in _META_READS else _stream_of(tokens)
+        if stream in self.led and kind not in _META_WRITES:   # the stream leader answers
+            if kind in _META_NEEDED:
+                if self.meta.leader is None:
+                    return []
+                return self.js.handle(subject, reply, data, headers, now)
+            if kind3 == "STREAM.LEADER.STEPDOWN":
+                return self._stepdown(stream, reply, data)
+            if kind in _STREAM_WRITES or kind3 in _STREAM_WRITES:
+                self._propose_stream(stream, subject, reply, data, headers)
+                return []
+            return self.js.handle(subject, reply, data, headers, now)
         meta = self.meta
-        if meta.leader is None:
+        if meta.leader is None:                 # isLeaderless: 10008 after the startup time
             if now - self.started > meta.t.lost_quorum_interval:
                 return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
             return []
-        is_meta_leader = meta.is_leader
+        if not meta.is_leader:
+            return []
         if kind in _META_WRITES:
-            return self._propose_meta(tokens, subject, reply, data) if is_meta_leader else []
-        stream = None if kind in _META_READS else _stream_of(tokens)
+            return self._propose_meta(tokens, subject, reply, data)
         if stream is None or stream not in self.js.streams:
-            return self.js.handle(subject, reply, data, headers, now) if is_meta_leader else []
-        if stream not in self.led:
-            return []
-        if kind == "STREAM.LEADER" and ".".join(tokens[:3]) == "STREAM.LEADER.STEPDOWN":
-            return self._stepdown(stream, reply, data)
-        if kind in _STREAM_WRITES or kind3 in _STREAM_WRITES:
-            self._propose_stream(stream, subject, reply, data, headers)
-            return []
-        return self.js.handle(subject, reply, data, headers, now)
+            return self.js.handle(subject, reply, data, headers, now)
+        return []
 
     # ------------------------------------------------------------------ the meta group
     def _propose_meta(self, tokens, subject, reply, data):
