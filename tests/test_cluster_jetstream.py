@@ -499,3 +499,15 @@ def test_a_stream_leader_answers_stream_info_without_a_meta_leader():
     info, account = out["answers"]                # exactly one answer to each
     assert info["state"]["messages"] == 0 and info["cluster"]["leader"] in sim.servers
     assert account["error"]["err_code"] == 10008
+
+
+def test_the_stream_figure_shows_one_replica_of_a_replicated_stream():
+    from pmesh_sim.scenario import load_scenario
+    from pmesh_sim.sim.runner import run_sim
+    from pmesh_sim.viz.stream import stream_series
+    _, trace = run_sim(load_scenario("scenarios/conformance/cluster-r3-kill-restart-catchup.yaml"))
+    stores = [e for e in trace if e.kind == "store" and e.fields["stream"] == "EVT"]
+    assert len({e.fields["node"] for e in stores}) == 3     # every replica records its store
+    series = stream_series(trace, "EVT")
+    assert [s[1:] for s in series if s[1]] == [(1, 1, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4),
+                                               (5, 1, 5)]
