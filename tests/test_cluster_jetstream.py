@@ -511,3 +511,10 @@ def test_the_stream_figure_shows_one_replica_of_a_replicated_stream():
     series = stream_series(trace, "EVT")
     assert [s[1:] for s in series if s[1]] == [(1, 1, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4),
                                                (5, 1, 5)]
+
+
+def test_run_without_until_is_refused_on_a_jetstream_cluster_instead_of_hanging():
+    from pmesh_sim.errors import ConfigError
+    sim = cluster()
+    with pytest.raises(ConfigError, match="give run\\(until=...\\)"):
+        sim.run()

@@ -290,6 +290,9 @@ class Simulation:
         >>> Simulation().run(until=1.0); gc.get_threshold() == before
         True
         """
+        if until is None and any(s.raft is not None for s in self.servers.values()):
+            raise ConfigError("run(): a JetStream cluster never runs out of work (its RAFT "
+                              "groups keep electing and heartbeating); give run(until=...)")
         saved = gc.get_threshold()
         if saved[0] == 0:                  # the caller turned automatic collection off
             return self._run(until)
