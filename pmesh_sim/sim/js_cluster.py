@@ -19,8 +19,11 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   the pub ack after applying. A publish without quorum is never acked. An R1 stream uses a
   group of one that writes no trace (the server has no group for it), so restarts find its
   messages the same way.
-- Consumers live on their stream's leader only (not replicated yet): a fault that would move
-  the leader of an R>1 stream that has consumers is refused (NotSimulatedError).
+- A stream's leader answers what concerns its stream (info, purge, messages, consumers),
+  also without a meta leader, except consumer create/delete/list, which need one.
+- Consumers live on their stream's leader only (not replicated yet), and follower stores of
+  interest/workqueue streams do not see acks: a fault or a stepdown that would move the leader
+  of an R>1 stream that has consumers or such retention is refused (NotSimulatedError).
 
 Durability: a kill keeps every group's log (SIGKILL loses nothing the OS had); memory storage
 keeps nothing. ``restart`` builds the node's JetStream again from its meta log, then each
