@@ -32,7 +32,6 @@ stream from its group's log, and catches up from the leaders.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
@@ -86,13 +85,17 @@ def _with_cluster(msg, cluster: dict):
 
 
 def peer_id(name: str) -> str:
-    """The server's peer id of a node name (``getHash``: sha256, base64url, 8 characters).
+    """The server's peer id of a node name (``events.go getHash``: the first 8 bytes of its
+    sha256, each as a base-62 digit), as measured on nats-server 2.15.1.
 
-    >>> len(peer_id("n1"))
-    8
+    >>> peer_id("n2"), peer_id("n3")
+    ('44jzkV9D', 'BXScrY9i')
     """
     digest = hashlib.sha256(name.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:8]
+    return "".join(_DIGITS[b % 62] for b in digest[:8])
+
+
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 class ClusterJetStreamHost(JetStreamHost):
