@@ -259,31 +259,50 @@ def test_single_node_cluster_keeps_the_single_server_host():
     assert type(n1.jetstream) is JetStreamHost and n1.raft is None
 
 
-def test_placement_counts_a_killed_peer_until_the_orphan_sweep_marks_it_offline():
-    # events.go: a SIGKILLed server is marked offline only by the orphan sweep (every 90 s
-    # from start, 150 s unheard); until then an R3 create is placed on it and succeeds
+def test_placement_puts_a_killed_peer_last_and_needs_a_quorum_online():
+    # events.go marks a SIGKILLed server offline only at the orphan sweep (every 90 s from
+    # start, once 150 s unheard); selectPeerGroup places offline peers last and refuses
+    # (10005) only when fewer than a quorum would be online. Measured on a 3-node 2.15.1
+    # cluster with n3 killed: R3 creates 12, 100, 170 and 200 s later all succeed, n3 among
+    # the replicas, shown "offline": true from the 200 s one on.
     sim = cluster(seed=7)
     sim.run(until=12)
     c = sim.connect(sim.meta_leader(), name="c")
-    down = next(n for n in sim.servers if n != sim.meta_leader())
+    down = [n for n in sim.servers if n != sim.meta_leader()]
 
     def prog(out):
-        sim.kill(down)
+        sim.kill(down[0])
         yield sim.env.timeout(8)
         r = yield create(c, name="A")
         out["early"] = json.loads(r.data)
         yield sim.env.timeout(190 - sim.now)          # the sweep at 180 s marks it offline
         r = yield create(c, name="B")
         out["late"] = json.loads(r.data)
-        r = yield create(c, name="C", replicas=2)
-        out["r2"] = json.loads(r.data)
+    out = run(sim, prog, 200)
+    for key, offline in (("early", False), ("late", True)):
+        assert out[key]["did_create"] is True
+        dead = next(r for r in out[key]["cluster"]["replicas"] if r["name"] == down[0])
+        assert dead["current"] is False and dead.get("offline", False) is offline
+
+
+def test_placement_prefers_online_peers_and_spreads_replicated_streams():
+    sim = cluster(seed=17, size=5)
+    sim.run(until=12)
+    c = sim.connect(sim.meta_leader(), name="c")
+    dead = next(n for n in sim.servers if n != sim.meta_leader())
+
+    def prog(out):
+        sim.kill(dead)
+        yield sim.env.timeout(190 - sim.now)          # offline after the sweep at 180 s
+        for i in range(4):
+            r = yield create(c, name=f"S{i}")
+            body = json.loads(r.data)
+            out.setdefault("peers", []).append(
+                [body["cluster"]["leader"]] + [x["name"] for x in body["cluster"]["replicas"]])
     out = run(sim, prog, 220)
-    assert out["early"]["did_create"] is True
-    cl = out["early"]["cluster"]
-    assert cl["raft_group"].startswith("S-R3F-")
-    assert down in [cl["leader"]] + [r["name"] for r in cl["replicas"]]
-    assert out["late"]["error"]["err_code"] == 10005
-    assert out["r2"]["did_create"] is True
+    placed = [p for peers in out["peers"] for p in peers]
+    assert dead not in placed and len(placed) == 12
+    assert sorted(placed.count(n) for n in sim.servers if n != dead) == [3, 3, 3, 3]
 
 
 def test_stream_leader_stepdown_hands_over_and_publishes_continue():

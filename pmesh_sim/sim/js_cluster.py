@@ -282,16 +282,24 @@ class ClusterJetStreamHost(JetStreamHost):
                      and sweep - seen.get(p, self.started) >= t.orphan_server_timeout)]
 
     def _place(self, name, replicas, reply, tokens):
-        """Peers for a new stream: ``replicas`` online nodes, drawn at random."""
-        online = self.online(self.env.now)
-        if replicas > len(online) or replicas < 1:
-            if replicas > len(self.members) or replicas < 1:
-                return None            # the config check answers (10074 and kin)
+        """Peers for a new stream, as ``selectPeerGroup``: 10005 when fewer than a quorum of
+        them would be online; online nodes first (an offline one only to fill up), the least
+        loaded first (HA assets for R>1, streams for R1), ties in random order."""
+        if replicas > len(self.members) or replicas < 1:
+            return None                # the config check answers (10074 and kin)
+        online = set(self.online(self.env.now))
+        if len(online) < replicas // 2 + 1:
             err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
             return _reply(reply, error_response(tokens, err))
         rng = self.server.sim.rng
-        peers = sorted(online)
+        load = {p: 0 for p in self.members}
+        for a in self.assignments.values():
+            if replicas == 1 or len(a["peers"]) > 1:
+                for p in a["peers"]:
+                    load[p] += 1
+        peers = list(self.members)
         rng.shuffle(peers)
+        peers.sort(key=lambda p: (p not in online, load[p]))
         peers = peers[:replicas]
         group = f"S-R{replicas}F-" + "".join(rng.choice(_ALPHABET) for _ in range(8))
         return {"group": group, "peers": peers}
@@ -401,10 +409,13 @@ class ClusterJetStreamHost(JetStreamHost):
             info["leader_since"] = self.server.sim.date(self.leader_since[stream])
         replicas = []
         lost = node.t.lost_quorum_interval
+        online = self.online(now)
         for p in node.peer_info(now):
             active = now - p.last_heard if p.last_heard is not None else 0.0
-            rep = {"name": p.name, "current": p.current and active <= lost,
-                   "active": int(round(active * 1e9))}
+            rep = {"name": p.name, "current": p.current and active <= lost}
+            if p.name not in online:
+                rep["offline"] = True
+            rep["active"] = int(round(active * 1e9))
             if p.lag:
                 rep["lag"] = p.lag
             rep["peer"] = peer_id(p.name)
