@@ -1,9 +1,11 @@
 """Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
 
 :func:`run_sim` builds ``Simulation(seed=...)`` with nodes ``n1..nN`` routed to each other
-(JetStream on ``n1``, told the cluster size N as its ``peers`` for the placement rules;
-replication is not simulated yet) and the scenario's ``network`` (``latency``, ``loss``),
-connects sim clients in the same layout and with the same nats-py options as the real
+and the scenario's ``network`` (``latency``, ``loss``). A scenario that uses JetStream on 3 or
+5 nodes runs replicated JetStream on every node (:mod:`pmesh_sim.sim.js_cluster`) and starts
+once every node knows the meta leader; other sizes keep JetStream on ``n1``, told the cluster
+size N as its ``peers`` for the placement rules (faults touching ``n1`` are ``unsupported``).
+It connects sim clients in the same layout and with the same nats-py options as the real
 backend (one ``steps`` connection, one per subscription, all on ``n1``, every node in the
 pool, ``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
 :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
