@@ -537,3 +537,24 @@ def test_run_without_until_is_refused_on_a_jetstream_cluster_instead_of_hanging(
     sim = cluster()
     with pytest.raises(ConfigError, match="give run\\(until=...\\)"):
         sim.run()
+
+
+def test_a_stream_update_applies_on_every_replica_and_replica_changes_are_refused():
+    sim = cluster(seed=18)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+    body = {"name": "S", "subjects": ["s.>"], "num_replicas": 3}
+
+    def prog(out):
+        yield create(c)
+        yield from pub_all(sim, c, "s.x", 3, out, "a")
+        r = yield c.request("$JS.API.STREAM.UPDATE.S", json.dumps({**body, "max_msgs": 1}).encode(),
+                            timeout=1)
+        out["update"] = json.loads(r.data)
+        r = yield c.request("$JS.API.STREAM.UPDATE.S",
+                            json.dumps({**body, "num_replicas": 1}).encode(), timeout=1)
+        out["scale"] = r
+    out = run(sim, prog, 30)
+    assert out["update"]["config"]["max_msgs"] == 1
+    assert all(v == [3] for v in seqs(sim).values())
+    assert out["scale"].headers == {"Pmesh-Not-Simulated": "changing num_replicas"}
