@@ -558,3 +558,70 @@ def test_a_stream_update_applies_on_every_replica_and_replica_changes_are_refuse
     assert out["update"]["config"]["max_msgs"] == 1
     assert all(v == [3] for v in seqs(sim).values())
     assert out["scale"].headers == {"Pmesh-Not-Simulated": "changing num_replicas"}
+
+
+def _power_cut_all(sync_interval):
+    """Publish 2, wait past a sync tick at 60 s, publish 2 more, cut power on every node,
+    restart them all; the stream's state on each node afterwards."""
+    sim = Simulation(seed=19, latency=0.001)
+    sim.add_cluster(3, jetstream=True, sync_interval=sync_interval)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield from pub_all(sim, c, "s.x", 2, out, "a")
+        yield sim.env.timeout(65 - sim.now)
+        yield from pub_all(sim, c, "s.x", 2, out, "b")
+        for n in ("n1", "n2", "n3"):
+            sim.power_loss(n)
+        for n in ("n1", "n2", "n3"):
+            sim.restart(n)
+        yield sim.env.timeout(40)
+    out = run(sim, prog, 120)
+    assert out["a"] + out["b"] == [1, 2, 3, 4]             # all four were acked
+    return sim, {n: [m.data for m in s.jetstream.js.streams["S"].msgs.values()]
+                 for n, s in sim.servers.items()}
+
+
+def test_power_loss_of_every_node_loses_the_acked_writes_after_the_last_sync():
+    sim, state = _power_cut_all(60)
+    assert state == {n: [b"m0", b"m1"] for n in ("n1", "n2", "n3")}
+    lost = [e for e in sim.trace if e.kind == "raft_lost" and e.fields["group"].startswith("S-")]
+    assert len(lost) == 3 and all(e.fields["lost"] == 2 for e in lost)
+
+
+def test_power_loss_with_sync_always_loses_nothing():
+    sim, state = _power_cut_all("always")
+    assert state == {n: [b"m0", b"m1", b"m0", b"m1"] for n in ("n1", "n2", "n3")}
+    assert not any(e.kind == "raft_lost" for e in sim.trace)
+
+
+def test_power_loss_of_one_follower_is_repaired_by_catch_up():
+    sim = cluster(seed=20)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        leader = sim.stream_leader("S")
+        f = next(n for n in sim.servers if n != leader)
+        p = sim.connect(leader, name="p")
+        yield from pub_all(sim, p, "s.x", 3, out, "a")
+        sim.power_loss(f)                   # nothing synced yet (the first sync is at 120 s)
+        sim.restart(f)
+        yield sim.env.timeout(20)
+    out = run(sim, prog, 60)
+    assert out["a"] == [1, 2, 3]
+    assert all(v == [1, 2, 3] for v in seqs(sim).values())
+
+
+def test_power_loss_is_refused_where_nothing_models_it_and_bad_sync_intervals_too():
+    from pmesh_sim.errors import ConfigError
+    sim = Simulation()
+    sim.add_cluster(3)                                   # core NATS only
+    with pytest.raises(NotSimulatedError, match="power_loss of n2"):
+        sim.power_loss("n2")
+    with pytest.raises(ConfigError, match="sync_interval=-1"):
+        Simulation().add_cluster(3, jetstream=True, sync_interval=-1)

@@ -6,6 +6,8 @@ scenario op. What each cuts, as on real processes:
 - ``kill``: the node stops at once; whatever is in flight to it is lost, its clients see the
   connection drop one latency later (and reconnect to another node, :mod:`.reconnect`), its
   peers see the route close one latency later and forget its interest.
+- ``power_loss``: a kill that also loses the writes the node had not synced to disk
+  (replicated JetStream only: each RAFT log as of the last ``sync_interval`` tick).
 - ``restart``: the node runs again, empty (no clients, no interest); routes to every peer it
   is not partitioned from open at once and exchange interest.
 - ``pause``: the node processes nothing (SIGSTOP): messages to it wait on their links, its
@@ -39,7 +41,7 @@ from __future__ import annotations
 from ..errors import ConfigError, NotSimulatedError
 from . import routes
 
-__all__ = ["kill", "restart", "pause", "resume", "partition", "heal", "set_link"]
+__all__ = ["kill", "power_loss", "restart", "pause", "resume", "partition", "heal", "set_link"]
 
 
 def _node(sim, name, op: str):
@@ -57,16 +59,20 @@ def _refuse_jetstream(node, op: str) -> None:
                                 "(JetStream replication across nodes is not simulated yet)")
 
 
-def kill(sim, name: str) -> None:
-    node = _node(sim, name, "kill")
+def kill(sim, name: str, *, power_loss: bool = False) -> None:
+    op = "power_loss" if power_loss else "kill"
+    node = _node(sim, name, op)
     if node.state == "down":
-        raise ConfigError(f"kill {name}: {name} is already down")
-    _refuse_jetstream(node, "kill")
-    sim.trace.emit("kill", node=name)
+        raise ConfigError(f"{op} {name}: {name} is already down")
+    if power_loss and not hasattr(node.jetstream, "on_kill"):
+        raise NotSimulatedError(f"power_loss of {name}: only nodes of a replicated JetStream "
+                                "cluster model what a power loss loses")
+    _refuse_jetstream(node, op)
+    sim.trace.emit(op, node=name)
     node.state = "down"
     node.held_timers.clear()
     if hasattr(node.jetstream, "on_kill"):
-        node.jetstream.on_kill()
+        node.jetstream.on_kill(power_loss=power_loss)
     sim.network.set_endpoint(name, "down")
     env, lat = sim.env, sim.network.latency()
     for peer in list(node.peers):
@@ -77,6 +83,12 @@ def kill(sim, name: str) -> None:
         env.timeout(lat).callbacks.append(lambda _e, c=client: c._lost_server(node))
         node._on_close(client)
     node.local_subs = {k: s for k, s in node.local_subs.items() if k[0] == ""}
+
+
+def power_loss(sim, name: str) -> None:
+    """A kill that also loses what the node's file store had not synced (its RAFT logs as
+    of the last ``sync_interval`` tick; everything with ``sync_interval=0``, i.e. always)."""
+    kill(sim, name, power_loss=True)
 
 
 def restart(sim, name: str) -> None:

@@ -101,10 +101,10 @@ _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 class ClusterJetStreamHost(JetStreamHost):
     """JetStream of one node of a cluster whose JetStream nodes are ``members``."""
 
-    def __init__(self, server, members: list[str]):
+    def __init__(self, server, members: list[str], timings: ClusterTimings | None = None):
         self.members = list(members)
         self.raft = server.raft or RaftHost(server)
-        self.timings = ClusterTimings()
+        self.timings = timings or ClusterTimings()
         self._tokens = itertools.count(1)
         self.server, self.env = server, server.env
         self._subs: dict[str, object] = {}
@@ -139,13 +139,17 @@ class ClusterJetStreamHost(JetStreamHost):
         self._lead_version = 0
         self._timer_at = None
         self._timer_token += 1
+        self.raft.sync_every(self.timings.sync_interval)
         self.meta = self.raft.add(META, self.members, apply=self._apply_meta,
                                   durable=self._kept.get(META))
         self._sync()
 
-    def on_kill(self) -> None:
-        """The node died: keep each group's durable log (memory streams keep nothing)."""
+    def on_kill(self, power_loss: bool = False) -> None:
+        """The node died: keep each group's durable log (memory streams keep nothing; a
+        power loss also loses what the file store had not synced)."""
         kept = self.raft.clear()
+        if power_loss:
+            kept = self.raft.lose_unsynced(kept)
         for stream, a in self.assignments.items():
             st = self.js.streams.get(stream)
             if a["group"] in kept and st is not None and st.config.storage == StorageType.MEMORY:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cluster.raft import RaftNode
-from ..cluster.raft_log import Durable
+from ..cluster.raft_log import EMPTY, Durable
 
 __all__ = ["RaftHost"]
 
@@ -41,6 +41,10 @@ class RaftHost:
         self._token = 0
         #: peer node -> when a RAFT message from it last arrived (any group)
         self.seen: dict[str, float] = {}
+        #: group -> (term, vote, last index) at its last sync to disk (see :meth:`sync_every`)
+        self.synced: dict[str, tuple] = {}
+        self._sync_every = 0.0
+        self._sync_token = 0
         server.raft = self
 
     def add(self, group: str, peers, *, apply: Callable[[Any], None] | None = None,
@@ -73,6 +77,40 @@ class RaftHost:
         self.nodes.clear()
         self._armed.clear()
         return kept
+
+    def sync_every(self, interval: float) -> None:
+        """Sync every group's log to disk every ``interval`` seconds from now (the file
+        store's ``sync_interval``); 0: every write is synced at once (``sync: always``)."""
+        self._sync_every = interval
+        self._sync_token += 1
+        if interval > 0:
+            self._arm_sync(self._sync_token)
+
+    def _arm_sync(self, token: int) -> None:
+        def tick():
+            if token == self._sync_token:
+                self.synced = {g: (n.term, n.vote, n.log.last_index)
+                               for g, n in self.nodes.items()}
+                self._arm_sync(token)
+        self.server.call_at(self.sim.env.now + self._sync_every, tick)
+
+    def lose_unsynced(self, kept: dict[str, Durable]) -> dict[str, Durable]:
+        """What survives a power loss of the durable states ``kept`` (from :meth:`clear`):
+        each group's log as of its last sync; writes after it are lost, traced as
+        ``raft_lost``. A group never synced loses everything."""
+        if self._sync_every <= 0:
+            return kept
+        trace, now, out = self.sim.trace, self.sim.env.now, {}
+        for group, d in kept.items():
+            term, vote, last = self.synced.get(group, (0, None, 0))
+            entries = tuple(e for e in d.entries if e.index <= last)
+            snapshot = d.snapshot if d.snapshot.index <= last else EMPTY
+            out[group] = Durable(term, vote, snapshot, entries)
+            lost = len(d.entries) - len(entries)
+            if trace.enabled and (lost or d.term != term):
+                trace.record(now, "raft_lost", {"node": self.name, "group": group,
+                                                "term": term, "log_index": last, "lost": lost})
+        return out
 
     def propose(self, group: str, data: Any) -> None:
         """Propose ``data`` on this node's leader peer of ``group``."""

@@ -124,12 +124,15 @@ class Simulation:
         self.servers[name] = server
         return server
 
-    def add_cluster(self, size: int = 3, *, jetstream: bool = False, **options) -> list[Server]:
+    def add_cluster(self, size: int = 3, *, jetstream: bool = False,
+                    sync_interval: float | str | None = None, **options) -> list[Server]:
         """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
 
         With ``jetstream=True`` every node runs JetStream, replicated by RAFT groups
         (:mod:`pmesh_sim.sim.js_cluster`): a meta group answers the API once it has elected a
-        leader (4-9 s), streams are placed on R nodes and replicated.
+        leader (4-9 s), streams are placed on R nodes and replicated. ``sync_interval``:
+        seconds between the file store's syncs to disk (default the server's 2 min), or
+        ``"always"``; it decides what :meth:`power_loss` loses.
         """
         if size not in (1, 3, 5):
             raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
@@ -145,10 +148,13 @@ class Simulation:
             for b in nodes[i + 1:]:
                 routes.route_up(a, b)
         if jetstream and size > 1:
+            from ..cluster.timings import ClusterTimings
             from .js_cluster import ClusterJetStreamHost
 
+            timings = ClusterTimings() if sync_interval is None else ClusterTimings(
+                sync_interval=_sync_interval(sync_interval))
             for node in nodes:
-                node.jetstream = ClusterJetStreamHost(node, names)
+                node.jetstream = ClusterJetStreamHost(node, names, timings)
         return nodes
 
     # -- faults (sim/faults.py) ----------------------------------------------------------------
@@ -156,6 +162,11 @@ class Simulation:
     def kill(self, node: str) -> None:
         """Kill node ``node`` (its clients reconnect elsewhere, its routes close)."""
         faults.kill(self, node)
+
+    def power_loss(self, node: str) -> None:
+        """Cut ``node``'s power: a kill that also loses what its file store had not synced
+        (replicated JetStream: every RAFT log as of its last ``sync_interval`` tick)."""
+        faults.power_loss(self, node)
 
     def restart(self, node: str) -> None:
         """Start a killed node again, empty; its routes open again."""
@@ -359,6 +370,19 @@ def _callback_name(cb) -> str:
         return "process " + getattr(gen, "__qualname__", owner.name)
     return getattr(cb, "__qualname__", repr(cb))
 
+
+
+def _sync_interval(value) -> float:
+    """``add_cluster(sync_interval=...)``: seconds > 0, or ``"always"`` (0: every write).
+
+    >>> _sync_interval("always"), _sync_interval(60)
+    (0.0, 60.0)
+    """
+    if value == "always":
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"sync_interval={value!r}: give seconds > 0 or 'always'")
+    return float(value)
 
 
 def _epoch_ns(epoch) -> int:
