@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure throughput against a bare SimPy loop")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for tests)")
+    bench.add_argument("--plot", metavar="PNG", help="also draw cost against work into PNG")
 
     fuzz = commands.add_parser("fuzz", help="random scenarios on both backends; disagreements "
                                             "shrunk and written to scenarios/found/")
@@ -96,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args) -> int:
     from .bench import format_benchmarks, run_benchmarks
 
-    figures = run_benchmarks(quick=args.quick, progress=sys.stderr)
+    figures = run_benchmarks(quick=args.quick, progress=sys.stderr, scaling=True,
+                             memory=True)
+    if args.plot:
+        from .bench import plot_scaling
+
+        plot_scaling(figures).figure.savefig(args.plot, dpi=110, bbox_inches="tight")
     print(json.dumps(figures, indent=2) if args.json else format_benchmarks(figures))
     return 0
 

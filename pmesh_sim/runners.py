@@ -9,8 +9,10 @@ backends cannot drift.
 
 Connection layout, the same on both backends: one connection (``steps``) makes every step's
 call (publishes, requests, JetStream API requests, fetches and acks); each subscription gets a
-connection of its own, named after it. Admin and info ops are the JetStream API's requests sent
-as raw requests (the bodies nats-py would send), so a result holds exactly what the server said.
+connection of its own, named after it. A step with ``server: n3`` makes its call on a second
+steps connection that starts on n3 (``b.select(server)`` picks it; ``""`` is the default).
+Admin and info ops are the JetStream API's requests sent as raw requests (the bodies nats-py
+would send), so a result holds exactly what the server said.
 
 >>> wire_stream_config({"name": "S", "max_age": 1.5})["max_age"]
 1500000000
@@ -266,6 +268,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
         wait = step.at - b.now()
         if wait > 0:
             yield b.sleep(wait)
+        b.select(step.server)
         b.trace.emit("step", node=b.node, index=step.index, op=step.op)
         a = step.args
         op = step.op
@@ -358,10 +361,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
             result = sc.outcome("unsubscribed")
         elif op == "wait":
             result = sc.outcome("waited")
-        elif op == "stepdown":
-            result = yield from api(f"$JS.API.STREAM.LEADER.STEPDOWN.{a['stream']}", None,
-                                    lambda resp: sc.outcome("stepped_down"))
-        else:  # faults
+        else:  # faults, stepdown too (the real backend asks the JetStream API)
             result = yield from _maybe(b.fault(op, a))
         b.trace.emit("step_result", node=b.node, index=step.index, op=op, result=result)
         steps.append(sc.step_record(step, result))
@@ -369,6 +369,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     for handles in background.values():   # fetches nobody collected still end before final
         for handle in handles:
             yield from _maybe(b.join(handle))
+    b.select("")
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
     final: dict[str, dict] = {"streams": {}, "consumers": {}}

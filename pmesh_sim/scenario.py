@@ -40,11 +40,14 @@ from typing import Any
 
 from .config import ConsumerConfig, StreamConfig
 from .errors import InvalidSubjectError, ScenarioError
+# the cluster part of the format (its names are this module's too)
+from .scenario_nodes import CONNECTION_OPS, FAULT_OPS, SIM_ONLY_OPS, NodeChecks  # noqa: F401
 from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
-    "SIM_ONLY_OPS", "outcome", "error_result", "pub_ack", "fetched_message", "stream_state",
+    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "outcome", "error_result", "pub_ack",
+    "fetched_message", "stream_state",
     "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
     "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
 ]
@@ -113,13 +116,10 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
 })
 
 _SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
-                 "no_echo": _BOOL, "max_msgs": _INT}
+                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
-
-#: Faults only the simulation can perform; the real backend answers ``unsupported``.
-SIM_ONLY_OPS = ("partition", "heal", "pause", "resume", "power_loss", "stepdown")
 
 _MSG = {"subject": _STR, "data": _STR, "headers": _MAP}
 
@@ -156,7 +156,8 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "pause": ({"server": _STR}, {}),
     "resume": ({"server": _STR}, {}),
     "power_loss": ({"server": _STR}, {}),
-    "stepdown": ({"stream": _STR}, {}),
+    "stepdown": ({}, {"stream": _STR, "consumer": _STR, "meta": _BOOL, "preferred": _STR}),
+    "link": ({"servers": _STRS}, {"delay": _NUM, "loss": _NUM}),
     # a stochastic publisher (pmesh_sim.experiments.workload): count js_publishes, from the seed
     "workload": ({"subject": _STR, "count": _INT, "rate": _NUM},
                  {"burst": _INT, "size": _SIZE, "msg_id": _BOOL, "timeout": _NUM}),
@@ -170,14 +171,16 @@ _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, op, start time (seconds after the start), keys and the file's
-    ``description`` of it (for the narrative; no backend reads it)."""
+    """One step: its position, op, start time (seconds after the start), keys, the file's
+    ``description`` of it (for the narrative; no backend reads it) and the ``server`` its
+    connection starts on (``""``: the default ``steps`` connection, on n1)."""
 
     index: int
     op: str
     at: float
     args: dict[str, Any]
     description: str = ""
+    server: str = ""
 
 
 @dataclass
@@ -201,6 +204,18 @@ class Scenario:
     def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
         """Check ``data`` (a parsed file) and build the scenario; raises ScenarioError."""
         return _Checker(source).scenario(data)
+
+    def placed_connections(self) -> list[tuple[str, str]]:
+        """``(where, server)`` of each subscription and step whose connection names its node.
+
+        >>> Scenario.from_dict({"name": "p", "servers": 3, "subscriptions": [
+        ...     {"name": "s", "subject": "a", "server": "n3"}], "steps": [
+        ...     {"op": "publish", "subject": "a", "server": "n2"}]}).placed_connections()
+        [('subscriptions[0]', 'n3'), ('step 0 (publish)', 'n2')]
+        """
+        placed = [(f"subscriptions[{i}]", sub["server"])
+                  for i, sub in enumerate(self.subscriptions) if sub.get("server")]
+        return placed + [(f"step {s.index} ({s.op})", s.server) for s in self.steps if s.server]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -228,17 +243,17 @@ def load_scenario(path: str | Path) -> Scenario:
     return Scenario.from_dict(data, source=str(path))
 
 
-class _Checker:
+class _Checker(NodeChecks):
     def __init__(self, source: str):
         self.source = source
         self.servers = 1
         self.streams: set[str] = set()
         self.consumers: dict[str, set[str]] = {}  # consumer name -> streams having it
         self.subs: set[str] = set()
+        self.down: dict[str, str] = {}  # node -> its state (running, killed, paused) so far
         self.warnings: list[str] = []
         self.started: dict[tuple[str, str], int] = {}   # background fetches not collected
         self.gone: set[str] = set()   # subscriptions an unsubscribe step closed
-        self.down: dict[str, str] = {}  # node -> "killed" or "paused" (fault steps so far)
 
     def warn(self, where: str, key: str, problem: str):
         self.warnings.append(f"{self.source}: {where}: key '{key}': {problem}")
@@ -364,6 +379,8 @@ class _Checker:
             self.fail(where, "name", f"subscription name '{item['name']}' is used twice")
         self.subject(where, "subject", item["subject"], validate_subject)
         self.subject(where, "queue", item.get("queue"), validate_queue)
+        if "server" in item:
+            self.server(where, "server", item["server"])
         if item.get("max_msgs", 1) < 1:
             self.fail(where, "max_msgs", f"must be 1 or more, got {item['max_msgs']}")
         self.subs.add(item["name"])
@@ -399,14 +416,19 @@ class _Checker:
         required, optional = OPS[op]
         optional = {**optional, **_INLINE.get(op, {}), "at": _NUM, "description": _STR,
                     "op": _STR}
+        if op in CONNECTION_OPS:
+            optional["server"] = _STR
         args = dict(self.keys(where, raw, required, optional, f"op {op}"))
         at = float(args.pop("at", 0.0))
         if at < 0:
             self.fail(where, "at", f"must be 0 or more seconds, got {at}")
         args.pop("op")
         description = args.pop("description", "")
+        server = self.connection_server(where, op, args)
         self.refs(where, op, args)
-        return Step(index, op, at, args, description)
+        if op in FAULT_OPS:
+            self.fault(where, op, args)
+        return Step(index, op, at, args, description, server)
 
     def refs(self, where: str, op: str, args: dict):
         if op in ("publish", "js_publish", "request"):
@@ -431,7 +453,7 @@ class _Checker:
         elif op in ("delete_stream", "purge_stream", "stream_info"):
             self.need_stream(where, "stream", args["stream"], step=True)
         elif op == "stepdown":
-            self.need_stream(where, "stream", args["stream"])
+            self.stepdown(where, args)
         elif op == "add_consumer":
             self.consumer(where, args, step=True)
         elif op in ("fetch", "fetch_result"):
@@ -449,17 +471,6 @@ class _Checker:
                                      "step")
         elif op == "unsubscribe":
             self.gone.add(args["name"])
-        elif op in ("kill", "restart", "pause", "resume", "power_loss"):
-            self.server(where, "server", args["server"])
-            self.node_state(where, op, args["server"])
-        elif op == "partition":
-            seen: set[str] = set()
-            for group in args["groups"]:
-                for name in group:
-                    self.server(where, "groups", name)
-                    if name in seen:
-                        self.fail(where, "groups", f"node {name!r} is named twice")
-                    seen.add(name)
         if op == "fetch":
             self.then(where, args)
         if op == "pause_consumer":
@@ -516,25 +527,6 @@ class _Checker:
             self.fail(where, "consumer", f"'{name}' exists on streams {sorted(streams)}: add "
                                          "'stream' to say which")
         return next(iter(streams))
-
-    def server(self, where: str, key: str, name: str):
-        names = [f"n{i}" for i in range(1, self.servers + 1)]
-        if name not in names:
-            self.fail(where, key, f"unknown server {name!r} (this scenario has "
-                                  f"{', '.join(names)})")
-
-    def node_state(self, where: str, op: str, name: str):
-        """A kill, restart, pause or resume must fit what the earlier fault steps did."""
-        state = self.down.get(name)
-        wrong = {"kill": state == "killed", "restart": state != "killed",
-                 "pause": state is not None, "resume": state != "paused"}.get(op)
-        if wrong:
-            now = {None: "running", "killed": "killed", "paused": "paused"}[state]
-            self.fail(where, "server", f"cannot {op} {name}: it is {now} at this step")
-        if op in ("kill", "pause"):
-            self.down[name] = "killed" if op == "kill" else "paused"
-        elif op in ("restart", "resume"):
-            self.down.pop(name, None)
 
     def then(self, where: str, args: dict):
         then = args.get("then", "ack")

@@ -18,12 +18,20 @@ checks them, :meth:`Trace.check` does.
 ['time', 'kind', 'node', 'client', 'subject', 'msg_id']
 >>> trace.check()      # the kinds and fields of pmesh_sim.trace_kinds: nothing wrong
 []
+
+A trace narrowed to some kinds keeps only those (for long runs: the rest costs no memory):
+
+>>> acks = Trace(clock=lambda: 2.0, kinds=["ack"])
+>>> acks.emit("publish", node="n1", client="a", subject="x", msg_id=1)
+>>> acks.emit("ack", node="n1", client="b", subject="$JS.ACK.S.C.1.1.1.0.0", msg_id=1)
+>>> acks.kinds(), sorted(acks.kept)
+(['ack'], ['ack'])
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = ["Event", "Trace"]
@@ -44,17 +52,30 @@ class Event(NamedTuple):
 class Trace:
     """An append-only record of :class:`Event` s stamped by ``clock``.
 
-    Records are kept as three columns (times, kinds, field dicts) rather than one tuple each:
-    a long run then allocates nothing the garbage collector has to scan, which keeps the hot
-    paths fast. ``enabled=False`` keeps nothing (for long benchmark runs that only count).
+    Records are kept as three columns (times, kinds, fields) rather than one tuple each: a
+    long run then allocates nothing the garbage collector has to scan, which keeps the hot
+    paths fast. A hot path may give :meth:`record` its fields as a row, ``(keys, *values)``
+    with ``keys`` a tuple of names it shares between records, instead of a dict: a third of
+    the memory, read back as the same dict (records are read-only). ``enabled=False`` keeps nothing (for long benchmark runs that only count);
+    ``kinds`` (names registered in :mod:`pmesh_sim.trace_kinds`) keeps only records of those
+    kinds, and ``kept`` is then their frozenset (None: every kind). An unregistered name is a
+    :class:`~pmesh_sim.errors.ConfigError`, not a trace that silently stays empty.
     """
 
-    def __init__(self, clock: Callable[[], float], *, enabled: bool = True):
+    def __init__(self, clock: Callable[[], float], *, enabled: bool = True,
+                 kinds: Iterable[str] | None = None):
         self._clock = clock
         self._times: list[float] = []
         self._kinds: list[str] = []
         self._fields: list[dict[str, Any]] = []
         self.enabled = enabled
+        self.kept: frozenset[str] | None = None
+        if kinds is not None:
+            self.kept = _registered(kinds)
+            # narrowed: the instance's emit/record check the kind; unnarrowed traces keep
+            # the class's methods, so the hot paths pay nothing for narrowing
+            self.emit = self._emit_kept          # type: ignore[method-assign]
+            self.record = self._record_kept      # type: ignore[method-assign]
 
     def emit(self, kind: str, **fields: Any) -> None:
         """Record one event of ``kind`` at the clock's current time."""
@@ -63,9 +84,29 @@ class Trace:
             self._kinds.append(kind)
             self._fields.append(fields)
 
-    def record(self, time: float, kind: str, fields: dict[str, Any]) -> None:
-        """Record one event with its time and fields given (for hot paths; honours ``enabled``)."""
+    def record(self, time: float, kind: str, fields: dict[str, Any] | tuple) -> None:
+        """Record one event with its time and fields given, a dict or a row ``(keys, *values)``
+        (for hot paths; honours ``enabled``).
+
+        >>> t = Trace(clock=lambda: 0.0)
+        >>> KEYS = ("node", "client")
+        >>> t.record(1.0, "connect", (KEYS, "n1", "alice"))
+        >>> t[0]
+        Event(time=1.0, kind='connect', fields={'node': 'n1', 'client': 'alice'})
+        """
         if self.enabled:
+            self._times.append(time)
+            self._kinds.append(kind)
+            self._fields.append(fields)
+
+    def _emit_kept(self, kind: str, **fields: Any) -> None:
+        if self.enabled and kind in self.kept:
+            self._times.append(self._clock())
+            self._kinds.append(kind)
+            self._fields.append(fields)
+
+    def _record_kept(self, time: float, kind: str, fields: dict[str, Any]) -> None:
+        if self.enabled and kind in self.kept:
             self._times.append(time)
             self._kinds.append(kind)
             self._fields.append(fields)
@@ -73,10 +114,10 @@ class Trace:
     @property
     def events(self) -> list[Event]:
         """Every event, in order, as :class:`Event` records."""
-        return list(map(Event, self._times, self._kinds, self._fields))
+        return list(map(_event, self._times, self._kinds, self._fields))
 
     def __iter__(self) -> Iterator[Event]:
-        return map(Event, self._times, self._kinds, self._fields)
+        return map(_event, self._times, self._kinds, self._fields)
 
     def __len__(self) -> int:
         return len(self._times)
@@ -84,7 +125,7 @@ class Trace:
     def __getitem__(self, index):
         if isinstance(index, slice):
             return self.events[index]
-        return Event(self._times[index], self._kinds[index], self._fields[index])
+        return _event(self._times[index], self._kinds[index], self._fields[index])
 
     def filter(self, *kinds: str, **fields: Any) -> list[Event]:
         """The events of any of ``kinds`` (all kinds if none) whose fields equal ``fields``."""
@@ -132,6 +173,27 @@ class Trace:
     def dumps(self) -> str:
         """JSON Lines, one event a line, keys in a fixed order: equal traces give equal text."""
         return "".join(json.dumps(e.to_dict(), default=_jsonable) + "\n" for e in self)
+
+
+def _event(time: float, kind: str, fields: dict | tuple) -> Event:
+    """A stored record as an :class:`Event` (a row's fields become a dict)."""
+    if type(fields) is tuple:
+        fields = dict(zip(fields[0], fields[1:]))
+    return Event(time, kind, fields)
+
+
+def _registered(kinds: Iterable[str]) -> frozenset[str]:
+    from .errors import ConfigError
+    from .trace_kinds import KINDS
+
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    kept = frozenset(kinds)
+    unknown = sorted(kept - KINDS.keys())
+    if unknown:
+        raise ConfigError(f"trace kinds {unknown}: not registered trace kinds "
+                          f"(see docs/trace.md)")
+    return kept
 
 
 def _jsonable(value: Any) -> Any:

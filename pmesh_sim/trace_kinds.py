@@ -303,6 +303,10 @@ _ALL = [
     _k("heal", "fault", "every partition was undone (node is '')"),
     _k("link", "fault", "a link's own loss and delay were set (both directions)",
        src="one end", dst="the other end", loss="loss probability", delay="extra seconds"),
+    _k("stepdown", "fault", "a leader was asked to step down (the JetStream API; the meta "
+       "group's: group meta)",
+       stream_opt="the stream (its group, or its consumer's)", consumer_opt="the consumer",
+       preferred_opt="the node asked to lead next"),
 ]
 
 #: Every kind, by name.

@@ -6,14 +6,24 @@ import sys
 
 import pytest
 
-from pmesh_sim.bench import BENCHMARKS, format_benchmarks, run_benchmarks
+from pmesh_sim.bench import (BENCHMARKS, REAL, SCALED, format_benchmarks, plot_scaling,
+                             real_server_missing, run_benchmarks)
 
 
 @pytest.fixture(scope="module")
-def quick_bench():
-    """One ``pmesh-sim bench --quick --json`` run: its stdout and stderr."""
-    return subprocess.run([sys.executable, "-m", "pmesh_sim.cli", "bench", "--quick", "--json"],
-                          capture_output=True, text=True, timeout=120, check=True)
+def quick_run(tmp_path_factory):
+    """One ``pmesh-sim bench --quick --json --plot PNG`` run: its result and the PNG's path."""
+    png = tmp_path_factory.mktemp("bench") / "cost.png"
+    done = subprocess.run([sys.executable, "-m", "pmesh_sim.cli", "bench", "--quick", "--json",
+                           "--plot", str(png)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    return done, png
+
+
+@pytest.fixture(scope="module")
+def quick_bench(quick_run):
+    """The quick run's stdout and stderr."""
+    return quick_run[0]
 
 
 def test_bench_quick_json_prints_positive_figures(quick_bench):
@@ -41,13 +51,63 @@ def test_bench_reports_progress_on_stderr_and_keeps_stdout_json(quick_bench):
     done = quick_bench
     figures = json.loads(done.stdout)                   # stdout: the JSON and nothing else
     names = list(BENCHMARKS)
+    steps = len(names) + len(SCALED)
     lines = done.stderr.splitlines()
-    assert len(lines) == 2 * len(names)
+    assert len(lines) == 2 * steps + 2                  # + two memory lines
     for number, name in enumerate(names, 1):
         start, end = lines[2 * number - 2], lines[2 * number - 1]
-        assert start == f"[{number}/{len(names)}] {name}: running 1 time(s)..."
+        assert start == f"[{number}/{steps}] {name}: running 1 time(s)..."
         rate = f"{figures[name]['rate']:,.0f} {figures[name]['unit']}/s"
-        assert end == f"[{number}/{len(names)}] {name}: {rate}"
+        assert end == f"[{number}/{steps}] {name}: {rate}"
+    for number, name in enumerate(SCALED, len(names) + 1):
+        end = lines[2 * number - 1]
+        cost = figures["scaling"][name]["cost_10x"]
+        assert end == f"[{number}/{steps}] scaling {name}: 10x the work costs {cost:.1f}x the time"
+    assert lines[-1].startswith("memory: ")
+
+
+def test_bench_json_has_machine_real_speedup_scaling_and_memory(quick_bench):
+    figures = json.loads(quick_bench.stdout)
+    assert figures["date"].endswith("UTC") and "CPUs" in figures["machine"]
+    assert real_server_missing() is None                # installed here: the comparison runs
+    real = figures[REAL]
+    assert real["messages"] == figures["jetstream_pull"]["messages"] and real["rate"] > 0
+    for name in ("jetstream_pull", "jetstream_pull_trace_off"):
+        assert figures[name]["speedup_over_real"] == pytest.approx(
+            figures[name]["rate"] / real["rate"])
+    assert set(figures["scaling"]) == set(SCALED)
+    for row in figures["scaling"].values():
+        assert row["work"][-1] == 10 * row["work"][0]
+        assert row["cost_10x"] == pytest.approx(row["seconds"][-1] / row["seconds"][0])
+    memory = figures["memory"]
+    assert 0 < memory["bytes_per_stored_msg"] <= 250
+    assert memory["limited_retained_bytes"][0] > 0
+    assert len(memory["limited_peak_bytes"]) == 2 and "limited_peak_growth_per_msg" in memory
+
+
+def test_bench_plot_writes_a_png_of_cost_against_work(quick_run):
+    _, png = quick_run
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_scaling_draws_one_line_a_pipeline():
+    import matplotlib
+    matplotlib.use("Agg")
+    scaling = {"a": {"work": [1, 3, 10], "us_per_unit": [2.0, 2.0, 2.1], "cost_10x": 10.5},
+               "b": {"work": [1, 3, 10], "us_per_unit": [5.0, 6.0, 7.0], "cost_10x": 14.0}}
+    ax = plot_scaling({"scaling": scaling})
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[2.0, 2.0, 2.1],
+                                                                   [5.0, 6.0, 7.0]]
+    assert "10x work = 14.0x time" in ax.get_legend().get_texts()[1].get_text()
+
+
+def test_a_missing_server_is_reported_as_skipped(monkeypatch):
+    import pmesh_sim.bench as bench
+    monkeypatch.setattr(bench, "real_server_missing", lambda: "nats-server was not found")
+    figures = run_benchmarks(quick=True, only=[REAL, "jetstream_pull"])
+    assert figures[REAL] == {"skipped": "nats-server was not found"}
+    assert "speedup_over_real" not in figures["jetstream_pull"]
+    assert "skipped: nats-server was not found" in format_benchmarks(figures)
 
 
 def test_run_benchmarks_is_silent_without_a_progress_stream(capsys):

@@ -16,7 +16,7 @@ CORE = {
         {"op": "publish", "subject": "a.b.c", "data": "2"},
         {"at": 0.05, "op": "request", "subject": "svc.echo", "data": "ping"},
         {"op": "request", "subject": "svc.nobody", "data": "ping", "timeout": 0.2},
-        {"op": "partition", "groups": [["n1"]]},
+        {"op": "power_loss", "server": "n1"},
     ],
 }
 

@@ -116,3 +116,32 @@ def test_trace_off_keeps_nothing_but_the_run_is_the_same():
         sim.env.timeout(1).callbacks.append(lambda _e, c=c: c.publish("x"))
         sim.run()
     assert got["on"] == got["off"] and len(off.trace) == 0 and len(on.trace) > 0
+
+
+def test_a_narrowed_trace_is_the_full_trace_filtered_to_its_kinds():
+    from pmesh_sim.bench import jetstream_pipeline
+
+    full, _ = jetstream_pipeline(300, trace=True)
+    full.run()
+    narrowed, _ = jetstream_pipeline(300, trace={"store", "ack"})
+    narrowed.run()
+    assert narrowed.trace.kept == {"store", "ack"}
+    expected = [e for e in full.trace if e.kind in ("store", "ack")]
+    assert len(expected) == 600 and list(narrowed.trace) == expected
+    assert Simulation(trace=["ack"]).trace.kept == {"ack"}
+
+
+def test_narrowing_to_an_unregistered_kind_is_refused():
+    import pytest
+
+    from pmesh_sim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'acks'"):
+        Simulation(trace={"acks"})
+
+
+def test_an_unnarrowed_trace_keeps_the_class_methods():
+    from pmesh_sim.trace import Trace
+
+    trace = Trace(clock=lambda: 0.0)
+    assert "record" not in vars(trace) and trace.kept is None

@@ -63,6 +63,9 @@ class Consumer:
     ``rdc`` counts deliveries of redelivered messages; ``rdq`` holds stream seqs due again.
     """
 
+    TIMER_SLACK = 1024
+    """Stale ack timers (of messages acked since) allowed beyond twice the pending count."""
+
     def __init__(self, stream: Stream, name: str, config: ConsumerConfig, *, durable: bool,
                  now: float, emit: Callable[..., None] | None = None,
                  has_interest: Callable[..., bool] | None = None):
@@ -340,7 +343,10 @@ class Consumer:
             self.pending[seq] = [dseq, deadline]
             if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
                 self._nak_delayed.discard(seq)
-            heapq.heappush(self._timers, (deadline, seq))
+            timers = self._timers
+            heapq.heappush(timers, (deadline, seq))
+            if len(timers) > 2 * len(self.pending) + self.TIMER_SLACK:
+                self._compact_timers()
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
         self.emit("js_deliver", stream=self.stream.name, consumer=self.name,
@@ -551,6 +557,16 @@ class Consumer:
         heapq.heappush(self._timers, (t, seq))
         if t < self.wake[0]:
             self.wake[0] = t
+
+    def _compact_timers(self) -> None:
+        """Drop the timers of messages acked (or redelivered) since: they would be skipped
+        when due, but an ack wait of 30 s would keep every message of the last 30 s in the
+        heap. In place, and only when most entries are stale, so it costs O(1) a message."""
+        pending = self.pending
+        timers = self._timers
+        timers[:] = [e for e in timers
+                     if e[1] == 0 or ((p := pending.get(e[1])) is not None and p[1] == e[0])]
+        heapq.heapify(timers)
 
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity,

@@ -480,6 +480,11 @@ class Stream:
         n = self.subj_count[msg.subject] - 1
         if n:
             self.subj_count[msg.subject] = n
+            seqs = self._subj_seqs[msg.subject]
+            if seqs[0] == seq:      # the oldest on its subject (limits): forget it, and
+                seqs.popleft()      # any deleted ones behind it, so history is not kept
+                while seqs[0] not in self.msgs:
+                    seqs.popleft()
         else:
             del self.subj_count[msg.subject]
             del self._subj_seqs[msg.subject]

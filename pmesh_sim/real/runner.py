@@ -2,9 +2,11 @@
 
 :func:`run_real` starts a server (or an ``n1..nN`` cluster), connects nats-py clients in the
 layout described in :mod:`pmesh_sim.runners` (one ``steps`` connection, one connection per
-subscription, all preferring ``n1``), drives the shared
-:func:`~pmesh_sim.runners.scenario_program` with an asyncio adapter, and stops every process
-afterwards. The trace's clock is seconds since step 0's start; it records what the clients saw.
+subscription, each starting on its ``server:``, else on ``n1``; a step with ``server: n3`` uses a
+``steps@n3`` connection), performs fault steps as :mod:`pmesh_sim.real.faults` says, drives the
+shared :func:`~pmesh_sim.runners.scenario_program` with an asyncio adapter, and stops every
+process afterwards. The trace's clock is seconds since step 0's start; it records what the
+clients saw.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_real(Scenario.from_dict({"name": "hi", "steps": [
@@ -16,32 +18,39 @@ afterwards. The trace's clock is seconds since step 0's start; it records what t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import scenario as sc
 from ..runners import scenario_program
 from ..trace import Trace
+from . import faults
 from .process import NatsCluster, NatsServer
 
 __all__ = ["run_real", "run_real_on"]
+
+#: Seconds a flush waits for the server's answer (a paused server gives none).
+FLUSH_TIMEOUT = 2.0
 
 
 def run_real(scenario: sc.Scenario, *, servers: int | None = None,
              seed: int | None = None) -> tuple[dict, Trace]:
     """Run ``scenario`` on fresh real servers; returns ``(result document, trace)``."""
     count = servers or scenario.servers
-    group = NatsCluster(count) if count > 1 else NatsServer("n1")
+    cluster = NatsCluster(count) if count > 1 else None
+    group = cluster or NatsServer("n1")
     with group:
-        nodes = group.servers if count > 1 else {"n1": group}
-        return _run_to_completion(_run(scenario, nodes, count,
+        return _run_to_completion(_run(scenario, group, count,
                                        scenario.seed if seed is None else seed))
 
 
-def run_real_on(scenario: sc.Scenario, nodes: dict, *,
+def run_real_on(scenario: sc.Scenario, nodes: dict | NatsCluster, *,
                 seed: int | None = None) -> tuple[dict, Trace]:
-    """Run ``scenario`` on servers already running (``{"n1": server, ...}``); they stay up."""
-    return _run_to_completion(_run(scenario, nodes, len(nodes),
+    """Run ``scenario`` on servers already running (``{"n1": server, ...}``, or a
+    :class:`NatsCluster`, which partitions and heals too); they stay up."""
+    count = len(nodes.servers if isinstance(nodes, NatsCluster) else nodes)
+    return _run_to_completion(_run(scenario, nodes, count,
                                    scenario.seed if seed is None else seed))
 
 
@@ -69,11 +78,11 @@ async def _drive(gen):
             send, exc = None, err
 
 
-async def _run(scenario: sc.Scenario, nodes: dict, count: int, seed: int):
-    backend = _RealBackend(nodes)
+async def _run(scenario: sc.Scenario, group, count: int, seed: int):
+    backend = _RealBackend(group)
     backend.seed = seed          # the run's seed (workload steps draw from it)
     try:
-        await backend.open()
+        await backend.open({s.server for s in scenario.steps if s.server and s.op != "subscribe"})
         setup, steps, final = await _drive(scenario_program(scenario, backend))
     finally:
         await backend.close()
@@ -89,25 +98,54 @@ class _RealBackend:
     clients do and see. It numbers its own publishes (``msg_id``), learns ``(stream, seq) ->
     msg_id`` from pub acks (``stored``) and stamps JetStream deliveries and acks with it; a core
     delivery gets the msg_id of the last publish with the same subject and payload.
+
+    The steps connections (``steps`` on n1, ``steps@n3`` for steps with ``server: n3``) are
+    picked by :meth:`select`; the choice is a context variable, so a fetch running in the
+    background keeps the connection of the step that started it.
     """
 
-    def __init__(self, nodes: dict):
-        self.nodes = nodes
+    def __init__(self, group: NatsCluster | NatsServer | dict):
+        self.cluster = group if isinstance(group, NatsCluster) else None
+        self.nodes = (self.cluster.servers if self.cluster else
+                      dict(group) if isinstance(group, dict) else {group.name: group})
         self.loop = asyncio.get_running_loop()
         self.t0 = math.inf
         self.trace = Trace(clock=lambda: max(0.0, round(self.loop.time() - self.t0, 6)))
-        self.nc = None
-        self.js = None
+        self.steps: dict[str, tuple] = {}  # start node -> (client name, connection, jetstream)
+        self._selected = contextvars.ContextVar("steps_node", default=next(iter(self.nodes)))
+        self.lost_power: set[str] = set()  # nodes of an unsupported power_loss
+        self._system = None
         self.subs: dict[str, tuple] = {}   # name -> (connection, subscription)
-        self.pulls: dict[tuple[str, str], object] = {}
+        self.pulls: dict[tuple, object] = {}
         self.received: dict[str, list[dict]] = {}
-        self.node = next(iter(nodes))      # the node the steps connection uses
         self.conn_node: dict[str, str] = {}
         self.last_msg_id = 0
         self._msg_ids = 0
         self.stored: dict[tuple[str, int], int] = {}      # (stream, seq) -> msg_id
         self._published: dict[tuple[str, bytes], int] = {}  # (subject, data) -> last msg_id
         self._closing: set[str] = set()    # connections we are closing ourselves
+
+    @property
+    def node(self) -> str:
+        """The node the selected steps connection starts on."""
+        return self._selected.get()
+
+    @property
+    def client(self) -> str:
+        """The name of the selected steps connection."""
+        return self.steps[self.node][0]
+
+    @property
+    def nc(self):
+        return self.steps[self.node][1]
+
+    @property
+    def js(self):
+        return self.steps[self.node][2]
+
+    def select(self, server: str):
+        """Make the steps connection of node ``server`` (``""``: the default) the current one."""
+        self._selected.set(server or next(iter(self.nodes)))
 
     def _new_id(self) -> int:
         self._msg_ids += 1
@@ -146,8 +184,12 @@ class _RealBackend:
         msg_id = self._published.get((msg.subject, bytes(msg.data))) or self._new_id()
         return msg_id, {}
 
-    async def _connect(self, name: str, no_echo: bool = False):
+    async def _connect(self, name: str, no_echo: bool = False, start: str = ""):
+        """A nats-py connection that tries node ``start`` (default: the first) first."""
         import nats
+
+        first = self.nodes[start] if start else next(iter(self.nodes.values()))
+        urls = [first.url] + [n.url for n in self.nodes.values() if n is not first]
 
         async def error_cb(err):
             self._emit("client_error", name, error=f"{type(err).__name__}: {err}")
@@ -160,7 +202,7 @@ class _RealBackend:
             self.conn_node[name] = self._node_of(conn)
             self._emit("reconnected", name)
 
-        conn = await nats.connect(servers=[n.url for n in self.nodes.values()], name=name,
+        conn = await nats.connect(servers=urls, name=name,
                                   dont_randomize=True, reconnect_time_wait=0.1, no_echo=no_echo,
                                   max_reconnect_attempts=-1, connect_timeout=2,
                                   error_cb=error_cb, disconnected_cb=disconnected_cb,
@@ -169,16 +211,31 @@ class _RealBackend:
         self._emit("connect", name)
         return conn
 
-    async def open(self):
-        self.nc = await self._connect("steps")
-        self.js = self.nc.jetstream()
+    async def open(self, servers: set[str] = frozenset()):
+        """Connect ``steps`` (on n1) and a ``steps@<node>`` connection per other step node."""
+        default = next(iter(self.nodes))
+        for node in [default, *sorted(servers - {default})]:
+            name = "steps" if node == default else f"steps@{node}"
+            conn = await self._connect(name, start=node)
+            self.steps[node] = (name, conn, conn.jetstream())
+
+    async def system_connection(self):
+        """A connection in the system account (meta leader stepdown), opened on first use."""
+        if self._system is None:
+            import nats
+
+            self._system = await nats.connect(
+                servers=[n.system_url for n in self.nodes.values()], name="system",
+                dont_randomize=True, reconnect_time_wait=0.1, max_reconnect_attempts=-1,
+                connect_timeout=2)
+        return self._system
 
     async def close(self):
-        self._closing.update([*self.subs, "steps"])
-        for conn, _ in self.subs.values():
-            await _quietly(conn.close())
-        if self.nc is not None:
-            await _quietly(self.nc.close())
+        self._closing.update([*self.subs, *(name for name, _, _ in self.steps.values())])
+        conns = [conn for conn, _ in self.subs.values()]
+        conns += [conn for _, conn, _ in self.steps.values()]
+        for conn in conns + ([self._system] if self._system else []):
+            await faults.quietly(conn.close())
 
     # clock
     def start_clock(self):
@@ -200,35 +257,39 @@ class _RealBackend:
 
     # the steps connection
     def publish(self, subject, data, reply, headers, sender=None):
-        self._publish_record(sender or "steps", subject, data, reply, headers)
+        self._publish_record(sender or self.client, subject, data, reply, headers)
         conn = self.subs[sender][0] if sender else self.nc
         return conn.publish(subject, data, reply=reply or "", headers=headers)
 
     async def request(self, subject, data, timeout, headers):
-        msg_id = self.last_msg_id = self._publish_record("steps", subject, data, "", headers)
-        self._emit("request", "steps", subject=subject, msg_id=msg_id, timeout=timeout)
+        client = self.client
+        msg_id = self.last_msg_id = self._publish_record(client, subject, data, "", headers)
+        self._emit("request", client, subject=subject, msg_id=msg_id, timeout=timeout)
         start = self.loop.time()
         try:
             reply = await self.nc.request(subject, data, timeout=timeout, headers=headers)
         except Exception as exc:  # noqa: BLE001 - recorded, then handed on
             name = type(exc).__name__
             if name in ("NoRespondersError", "ServiceUnavailableError"):
-                self._emit("no_responders", "steps", subject=subject, msg_id=msg_id)
+                self._emit("no_responders", client, subject=subject, msg_id=msg_id)
             elif "Timeout" in name:
-                self._emit("timeout", "steps", op="request", subject=subject, msg_id=msg_id,
+                self._emit("timeout", client, op="request", subject=subject, msg_id=msg_id,
                            timeout=timeout)
             raise
-        self._emit("reply", "steps", subject=subject, msg_id=msg_id,
+        self._emit("reply", client, subject=subject, msg_id=msg_id,
                    rtt=round(self.loop.time() - start, 6))
         return reply
 
-    def flush(self):
-        return self.nc.flush()
+    async def flush(self):
+        """Flush the steps connection; its server may be paused or gone (then noted)."""
+        if not await faults.quietly(self.nc.flush(), FLUSH_TIMEOUT):
+            self._emit("client_error", self.client, error="flush: no answer")
 
     async def flush_all(self):
-        for conn, _ in self.subs.values():
-            await conn.flush()
-        await self.nc.flush()
+        for name, (conn, _) in self.subs.items():
+            if not await faults.quietly(conn.flush(), FLUSH_TIMEOUT):
+                self._emit("client_error", name, error="flush: no answer")
+        await self.flush()
 
     def spawn(self, program):
         """Run ``program`` (a step's generator) alongside the steps; join() gives its value."""
@@ -238,25 +299,25 @@ class _RealBackend:
         return handle
 
     async def fetch(self, stream, consumer, batch, timeout, slot=None):
-        key = (stream, consumer, slot)
+        key, client = (self.node, stream, consumer, slot), self.client
         if key not in self.pulls:
             self.pulls[key] = await self.js.pull_subscribe_bind(consumer, stream=stream)
         try:
             msgs = await self.pulls[key].fetch(batch, timeout)
         except Exception as exc:  # noqa: BLE001 - recorded, then handed on
             if "Timeout" in type(exc).__name__:
-                self._emit("timeout", "steps", op="fetch", timeout=timeout)
+                self._emit("timeout", client, op="fetch", timeout=timeout)
             raise
         for msg in msgs:
             msg_id, js = self._delivered_id(msg)
-            self._emit("deliver", "steps", subject=msg.subject, msg_id=msg_id, **js)
+            self._emit("deliver", client, subject=msg.subject, msg_id=msg_id, **js)
         return msgs
 
     def ack(self, msg, action, delay):
         meta = msg.metadata
         msg_id, _ = self._delivered_id(msg)
         extra = {"delay": delay} if action == "nak" and delay else {}
-        self._emit("ack", "steps", msg_id=msg_id, stream=meta.stream, consumer=meta.consumer,
+        self._emit("ack", self.client, msg_id=msg_id, stream=meta.stream, consumer=meta.consumer,
                    stream_seq=meta.sequence.stream, consumer_seq=meta.sequence.consumer,
                    action=action, **extra)
         if action == "nak":
@@ -266,7 +327,8 @@ class _RealBackend:
     # subscriptions, one connection each
     async def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = await self._connect(name, no_echo=spec.get("no_echo", False))
+        conn = await self._connect(name, no_echo=spec.get("no_echo", False),
+                                   start=spec.get("server", ""))
         self.received.setdefault(name, [])
 
         async def cb(msg):
@@ -290,26 +352,11 @@ class _RealBackend:
         conn, sub = self.subs.pop(name)
         self._emit("unsubscribe", name, sid=sub._id, subject=sub.subject, limit=0)
         await sub.unsubscribe()
-        await conn.flush()
+        await faults.quietly(conn.flush(), FLUSH_TIMEOUT)
         self._closing.add(name)
-        await conn.close()
+        await faults.quietly(conn.close())
         self._emit("close", name)
 
     # faults
     def fault(self, op: str, args: dict):
-        if op in ("kill", "restart"):
-            return self._process(op, args["server"])
-        return sc.outcome("unsupported")
-
-    async def _process(self, op: str, name: str):
-        node = self.nodes[name]
-        await self.loop.run_in_executor(None, node.kill if op == "kill" else node.restart)
-        self.trace.emit(op, node=name)
-        return sc.outcome("killed" if op == "kill" else "restarted")
-
-
-async def _quietly(awaitable):
-    try:
-        await asyncio.wait_for(awaitable, 2.0)
-    except Exception:  # noqa: BLE001 - closing after a kill may fail; nothing to report
-        pass
+        return faults.perform(self, op, args)

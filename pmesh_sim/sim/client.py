@@ -159,17 +159,14 @@ class Msg:
 
     def _record_ack(self, action: str, delay: float | None = None) -> None:
         """The client-side ``ack`` trace record (before the ack message's ``publish``)."""
-        r = self._record       # its deliver record has the ids (when the trace is on)
-        if r is None or "stream" not in r:
+        r = self._record       # a JetStream delivery's deliver row (when the trace is on)
+        if r is None:
             return
-        fields = {"node": r["node"], "client": r["client"], "msg_id": r["msg_id"],
-                  "stream": r["stream"], "consumer": r["consumer"],
-                  "stream_seq": r["stream_seq"], "consumer_seq": r["consumer_seq"],
-                  "action": action}
-        if delay:
-            fields["delay"] = delay
+        _, node, name, _, _, msg_id, stream, consumer, sseq, dseq = r[:10]
+        row = (_ACK_DELAY_KEYS if delay else _ACK_KEYS, node, name, msg_id, stream, consumer,
+               sseq, dseq, action)
         client = self._client
-        client._trace.record(client.env.now, "ack", fields)
+        client._trace.record(client.env.now, "ack", (*row, delay) if delay else row)
 
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
@@ -399,12 +396,14 @@ class Client:
         sim = self.sim
         msg_id = sim._next_msg_id()
         trace = self._trace
-        if trace.enabled:
-            record = {"node": server.name, "client": self.name, "subject": subject,
-                      "reply": reply, "msg_id": msg_id, "size": size}
+        if trace.enabled:       # a row: a third of a dict's memory (Trace.record)
             if headers is not None and "Nats-Msg-Id" in headers:
-                record["nats_msg_id"] = headers["Nats-Msg-Id"]
-            trace.record(self.env.now, "publish", record)
+                trace.record(self.env.now, "publish", (
+                    _PUBLISH_ID_KEYS, server.name, self.name, subject, reply, msg_id, size,
+                    headers["Nats-Msg-Id"]))
+            else:
+                trace.record(self.env.now, "publish", (
+                    _PUBLISH_KEYS, server.name, self.name, subject, reply, msg_id, size))
         if reconnecting is not None:           # nats-py buffers while reconnecting
             reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
             reconnecting.size += buffered
@@ -457,14 +456,15 @@ class Client:
         sub._received += 1
         if sub._max_msgs and sub._received >= sub._max_msgs:
             sub._stop()
-        if trace.enabled:
-            record = {"node": self.server.name, "client": self.name, "sid": sub.sid,
-                      "subject": subject, "msg_id": msg_id}
-            if reply and reply.startswith("$JS.ACK."):
-                _add_js_fields(record, reply)
-        else:
+        js = None
+        if not trace.enabled:
             record = None
-        msg = Msg(self, subject, reply, data, headers, sub, record)
+        elif reply and reply.startswith("$JS.ACK."):     # its ack record reads the row
+            record = js = _js_deliver_row(self.server.name, self.name, sub.sid, subject,
+                                          msg_id, reply)
+        else:                                            # a row (Trace.record)
+            record = (_DELIVER_KEYS, self.server.name, self.name, sub.sid, subject, msg_id)
+        msg = Msg(self, subject, reply, data, headers, sub, js)
         cb = sub._plain_cb
         if cb is not None:
             trace.record(self.env.now, "deliver", record)
@@ -633,34 +633,47 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
             now = client.env.now
             on = trace.enabled
         if on:
-            record = {"node": client.server.name, "client": client.name, "sid": sub.sid,
-                      "subject": subject, "msg_id": msg_id}
-            if reply and reply.startswith("$JS.ACK."):
-                _add_js_fields(record, reply)
-            trace.record(now, "deliver", record)
-            cb(Msg(client, subject, reply, data, headers, sub, record))
+            if reply and reply.startswith("$JS.ACK."):   # its ack record reads the row
+                record = _js_deliver_row(client.server.name, client.name, sub.sid, subject,
+                                         msg_id, reply)
+                trace.record(now, "deliver", record)
+                cb(Msg(client, subject, reply, data, headers, sub, record))
+            else:                                        # a row (Trace.record)
+                trace.record(now, "deliver", (_DELIVER_KEYS, client.server.name, client.name,
+                                              sub.sid, subject, msg_id))
+                cb(Msg(client, subject, reply, data, headers, sub))
         else:
             cb(Msg(client, subject, reply, data, headers, sub))
 
 
 
 
-def _add_js_fields(record: dict, reply: str) -> None:
-    """A JetStream delivery's metadata (from its ack subject) into its ``deliver`` record.
+_PUBLISH_KEYS = ("node", "client", "subject", "reply", "msg_id", "size")
+_DELIVER_KEYS = ("node", "client", "sid", "subject", "msg_id")
+_JS_DELIVER_KEYS = _DELIVER_KEYS + ("stream", "consumer", "stream_seq", "consumer_seq",
+                                    "num_delivered", "num_pending")
+_PUBLISH_ID_KEYS = _PUBLISH_KEYS + ("nats_msg_id",)
+_ACK_KEYS = ("node", "client", "msg_id", "stream", "consumer", "stream_seq", "consumer_seq",
+             "action")
+_ACK_DELAY_KEYS = _ACK_KEYS + ("delay",)
 
-    >>> r = {}; _add_js_fields(r, "$JS.ACK.S.C.2.7.9.0.3"); r
-    {'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
+
+def _js_deliver_row(node: str, client: str, sid: int, subject: str, msg_id: int,
+                    reply: str) -> tuple:
+    """A JetStream delivery's ``deliver`` row, its metadata read from its ack subject.
+
+    >>> from pmesh_sim.trace import Trace
+    >>> t = Trace(clock=lambda: 0.0)
+    >>> t.record(0.0, "deliver", _js_deliver_row("n1", "w", 1, "a", 5, "$JS.ACK.S.C.2.7.9.0.3"))
+    >>> t[0].fields
+    {'node': 'n1', 'client': 'w', 'sid': 1, 'subject': 'a', 'msg_id': 5, 'stream': 'S', 'consumer': 'C', 'stream_seq': 7, 'consumer_seq': 9, 'num_delivered': 2, 'num_pending': 3}
     """
     t = reply.split(".")
     if len(t) != 9:            # the long form (domain, account hash)
         stream, consumer, dc, sseq, dseq, pending = parse_ack_subject(reply, t)
         t = ["", "", stream, consumer, dc, sseq, dseq, "", pending]
-    record["stream"] = t[2]
-    record["consumer"] = t[3]
-    record["stream_seq"] = int(t[5])
-    record["consumer_seq"] = int(t[6])
-    record["num_delivered"] = int(t[4])
-    record["num_pending"] = int(t[8])
+    return (_JS_DELIVER_KEYS, node, client, sid, subject, msg_id, t[2], t[3], int(t[5]),
+            int(t[6]), int(t[4]), int(t[8]))
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")   # nats-py's _HEADER_KEY_RE

@@ -292,10 +292,10 @@ class JetStreamContext:
             if ack is not None:
                 nc = self._nc
                 trace = nc._trace
-                if trace.enabled:
-                    trace.record(nc.env.now, "pub_ack", {
-                        "node": nc.server.name, "client": nc.name, "msg_id": msg_id,
-                        "stream": ack.stream, "stream_seq": ack.seq, "duplicate": False})
+                if trace.enabled:       # a row, as Trace.record allows
+                    trace.record(nc.env.now, "pub_ack", (
+                        _PUB_ACK_KEYS, nc.server.name, nc.name, msg_id, ack.stream, ack.seq,
+                        False))
                 event.succeed(ack)
             else:
                 resp = json.loads(msg.data)
@@ -532,6 +532,9 @@ class _Nuid:
 _PAIRS = [a + b for a in _Nuid._DIGITS for b in _Nuid._DIGITS]    # 2 base-62 digits
 _HEX4 = [f"{i:04x}" for i in range(65536)]
 _P2, _P3, _P4 = 3844 ** 2, 3844 ** 3, 3844 ** 4
+
+
+_PUB_ACK_KEYS = ("node", "client", "msg_id", "stream", "stream_seq", "duplicate")
 
 
 def _plain_pub_ack(data: bytes) -> PubAck | None:

@@ -28,9 +28,15 @@ class JetStreamHost:
         trace = server.sim.trace
         name = server.name
 
+        rows: dict[tuple, tuple] = {}      # field names -> ("node", *names), shared by rows
+
         def emit(kind, **fields):
             if trace.enabled:
-                trace.record(env.now, kind, {"node": name, **fields})
+                names = tuple(fields)
+                keys = rows.get(names)
+                if keys is None:
+                    keys = rows[names] = ("node", *names)
+                trace.record(env.now, kind, (keys, name, *fields.values()))
 
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
                             epoch_ns=server.sim.epoch_ns)

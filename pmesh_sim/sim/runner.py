@@ -6,11 +6,13 @@ and the scenario's ``network`` (``latency``, ``loss``). A scenario that uses Jet
 once every node knows the meta leader; other sizes keep JetStream on ``n1``, told the cluster
 size N as its ``peers`` for the placement rules (faults touching ``n1`` are ``unsupported``).
 It connects sim clients in the same layout and with the same nats-py options as the real
-backend (one ``steps`` connection, one per subscription, all on ``n1``, every node in the
-pool, ``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
+backend (one ``steps`` connection, one per subscription, each on its ``server:`` or ``n1``, a
+``steps@n3`` connection for steps with ``server: n3``, every node in the pool,
+``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
 :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
-simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` answers ``unsupported``. Same
-seed, same document and trace.
+simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` and ``stepdown`` answer
+``unsupported``. In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
+is refused before the run. Same seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -22,7 +24,8 @@ seed, same document and trace.
 from __future__ import annotations
 
 from .. import scenario as sc
-from ..errors import ConfigError, NotSimulatedError, SimulationStuckError, TimeoutError
+from ..errors import (ConfigError, NotSimulatedError, ScenarioError, SimulationStuckError,
+                      TimeoutError)
 from ..runners import scenario_program, unsupported
 from . import routes
 from ..trace import Trace
@@ -39,24 +42,27 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
     js = uses_jetstream(scenario)
+    placed = {s.server for s in scenario.steps if s.server and s.op != "subscribe"}
     if js and count in (3, 5):
         # replicated JetStream on every node (sim/js_cluster.py); like the real backend,
         # the scenario starts once every node knows the meta leader
         sim.add_cluster(count, jetstream=True)
         _wait_for_meta_leader(sim)
-        backend = _SimBackend(sim, jetstream=False)
+        backend = _SimBackend(sim, False, placed)
     else:
         names = [f"n{i}" for i in range(1, count + 1)]
         nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
-        # without JetStream steps, JetStream sits on n1 and applies the cluster's
-        # placement rules (num_replicas up to the cluster size)
+        # JetStream sits on n1 and applies the cluster's placement rules (num_replicas up
+        # to the cluster size)
         nodes[0].jetstream.js.peers = count
         for node in nodes:
             node.cluster = list(names)
         for i, a in enumerate(nodes):
             for b in nodes[i + 1:]:
                 routes.route_up(a, b)
-        backend = _SimBackend(sim, js)
+        if js:
+            _refuse_placed_connections(scenario)
+        backend = _SimBackend(sim, js, placed)
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
@@ -78,7 +84,8 @@ def _wait_for_meta_leader(sim: Simulation, limit: float = 60.0) -> None:
 class _SimBackend:
     """The adapter :func:`scenario_program` drives: sim client calls, returned as SimPy events."""
 
-    def __init__(self, sim: Simulation, jetstream: bool = True):
+    def __init__(self, sim: Simulation, jetstream: bool = True,
+                 step_servers: set[str] = frozenset()):
         self.sim = sim
         self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
         self.seed = sim.seed       # the run's seed (workload steps draw from it)
@@ -88,16 +95,25 @@ class _SimBackend:
         self.last_msg_id = 0       # the trace's msg_id of the last request
         self.stored: dict = {}     # (stream, seq) -> msg_id (the simulation's trace has them)
         self.nc = self._connect("steps")
+        self.steps = {"n1": self.nc}   # start node -> steps connection (select picks one)
+        for server in sorted(step_servers - {"n1"}):
+            self.steps[server] = self._connect(f"steps@{server}", start=server)
         self._js = None
         self.subs: dict[str, tuple] = {}
         self.pulls: dict[tuple[str, str], object] = {}
         self.received: dict[str, list[dict]] = {}
 
-    def _connect(self, name: str, no_echo: bool = False):
-        """A connection on n1 with the real backend's nats-py options."""
-        return self.sim.connect("n1", name=name, no_echo=no_echo, servers=list(self.sim.servers),
+    def _connect(self, name: str, no_echo: bool = False, start: str = "n1"):
+        """A connection on node ``start`` with the real backend's nats-py options."""
+        pool = [start] + [n for n in self.sim.servers if n != start]
+        return self.sim.connect(start, name=name, no_echo=no_echo, servers=pool,
                                 dont_randomize=True, reconnect_time_wait=0.1,
                                 max_reconnect_attempts=-1)
+
+    def select(self, server: str):
+        """Make the steps connection of node ``server`` (``""``: n1) the current one."""
+        self.node = server or "n1"
+        self.nc = self.steps[self.node]
 
     # clock
     def start_clock(self):
@@ -166,7 +182,8 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
-        conn = self._connect(name, no_echo=spec.get("no_echo", False))
+        conn = self._connect(name, no_echo=spec.get("no_echo", False),
+                             start=spec.get("server") or "n1")
         self.received.setdefault(name, [])
 
         def cb(msg):
@@ -202,6 +219,9 @@ class _SimBackend:
                 sim.partition(args["groups"])
             elif op == "heal":
                 sim.heal()
+            elif op == "link":
+                sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
+                return sc.outcome("link_set")
             else:
                 return unsupported(f"fault {op!r} in the simulation")
         except NotSimulatedError as exc:
@@ -211,13 +231,24 @@ class _SimBackend:
         return sc.outcome(_DONE.get(op) or {"partition": "partitioned", "heal": "healed"}[op])
 
 
+def _refuse_placed_connections(scenario: sc.Scenario) -> None:
+    """In a JetStream scenario on a cluster of other than 3 or 5 nodes (JetStream on n1), a
+    connection on a node other than n1 is not simulated: refused, never ignored."""
+    for where, server in scenario.placed_connections():
+        if server != "n1":
+            raise ScenarioError(f"{scenario.source}: {where}: key 'server': {server!r} is not "
+                                "simulated in a scenario that uses JetStream on "
+                                f"{scenario.servers} nodes (JetStream lives on n1; replicated "
+                                "JetStream needs servers: 3 or 5); run it with --backend real")
+
+
 #: fault op -> its outcome (the real backend answers the same words)
 _DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed"}
 
 #: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
 #: $JS subject has its faults performed on every node).
 CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
-                      "partition", "heal", "power_loss"})
+                      "partition", "heal", "link", "power_loss"})
 
 
 def uses_jetstream(scenario: sc.Scenario) -> bool:

@@ -27,7 +27,7 @@ import gc
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
@@ -78,8 +78,9 @@ class Simulation:
         (e.g. ``lambda rng: rng.expovariate(1000)``). Links stay FIFO either way.
     loss : float
         Probability that a message is lost on a hop (traced as ``lost``).
-    trace : bool
-        Record the trace (``False`` keeps nothing, for long benchmark runs).
+    trace : bool or collection of kind names
+        Record the trace (``False`` keeps nothing, for long benchmark runs); kind names
+        (e.g. ``{"publish", "ack"}``) keep only records of those kinds (``Trace(kinds=...)``).
     epoch : str, datetime or int
         The date virtual time 0 stands for: an RFC 3339 date, an aware ``datetime``, or
         nanoseconds since 1970 (default :data:`DEFAULT_EPOCH`). Message timestamps,
@@ -87,14 +88,17 @@ class Simulation:
     """
 
     def __init__(self, seed: int = 0, latency: float | Callable = 0.0005, loss: float = 0.0,
-                 trace: bool = True, epoch=DEFAULT_EPOCH):
+                 trace: bool | Iterable[str] = True, epoch=DEFAULT_EPOCH):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"seed={seed!r}: give an int")
         self.seed = seed
         self.epoch_ns = _epoch_ns(epoch)
         self.env = simpy.Environment(initial_time=0.0)
         self.rng = random.Random(seed)
-        self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace))
+        if isinstance(trace, (bool, type(None))):
+            self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace))
+        else:
+            self.trace = Trace(clock=lambda: self.env.now, kinds=trace)
         self.network = Network(self.env, self.rng, latency=latency, loss=loss, trace=self.trace)
         self.servers: dict[str, Server] = {}
         self.clients: dict[str, Client] = {}
