@@ -625,3 +625,43 @@ def test_power_loss_is_refused_where_nothing_models_it_and_bad_sync_intervals_to
         sim.power_loss("n2")
     with pytest.raises(ConfigError, match="sync_interval=-1"):
         Simulation().add_cluster(3, jetstream=True, sync_interval=-1)
+
+
+def _scenario(steps, **top):
+    from pmesh_sim.scenario import Scenario
+    return Scenario.from_dict({"name": "t", "servers": 3, "streams": [
+        {"name": "S", "subjects": ["s.>"], "num_replicas": 3}], "steps": steps, **top})
+
+
+def test_stepdown_op_with_preferred_puts_the_leader_where_asked():
+    from pmesh_sim.sim.runner import run_sim
+    doc, trace = run_sim(_scenario([
+        {"op": "stepdown", "stream": "S", "preferred": "n3"},
+        {"op": "stepdown", "stream": "S", "preferred": "n3"},      # it leads already
+        {"op": "stepdown", "stream": "S"},
+        {"at": 1.0, "op": "js_publish", "subject": "s.1", "data": "x"},   # a new leader
+        {"op": "stepdown", "meta": True}]))
+    results = [s["result"] for s in doc["steps"]]
+    assert results[:2] == [{"leader": "n3"}, {"leader": "n3"}]
+    assert results[2] == {"outcome": "stepped_down"} and results[3]["seq"] == 1
+    assert results[4]["outcome"] == "unsupported"                  # meta: not yet
+    assert [e.fields.get("preferred") for e in trace if e.kind == "stepdown"] == [
+        "n3", "n3", None]
+    assert not trace.check()
+
+
+def test_placement_tags_choose_the_node_and_unknown_tags_get_10005():
+    from pmesh_sim.sim.runner import run_sim
+    doc, _ = run_sim(_scenario([], streams=[
+        {"name": "U", "subjects": ["u.>"], "placement": {"tags": ["node:n9"]}}]))
+    assert doc["setup"][0]["result"]["error"]["err_code"] == 10005
+    sim = cluster(seed=21)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        for name in ("A", "B"):
+            r = yield create(c, name=name, replicas=1, placement={"tags": ["node:n2"]})
+            out[name] = json.loads(r.data)["cluster"]
+    out = run(sim, prog, 20)
+    assert out["A"] == out["B"] == {"name": "pmesh", "leader": "n2"}

@@ -520,7 +520,8 @@ def _flat(result: dict) -> dict:
 
 
 def _agrees_with_the_simulation(path: Path, real: dict) -> bool:
-    """Core-only cluster scenarios run on the simulation too (its nodes are routed)."""
+    """Cluster scenarios the simulation performs too: core-only ones (its nodes are routed)
+    and replicated-stream ones without consumers (sim/js_cluster.py)."""
     from pmesh_sim.checks import compare_results
 
     sim, _ = run_sim(load_scenario(path))
@@ -552,6 +553,7 @@ def test_scenario_r3_partitioned_leader(capsys):
                            _ack(2), {"outcome": "healed"}, _ack(3)]
     assert _flat(results[7]) == _state(3)                  # read on n3: the lost one is gone
     assert _flat(doc["final"]["streams"]["ORDERS"]) == _state(3)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r3-partitioned-leader.yaml", doc)
 
 
 def test_scenario_placement_r1_node_down(capsys):
@@ -560,6 +562,7 @@ def test_scenario_placement_r1_node_down(capsys):
     assert results[:5] == [_ack(1), {"outcome": "killed"}, {"outcome": "no_responders"},
                            {"outcome": "restarted"}, _ack(2)]
     assert _flat(results[5]) == _state(2)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "placement-r1-node-down.yaml", doc)
 
 
 def test_scenario_r3_leader_killed(capsys):
@@ -568,6 +571,7 @@ def test_scenario_r3_leader_killed(capsys):
     assert results[:7] == [{"leader": "n1"}, _ack(1), _ack(2), {"outcome": "killed"}, _ack(3),
                            {"outcome": "restarted"}, {"leader": "n1"}]
     assert _flat(results[7]) == _state(3)                  # n1 leads again: it caught up
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r3-leader-killed.yaml", doc)
 
 
 def test_scenario_r3_consumer_failover_keeps_pending_acks(capsys):
@@ -596,6 +600,7 @@ def test_scenario_r5_quorum_five_nodes(capsys):
     # the publish that timed out without a quorum was stored once n3 was back
     assert _flat(doc["final"]["streams"]["ORDERS"]) == _state(4)
     assert doc["servers"] == 5
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r5-quorum-five-nodes.yaml", doc)
 
 
 def test_every_cluster_scenario_has_a_test_here():

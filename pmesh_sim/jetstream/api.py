@@ -144,6 +144,8 @@ class JetStream:
         #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
         #: clustered host; None on a single server, which answers without it)
         self.cluster_info: Callable[[str, float], dict] | None = None
+        #: a clustered host places streams itself (placement tags); else they are refused
+        self.host_places = False
         self.streams: dict[str, Stream] = {}
         self.interest_version = 0
         self._interest: set[str] = set(API_SUBJECTS)
@@ -350,8 +352,8 @@ class JetStream:
         takes any ``placement`` and places the stream on itself, as nats-server does; placing
         by cluster name or tags in a cluster is not simulated.
         """
-        if self.peers > 1 and cfg.placement and (cfg.placement.get("cluster")
-                                                 or cfg.placement.get("tags")):
+        if self.peers > 1 and cfg.placement and not self.host_places and (
+                cfg.placement.get("cluster") or cfg.placement.get("tags")):
             raise NotSimulatedError("stream config field 'placement' in a cluster")
         if self.peers > 1 and cfg.num_replicas > self.peers:
             raise JetStreamError.from_err_code(10005, err="no suitable peers for placement")

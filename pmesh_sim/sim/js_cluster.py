@@ -128,6 +128,7 @@ class ClusterJetStreamHost(JetStreamHost):
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
                             peers=len(self.members), epoch_ns=server.sim.epoch_ns)
         self.js.cluster_info = self._cluster_info
+        self.js.host_places = True
         self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
         self.led: set[str] = set()                  # streams this node leads (ready)
         self.leader_since: dict[str, float] = {}
@@ -248,9 +249,15 @@ class ClusterJetStreamHost(JetStreamHost):
             try:
                 body = json.loads(data) if data and data.strip() else {}
                 replicas = int(body.get("num_replicas") or 1) if isinstance(body, dict) else 1
-            except (ValueError, TypeError):
-                replicas = 1           # the apply answers the server's error
-            assign = self._place(name, replicas, reply, tokens)
+                placement = body.get("placement") or {} if isinstance(body, dict) else {}
+            except (ValueError, TypeError, AttributeError):
+                replicas, placement = 1, {}      # the apply answers the server's error
+            if not isinstance(placement, dict) or placement.get("cluster") not in (
+                    None, "", CLUSTER_NAME):
+                feature = "stream placement by a cluster name other than this cluster's"
+                self.js.emit("not_simulated", feature=feature)
+                return [not_simulated_reply(reply, feature)] if reply else []
+            assign = self._place(name, replicas, reply, tokens, placement.get("tags") or [])
             if isinstance(assign, list):
                 return assign
         elif tokens[1] == "UPDATE" and name in self.js.streams:
@@ -285,14 +292,17 @@ class ClusterJetStreamHost(JetStreamHost):
             and not (seen.get(p, self.started) <= sweep
                      and sweep - seen.get(p, self.started) >= t.orphan_server_timeout)]
 
-    def _place(self, name, replicas, reply, tokens):
-        """Peers for a new stream, as ``selectPeerGroup``: 10005 when fewer than a quorum of
-        them would be online; online nodes first (an offline one only to fill up), the least
-        loaded first (HA assets for R>1, streams for R1), ties in random order."""
+    def _place(self, name, replicas, reply, tokens, tags=()):
+        """Peers for a new stream, as ``selectPeerGroup``: among the nodes carrying every tag
+        in ``tags`` (each node has ``node:<name>``), 10005 when fewer than ``replicas`` or
+        when fewer than a quorum of them would be online; online nodes first (an offline one
+        only to fill up), the least loaded first (HA assets for R>1, streams for R1), ties in
+        random order."""
         if replicas > len(self.members) or replicas < 1:
             return None                # the config check answers (10074 and kin)
-        online = set(self.online(self.env.now))
-        if len(online) < replicas // 2 + 1:
+        members = [p for p in self.members if set(tags) <= {f"node:{p}"}]
+        online = set(self.online(self.env.now)) & set(members)
+        if len(members) < replicas or len(online) < replicas // 2 + 1:
             err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
             return _reply(reply, error_response(tokens, err))
         rng = self.server.sim.rng
@@ -301,7 +311,7 @@ class ClusterJetStreamHost(JetStreamHost):
             if replicas == 1 or len(a["peers"]) > 1:
                 for p in a["peers"]:
                     load[p] += 1
-        peers = list(self.members)
+        peers = list(members)
         rng.shuffle(peers)
         peers.sort(key=lambda p: (p not in online, load[p]))
         peers = peers[:replicas]
@@ -364,23 +374,37 @@ class ClusterJetStreamHost(JetStreamHost):
 
     def _stepdown(self, stream: str, reply: str, data: bytes):
         """``$JS.API.STREAM.LEADER.STEPDOWN.<stream>`` on its leader: hand leadership to a
-        healthy follower (``node.StepDown``); an R1 stream answers success and stays."""
+        healthy follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``;
+        10005 when that node leads already or is no peer); an R1 stream answers success."""
         ok = {"type": "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
               "success": True}
-        group = self.assignments[stream]["group"]
-        if len(self.assignments[stream]["peers"]) == 1:
+        tokens = ["STREAM", "LEADER", "STEPDOWN", stream]
+        assign, st = self.assignments[stream], self.js.streams[stream]
+        if len(assign["peers"]) == 1:
             return _reply(reply, ok)
-        st = self.js.streams[stream]
-        if data and data.strip() not in (b"", b"{}"):
-            feature = "stream leader stepdown with a placement"
+        try:
+            placement = self.js._body(data).get("placement") or {}
+        except JetStreamError as err:
+            return _reply(reply, error_response(tokens, err))
+        except NotSimulatedError as err:
+            return self.js._not_simulated(reply, err.feature)
+        preferred = placement.get("preferred") if isinstance(placement, dict) else None
+        feature = None
+        if not isinstance(placement, dict) or set(placement) - {"preferred"}:
+            feature = "stream leader stepdown with a placement other than preferred"
         elif st.consumers or st.config.retention != RetentionPolicy.LIMITS:
             feature = "stream leader stepdown of a stream with consumers or interest/workqueue " \
                       "retention (replicated consumers)"
-        else:
-            self.raft.step_down(group)
-            return _reply(reply, ok)
-        self.js.emit("not_simulated", feature=feature)
-        return [not_simulated_reply(reply, feature)] if reply else []
+        elif preferred is not None and (preferred == self.server.name
+                                        or preferred not in assign["peers"]):
+            why = "is already leader" if preferred == self.server.name else "not known"
+            err = JetStreamError.from_err_code(10005, err=f'preferred server "{preferred}" {why}')
+            return _reply(reply, error_response(tokens, err))
+        if feature is not None:
+            self.js.emit("not_simulated", feature=feature)
+            return [not_simulated_reply(reply, feature)] if reply else []
+        self.raft.step_down(assign["group"], preferred)
+        return _reply(reply, ok)
 
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)

@@ -23,10 +23,13 @@ is refused before the run. Same seed, same document and trace.
 
 from __future__ import annotations
 
+import json
+
 from .. import scenario as sc
 from ..errors import (ConfigError, NotSimulatedError, ScenarioError, SimulationStuckError,
                       TimeoutError)
-from ..runners import scenario_program, unsupported
+from ..real.faults import LEADER_WAIT, _already
+from ..runners import API_TIMEOUT, classify_error, scenario_program, unsupported
 from . import routes
 from ..trace import Trace
 from .simulation import Simulation
@@ -88,6 +91,7 @@ class _SimBackend:
                  step_servers: set[str] = frozenset()):
         self.sim = sim
         self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
+        self.replicated = any(s.raft is not None for s in sim.servers.values())
         self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
@@ -109,6 +113,44 @@ class _SimBackend:
         return self.sim.connect(start, name=name, no_echo=no_echo, servers=pool,
                                 dont_randomize=True, reconnect_time_wait=0.1,
                                 max_reconnect_attempts=-1)
+
+    def _stepdown(self, stream: str, preferred: str | None):
+        """A stream leader stepdown through the JetStream API, as the real backend asks it:
+        with ``preferred``, again until that node leads (at most LEADER_WAIT seconds);
+        ``{"leader": node}`` then, else ``stepped_down`` or the server's error."""
+        subject = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}"
+        body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
+        deadline = self.sim.now + LEADER_WAIT
+        while True:
+            result = yield from self._ask(subject, body)
+            self.trace.emit("stepdown", node=self.node, stream=stream,
+                            **({"preferred": preferred} if preferred else {}))
+            if not preferred or not (result.get("outcome") == "stepped_down"
+                                     or _already(result)):
+                return result
+            wait_until = min(deadline, self.sim.now + 2)
+            while True:        # a peer not current yet may be passed over: ask again
+                leader = yield from self._leader(stream)
+                if leader == preferred or self.sim.now > wait_until:
+                    break
+                yield self.sim.env.timeout(0.1)
+            if leader == preferred or self.sim.now > deadline:
+                return {"leader": leader or ""}
+
+    def _ask(self, subject: str, body: bytes):
+        try:
+            msg = yield self.nc.request(subject, body, timeout=API_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
+            return classify_error(exc)
+        resp = json.loads(msg.data or b"{}")
+        return sc.error_result(resp["error"]) if "error" in resp else sc.outcome("stepped_down")
+
+    def _leader(self, stream: str):
+        try:
+            msg = yield self.nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=0.5)
+        except Exception:  # noqa: BLE001 - no answer: no leader known
+            return None
+        return (json.loads(msg.data or b"{}").get("cluster") or {}).get("leader")
 
     def select(self, server: str):
         """Make the steps connection of node ``server`` (``""``: n1) the current one."""
@@ -222,6 +264,8 @@ class _SimBackend:
             elif op == "link":
                 sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
                 return sc.outcome("link_set")
+            elif op == "stepdown" and self.replicated and set(args) <= {"stream", "preferred"}:
+                return sim.process(self._stepdown(args["stream"], args.get("preferred")))
             else:
                 return unsupported(f"fault {op!r} in the simulation")
         except NotSimulatedError as exc:
