@@ -270,6 +270,9 @@ _ALL = [
     _k("raft_recover", "cluster", "a restarted peer recovered its log",
        group_r="the RAFT group", term_r="the term", log_index="its last index",
        commit="the commit index it knows"),
+    _k("raft_lost", "cluster", "a power loss took the entries a peer had not synced to disk",
+       group_r="the RAFT group", term_r="the term it had synced", log_index="the last index "
+       "it had synced (what it finds again)", lost="entries lost"),
     # sim/routes.py and sim/network.py (simulation only)
     _k("route_up", "cluster", "a route to a peer node opened (interest is exchanged next)",
        peer="the other node"),
@@ -287,6 +290,8 @@ _ALL = [
        reason="cut, down or loss"),
     # ------------------------------------------------------------------- fault
     _k("kill", "fault", "a server process was killed"),
+    _k("power_loss", "fault", "a server lost power: killed, and what its file store had not "
+       "synced is gone (raft_lost)"),
     _k("restart", "fault", "a server process was restarted"),
     _k("pause", "fault", "a server process was paused (it processes nothing; messages to it "
        "wait)"),

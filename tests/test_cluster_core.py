@@ -197,20 +197,28 @@ def test_bad_fault_input_names_the_node():
         s.restart("n1")
 
 
-def test_killing_a_node_that_holds_streams_is_refused_not_ignored():
+def test_jetstream_on_every_node_a_killed_r1_stream_comes_back_with_its_node():
     s = Simulation()
-    s.add_cluster(3, jetstream=True)
-    js = s.connect("n2", name="c").jetstream()
+    s.add_cluster(3, jetstream=True)                # replicated JetStream (sim/js_cluster.py)
+    js = s.connect("n2", name="c", servers=["n1", "n2", "n3"]).jetstream()
     out = []
 
     def go():
+        yield s.env.timeout(10)                     # the meta group elects its leader first
         info = yield js.add_stream(name="S", subjects=["s.>"])
         out.append(info.config.name)
+        yield js.publish("s.1", b"x")
     s.process(go())
-    s.run(until=1)
-    assert out == ["S"]                           # the API on n1, asked from n2 over a route
-    with pytest.raises(NotSimulatedError, match="n1, which hosts JetStream streams"):
-        s.kill("n1")
+    s.run(until=11)
+    assert out == ["S"]
+    home = s.stream_leader("S")
+    s.kill(home)                                    # its log is kept, as SIGKILL keeps files
+    s.run(until=12)
+    assert s.stream_leader("S") is None
+    s.restart(home)
+    s.run(until=13)
+    assert s.stream_leader("S") == home
+    assert [m.seq for m in s.servers[home].jetstream.js.streams["S"].msgs.values()] == [1]
 
 
 # -- the same faults as scenario steps (sim/runner.py) ------------------------------------
@@ -242,11 +250,22 @@ def test_scenario_kill_pause_partition_steps_run_on_the_simulated_nodes():
     assert not trace.check()
 
 
-def test_scenario_kill_of_the_jetstream_node_is_unsupported_when_the_scenario_uses_jetstream():
-    doc, _ = run_sim(scenario([{"op": "kill", "server": "n1"}, {"op": "kill", "server": "n2"}],
-                              streams=[{"name": "S", "subjects": ["s.>"]}]))
-    assert [s["result"]["outcome"] for s in doc["steps"]] == ["unsupported", "killed"]
-    assert "n1, which hosts JetStream" in doc["steps"][0]["result"]["not_simulated"]
+def test_scenario_kills_nodes_of_a_replicated_jetstream_cluster():
+    doc, trace = run_sim(scenario([{"op": "kill", "server": "n1"}, {"op": "kill", "server": "n2"}],
+                                  streams=[{"name": "S", "subjects": ["s.>"]}]))
+    assert [s["result"]["outcome"] for s in doc["steps"]] == ["killed", "killed"]
+    assert not trace.check()
+
+
+def test_scenario_kill_of_a_replicated_consumers_leader_is_unsupported():
+    doc, _ = run_sim(scenario(
+        [{"op": "kill", "server": n} for n in ("n1", "n2", "n3")],
+        streams=[{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
+        consumers=[{"stream": "S", "durable_name": "D", "ack_policy": "explicit"}]))
+    outcomes = [s["result"]["outcome"] for s in doc["steps"]]
+    assert sorted(outcomes) == ["killed", "killed", "unsupported"]
+    refused = doc["steps"][outcomes.index("unsupported")]["result"]["not_simulated"]
+    assert "leads replicated stream S with consumers" in refused
 
 
 @pytest.mark.parametrize("steps, message", [

@@ -520,7 +520,8 @@ def _flat(result: dict) -> dict:
 
 
 def _agrees_with_the_simulation(path: Path, real: dict) -> bool:
-    """Core-only cluster scenarios run on the simulation too (its nodes are routed)."""
+    """Cluster scenarios the simulation performs too: core-only ones (its nodes are routed)
+    and replicated-stream ones without consumers (sim/js_cluster.py)."""
     from pmesh_sim.checks import compare_results
 
     sim, _ = run_sim(load_scenario(path))
@@ -552,6 +553,7 @@ def test_scenario_r3_partitioned_leader(capsys):
                            _ack(2), {"outcome": "healed"}, _ack(3)]
     assert _flat(results[7]) == _state(3)                  # read on n3: the lost one is gone
     assert _flat(doc["final"]["streams"]["ORDERS"]) == _state(3)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r3-partitioned-leader.yaml", doc)
 
 
 def test_scenario_placement_r1_node_down(capsys):
@@ -560,6 +562,7 @@ def test_scenario_placement_r1_node_down(capsys):
     assert results[:5] == [_ack(1), {"outcome": "killed"}, {"outcome": "no_responders"},
                            {"outcome": "restarted"}, _ack(2)]
     assert _flat(results[5]) == _state(2)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "placement-r1-node-down.yaml", doc)
 
 
 def test_scenario_r3_leader_killed(capsys):
@@ -568,6 +571,7 @@ def test_scenario_r3_leader_killed(capsys):
     assert results[:7] == [{"leader": "n1"}, _ack(1), _ack(2), {"outcome": "killed"}, _ack(3),
                            {"outcome": "restarted"}, {"leader": "n1"}]
     assert _flat(results[7]) == _state(3)                  # n1 leads again: it caught up
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r3-leader-killed.yaml", doc)
 
 
 def test_scenario_r3_consumer_failover_keeps_pending_acks(capsys):
@@ -596,6 +600,7 @@ def test_scenario_r5_quorum_five_nodes(capsys):
     # the publish that timed out without a quorum was stored once n3 was back
     assert _flat(doc["final"]["streams"]["ORDERS"]) == _state(4)
     assert doc["servers"] == 5
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r5-quorum-five-nodes.yaml", doc)
 
 
 def test_every_cluster_scenario_has_a_test_here():
@@ -655,13 +660,25 @@ def test_kill_restart_pause_resume_in_order_load():
 
 
 def test_the_simulation_refuses_a_connection_on_another_node_before_running():
-    scenario = Scenario.from_dict({**BASE, "subscriptions": [
+    # JetStream on n1 only (a 4-node cluster): a connection on another node is refused
+    scenario = Scenario.from_dict({**BASE, "servers": 4, "subscriptions": [
         {"name": "far", "subject": "a", "server": "n3"}]})
     with pytest.raises(ScenarioError, match=r"subscriptions\[0\]: key 'server': 'n3' is not "
-                                            "simulated yet"):
+                                            "simulated in a scenario that uses JetStream on 4"):
         run_sim(scenario)
-    on_n1 = Scenario.from_dict({**BASE, "steps": [
+    on_n1 = Scenario.from_dict({**BASE, "servers": 4, "steps": [
         {"op": "publish", "subject": "a", "server": "n1"}, {"op": "stepdown", "stream": "S"},
         {"op": "partition", "groups": [["n1"]]}]})
     doc, _ = run_sim(on_n1)
     assert [s["result"].get("outcome") for s in doc["steps"]] == ["sent"] + ["unsupported"] * 2
+
+
+def test_the_simulation_runs_connections_on_any_node_of_a_replicated_cluster():
+    # servers: 3 with JetStream: replicated on every node (sim/js_cluster.py)
+    doc, _ = run_sim(Scenario.from_dict({**BASE, "subscriptions": [
+        {"name": "far", "subject": "s.>", "server": "n3"}], "steps": [
+        {"op": "js_publish", "subject": "s.1", "data": "x", "server": "n2"},
+        {"op": "partition", "groups": [["n1"]]}]}))
+    assert [s["result"].get("outcome", s["result"].get("seq")) for s in doc["steps"]] == [
+        1, "partitioned"]
+    assert [m["data"] for m in doc["subscriptions"]["far"]] == ["x"]

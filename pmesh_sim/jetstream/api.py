@@ -141,6 +141,11 @@ class JetStream:
         self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
+        #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
+        #: clustered host; None on a single server, which answers without it)
+        self.cluster_info: Callable[[str, float], dict] | None = None
+        #: a clustered host places streams itself (placement tags); else they are refused
+        self.host_places = False
         self.streams: dict[str, Stream] = {}
         self.interest_version = 0
         self._interest: set[str] = set(API_SUBJECTS)
@@ -349,8 +354,8 @@ class JetStream:
         takes any ``placement`` and places the stream on itself, as nats-server does; placing
         by cluster name or tags in a cluster is not simulated.
         """
-        if self.peers > 1 and cfg.placement and (cfg.placement.get("cluster")
-                                                 or cfg.placement.get("tags")):
+        if self.peers > 1 and cfg.placement and not self.host_places and (
+                cfg.placement.get("cluster") or cfg.placement.get("tags")):
             raise NotSimulatedError("stream config field 'placement' in a cluster")
         if self.peers > 1 and cfg.num_replicas > self.peers:
             raise JetStreamError.from_err_code(10005, err="no suitable peers for placement")
@@ -397,7 +402,12 @@ class JetStream:
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
     def _stream_info_body(self, st: Stream, now: float) -> dict:
-        return {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        body = {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        if self.cluster_info is not None:   # StreamInfo marshals cluster after state
+            ts = body.pop("ts")
+            body["cluster"] = self.cluster_info(st.name, now)
+            body["ts"] = ts
+        return body
 
     def _stream_info(self, tokens, body, now):
         return self._stream_info_body(self._stream(tokens[2]), now)

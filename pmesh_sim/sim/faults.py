@@ -6,6 +6,8 @@ scenario op. What each cuts, as on real processes:
 - ``kill``: the node stops at once; whatever is in flight to it is lost, its clients see the
   connection drop one latency later (and reconnect to another node, :mod:`.reconnect`), its
   peers see the route close one latency later and forget its interest.
+- ``power_loss``: a kill that also loses the writes the node had not synced to disk
+  (replicated JetStream only: each RAFT log as of the last ``sync_interval`` tick).
 - ``restart``: the node runs again, empty (no clients, no interest); routes to every peer it
   is not partitioned from open at once and exchange interest.
 - ``pause``: the node processes nothing (SIGSTOP): messages to it wait on their links, its
@@ -15,8 +17,12 @@ scenario op. What each cuts, as on real processes:
   connections are not cut.
 - ``set_link``: extra loss and delay on the links between two endpoints, both directions.
 
-JetStream is not replicated yet: killing or pausing a node whose JetStream holds streams, or
-partitioning it away from other nodes, is refused (:class:`~pmesh_sim.errors.NotSimulatedError`).
+With JetStream on n1 only (the scenario runner today), killing or pausing a node whose JetStream
+holds streams, or partitioning it away, is refused (:class:`~pmesh_sim.errors.NotSimulatedError`).
+With replicated JetStream (``add_cluster(3, jetstream=True)``, :mod:`.js_cluster`) a kill keeps
+the node's RAFT logs and ``restart`` rebuilds its JetStream from them; only a fault that would
+move the leader of a replicated stream that has consumers is refused (consumers are not
+replicated yet).
 
 >>> from pmesh_sim.sim import Simulation
 >>> sim = Simulation(seed=0, latency=0.001)
@@ -35,7 +41,7 @@ from __future__ import annotations
 from ..errors import ConfigError, NotSimulatedError
 from . import routes
 
-__all__ = ["kill", "restart", "pause", "resume", "partition", "heal", "set_link"]
+__all__ = ["kill", "power_loss", "restart", "pause", "resume", "partition", "heal", "set_link"]
 
 
 def _node(sim, name, op: str):
@@ -46,19 +52,27 @@ def _node(sim, name, op: str):
 
 def _refuse_jetstream(node, op: str) -> None:
     host = node.jetstream
-    if host is not None and host.js.streams:
+    if hasattr(host, "refuse_fault"):          # replicated JetStream (sim/js_cluster.py)
+        host.refuse_fault(op)
+    elif host is not None and host.js.streams:
         raise NotSimulatedError(f"{op} of {node.name}, which hosts JetStream streams "
                                 "(JetStream replication across nodes is not simulated yet)")
 
 
-def kill(sim, name: str) -> None:
-    node = _node(sim, name, "kill")
+def kill(sim, name: str, *, power_loss: bool = False) -> None:
+    op = "power_loss" if power_loss else "kill"
+    node = _node(sim, name, op)
     if node.state == "down":
-        raise ConfigError(f"kill {name}: {name} is already down")
-    _refuse_jetstream(node, "kill")
-    sim.trace.emit("kill", node=name)
+        raise ConfigError(f"{op} {name}: {name} is already down")
+    if power_loss and not hasattr(node.jetstream, "on_kill"):
+        raise NotSimulatedError(f"power_loss of {name}: only nodes of a replicated JetStream "
+                                "cluster model what a power loss loses")
+    _refuse_jetstream(node, op)
+    sim.trace.emit(op, node=name)
     node.state = "down"
     node.held_timers.clear()
+    if hasattr(node.jetstream, "on_kill"):
+        node.jetstream.on_kill(power_loss=power_loss)
     sim.network.set_endpoint(name, "down")
     env, lat = sim.env, sim.network.latency()
     for peer in list(node.peers):
@@ -71,6 +85,12 @@ def kill(sim, name: str) -> None:
     node.local_subs = {k: s for k, s in node.local_subs.items() if k[0] == ""}
 
 
+def power_loss(sim, name: str) -> None:
+    """A kill that also loses what the node's file store had not synced (its RAFT logs as
+    of the last ``sync_interval`` tick; everything with ``sync_interval=0``, i.e. always)."""
+    kill(sim, name, power_loss=True)
+
+
 def restart(sim, name: str) -> None:
     node = _node(sim, name, "restart")
     if node.state != "down":
@@ -78,7 +98,9 @@ def restart(sim, name: str) -> None:
     sim.trace.emit("restart", node=name)
     node.state = None
     sim.network.set_endpoint(name, None)
-    if node.jetstream is not None:
+    if hasattr(node.jetstream, "on_restart"):
+        node.jetstream.on_restart()          # its JetStream again, from its RAFT logs
+    elif node.jetstream is not None:
         node.jetstream._timer_at = None
         node.jetstream._schedule()
     for other in sim.servers.values():
@@ -130,7 +152,9 @@ def partition(sim, groups) -> None:
     for a, b in split:
         for name in (a, b):
             host = sim.servers[name].jetstream
-            if host is not None and host.js.streams:
+            if hasattr(host, "refuse_fault"):
+                host.refuse_fault("partition")
+            elif host is not None and host.js.streams:
                 raise NotSimulatedError(f"partition cutting {a} from {b}: {name} hosts "
                                         "JetStream streams (replication is not simulated yet)")
     sim.trace.emit("partition", node="", groups=" | ".join(

@@ -1,17 +1,18 @@
 """Run a scenario on the simulation (virtual time): the twin of :mod:`pmesh_sim.real.runner`.
 
 :func:`run_sim` builds ``Simulation(seed=...)`` with nodes ``n1..nN`` routed to each other
-(JetStream on ``n1``, told the cluster size N as its ``peers`` for the placement rules;
-replication is not simulated yet) and the scenario's ``network`` (``latency``, ``loss``),
-connects sim clients in the same layout and with the same nats-py options as the real
+and the scenario's ``network`` (``latency``, ``loss``). A scenario that uses JetStream on 3 or
+5 nodes runs replicated JetStream on every node (:mod:`pmesh_sim.sim.js_cluster`) and starts
+once every node knows the meta leader; other sizes keep JetStream on ``n1``, told the cluster
+size N as its ``peers`` for the placement rules (faults touching ``n1`` are ``unsupported``).
+It connects sim clients in the same layout and with the same nats-py options as the real
 backend (one ``steps`` connection, one per subscription, each on its ``server:`` or ``n1``, a
 ``steps@n3`` connection for steps with ``server: n3``, every node in the pool,
 ``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
 :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
 simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` and ``stepdown`` answer
-``unsupported``. In a scenario that uses JetStream (on n1), a ``server:`` other than n1
-is refused before the run: JetStream across nodes is not simulated yet. Same seed, same
-document and trace.
+``unsupported``. In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
+is refused before the run. Same seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -22,9 +23,13 @@ document and trace.
 
 from __future__ import annotations
 
+import json
+
 from .. import scenario as sc
-from ..errors import ConfigError, NotSimulatedError, ScenarioError, TimeoutError
-from ..runners import scenario_program, unsupported
+from ..errors import (ConfigError, NotSimulatedError, ScenarioError, SimulationStuckError,
+                      TimeoutError)
+from ..real.faults import LEADER_WAIT, _already
+from ..runners import API_TIMEOUT, classify_error, scenario_program, unsupported
 from . import routes
 from ..trace import Trace
 from .simulation import Simulation
@@ -39,27 +44,44 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     seed = scenario.seed if seed is None else seed
     options = {k: scenario.network[k] for k in ("latency", "loss") if k in scenario.network}
     sim = Simulation(seed=seed, **options)
-    names = [f"n{i}" for i in range(1, count + 1)]
-    nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
-    # JetStream lives on n1 until replication is simulated; it applies the cluster's
-    # placement rules (num_replicas up to the cluster size)
-    nodes[0].jetstream.js.peers = count
-    for node in nodes:
-        node.cluster = list(names)
-    for i, a in enumerate(nodes):
-        for b in nodes[i + 1:]:
-            routes.route_up(a, b)
-    jetstream = uses_jetstream(scenario)
-    if jetstream:
-        _refuse_placed_connections(scenario)
-    backend = _SimBackend(sim, jetstream,
-                          {s.server for s in scenario.steps if s.server and s.op != "subscribe"})
+    js = uses_jetstream(scenario)
+    placed = {s.server for s in scenario.steps if s.server and s.op != "subscribe"}
+    if js and count in (3, 5):
+        # replicated JetStream on every node (sim/js_cluster.py); like the real backend,
+        # the scenario starts once every node knows the meta leader
+        sim.add_cluster(count, jetstream=True)
+        _wait_for_meta_leader(sim)
+        backend = _SimBackend(sim, False, placed)
+    else:
+        names = [f"n{i}" for i in range(1, count + 1)]
+        nodes = [sim.add_server(n, jetstream=n == "n1") for n in names]
+        # JetStream sits on n1 and applies the cluster's placement rules (num_replicas up
+        # to the cluster size)
+        nodes[0].jetstream.js.peers = count
+        for node in nodes:
+            node.cluster = list(names)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                routes.route_up(a, b)
+        if js:
+            _refuse_placed_connections(scenario)
+        backend = _SimBackend(sim, js, placed)
     process = sim.process(scenario_program(scenario, backend))
     sim.run(until=process)
     setup, steps, final = process.value
     doc = sc.result_document(scenario, backend="sim", seed=seed, servers=count, steps=steps,
                              subscriptions=backend.received, final=final, setup=setup)
     return doc, sim.trace
+
+
+def _wait_for_meta_leader(sim: Simulation, limit: float = 60.0) -> None:
+    """Run until every node knows the same meta leader (at most ``limit`` virtual seconds)."""
+    while sim.now < limit:
+        known = {s.raft.nodes["_meta_"].leader for s in sim.servers.values()}
+        if len(known) == 1 and None not in known:
+            return
+        sim.run(until=sim.now + 0.05)
+    raise SimulationStuckError(f"no JetStream meta leader within {limit:g} virtual seconds")
 
 
 class _SimBackend:
@@ -69,6 +91,7 @@ class _SimBackend:
                  step_servers: set[str] = frozenset()):
         self.sim = sim
         self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
+        self.replicated = any(s.raft is not None for s in sim.servers.values())
         self.seed = sim.seed       # the run's seed (workload steps draw from it)
         self.trace = sim.trace
         self.t0 = 0.0
@@ -90,6 +113,44 @@ class _SimBackend:
         return self.sim.connect(start, name=name, no_echo=no_echo, servers=pool,
                                 dont_randomize=True, reconnect_time_wait=0.1,
                                 max_reconnect_attempts=-1)
+
+    def _stepdown(self, stream: str, preferred: str | None):
+        """A stream leader stepdown through the JetStream API, as the real backend asks it:
+        with ``preferred``, again until that node leads (at most LEADER_WAIT seconds);
+        ``{"leader": node}`` then, else ``stepped_down`` or the server's error."""
+        subject = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}"
+        body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
+        deadline = self.sim.now + LEADER_WAIT
+        while True:
+            result = yield from self._ask(subject, body)
+            self.trace.emit("stepdown", node=self.node, stream=stream,
+                            **({"preferred": preferred} if preferred else {}))
+            if not preferred or not (result.get("outcome") == "stepped_down"
+                                     or _already(result)):
+                return result
+            wait_until = min(deadline, self.sim.now + 2)
+            while True:        # a peer not current yet may be passed over: ask again
+                leader = yield from self._leader(stream)
+                if leader == preferred or self.sim.now > wait_until:
+                    break
+                yield self.sim.env.timeout(0.1)
+            if leader == preferred or self.sim.now > deadline:
+                return {"leader": leader or ""}
+
+    def _ask(self, subject: str, body: bytes):
+        try:
+            msg = yield self.nc.request(subject, body, timeout=API_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
+            return classify_error(exc)
+        resp = json.loads(msg.data or b"{}")
+        return sc.error_result(resp["error"]) if "error" in resp else sc.outcome("stepped_down")
+
+    def _leader(self, stream: str):
+        try:
+            msg = yield self.nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=0.5)
+        except Exception:  # noqa: BLE001 - no answer: no leader known
+            return None
+        return (json.loads(msg.data or b"{}").get("cluster") or {}).get("leader")
 
     def select(self, server: str):
         """Make the steps connection of node ``server`` (``""``: n1) the current one."""
@@ -204,6 +265,8 @@ class _SimBackend:
             elif op == "link":
                 sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
                 return sc.outcome("link_set")
+            elif op == "stepdown" and self.replicated and set(args) <= {"stream", "preferred"}:
+                return sim.process(self._stepdown(args["stream"], args.get("preferred")))
             else:
                 return unsupported(f"fault {op!r} in the simulation")
         except NotSimulatedError as exc:
@@ -214,14 +277,14 @@ class _SimBackend:
 
 
 def _refuse_placed_connections(scenario: sc.Scenario) -> None:
-    """In a JetStream scenario, a connection on a node other than n1 is not simulated yet
-    (JetStream lives on n1; across nodes it needs replication): refused, never ignored."""
+    """In a JetStream scenario on a cluster of other than 3 or 5 nodes (JetStream on n1), a
+    connection on a node other than n1 is not simulated: refused, never ignored."""
     for where, server in scenario.placed_connections():
         if server != "n1":
             raise ScenarioError(f"{scenario.source}: {where}: key 'server': {server!r} is not "
-                                "simulated yet in a scenario that uses JetStream (JetStream "
-                                "lives on n1 until replication is simulated); run it with "
-                                "--backend real")
+                                "simulated in a scenario that uses JetStream on "
+                                f"{scenario.servers} nodes (JetStream lives on n1; replicated "
+                                "JetStream needs servers: 3 or 5); run it with --backend real")
 
 
 #: fault op -> its outcome (the real backend answers the same words)

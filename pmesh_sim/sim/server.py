@@ -95,6 +95,7 @@ class Server:
         self.cluster: list[str] = [name]     # every node of its cluster (clients learn them)
         self.state: str | None = None        # None: running, "paused" or "down"
         self.held_timers: list = []
+        self.raft = None                     # sim/raft_host.py: its RAFT groups, if any
         if jetstream:
             from pmesh_sim.sim.js_host import JetStreamHost
 

@@ -128,11 +128,15 @@ class Simulation:
         self.servers[name] = server
         return server
 
-    def add_cluster(self, size: int = 3, *, jetstream: bool = False, **options) -> list[Server]:
+    def add_cluster(self, size: int = 3, *, jetstream: bool = False,
+                    sync_interval: float | str | None = None, **options) -> list[Server]:
         """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
 
-        With ``jetstream=True`` JetStream runs on ``n1`` only, told the cluster size for its
-        placement rules (replication across nodes is not simulated yet).
+        With ``jetstream=True`` every node runs JetStream, replicated by RAFT groups
+        (:mod:`pmesh_sim.sim.js_cluster`): a meta group answers the API once it has elected a
+        leader (4-9 s), streams are placed on R nodes and replicated. ``sync_interval``:
+        seconds between the file store's syncs to disk (default the server's 2 min), or
+        ``"always"``; it decides what :meth:`power_loss` loses.
         """
         if size not in (1, 3, 5):
             raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
@@ -140,15 +144,21 @@ class Simulation:
         taken = [n for n in names if n in self.servers]
         if taken:
             raise ConfigError(f"add_cluster: node(s) {taken} already exist")
-        nodes = [self.add_server(n, jetstream=jetstream and n == "n1", **options)
+        nodes = [self.add_server(n, jetstream=jetstream and size == 1, **options)
                  for n in names]
-        if jetstream:
-            nodes[0].jetstream.js.peers = size
         for node in nodes:
             node.cluster = list(names)
         for i, a in enumerate(nodes):
             for b in nodes[i + 1:]:
                 routes.route_up(a, b)
+        if jetstream and size > 1:
+            from ..cluster.timings import ClusterTimings
+            from .js_cluster import ClusterJetStreamHost
+
+            timings = ClusterTimings() if sync_interval is None else ClusterTimings(
+                sync_interval=_sync_interval(sync_interval))
+            for node in nodes:
+                node.jetstream = ClusterJetStreamHost(node, names, timings)
         return nodes
 
     # -- faults (sim/faults.py) ----------------------------------------------------------------
@@ -156,6 +166,11 @@ class Simulation:
     def kill(self, node: str) -> None:
         """Kill node ``node`` (its clients reconnect elsewhere, its routes close)."""
         faults.kill(self, node)
+
+    def power_loss(self, node: str) -> None:
+        """Cut ``node``'s power: a kill that also loses what its file store had not synced
+        (replicated JetStream: every RAFT log as of its last ``sync_interval`` tick)."""
+        faults.power_loss(self, node)
 
     def restart(self, node: str) -> None:
         """Start a killed node again, empty; its routes open again."""
@@ -172,6 +187,21 @@ class Simulation:
     def partition(self, groups) -> None:
         """Close the routes between the groups (``[["n1"], ["n2", "n3"]]``) until ``heal``."""
         faults.partition(self, groups)
+
+    def meta_leader(self) -> str | None:
+        """The JetStream meta group's leader as the first running node knows it (or None)."""
+        for server in self.servers.values():
+            if server.state is None and server.raft is not None and "_meta_" in server.raft.nodes:
+                return server.raft.nodes["_meta_"].leader
+        return None
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The node leading ``stream`` (a running node that leads it, ready), or None."""
+        for server in self.servers.values():
+            host = server.jetstream
+            if server.state is None and stream in getattr(host, "led", ()):
+                return server.name
+        return None
 
     def heal(self) -> None:
         """Undo every partition: routes open again and exchange interest."""
@@ -275,6 +305,9 @@ class Simulation:
         >>> Simulation().run(until=1.0); gc.get_threshold() == before
         True
         """
+        if until is None and any(s.raft is not None for s in self.servers.values()):
+            raise ConfigError("run(): a JetStream cluster never runs out of work (its RAFT "
+                              "groups keep electing and heartbeating); give run(until=...)")
         saved = gc.get_threshold()
         if saved[0] == 0:                  # the caller turned automatic collection off
             return self._run(until)
@@ -341,6 +374,19 @@ def _callback_name(cb) -> str:
         return "process " + getattr(gen, "__qualname__", owner.name)
     return getattr(cb, "__qualname__", repr(cb))
 
+
+
+def _sync_interval(value) -> float:
+    """``add_cluster(sync_interval=...)``: seconds > 0, or ``"always"`` (0: every write).
+
+    >>> _sync_interval("always"), _sync_interval(60)
+    (0.0, 60.0)
+    """
+    if value == "always":
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"sync_interval={value!r}: give seconds > 0 or 'always'")
+    return float(value)
 
 
 def _epoch_ns(epoch) -> int:

@@ -18,6 +18,7 @@ at that moment); the figure then says so, as discards are not observable from a 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,8 @@ def stream_series(trace, stream: str) -> list[tuple[float, int, int, int]]:
     ``subject`` if it names one) unless the trace also writes each purged message as a
     ``discard`` with reason ``purge``.
     """
-    events = [e for e in trace if e.kind in _SERVER_KINDS and e.fields.get("stream") == stream]
+    events = _one_replica([e for e in trace if e.kind in _SERVER_KINDS
+                           and e.fields.get("stream") == stream])
     per_message_purge = any(e.kind == "discard" and e.fields.get("reason") == "purge"
                             for e in events)
     stored: dict[int, str] = {}
@@ -90,13 +92,31 @@ def stream_series(trace, stream: str) -> list[tuple[float, int, int, int]]:
     return series
 
 
+def _one_replica(events: list) -> list:
+    """The records of one node: on a replicated stream every replica writes its own, and a
+    restarted one writes its stream again (``stream_created``, then its stores as it
+    recovers). A cluster's figure shows the replica that was created fewest times, then the
+    one with the most records, then the first by name.
+
+    >>> from pmesh_sim.trace import Event
+    >>> evs = [Event(0.0, "store", {"node": n}) for n in ("n1", "n2", "n2")]
+    >>> [e.fields["node"] for e in _one_replica(evs)]
+    ['n2', 'n2']
+    """
+    nodes = Counter(e.fields.get("node") for e in events)
+    if len(nodes) < 2:
+        return events
+    created = Counter(e.fields.get("node") for e in events if e.kind == "stream_created")
+    node = min(nodes, key=lambda n: (created[n], -nodes[n], str(n)))
+    return [e for e in events if e.fields.get("node") == node]
+
+
 def _drops(trace, stream: str) -> dict[str, list[float]]:
     """Reason -> times of the discards (and ``dedup``: duplicates) of ``stream``."""
     drops: dict[str, list[float]] = {}
-    for e in trace:
+    for e in _one_replica([e for e in trace if e.fields.get("stream") == stream
+                           and e.kind in ("discard", "delete", "dedup", "stream_created")]):
         f = e.fields
-        if f.get("stream") != stream:
-            continue
         if e.kind == "discard":
             drops.setdefault(f.get("reason", "?"), []).append(e.time)
         elif e.kind == "delete":

@@ -1,0 +1,452 @@
+"""JetStream on every node of a simulated cluster, replicated by RAFT groups.
+
+Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStream` and a
+:class:`~pmesh_sim.sim.raft_host.RaftHost` with these groups (nats-server's
+``jetstream_cluster.go``):
+
+- ``_meta_`` on every node. Every node hears every API request (``$JS.API.>`` is subscribed on
+  each); the meta leader proposes stream create/update/delete as entries (with the peers it
+  placed the stream on, its group name and preferred leader) and answers ``INFO``,
+  ``STREAM.NAMES``/``LIST`` and requests about streams that do not exist; other nodes stay
+  silent. Every node applies every meta entry, so each knows every stream's config; replicas
+  start their peer of the stream's group. A node that knows no meta leader for longer than
+  ``lost_quorum_interval`` since it started answers 10008 (``isLeaderless``); before that, a
+  request times out.
+- One group per stream (``S-R<R>F-<id>``). Only the stream's ready leader subscribes to its
+  subjects; it proposes each publish (and purges, message deletes) as an entry, and every
+  replica's store applies the committed entries in log order (the same store code decides
+  dedup, limits and the sequence, so every replica reaches the same state); the leader sends
+  the pub ack after applying. A publish without quorum is never acked. An R1 stream uses a
+  group of one that writes no trace (the server has no group for it), so restarts find its
+  messages the same way.
+- A stream's leader answers what concerns its stream (info, purge, messages, consumers),
+  also without a meta leader, except consumer create/delete/list, which need one.
+- Consumers live on their stream's leader only (not replicated yet), and follower stores of
+  interest/workqueue streams do not see acks: a fault or a stepdown that would move the leader
+  of an R>1 stream that has consumers or such retention is refused (NotSimulatedError).
+
+Durability: a kill keeps every group's log (SIGKILL loses nothing the OS had); memory storage
+keeps nothing. ``restart`` builds the node's JetStream again from its meta log, then each
+stream from its group's log, and catches up from the leaders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+
+from ..cluster.raft_log import EMPTY, Durable
+from ..cluster.timings import ClusterTimings
+from ..config import AckPolicy, RetentionPolicy, StorageType
+from ..errors import JetStreamError, NotSimulatedError
+from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
+from ..jetstream.direct import direct_subjects
+from ..jetstream.surface import not_simulated_reply
+from .js_host import JetStreamHost
+from .raft_host import RaftHost
+
+__all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
+
+META = "_meta_"
+CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
+_META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE"})
+_META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
+_STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
+#: Stream-scoped requests that go through the meta leader on the server (consumer assignments,
+#: consumer lists); here the consumer lives on its stream's leader, which answers them only
+#: while a meta leader is known.
+_META_NEEDED = frozenset({"CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
+                          "CONSUMER.NAMES", "CONSUMER.LIST"})
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _stream_of(tokens: list[str]) -> str | None:
+    """The stream an API request (tokens after ``$JS.API.``) is about, or None.
+
+    >>> _stream_of("CONSUMER.DURABLE.CREATE.S.D".split(".")), _stream_of(["STREAM", "INFO", "S"])
+    ('S', 'S')
+    """
+    at = 3 if ".".join(tokens[:2]) in _FOUR_TOKEN_OPS else 2
+    return tokens[at] if len(tokens) > at else None
+
+
+_FOUR_TOKEN_OPS = frozenset({"CONSUMER.DURABLE", "CONSUMER.LEADER", "STREAM.LEADER", "STREAM.MSG",
+                             "STREAM.PEER", "CONSUMER.MSG"})
+
+
+def _with_cluster(msg, cluster: dict):
+    """An API answer whose body's ``cluster`` is replaced by ``cluster`` (key order kept)."""
+    body = json.loads(msg.data)
+    if "cluster" not in body:
+        return msg
+    body["cluster"] = cluster
+    return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+
+
+def peer_id(name: str) -> str:
+    """The server's peer id of a node name (``events.go getHash``: the first 8 bytes of its
+    sha256, each as a base-62 digit), as measured on nats-server 2.15.1.
+
+    >>> peer_id("n2"), peer_id("n3")
+    ('44jzkV9D', 'BXScrY9i')
+    """
+    digest = hashlib.sha256(name.encode()).digest()
+    return "".join(_DIGITS[b % 62] for b in digest[:8])
+
+
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class ClusterJetStreamHost(JetStreamHost):
+    """JetStream of one node of a cluster whose JetStream nodes are ``members``."""
+
+    def __init__(self, server, members: list[str], timings: ClusterTimings | None = None):
+        self.members = list(members)
+        self.raft = server.raft or RaftHost(server)
+        self.timings = timings or ClusterTimings()
+        self._tokens = itertools.count(1)
+        self.server, self.env = server, server.env
+        self._subs: dict[str, object] = {}
+        self._timer_at, self._timer_token, self._fired = None, 0, (None, 0)
+        server.on_client_interest = self._on_client_interest
+        self._start()
+
+    # ------------------------------------------------------------------ life cycle
+    def _start(self, kept: dict[str, Durable] | None = None) -> None:
+        """(Re)build this node's JetStream from nothing, then from its meta log."""
+        server = self.server
+        trace, env, name = server.sim.trace, self.env, server.name
+
+        def emit(kind, **fields):
+            if trace.enabled:
+                trace.record(env.now, kind, {"node": name, **fields})
+
+        for sub in self._subs.values():
+            server.unsubscribe_internal(sub)
+        self._subs, self._version = {}, -1
+        self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
+                            peers=len(self.members), epoch_ns=server.sim.epoch_ns)
+        self.js.cluster_info = self._cluster_info
+        self.js.host_places = True
+        self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
+        self.led: set[str] = set()                  # streams this node leads (ready)
+        self.leader_since: dict[str, float] = {}
+        self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
+        self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
+        self.started = env.now
+        self.raft.seen.clear()                      # a (re)started server has heard nobody
+        self._kept = kept or {}
+        self._lead_version = 0
+        self._timer_at = None
+        self._timer_token += 1
+        self.raft.sync_every(self.timings.sync_interval)
+        self.meta = self.raft.add(META, self.members, apply=self._apply_meta,
+                                  durable=self._kept.get(META))
+        self._sync()
+
+    def on_kill(self, power_loss: bool = False) -> None:
+        """The node died: keep each group's durable log (memory streams keep nothing; a
+        power loss also loses what the file store had not synced)."""
+        kept = self.raft.clear()
+        if power_loss:
+            kept = self.raft.lose_unsynced(kept)
+        for stream, a in self.assignments.items():
+            st = self.js.streams.get(stream)
+            if a["group"] in kept and st is not None and st.config.storage == StorageType.MEMORY:
+                kept[a["group"]] = Durable(0, None, EMPTY, ())
+        self._kept_at_kill = kept
+        self._timer_token += 1
+
+    def on_restart(self) -> None:
+        self._start(getattr(self, "_kept_at_kill", None))
+
+    def refuse_fault(self, op: str) -> None:
+        """Refuse a fault that could move the leader of a replicated stream whose followers
+        cannot take over: one with consumers (they live on the leader only), or with
+        interest or workqueue retention (its removals follow consumers' acks)."""
+        for stream in sorted(self.led):
+            st = self.js.streams.get(stream)
+            if st is None or len(self.assignments[stream]["peers"]) == 1:
+                continue
+            if st.consumers or st.config.retention != RetentionPolicy.LIMITS:
+                raise NotSimulatedError(
+                    f"{op} of {self.server.name}, which leads replicated stream {stream} "
+                    f"with {'consumers' if st.consumers else st.config.retention.value + ' retention'}"
+                    " (replicated consumers are not simulated yet)")
+
+    # ------------------------------------------------------------------ interest
+    def _sync(self) -> None:
+        version = (self.js.interest_version, self._lead_version)
+        if version == self._version:
+            return
+        self._version = version
+        wanted = set(API_SUBJECTS)
+        for st in self.js.streams.values():
+            if st.name not in self.led:
+                continue
+            wanted.update(st.config.subjects)
+            wanted.update(direct_subjects(st))
+            for c in st.consumers.values():
+                wanted.add(f"$JS.API.CONSUMER.MSG.NEXT.{st.name}.{c.name}")
+                if c.config.ack_policy != AckPolicy.NONE:
+                    wanted.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
+                    wanted.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
+        for subject in list(self._subs):
+            if subject not in wanted:
+                self.server.unsubscribe_internal(self._subs.pop(subject))
+        for subject in sorted(wanted - set(self._subs)):
+            self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
+
+    # ------------------------------------------------------------------ arrivals
+    def _on_message(self, subject, reply, data, headers) -> None:
+        now = self.env.now
+        if subject.startswith("$JS.API.") and not subject.startswith(
+                ("$JS.API.CONSUMER.MSG.", "$JS.API.DIRECT.")):
+            return self._after(self._api(subject, reply, data, headers, now))
+        if subject.startswith(("$JS.ACK.", "$JS.API.")):
+            return self._after(self.js.handle(subject, reply, data, headers, now))
+        st = self.js.stream_for(subject)
+        if st is None or st.name not in self.led:
+            return None
+        self._propose_stream(st.name, subject, reply, data, headers)
+        return None
+
+    def _api(self, subject, reply, data, headers, now):
+        tokens = subject[len("$JS.API."):].split(".")
+        kind, kind3 = ".".join(tokens[:2]), ".".join(tokens[:3])
+        stream = None if kind in _META_READS else _stream_of(tokens)
+        if stream in self.led and kind not in _META_WRITES:   # the stream leader answers
+            if kind in _META_NEEDED:
+                if self.meta.leader is None:
+                    return []
+                return self.js.handle(subject, reply, data, headers, now)
+            if kind3 == "STREAM.LEADER.STEPDOWN":
+                return self._stepdown(stream, reply, data)
+            if kind in _STREAM_WRITES or kind3 in _STREAM_WRITES:
+                self._propose_stream(stream, subject, reply, data, headers)
+                return []
+            return self.js.handle(subject, reply, data, headers, now)
+        meta = self.meta
+        if meta.leader is None:                 # isLeaderless: 10008 after the startup time
+            if now - self.started > meta.t.lost_quorum_interval:
+                return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
+            return []
+        if not meta.is_leader:
+            return []
+        if kind in _META_WRITES:
+            return self._propose_meta(tokens, subject, reply, data)
+        if stream is None or stream not in self.js.streams:
+            return self.js.handle(subject, reply, data, headers, now)
+        return []
+
+    # ------------------------------------------------------------------ the meta group
+    def _propose_meta(self, tokens, subject, reply, data):
+        """The meta leader places a new stream and proposes the request as an entry."""
+        assign = None
+        name = tokens[2] if len(tokens) > 2 else ""
+        if tokens[1] == "CREATE" and name not in self.js.streams:
+            try:
+                body = json.loads(data) if data and data.strip() else {}
+                replicas = int(body.get("num_replicas") or 1) if isinstance(body, dict) else 1
+                placement = body.get("placement") or {} if isinstance(body, dict) else {}
+            except (ValueError, TypeError, AttributeError):
+                replicas, placement = 1, {}      # the apply answers the server's error
+            if not isinstance(placement, dict) or placement.get("cluster") not in (
+                    None, "", CLUSTER_NAME):
+                feature = "stream placement by a cluster name other than this cluster's"
+                self.js.emit("not_simulated", feature=feature)
+                return [not_simulated_reply(reply, feature)] if reply else []
+            assign = self._place(name, replicas, reply, tokens, placement.get("tags") or [])
+            if isinstance(assign, list):
+                return assign
+        elif tokens[1] == "UPDATE" and name in self.js.streams:
+            try:
+                wanted = json.loads(data).get("num_replicas") or 1
+            except (ValueError, TypeError, AttributeError):
+                wanted = None
+            if wanted is not None and wanted != len(self.assignments[name]["peers"]):
+                self.js.emit("not_simulated", feature="changing num_replicas")
+                return [not_simulated_reply(reply, "changing num_replicas")] if reply else []
+        token = next(self._tokens)
+        self.pending[token] = True
+        self.raft.propose(META, {"subject": subject, "reply": reply, "data": data,
+                                 "token": token, "proposer": self.server.name,
+                                 "t": self.env.now, "assign": assign})
+        return []
+
+    def online(self, now: float) -> list[str]:
+        """The nodes this node would place on: itself and every peer not marked offline.
+
+        As ``events.go`` does for a peer that vanished without a shutdown event (SIGKILL, a
+        partition): a sweep every ``orphan_server_check`` from this node's start marks a peer
+        offline once it was not heard from for ``orphan_server_timeout``; hearing from it again
+        brings it back.
+        """
+        t = self.timings
+        sweep = self.started + ((now - self.started) // t.orphan_server_check) * \
+            t.orphan_server_check
+        seen = self.raft.seen
+        return [self.server.name] + [
+            p for p in self.members if p != self.server.name
+            and not (seen.get(p, self.started) <= sweep
+                     and sweep - seen.get(p, self.started) >= t.orphan_server_timeout)]
+
+    def _place(self, name, replicas, reply, tokens, tags=()):
+        """Peers for a new stream, as ``selectPeerGroup``: among the nodes carrying every tag
+        in ``tags`` (each node has ``node:<name>``), 10005 when fewer than ``replicas`` or
+        when fewer than a quorum of them would be online; online nodes first (an offline one
+        only to fill up), the least loaded first (HA assets for R>1, streams for R1), ties in
+        random order."""
+        if replicas > len(self.members) or replicas < 1:
+            return None                # the config check answers (10074 and kin)
+        members = [p for p in self.members if set(tags) <= {f"node:{p}"}]
+        online = set(self.online(self.env.now)) & set(members)
+        if len(members) < replicas or len(online) < replicas // 2 + 1:
+            err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
+            return _reply(reply, error_response(tokens, err))
+        rng = self.server.sim.rng
+        load = {p: 0 for p in self.members}
+        for a in self.assignments.values():
+            if replicas == 1 or len(a["peers"]) > 1:
+                for p in a["peers"]:
+                    load[p] += 1
+        peers = list(members)
+        rng.shuffle(peers)
+        peers.sort(key=lambda p: (p not in online, load[p]))
+        peers = peers[:replicas]
+        group = f"S-R{replicas}F-" + "".join(rng.choice(_ALPHABET) for _ in range(8))
+        return {"group": group, "peers": peers}
+
+    def _apply_meta(self, entry) -> None:
+        item = entry.data
+        subject = item["subject"]
+        name = subject[len("$JS.API."):].split(".")[2]
+        existed = name in self.js.streams
+        out = self.js.handle(subject, item["reply"], item["data"], None, now=item["t"])
+        mine = self.pending.pop(item["token"], False) and item["proposer"] == self.server.name
+        if not existed and name in self.js.streams and item["assign"] is not None:
+            # the new stream's leader answers the create once elected (processClusterCreateStream)
+            if self.server.name in item["assign"]["peers"] and not self._replaying():
+                self._answers[name] = out
+            mine = False
+            self._start_stream(name, item["assign"])
+        elif existed and name not in self.js.streams:
+            self._stop_stream(name)
+        self._sync()
+        if mine:
+            self._after(out)
+
+    def _replaying(self) -> bool:
+        """Whether the meta peer is still being built from its log (a restart)."""
+        return self.raft.nodes.get(META) is not getattr(self, "meta", None)
+
+    def _start_stream(self, name: str, assign: dict) -> None:
+        self.assignments[name] = assign
+        group, peers = assign["group"], assign["peers"]
+        if self.server.name not in peers:
+            return
+        self.raft.add(group, peers, apply=lambda e, s=name: self._apply_stream(s, e),
+                      lead_change=lambda ok, s=name: self._lead_change(s, ok),
+                      durable=self._kept.pop(group, None), traced=len(peers) > 1,
+                      campaign=0.05 if peers[0] == self.server.name else None)
+
+    def _stop_stream(self, name: str) -> None:
+        assign = self.assignments.pop(name, None)
+        if assign is not None:
+            self.raft.remove(assign["group"])
+        if name in self.led:
+            self._lead_change(name, False)
+
+    # ------------------------------------------------------------------ stream groups
+    def _lead_change(self, stream: str, leading: bool) -> None:
+        if leading:
+            self.led.add(stream)
+            self.leader_since[stream] = self.env.now
+        else:
+            self.led.discard(stream)
+        self._lead_version += 1
+        self._sync()
+        answer = self._answers.pop(stream, None) if leading else None
+        if answer:                       # with the cluster info the new leader knows now
+            self._after([_with_cluster(m, self._cluster_info(stream, self.env.now))
+                         for m in answer])
+
+    def _stepdown(self, stream: str, reply: str, data: bytes):
+        """``$JS.API.STREAM.LEADER.STEPDOWN.<stream>`` on its leader: hand leadership to a
+        healthy follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``;
+        10005 when that node leads already or is no peer); an R1 stream answers success."""
+        ok = {"type": "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
+              "success": True}
+        tokens = ["STREAM", "LEADER", "STEPDOWN", stream]
+        assign, st = self.assignments[stream], self.js.streams[stream]
+        if len(assign["peers"]) == 1:
+            return _reply(reply, ok)
+        try:
+            placement = self.js._body(data).get("placement") or {}
+        except JetStreamError as err:
+            return _reply(reply, error_response(tokens, err))
+        except NotSimulatedError as err:
+            return self.js._not_simulated(reply, err.feature)
+        preferred = placement.get("preferred") if isinstance(placement, dict) else None
+        feature = None
+        if not isinstance(placement, dict) or set(placement) - {"preferred"}:
+            feature = "stream leader stepdown with a placement other than preferred"
+        elif st.consumers or st.config.retention != RetentionPolicy.LIMITS:
+            feature = "stream leader stepdown of a stream with consumers or interest/workqueue " \
+                      "retention (replicated consumers)"
+        elif preferred is not None and (preferred == self.server.name
+                                        or preferred not in assign["peers"]):
+            why = "is already leader" if preferred == self.server.name else "not known"
+            err = JetStreamError.from_err_code(10005, err=f'preferred server "{preferred}" {why}')
+            return _reply(reply, error_response(tokens, err))
+        if feature is not None:
+            self.js.emit("not_simulated", feature=feature)
+            return [not_simulated_reply(reply, feature)] if reply else []
+        self.raft.step_down(assign["group"], preferred)
+        return _reply(reply, ok)
+
+    def _propose_stream(self, stream, subject, reply, data, headers) -> None:
+        token = next(self._tokens)
+        self.pending[token] = True
+        self.raft.propose(self.assignments[stream]["group"], {
+            "subject": subject, "reply": reply, "data": data, "headers": headers,
+            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now})
+
+    def _apply_stream(self, stream: str, entry) -> None:
+        if stream not in self.js.streams:
+            return
+        item = entry.data
+        out = self.js.handle(item["subject"], item["reply"], item["data"], item["headers"],
+                             now=item["t"], msg_id=item["msg_id"])
+        if self.pending.pop(item["token"], False):
+            self._after(out)
+
+    def _cluster_info(self, stream: str, now: float) -> dict:
+        """Stream info's ``cluster`` as the stream's leader reports it."""
+        assign = self.assignments.get(stream)
+        if assign is None or len(assign["peers"]) == 1:
+            return {"name": CLUSTER_NAME, "leader": assign["peers"][0] if assign else
+                    self.server.name}
+        node = self.raft.nodes.get(assign["group"])
+        info = {"name": CLUSTER_NAME, "raft_group": assign["group"]}
+        if node is None or node.leader is None:
+            return info
+        info["leader"] = node.leader
+        if node.leader == self.server.name and stream in self.leader_since:
+            info["leader_since"] = self.server.sim.date(self.leader_since[stream])
+        replicas = []
+        lost = node.t.lost_quorum_interval
+        online = self.online(now)
+        for p in node.peer_info(now):
+            active = now - p.last_heard if p.last_heard is not None else 0.0
+            rep = {"name": p.name, "current": p.current and active <= lost}
+            if p.name not in online:
+                rep["offline"] = True
+            rep["active"] = int(round(active * 1e9))
+            if p.lag:
+                rep["lag"] = p.lag
+            rep["peer"] = peer_id(p.name)
+            replicas.append(rep)
+        info["replicas"] = replicas
+        return info
