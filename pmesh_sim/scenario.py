@@ -58,6 +58,7 @@ __all__ = [
 _NUM, _INT, _STR, _BOOL = "number", "integer", "text", "true/false"
 _STRS, _NUMS, _MAP, _LIST = "list of text", "list of numbers", "map", "list"
 _SIZE = "a number of bytes or {min: A, max: B}"
+_SYNC = "seconds above 0 or 'always'"
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -81,6 +82,8 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, (str, dict))
     if kind == "groups":
         return isinstance(value, list) and all(_is(_STRS, g) for g in value)
+    if kind == _SYNC:
+        return value == "always" or (_is(_NUM, value) and 0 < value < math.inf)
     if kind == _SIZE:
         return _is(_INT, value) or (isinstance(value, dict) and set(value) == {"min", "max"}
                                     and all(_is(_INT, v) for v in value.values()))
@@ -165,7 +168,7 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
 _TOP = {"name": _STR, "description": _STR, "seed": _INT, "servers": _INT, "network": _MAP,
-        "streams": _LIST, "consumers": _LIST, "subscriptions": _LIST, "steps": _LIST}
+        "sync_interval": _SYNC, "streams": _LIST, "consumers": _LIST, "subscriptions": _LIST, "steps": _LIST}
 _NETWORK = {"latency": _NUM, "loss": _NUM}
 
 
@@ -192,6 +195,9 @@ class Scenario:
     seed: int = 0
     servers: int = 1
     network: dict[str, float] = field(default_factory=dict)
+    #: the file store's sync interval (seconds, or ``"always"``; None: the server's 2 min);
+    #: simulation only, it decides what a ``power_loss`` loses
+    sync_interval: float | str | None = None
     streams: list[dict[str, Any]] = field(default_factory=list)
     consumers: list[dict[str, Any]] = field(default_factory=list)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
@@ -332,6 +338,7 @@ class _Checker(NodeChecks):
             steps.append(step)
         return Scenario(name=top["name"], description=top.get("description", ""),
                         seed=top.get("seed", 0), servers=self.servers,
+                        sync_interval=top.get("sync_interval"),
                         network={k: float(v) for k, v in network.items()}, streams=streams,
                         consumers=consumers, subscriptions=subs, steps=steps, source=self.source,
                         warnings=self.warnings)

@@ -10,6 +10,7 @@ A key names what it changes the way a scenario file is laid out, lists addressed
 ``subscriptions.NAME.FIELD``   a key of the subscription ``NAME`` (``subscriptions.s.max_msgs``)
 ``steps.INDEX.KEY``            a key of step ``INDEX`` (from 0: ``steps.3.at``, ``steps.5.batch``)
 ``servers``                    the number of servers
+``sync_interval``              the file store's sync interval (seconds or ``always``; sim only)
 =============================  ==========================================================
 
 A field may be one the file leaves out (it is added). Names and the run's seed are not
@@ -38,7 +39,8 @@ from ..errors import ScenarioError
 __all__ = ["with_params", "expand", "scenario_dict", "KEY_FORMS"]
 
 KEY_FORMS = ("network.FIELD", "streams.NAME.FIELD", "consumers.NAME.FIELD",
-             "subscriptions.NAME.FIELD", "steps.INDEX.KEY", "servers")
+             "subscriptions.NAME.FIELD", "steps.INDEX.KEY", "servers",
+             "sync_interval")
 _LISTS = {"streams": ("stream", ("name",), sc.STREAM_FIELDS),
           "consumers": ("consumer", ("durable_name", "name"), sc.CONSUMER_FIELDS),
           "subscriptions": ("subscription", ("name",), None)}
@@ -55,6 +57,8 @@ def scenario_dict(scenario: sc.Scenario) -> dict:
         steps.append(item)
     return {"name": scenario.name, "description": scenario.description, "seed": scenario.seed,
             "servers": scenario.servers, "network": dict(scenario.network),
+            **({"sync_interval": scenario.sync_interval}
+               if scenario.sync_interval is not None else {}),
             "streams": [dict(s) for s in scenario.streams],
             "consumers": [dict(c) for c in scenario.consumers],
             "subscriptions": [dict(s) for s in scenario.subscriptions], "steps": steps}
@@ -68,8 +72,8 @@ def _target(data: dict, key: str) -> tuple[dict, str]:
     """The map that holds the field ``key`` names, and the field's name."""
     parts = key.split(".") if isinstance(key, str) else []
     head = parts[0] if parts else ""
-    if parts == ["servers"]:
-        return data, "servers"
+    if parts in (["servers"], ["sync_interval"]):
+        return data, parts[0]
     if head == "network" and len(parts) == 2:
         return data.setdefault("network", {}), parts[1]
     if head == "steps" and len(parts) == 3:

@@ -23,6 +23,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import scenario as sc
+from ..errors import ScenarioError
 from ..runners import scenario_program
 from ..trace import Trace
 from . import faults
@@ -37,6 +38,7 @@ FLUSH_TIMEOUT = 2.0
 def run_real(scenario: sc.Scenario, *, servers: int | None = None,
              seed: int | None = None) -> tuple[dict, Trace]:
     """Run ``scenario`` on fresh real servers; returns ``(result document, trace)``."""
+    _refuse_sync_interval(scenario)
     count = servers or scenario.servers
     cluster = NatsCluster(count) if count > 1 else None
     group = cluster or NatsServer("n1")
@@ -49,6 +51,7 @@ def run_real_on(scenario: sc.Scenario, nodes: dict | NatsCluster, *,
                 seed: int | None = None) -> tuple[dict, Trace]:
     """Run ``scenario`` on servers already running (``{"n1": server, ...}``, or a
     :class:`NatsCluster`, which partitions and heals too); they stay up."""
+    _refuse_sync_interval(scenario)
     count = len(nodes.servers if isinstance(nodes, NatsCluster) else nodes)
     return _run_to_completion(_run(scenario, nodes, count,
                                    scenario.seed if seed is None else seed))
@@ -76,6 +79,15 @@ async def _drive(gen):
             send, exc = await item, None
         except Exception as err:  # noqa: BLE001 - handed back into the program
             send, exc = None, err
+
+
+def _refuse_sync_interval(scenario: sc.Scenario) -> None:
+    """``sync_interval:`` is simulation only (it decides what a simulated ``power_loss``
+    loses); the real backend refuses it before starting anything rather than ignore it."""
+    if scenario.sync_interval is not None:
+        raise ScenarioError(f"{scenario.source}: top level: key 'sync_interval': not "
+                            "supported on the real backend (simulation only: it sets what a "
+                            "power_loss loses); run it with --backend sim")
 
 
 async def _run(scenario: sc.Scenario, group, count: int, seed: int):

@@ -10,8 +10,10 @@ backend (one ``steps`` connection, one per subscription, each on its ``server:``
 ``steps@n3`` connection for steps with ``server: n3``, every node in the pool,
 ``dont_randomize``, ``reconnect_time_wait`` 0.1 s) and runs the shared
 :func:`~pmesh_sim.runners.scenario_program` as one SimPy process. Fault steps act on the
-simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` and ``stepdown`` answer
-``unsupported``. In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
+simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` is performed on replicated
+JetStream (3 or 5 nodes: the file store loses what it had not synced at its last
+``sync_interval`` tick, the scenario's ``sync_interval:``) and answers ``unsupported``
+elsewhere, as a consumer's or the meta group's ``stepdown`` does. In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
 is refused before the run. Same seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
@@ -46,10 +48,15 @@ def run_sim(scenario: sc.Scenario, *, servers: int | None = None,
     sim = Simulation(seed=seed, **options)
     js = uses_jetstream(scenario)
     placed = {s.server for s in scenario.steps if s.server and s.op != "subscribe"}
+    if scenario.sync_interval is not None and not (js and count in (3, 5)):
+        raise ScenarioError(f"{scenario.source}: top level: key 'sync_interval': is simulated "
+                            "for replicated JetStream only (a scenario that uses JetStream on "
+                            f"3 or 5 servers; this one has {count} and "
+                            f"{'uses' if js else 'does not use'} JetStream)")
     if js and count in (3, 5):
         # replicated JetStream on every node (sim/js_cluster.py); like the real backend,
         # the scenario starts once every node knows the meta leader
-        sim.add_cluster(count, jetstream=True)
+        sim.add_cluster(count, jetstream=True, sync_interval=scenario.sync_interval)
         _wait_for_meta_leader(sim)
         backend = _SimBackend(sim, False, placed)
     else:
@@ -288,12 +295,13 @@ def _refuse_placed_connections(scenario: sc.Scenario) -> None:
 
 
 #: fault op -> its outcome (the real backend answers the same words)
-_DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed"}
+_DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": "resumed",
+         "power_loss": "power_lost"}
 
 #: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
 #: $JS subject has its faults performed on every node).
 CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
-                      "partition", "heal", "link", "power_loss"})
+                      "partition", "heal", "link"})
 
 
 def uses_jetstream(scenario: sc.Scenario) -> bool:
