@@ -73,3 +73,17 @@ def test_sweep_over_sync_interval():
     df = sweep(LAZY, grid={"sync_interval": ["always", 5]}, seeds=[1], workers=1)
     assert df["ORDERS.messages"].tolist()[0] == 100
     assert df["ORDERS.messages"].tolist()[1] < 100
+
+
+def test_power_loss_of_a_quorum_can_lose_acked_writes():
+    from pmesh_sim.experiments.grid import scenario_dict
+    data = scenario_dict(load_scenario(LAZY))
+    data["steps"] = [s for s in data["steps"] if s.get("server") != "n3"]   # n3 keeps power
+    kept = {}
+    for sync in ("always", 5):
+        data["sync_interval"] = sync
+        kept[sync] = [[s["result"] for s in run_sim(Scenario.from_dict(data), seed=seed)[0]
+                       ["steps"] if s["op"] == "stream_info"][0]["messages"]
+                      for seed in range(3)]
+    assert kept["always"] == [100, 100, 100]
+    assert min(kept[5]) < 100
