@@ -77,6 +77,7 @@ def test_fault_shading_one_span_per_fault():
     tl = draw_raft_timeline(t)
     assert len(tl.faults) == 3
     assert [(b.get_x(), b.get_width()) for b in tl.bands] == [(1, 1), (3.1, pytest.approx(3.9))]
+    assert [b.get_height() for b in tl.bands] == [0.5, 0.5]
     assert len(tl.stepdowns.get_offsets()) == 1
     assert len(draw_raft_timeline(t, window=(0, 3)).faults) == 1
 
@@ -94,3 +95,17 @@ def test_group_selects_one_row(faulted):
     tl = draw_raft_timeline(faulted, group="_meta_")
     assert tl.groups == ["_meta_"]
     assert len(tl.bands) == len(faulted.filter("raft_leader", group="_meta_"))
+
+
+def test_a_partitioned_leader_overlaps_the_new_one_until_it_steps_down():
+    t = Trace(clock=lambda: 0.0)
+    for time, kind, f in [(1, "raft_leader", {"node": "n1", "group": "G", "term": 1}),
+                          (2, "partition", {"node": "", "groups": "n1 | n2,n3"}),
+                          (7, "raft_leader", {"node": "n2", "group": "G", "term": 2}),
+                          (12, "raft_stepdown", {"node": "n1", "group": "G", "term": 1,
+                                                 "reason": "lost_quorum"}),
+                          (15, "heal", {"node": ""})]:
+        t.record(time, kind, f)
+    assert leader_spans(t) == [("G", "n1", 1, 1, 12), ("G", "n2", 2, 7, 15)]
+    tl = draw_raft_timeline(t)
+    assert [b.get_height() for b in tl.bands] == [0.5, 0.26]   # the second one drawn thinner

@@ -2,8 +2,9 @@
 faults that caused them.
 
 One row per RAFT group (the meta group first). A coloured band per ``raft_leader`` record
-(one colour per node) runs until that leader steps down, is killed or loses power, or a
-leader of a later term of the same group is elected; its term is written on it. Elections
+(one colour per node) runs until that leader steps down, is killed or loses power; its term is
+written on it. A leader elected while an old one still believes it leads (a partitioned
+leader before it notices) is drawn as a thinner band: two nodes think they lead. Elections
 (``raft_election``) are small triangles, stepdowns (``raft_stepdown``) crosses. Faults are
 shaded across all rows: a node down (``kill``/``power_loss`` until its ``restart``), paused
 (``pause`` until ``resume``), or a ``partition`` (until ``heal``).
@@ -57,9 +58,11 @@ def _end(trace) -> float:
     return max((e.time for e in trace), default=0.0)
 
 
-def leader_spans(trace, group: str | None = None) -> list[tuple[str, str, int, float, float]]:
-    """``(group, node, term, start, end)`` for each ``raft_leader`` record, in trace order."""
-    end_of_run = _end(trace)
+def leader_spans(trace, group: str | None = None,
+                 until: float | None = None) -> list[tuple[str, str, int, float, float]]:
+    """``(group, node, term, start, end)`` for each ``raft_leader`` record, in trace order
+    (``end``: ``until`` or the trace's last time for a leader still leading)."""
+    end_of_run = _end(trace) if until is None else until
     spans = []
     events = list(trace)
     for i, e in enumerate(events):
@@ -71,7 +74,7 @@ def leader_spans(trace, group: str | None = None) -> list[tuple[str, str, int, f
             f = later.fields
             if ((later.kind in ("kill", "power_loss") and f.get("node") == node)
                     or (later.kind in ("raft_stepdown", "raft_leader") and f.get("group") == g
-                        and (f.get("node") == node or (f.get("term") or 0) > term))):
+                        and f.get("node") == node)):
                 end = later.time
                 break
         spans.append((g, node, term, e.time, end))
@@ -129,12 +132,15 @@ def draw_raft_timeline(trace, *, group: str | None = None, ax=None,
                                      color=_FAULT_COLOURS[kind]))
         ax.text(max(begin, start), len(groups) - 0.45, " " + label, fontsize=8, va="bottom",
                 color=_FAULT_COLOURS[kind])
-    for g, node, term, begin, end in sorted(leader_spans(trace, group), key=lambda s: s[1]):
+    drawn: dict[str, list[float]] = {}   # group -> ends of its bands so far
+    for g, node, term, begin, end in leader_spans(trace, group, until=max(stop, _end(trace))):
         if not in_window(begin, window):
             continue
-        y = row[g]
-        band = ax.barh(y, min(end, stop) - begin, left=begin, height=0.5, color=colour[node],
-                       alpha=0.85)
+        overlaps = any(begin < other for other in drawn.setdefault(g, []))
+        drawn[g].append(end)
+        y, height = (row[g] - 0.12, 0.26) if overlaps else (row[g], 0.5)
+        band = ax.barh(y, min(end, stop) - begin, left=begin, height=height,
+                       color=colour[node], alpha=0.85)
         band.patches[0].set_label(node)
         out.bands.append(band.patches[0])
         out.terms.append(ax.text(begin, y + 0.3, f"term {term}", fontsize=8, va="bottom"))
@@ -147,7 +153,7 @@ def draw_raft_timeline(trace, *, group: str | None = None, ax=None,
     ax.set_xlim(start, max(stop, start + 1e-3))
     ax.set_xlabel("time (s)")
     ax.set_title(title + ": a fault (shaded) ends a leader's band; a new term begins")
-    handles = {h.get_label(): h for h in out.bands}
+    handles = {h.get_label(): h for h in sorted(out.bands, key=lambda b: b.get_label())}
     handles.update({h.get_label(): h for h in (out.elections, out.stepdowns)
                     if len(h.get_offsets())})
     ax.legend(list(handles.values()), list(handles),
