@@ -133,6 +133,8 @@ def draw_raft_timeline(trace, *, group: str | None = None, ax=None,
         ax.text(max(begin, start), len(groups) - 0.45, " " + label, fontsize=8, va="bottom",
                 color=_FAULT_COLOURS[kind])
     drawn: dict[str, list[float]] = {}   # group -> ends of its bands so far
+    label_room = (stop - start) * 0.06   # keeps two terms' labels from overlapping
+    next_label: dict[str, float] = {}
     for g, node, term, begin, end in leader_spans(trace, group, until=max(stop, _end(trace))):
         if not in_window(begin, window):
             continue
@@ -143,7 +145,9 @@ def draw_raft_timeline(trace, *, group: str | None = None, ax=None,
                        color=colour[node], alpha=0.85)
         band.patches[0].set_label(node)
         out.bands.append(band.patches[0])
-        out.terms.append(ax.text(begin, y + 0.3, f"term {term}", fontsize=8, va="bottom"))
+        x = max(begin, next_label.get(g, begin))
+        next_label[g] = x + label_room
+        out.terms.append(ax.text(x, row[g] + 0.3, f"term {term}", fontsize=8, va="bottom"))
     out.elections = _markers(ax, raft, "raft_election", row, window, "v", "#000000",
                              "election")
     out.stepdowns = _markers(ax, raft, "raft_stepdown", row, window, "x", "#D55E00",
