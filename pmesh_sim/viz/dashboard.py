@@ -596,7 +596,8 @@ class Dashboard:
                 [node.value], [n for n in nodes if n != node.value]]},
             "cut the chosen node off from the others at the scrubber's time and re-run")
         made["heal"] = self.add_step_button(
-            "heal", lambda: {"op": "heal"}, "undo every partition at the scrubber's time and re-run")
+            "heal", lambda: {"op": "heal"},
+            "undo every partition at the scrubber's time and re-run")
         children = self.actions.children
         self.actions.children = (children[0], node, *children[1:])
         return made
