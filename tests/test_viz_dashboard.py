@@ -198,9 +198,11 @@ def test_step_button_inserts_a_step_at_the_scrubber_time():
                                                   "data": "b"})
     board.scrubber.value = 0.5
     button.click()
+    at = round(0.5 - board.clock_offset, 6)       # the scenario's clock starts after setup
+    assert 0.49 < at <= 0.5
     assert board.added_steps == [{"op": "js_publish", "subject": "orders.2", "data": "b",
-                                  "at": 0.5}]
-    assert "changed: js_publish step added at 0.5 s" in board.status.value
+                                  "at": at}]
+    assert f"changed: js_publish step added at {at:g} s" in board.status.value
     stored = board.trace.filter("store")
     assert len(stored) == 2 and stored[1].time >= 0.5
     forget = board.actions.children[-1]
@@ -247,3 +249,54 @@ def test_status_names_the_changes_and_reset_restores_the_scenario():
     assert board.values() == {}
     board.run()
     assert "changed" not in board.status.value and _redeliveries(board) == 1
+
+
+CLUSTER = {
+    "name": "r3", "seed": 1, "servers": 3,
+    "streams": [{"name": "ORDERS", "subjects": ["orders.>"], "num_replicas": 3}],
+    "steps": [{"at": 0.5, "op": "js_publish", "subject": "orders.1", "data": "a"},
+              {"at": 20.0, "op": "js_publish", "subject": "orders.2", "data": "b",
+               "timeout": 2.0}],
+}
+
+
+def test_fault_buttons_only_for_a_cluster():
+    single = dash.Dashboard(REDELIVERY, figures=[], run=False)
+    assert single.actions.layout.display == "none" and single.actions.children == ()
+    board = dash.Dashboard(CLUSTER, figures=[], run=False)
+    described = [getattr(c, "description", "") for c in board.actions.children]
+    assert described[1:] == ["node", "kill", "restart", "partition", "heal",
+                             "forget added steps"]
+    assert board.actions.children[1].options == ("n1", "n2", "n3")
+    assert "RAFT leaders" in [dash.figure_name(f) for f in dash.default_figures(board.scenario)]
+    single_figures = dash.default_figures(single.scenario)
+    assert "RAFT leaders" not in [dash.figure_name(f) for f in single_figures]
+
+
+def test_fault_buttons_insert_kill_partition_heal_restart_steps():
+    board = dash.Dashboard(CLUSTER, figures=[])
+    buttons = {getattr(c, "description", ""): c for c in board.actions.children}
+    assert [e.fields["node"] for e in board.trace.filter("kill")] == []
+    node = buttons["node"]
+    node.value = "n2"
+    offset = board.clock_offset
+    assert offset > 4.0                          # the meta leader is elected before the steps
+    board.scrubber.value = offset + 1.0
+    buttons["kill"].click()
+    assert board.added_steps == [{"op": "kill", "server": "n2", "at": pytest.approx(1.0)}]
+    kills = board.trace.filter("kill")
+    assert [e.fields["node"] for e in kills] == ["n2"]
+    assert kills[0].time == pytest.approx(offset + 1.0, abs=0.01)
+    board.scrubber.value = offset + 5.0
+    buttons["restart"].click()
+    assert [e.fields["node"] for e in board.trace.filter("restart")] == ["n2"]
+    node.value = "n1"
+    board.scrubber.value = offset + 8.0
+    buttons["partition"].click()
+    assert board.added_steps[-1] == {"op": "partition", "groups": [["n1"], ["n2", "n3"]],
+                                     "at": pytest.approx(8.0)}
+    assert board.trace.filter("partition")[0].fields["groups"] == "n1 | n2,n3"
+    board.scrubber.value = offset + 9.0
+    buttons["heal"].click()
+    assert [e.time for e in board.trace.filter("heal")] == [pytest.approx(offset + 9.0, abs=0.01)]
+    assert board.error is None and "heal step added at 9 s" in board.status.value

@@ -7,7 +7,7 @@ dashboard's time scrubber passes ``(0, t)``). A trace without the events a figur
 labelled empty figure, never a traceback.
 
 The figure modules (added one concept each): ``topology``, ``sequence``, ``timeline`` (consumer),
-``stream`` (stream state), ``guarantees``, ``animation``; ``dashboard`` (ipywidgets, imported
+``stream`` (stream state), ``guarantees``, ``animation``, ``raft`` (RAFT leaders and terms, faults shaded); ``dashboard`` (ipywidgets, imported
 lazily).
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 from .animation import TopologyAnimation, Trip, animate
 from .guarantees import delivery_counts, draw_guarantees, guarantee_runs
 from .layout import layered_positions
+from .raft import RaftTimeline, draw_raft_timeline
 from .sequence import SequenceDiagram, draw_sequence
 from .stream import draw_stream_state
 from .timeline import draw_consumer_timeline
@@ -24,7 +25,7 @@ from .topology import Topology, draw_topology, topology_graph
 __all__ = ["SequenceDiagram", "Topology", "TopologyAnimation", "Trip", "animate", "draw_sequence",
            "draw_topology", "layered_positions", "topology_graph", "draw_consumer_timeline",
            "draw_stream_state", "draw_guarantees", "delivery_counts", "guarantee_runs",
-           "Dashboard"]
+           "RaftTimeline", "draw_raft_timeline", "Dashboard"]
 
 
 def __getattr__(name: str):

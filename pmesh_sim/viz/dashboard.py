@@ -277,6 +277,8 @@ def default_figures(scenario: Scenario) -> list[Callable]:
     out += [Panel(stream_state, f"stream {name}", {"stream": name}, panels=2, height=4.4)
             for name in streams]
     out.append(Panel(guarantees, "delivery guarantees", height=4.4, windowed=False))
+    if scenario.servers > 1:
+        out.append(Panel(viz.draw_raft_timeline, "RAFT leaders", height=3.2))
     return out
 
 
@@ -378,7 +380,8 @@ class Dashboard:
 
     Extension point for fault buttons (kill, restart, partition, heal):
     :meth:`add_step_button` puts a button in the actions row that inserts a scenario step at
-    the scrubber's time and re-runs.
+    the scrubber's time and re-runs; a cluster scenario gets kill, restart, partition and heal
+    buttons (:meth:`add_fault_buttons`).
     """
 
     def __init__(self, scenario: Scenario | str | Path | dict, figures: Sequence[Callable] | None
@@ -398,8 +401,12 @@ class Dashboard:
         self.trace = None
         self.error: str | None = None
         self._times: list[float] = []
+        #: trace time minus scenario time (a cluster first elects its meta leader)
+        self.clock_offset = 0.0
         self._quiet = False
         self._build(w)
+        if scenario.servers > 1:
+            self.add_fault_buttons()
         if run:
             self.run()
 
@@ -496,6 +503,7 @@ class Dashboard:
             self.run_button.disabled = False
         self.error = None
         self.trace = traces[0]
+        self.clock_offset = _clock_offset(self.trace, scenario)
         self._times = sorted({event.time for event in self.trace})
         end = self._times[-1] if self._times else 0.0
         self._quiet = True
@@ -538,19 +546,23 @@ class Dashboard:
                              "f(trace, ax=..., window=...))")]
         self.output.outputs = tuple(outputs)
 
-    def add_step_button(self, description: str, step: dict[str, Any], tooltip: str = ""):
+    def add_step_button(self, description: str, step: dict[str, Any] | Callable[[], dict],
+                        tooltip: str = ""):
         """Add a button that inserts ``step`` (a scenario step without ``at``, e.g.
-        ``{"op": "kill", "server": "n1"}``) at the scrubber's time and re-runs.
+        ``{"op": "kill", "server": "n1"}``, or a callable that returns one when pressed) at the
+        scrubber's time and re-runs.
 
         The extension point for fault buttons; returns the button. Added steps are kept
         (``added_steps``) until "forget added steps" is pressed.
         """
         w = self._w
-        button = w.Button(description=description, tooltip=tooltip or f"add a {step['op']} "
+        button = w.Button(description=description, tooltip=tooltip or f"add a {description} "
                           "step at the scrubber's time and re-run")
 
         def press(_):
-            self.added_steps.append({**step, "at": round(self.scrubber.value, 6)})
+            made = step() if callable(step) else step
+            at = max(self.scrubber.value - self.clock_offset, 0.0)
+            self.added_steps.append({**made, "at": round(at, 6)})
             self.run()
 
         button.on_click(press)
@@ -561,6 +573,44 @@ class Dashboard:
             self.actions.layout.display = "flex"
         self.actions.children = (*self.actions.children[:-1], button, self.actions.children[-1])
         return button
+
+
+    def add_fault_buttons(self) -> dict[str, Any]:
+        """Kill, restart, partition (the chosen node from the others) and heal buttons and
+        a node chooser, for a cluster scenario (added by the dashboard when it has more than
+        one server); returns ``{"node": Dropdown, "kill": Button, ...}``.
+        """
+        nodes = [f"n{i}" for i in range(1, self.scenario.servers + 1)]
+        node = self._w.Dropdown(options=nodes, value=nodes[0], description="node",
+                                layout=self._w.Layout(width="140px"),
+                                style={"description_width": "40px"})
+        made: dict[str, Any] = {"node": node}
+        made["kill"] = self.add_step_button(
+            "kill", lambda: {"op": "kill", "server": node.value},
+            "kill the chosen node at the scrubber's time and re-run")
+        made["restart"] = self.add_step_button(
+            "restart", lambda: {"op": "restart", "server": node.value},
+            "restart the chosen (killed) node at the scrubber's time and re-run")
+        made["partition"] = self.add_step_button(
+            "partition", lambda: {"op": "partition", "groups": [
+                [node.value], [n for n in nodes if n != node.value]]},
+            "cut the chosen node off from the others at the scrubber's time and re-run")
+        made["heal"] = self.add_step_button(
+            "heal", lambda: {"op": "heal"},
+            "undo every partition at the scrubber's time and re-run")
+        children = self.actions.children
+        self.actions.children = (children[0], node, *children[1:])
+        return made
+
+
+def _clock_offset(trace, scenario: Scenario) -> float:
+    """Trace time minus scenario time: when a step started less its ``at`` (0 without steps).
+    A scenario's clock starts after setup (on a cluster, once the meta leader is elected)."""
+    for event in trace.filter("step"):
+        at = scenario.steps[event.fields["index"]].at
+        if at is not None:
+            return event.time - at
+    return 0.0
 
 
 def _change(knob: Knob, shown: Any) -> str:
