@@ -186,7 +186,7 @@ def format_benchmarks(figures: dict) -> str:
     ...     "scaling": {"jetstream_pull": {"cost_10x": 10.4}}}))
     benchmark                 rate                         seconds  ratio to bare  vs real
     simpy_bare_loop           2,000,000 events/s             0.050              -        -
-    jetstream_pull            40,000 messages/s              0.100           0.02     2.5x
+    jetstream_pull            40,000 messages/s              0.100          0.020     2.5x
     jetstream_pull_real       skipped: nats-server was not found
     10x the work costs: jetstream_pull 10.4x
     (quick run, median of 1)
@@ -200,7 +200,7 @@ def format_benchmarks(figures: dict) -> str:
         ratio, real = result.get("ratio_to_bare"), result.get("speedup_over_real")
         rate = f"{result['rate']:,.0f} {result['unit']}/s"
         lines.append(f"{name:25} {rate:26} {result['seconds']:9.3f}  "
-                     f"{'-' if ratio is None else format(ratio, '.2f'):>13}  "
+                     f"{'-' if ratio is None else format(ratio, '.3f'):>13}  "
                      f"{'-' if real is None else format(real, '.1f') + 'x':>7}")
     if figures.get("scaling"):
         lines.append("10x the work costs: " + ", ".join(
@@ -219,9 +219,10 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
                        replicas: int = 1):
     """The simulated JetStream workload, ready to run: one R1 memory stream (``max_msgs``
     its limit; with ``replicas=3``, an R3 stream of a 3-node cluster, created once the meta
-    group has a leader, the clients on n1); a producer publishes ``total`` messages with ``publish_async`` in rounds of
-    ``batch`` and waits for each round's pub acks (``publish_async_completed``, as nats-py); a
-    worker ``fetch(batch)``es from a durable pull consumer and acks each message. Returns the
+    group has a leader, the clients on n1); a producer publishes ``total`` messages with
+    ``publish_async`` in rounds of ``batch`` and waits for each round's pub acks
+    (``publish_async_completed``, as nats-py); a worker ``fetch(batch)``es from a durable
+    pull consumer and acks each message. Returns the
     simulation and ``counts`` (``published``: pub acks seen, ``acked``); the worker stops once
     it has acked ``total``, or finds nothing left after the producer is done (with limits);
     on a cluster, ``sim.run()`` runs until the worker ends.
