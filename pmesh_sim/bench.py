@@ -13,6 +13,8 @@ Wall-clock time is read here only, never inside a simulation.
 
 from __future__ import annotations
 
+import collections
+import functools
 import platform
 import statistics
 import time
@@ -29,6 +31,8 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {}
 BASELINE = "simpy_bare_loop"
 REAL = "jetstream_pull_real"
 """The one benchmark that needs a real nats-server (skipped, with the reason, without one)."""
+UNCOMPARED = ("cluster_faults_10min",)
+"""Benchmarks whose rate (simulated seconds per second) is no pipeline: no ratio to bare."""
 
 
 def benchmark(name: str):
@@ -136,9 +140,9 @@ def run_benchmarks(quick: bool = False, *, repeats: int | None = None,
     base = figures[BASELINE]["rate"]
     real = figures.get(REAL, {}).get("rate")
     for name in names:
-        if name != BASELINE and "rate" in figures[name]:
+        if name not in (BASELINE, *UNCOMPARED) and "rate" in figures[name]:
             figures[name]["ratio_to_bare"] = figures[name]["rate"] / base
-            if real and name.startswith("jetstream_pull") and name != REAL:
+            if real and name in ("jetstream_pull", "jetstream_pull_trace_off"):   # both R1
                 figures[name]["speedup_over_real"] = figures[name]["rate"] / real
     if scaling:
         figures["scaling"] = run_scaling(quick, progress=progress, first=len(names) + 1,
@@ -182,7 +186,7 @@ def format_benchmarks(figures: dict) -> str:
     ...     "scaling": {"jetstream_pull": {"cost_10x": 10.4}}}))
     benchmark                 rate                         seconds  ratio to bare  vs real
     simpy_bare_loop           2,000,000 events/s             0.050              -        -
-    jetstream_pull            40,000 messages/s              0.100           0.02     2.5x
+    jetstream_pull            40,000 messages/s              0.100          0.020     2.5x
     jetstream_pull_real       skipped: nats-server was not found
     10x the work costs: jetstream_pull 10.4x
     (quick run, median of 1)
@@ -196,7 +200,7 @@ def format_benchmarks(figures: dict) -> str:
         ratio, real = result.get("ratio_to_bare"), result.get("speedup_over_real")
         rate = f"{result['rate']:,.0f} {result['unit']}/s"
         lines.append(f"{name:25} {rate:26} {result['seconds']:9.3f}  "
-                     f"{'-' if ratio is None else format(ratio, '.2f'):>13}  "
+                     f"{'-' if ratio is None else format(ratio, '.3f'):>13}  "
                      f"{'-' if real is None else format(real, '.1f') + 'x':>7}")
     if figures.get("scaling"):
         lines.append("10x the work costs: " + ", ".join(
@@ -211,13 +215,17 @@ def format_benchmarks(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int = 100):
+def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int = 100,
+                       replicas: int = 1):
     """The simulated JetStream workload, ready to run: one R1 memory stream (``max_msgs``
-    its limit); a producer publishes ``total`` messages with ``publish_async`` in rounds of
-    ``batch`` and waits for each round's pub acks (``publish_async_completed``, as nats-py); a
-    worker ``fetch(batch)``es from a durable pull consumer and acks each message. Returns the
+    its limit; with ``replicas=3``, an R3 stream of a 3-node cluster, created once the meta
+    group has a leader, the clients on n1); a producer publishes ``total`` messages with
+    ``publish_async`` in rounds of ``batch`` and waits for each round's pub acks
+    (``publish_async_completed``, as nats-py); a worker ``fetch(batch)``es from a durable
+    pull consumer and acks each message. Returns the
     simulation and ``counts`` (``published``: pub acks seen, ``acked``); the worker stops once
-    it has acked ``total``, or finds nothing left after the producer is done (with limits).
+    it has acked ``total``, or finds nothing left after the producer is done (with limits);
+    on a cluster, ``sim.run()`` runs until the worker ends.
 
     >>> sim, counts = jetstream_pipeline(300)
     >>> sim.run(); counts
@@ -225,19 +233,29 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
     >>> sim, counts = jetstream_pipeline(300, max_msgs=100)   # the limit removed 200 before
     >>> sim.run(); counts                                    # the worker's consumer existed
     {'published': 300, 'acked': 100}
+    >>> sim, counts = jetstream_pipeline(300, replicas=3)
+    >>> sim.run(); counts, len(sim.servers)
+    ({'published': 300, 'acked': 300}, 3)
     """
     from .errors import TimeoutError as FetchTimeout
     from .sim import Simulation
 
     sim = Simulation(seed=0, latency=0.0005, trace=trace)
-    sim.add_server("n1", jetstream=True)
+    if replicas == 1:
+        sim.add_server("n1", jetstream=True)
+    else:
+        sim.add_cluster(replicas, jetstream=True)
     producer, worker = sim.connect(name="pub"), sim.connect(name="worker")
     pjs, wjs = producer.jetstream(), worker.jetstream()
     counts = {"published": 0, "acked": 0}
+    ready = sim.env.event()                      # the stream exists
 
     def produce(env):
+        while replicas > 1 and sim.meta_leader() is None:
+            yield env.timeout(0.5)               # the meta group elects (4-9 s)
         yield pjs.add_stream(name="BENCH", subjects=["bench.>"], storage="memory",
-                             max_msgs=max_msgs)
+                             max_msgs=max_msgs, num_replicas=replicas)
+        ready.succeed()
         for _ in range(total // batch):
             for _ in range(batch):
                 pjs.publish_async("bench.js", b"0123456789abcdef")
@@ -245,7 +263,7 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
             counts["published"] += batch
 
     def consume(env):
-        yield env.timeout(0.005)
+        yield ready if replicas > 1 else env.timeout(0.005)
         sub = yield wjs.pull_subscribe("bench.>", durable="worker", stream="BENCH")
         while counts["acked"] < total:
             try:
@@ -259,7 +277,9 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
                 break
 
     sim.process(produce(sim.env))
-    sim.process(consume(sim.env))
+    worker_done = sim.process(consume(sim.env))
+    if replicas > 1:                  # a cluster never runs out of work: run until the worker ends
+        sim.run = functools.partial(sim.run, until=worker_done)
     return sim, counts
 
 
@@ -290,6 +310,117 @@ def bench_jetstream_pull(quick: bool = False) -> dict:
 def bench_jetstream_pull_trace_off(quick: bool = False) -> dict:
     """The same JetStream pipeline with the trace off."""
     return _jetstream_pull(quick, trace=False)
+
+
+@benchmark("jetstream_pull_r3")
+def bench_jetstream_pull_r3(quick: bool = False, total: int | None = None) -> dict:
+    """The same pipeline on an R3 memory stream of a 3-node cluster (every publish committed
+    by a quorum of its RAFT group before its ack), trace on: messages per second."""
+    total = total or (JS_R3_QUICK if quick else JS_R3_FULL)
+    sim, counts = jetstream_pipeline(total, replicas=3)
+    seconds, cpu = _timed(sim.run)
+    if counts != {"published": total, "acked": total}:  # pragma: no cover - a broken sim
+        raise RuntimeError(f"jetstream R3 pipeline: {counts} of {total} messages")
+    return {"unit": "messages", "messages": total, "batch": 100, "replicas": 3, "trace": True,
+            "trace_events": len(sim.trace), "virtual_seconds": sim.now, "seconds": seconds,
+            "cpu_seconds": cpu, "rate": total / seconds}
+
+
+JS_R3_QUICK, JS_R3_FULL = 2_000, 50_000
+"""Messages in the R3 pipeline: quick and full runs."""
+
+
+def fault_schedule(seed: int, duration: float, nodes=("n1", "n2", "n3")) -> list[tuple]:
+    """A crash / restart / partition schedule, the same for the same seed: from 20 s on, one
+    fault at a time (a kill, or a partition of one node from the others) lasting 5-40 s,
+    then 10-30 s of calm; as ``(time, op, node)`` rows (``restart``/``heal`` end each fault).
+
+    >>> fault_schedule(1, 600)[:2]
+    [(20.0, 'kill', 'n3'), (54.7, 'restart', 'n3')]
+    >>> fault_schedule(1, 600) == fault_schedule(1, 600)
+    True
+    """
+    import random
+
+    rng, t, rows = random.Random(seed), 20.0, []
+    while t < duration - 5:
+        op, node = rng.choice(("kill", "partition")), rng.choice(nodes)
+        end = min(duration, round(t + rng.uniform(5, 40), 1))
+        rows += [(t, op, node), (end, "restart" if op == "kill" else "heal", node)]
+        t = round(end + rng.uniform(10, 30), 1)
+    return rows
+
+
+def cluster_faults_run(duration: float, *, seed: int = 1, rate: float = 50.0):
+    """A 3-node JetStream cluster under :func:`fault_schedule` for ``duration`` simulated
+    seconds: once the meta group has a leader, an R3 file stream (limits retention, no
+    consumers: a fault moving the leader of a stream with consumers is refused, consumers
+    are not replicated yet) gets one publish every ``1/rate`` s, each a request awaiting its
+    pub ack (2 s timeout) from a client that reconnects to the other nodes. Returns the
+    simulation and ``counts`` (``acked``, ``failed``); run it with ``sim.run(until=duration)``.
+
+    >>> sim, counts = cluster_faults_run(60, rate=5)
+    >>> sim.run(until=60); counts["acked"] > 150, [e.kind for e in sim.trace
+    ...                                            if e.kind in ("kill", "partition")]
+    (True, ['kill'])
+    """
+    import json
+
+    from .errors import NatsError
+    from .sim import Simulation
+
+    sim = Simulation(seed=seed, latency=0.0005)
+    sim.add_cluster(3, jetstream=True)
+    client = sim.connect("n1", name="pub", servers=["n1", "n2", "n3"])
+    counts = {"acked": 0, "failed": 0}
+    ops = {"kill": sim.kill, "restart": sim.restart, "partition": lambda n: sim.partition(
+        [[n]]), "heal": lambda n: sim.heal()}
+
+    def faults(env):
+        for at, op, node in fault_schedule(seed, duration):
+            yield env.timeout(at - env.now)
+            ops[op](node)
+
+    def publish(env):
+        while sim.meta_leader() is None:
+            yield env.timeout(0.5)
+        body = {"name": "FAULTS", "subjects": ["faults.>"], "num_replicas": 3,
+                "max_msgs": 10_000}
+        yield client.request("$JS.API.STREAM.CREATE.FAULTS", json.dumps(body).encode(), 5)
+        due = env.now
+        while True:
+            try:
+                yield client.request("faults.x", b"0123456789abcdef", timeout=2.0)
+                counts["acked"] += 1
+            except NatsError:            # no quorum, no leader yet, a reconnect: not acked
+                counts["failed"] += 1
+            due = max(due + 1 / rate, env.now)
+            yield env.timeout(due - env.now)
+
+    sim.process(faults(sim.env))
+    sim.process(publish(sim.env))
+    return sim, counts
+
+
+@benchmark("cluster_faults_10min")
+def bench_cluster_faults(quick: bool = False) -> dict:
+    """10 simulated minutes (quick: 2) of a 3-node JetStream cluster under a seeded crash /
+    restart / partition schedule, 50 publishes a second to an R3 stream, trace on: simulated
+    seconds per wall second (``seconds``: the run's wall time)."""
+    duration = FAULTS_QUICK if quick else FAULTS_FULL
+    sim, counts = cluster_faults_run(duration, seed=1)
+    seconds, cpu = _timed(lambda: sim.run(until=duration))
+    kinds = collections.Counter(e.kind for e in sim.trace)
+    return {"unit": "sim-seconds", "virtual_seconds": duration, "seed": 1,
+            "publish_rate": 50.0, "acked": counts["acked"], "failed": counts["failed"],
+            "faults": kinds["kill"] + kinds["partition"], "kills": kinds["kill"],
+            "partitions": kinds["partition"], "elections": kinds["raft_election"],
+            "leaders_elected": kinds["raft_leader"], "trace_events": len(sim.trace),
+            "seconds": seconds, "cpu_seconds": cpu, "rate": duration / seconds}
+
+
+FAULTS_QUICK, FAULTS_FULL = 120.0, 600.0
+"""Simulated seconds of the faulted cluster run: quick and full."""
 
 
 def _real_jetstream_pull(quick: bool, total: int | None = None) -> dict:
@@ -377,6 +508,7 @@ SCALED: dict[str, tuple[Callable[[int], dict], int, int]] = {
                               FANOUT_FULL),
     "jetstream_pull": (lambda n: _jetstream_pull(False, True, n), JS_QUICK, JS_FULL),
     "jetstream_pull_trace_off": (lambda n: _jetstream_pull(False, False, n), JS_QUICK, JS_FULL),
+    "jetstream_pull_r3": (lambda n: bench_jetstream_pull_r3(False, n), JS_R3_QUICK, JS_R3_FULL),
     REAL: (lambda n: _real_jetstream_pull(False, n), JS_QUICK, JS_FULL),
 }
 """Pipeline name -> (``fn(work) -> figures``, quick 10x work, full 10x work)."""
@@ -417,6 +549,7 @@ _LABELS = {"core_fanout": "core fan-out (per delivery)",
            "core_fanout_trace_off": "core fan-out, trace off",
            "jetstream_pull": "JetStream R1 pipeline (per message)",
            "jetstream_pull_trace_off": "JetStream R1, trace off",
+           "jetstream_pull_r3": "JetStream R3 on a 3-node cluster",
            REAL: "JetStream R1 on a real nats-server"}
 
 

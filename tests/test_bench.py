@@ -113,3 +113,38 @@ def test_a_missing_server_is_reported_as_skipped(monkeypatch):
 def test_run_benchmarks_is_silent_without_a_progress_stream(capsys):
     run_benchmarks(quick=True, only=["simpy_bare_loop"])
     assert capsys.readouterr() == ("", "")
+
+
+def test_bench_json_has_the_r3_pipeline_and_the_faulted_cluster_run(quick_bench):
+    figures = json.loads(quick_bench.stdout)
+    r3 = figures["jetstream_pull_r3"]
+    assert r3["replicas"] == 3 and r3["messages"] == 2_000 and r3["unit"] == "messages"
+    assert r3["ratio_to_bare"] == pytest.approx(r3["rate"] / figures["simpy_bare_loop"]["rate"])
+    assert "speedup_over_real" not in r3               # the real server runs an R1 stream
+    assert r3["trace_events"] > r3["messages"]
+    faults = figures["cluster_faults_10min"]
+    assert faults["virtual_seconds"] == 120.0 and faults["unit"] == "sim-seconds"
+    assert faults["rate"] == pytest.approx(120.0 / faults["seconds"])
+    assert faults["kills"] + faults["partitions"] == faults["faults"] >= 2
+    assert faults["acked"] > 0 and faults["elections"] >= faults["leaders_elected"] > 0
+    assert "ratio_to_bare" not in faults
+
+
+def test_fault_schedule_is_fixed_by_its_seed_and_ends_every_fault():
+    from pmesh_sim.bench import fault_schedule
+    rows = fault_schedule(3, 600)
+    assert rows == fault_schedule(3, 600) and rows != fault_schedule(4, 600)
+    ends = {"kill": "restart", "partition": "heal"}
+    for (t0, op, node), (t1, end, node1) in zip(rows[::2], rows[1::2]):
+        assert end == ends[op] and node1 == node and t0 < t1 <= 600
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+
+
+def test_the_faulted_run_is_deterministic():
+    from pmesh_sim.bench import cluster_faults_run
+    outcomes = []
+    for _ in range(2):
+        sim, counts = cluster_faults_run(60, seed=2, rate=5)
+        sim.run(until=60)
+        outcomes.append((counts, [(e.time, e.kind) for e in sim.trace]))
+    assert outcomes[0] == outcomes[1] and outcomes[0][0]["acked"] > 0
