@@ -320,3 +320,24 @@ def test_push_idle_heartbeat_is_due_idle_heartbeat_after_the_last_delivery():
         "Status": "100", "Description": "Idle Heartbeat",
         "Nats-Last-Consumer": "1", "Nats-Last-Stream": "1"})]
     assert h.js.next_deadline() == 1.2      # and again by the heartbeat itself
+
+
+def test_start_past_the_end_counts_earlier_filtered_messages_until_info_clamps():
+    # consumer.go processStreamSignal counts them; checkNumPending clamps and keeps the clamp
+    h = Harness(deliver_policy="by_start_sequence", opt_start_seq=4, filter_subject="s.a")
+    h.pub(3, subject="s.a")
+    h.pub(1, subject="s.b")
+    c = h.js.streams["S"].consumers["d"]
+    assert c.num_pending() == 3           # the cached count, as an ack reply would carry it
+    assert h.info()["num_pending"] == 1   # at most the messages from seq 4 to the last
+    h.pub(1, subject="s.b")
+    assert h.info()["num_pending"] == 1   # the clamp stays: min(1, 5, 2)
+
+
+def test_start_past_the_end_surplus_goes_when_a_pull_finds_nothing():
+    # consumer.go checkNumPendingOnEOF
+    h = Harness(deliver_policy="by_start_sequence", opt_start_seq=4, filter_subject="s.a")
+    h.pub(3, subject="s.a")
+    assert h.fetch()[0] == ["404"]
+    h.pub(2, subject="s.b")
+    assert h.info()["num_pending"] == 0

@@ -227,7 +227,9 @@ class JetStream:
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
         for c in st.consumers.values():
-            if c.waiting or not c.is_pull:
+            if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
+                c.stored_below_start(subject)
+            elif c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
         return out
 
@@ -537,6 +539,7 @@ class JetStream:
                 existing.retime_pending(old, now)
             existing.filters = existing._effective_filters(cfg)
             if narrowed:
+                existing.npc_extra = 0    # updateConfig: num pending computed again
                 self._cleanup_interest(st, existing.asflr, now)
             # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
             wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []

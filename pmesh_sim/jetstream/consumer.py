@@ -92,6 +92,9 @@ class Consumer:
         self.dseq = 1
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
+        # messages the server's cached num pending (npc) counts but will never deliver: stored
+        # below sseq (by_start_sequence past the end) after the count was last computed
+        self.npc_extra = 0
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
@@ -126,6 +129,9 @@ class Consumer:
     def reset(self, seq: int, now: float) -> list[Outgoing]:
         """Start again at stream sequence ``seq`` (resetLocalStartingSeq): nothing pending or
         due again, consumer sequences from 1, the ack floor just below ``seq``."""
+        if (self.sseq != seq or self.pending) and not (
+                seq == self.asflr + 1 and self.config.ack_policy == AckPolicy.ALL):
+            self.npc_extra = 0     # resetLocalStartingSeq: num pending computed again
         self.pending.clear()
         self.rdc.clear()
         self.rdq, self._rdq_set = [], set()
@@ -259,8 +265,19 @@ class Consumer:
             entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
             self._add_timer(entry[1], seq)
 
+    def stored_below_start(self, subject: str) -> None:
+        """A message was stored below the next stream seq: the server's signal still counts
+        it in num pending when the filter takes it (consumer.go processStreamSignal)."""
+        if self.matches(subject):
+            self.npc_extra += 1
+
     def num_pending(self) -> int:
-        """Messages at or after the next stream seq that the filter takes (server's num_pending)."""
+        """The server's num pending: the messages at or after the next stream seq that the
+        filter takes, plus :attr:`npc_extra` (consumer info clamps it, see :meth:`info`)."""
+        return self._num_pending() + self.npc_extra
+
+    def _num_pending(self) -> int:
+        """Messages at or after the next stream seq that the filter takes."""
         # from the scan position: seqs in (sseq, _scanned] were looked at and passed over
         # (the server's o.sseq moves past them), so a widened filter does not count them
         st, start = self.stream, max(self.sseq, self._scanned + 1)
@@ -324,6 +341,8 @@ class Consumer:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
             # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1)
             self.sseq = last + 1
+        if self.sseq > last:    # consumer.go checkNumPendingOnEOF: nothing is pending
+            self.npc_extra = 0
         return None
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
@@ -719,6 +738,18 @@ class Consumer:
         return out
 
     # -------------------------------------------------------------------- info
+    def _checked_num_pending(self) -> int:
+        """num pending as consumer info reports it (consumer.go checkNumPending): never more
+        than the stream holds from sseq on, 0 past its end; the clamp is kept."""
+        st = self.stream
+        if self.sseq > st.last_seq:
+            self.npc_extra = 0
+        elif self.npc_extra:
+            exact = self._num_pending()
+            clamped = min(exact + self.npc_extra, len(st.msgs), st.last_seq - self.sseq + 1)
+            self.npc_extra = max(clamped - exact, 0)
+        return self.num_pending()
+
     def info(self, now: float) -> dict[str, Any]:
         """The server's consumer info JSON."""
         info = {"stream_name": self.stream.name, "name": self.name,
@@ -732,7 +763,7 @@ class Consumer:
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
-                "num_waiting": len(self.waiting), "num_pending": self.num_pending(),
+                "num_waiting": len(self.waiting), "num_pending": self._checked_num_pending(),
                 "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()

@@ -516,6 +516,9 @@ class Stream:
         removed = self._purge_store(subject, seq or 0, keep or 0)
         for s in removed:
             self.remove(s, reason="purge")
+        if len(removed) > 1 or removed and (not subject or subject == ">") and not keep:
+            for consumer in self.consumers.values():   # storeUpdates: a batch removal
+                consumer.npc_extra = 0                 # makes num pending computed again
         state_first = self._first() if self.msgs else self.last_seq + 1
         start = state_first
         if subject:
