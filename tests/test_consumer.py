@@ -322,6 +322,33 @@ def test_push_idle_heartbeat_is_due_idle_heartbeat_after_the_last_delivery():
     assert h.js.next_deadline() == 1.2      # and again by the heartbeat itself
 
 
+def test_max_deliver_1_leaves_ack_pending_when_the_ack_wait_runs_out():
+    # consumer.go checkPending -> hasMaxDeliveries: no pull request needed; floor stays 0/0
+    h = Harness(ack_wait=0.35, max_deliver=1)
+    h.pub(1)
+    seqs, _ = h.fetch(now=0.2)
+    assert seqs[0] == 1 and h.info(now=0.5)["num_ack_pending"] == 1
+    out = h.tick(0.55)
+    info = h.info(now=0.6)
+    assert info["num_ack_pending"] == 0 and info["ack_floor"]["stream_seq"] == 0
+    assert any("MAX_DELIVERIES" in o.subject for o in out)
+
+
+def test_max_deliver_2_keeps_the_last_delivery_pending_after_its_ack_wait():
+    # hasMaxDeliveries counts redeliveries (at least 1): 1 < 2 after the second delivery
+    h = Harness(ack_wait=0.25, max_deliver=2)
+    h.pub(1)
+    h.fetch(now=0.0)
+    h.tick(0.25)
+    seqs, _ = h.fetch(now=0.3)
+    assert seqs[0] == 1
+    h.tick(0.55)
+    assert h.info(now=0.6)["num_ack_pending"] == 1
+    _, out = h.fetch(now=0.7)    # the pull finds it used up: a 404 and the advisory
+    assert [o.headers["Status"] for o in out if o.subject == "_INBOX.f"] == ["404"]
+    assert h.info(now=0.8)["num_ack_pending"] == 0
+
+
 def test_start_past_the_end_counts_earlier_filtered_messages_until_info_clamps():
     # consumer.go processStreamSignal counts them; checkNumPending clamps and keeps the clamp
     h = Harness(deliver_policy="by_start_sequence", opt_start_seq=4, filter_subject="s.a")

@@ -618,15 +618,25 @@ class Consumer:
                 continue
             entry = self.pending.get(seq)
             if entry is not None and entry[1] == t and seq not in self._rdq_set:
-                heapq.heappush(self.rdq, seq)
-                self._rdq_set.add(seq)
+                dc = self.rdc.get(seq, 1)
                 if seq in self._nak_delayed:     # a nak's delay ran out, not the ack wait
                     self._nak_delayed.discard(seq)
                 else:
                     msg = self.stream.msgs.get(seq)
                     self.emit("ack_timeout", stream=self.stream.name, consumer=self.name,
                               stream_seq=seq, msg_id=msg.msg_id if msg else 0,
-                              num_delivered=self.rdc.get(seq, 1))
+                              num_delivered=dc)
+                if 0 < self.config.max_deliver <= max(dc - 1, 1):
+                    # consumer.go checkPending -> hasMaxDeliveries, whose deliveryCount is
+                    # the redelivery count (at least 1), so in effect max_deliver 1: the
+                    # message leaves ack pending now, not at the next pull; the stored ack
+                    # floor stays
+                    del self.pending[seq]
+                    self.rdc[seq] = dc
+                    self._on_max_deliver(seq, dc, now)
+                    continue
+                heapq.heappush(self.rdq, seq)
+                self._rdq_set.add(seq)
         if self.waiting:
             keep = deque()
             for req in self.waiting:
