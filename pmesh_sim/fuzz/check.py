@@ -25,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
+import shutil
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 
 from ..checks import Difference, compare_results
@@ -34,8 +36,9 @@ from ..errors import PmeshError, ScenarioError
 from ..scenario import Scenario
 from .generate import TIMER_KEYS
 
-__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict", "RealTarget", "run_sim_bounded",
-           "timing_sensitive", "signature", "check_document", "check_invalid"]
+__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict",
+           "RealTarget", "run_sim_bounded", "timing_sensitive", "signature", "check_document",
+           "check_invalid"]
 
 #: Wall-clock seconds a simulated run may take; longer is reported as a hang.
 SIM_WALL_LIMIT = 10.0
@@ -162,8 +165,29 @@ class RealTarget:
 
         if not self.server.running:
             self.server.restart()
+        self._reset()
+        doc = run_real_on(scenario, {"n1": self.server})[0]
+        if _store_error(doc):  # a deleted file stream's directory was still in the way
+            self.server.kill()
+            shutil.rmtree(self.server.store_dir, ignore_errors=True)
+            self.server.start()
+            doc = run_real_on(scenario, {"n1": self.server})[0]
+        return doc
+
+    def _reset(self) -> None:
+        """Delete every stream, then wait (up to 2 s) until their store directories are gone:
+        the server removes a file stream's directory after it answers the delete."""
         asyncio.run(_delete_all_streams(self.server.url))
-        return run_real_on(scenario, {"n1": self.server})[0]
+        streams = self.server.store_dir / "jetstream" / "$G" / "streams"
+        deadline = time.monotonic() + 2.0
+        while streams.is_dir() and any(streams.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def _store_error(doc: dict) -> bool:
+    """Whether creating a stream failed with 10049 ("error creating store for stream")."""
+    results = [s.get("result", {}) for s in doc.get("setup", []) + doc.get("steps", [])]
+    return any(r.get("error", {}).get("err_code") == 10049 for r in results)
 
 
 async def _delete_all_streams(url: str) -> None:

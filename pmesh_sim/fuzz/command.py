@@ -40,13 +40,15 @@ class _Failed(AssertionError):
     """Raised inside the hypothesis test for a failing document, so that it shrinks it."""
 
 
-def _search(strategy, seed, budget: int, judge, report) -> tuple[tuple | None, int]:
+def _search(strategy, seed, budget: int, judge, report,
+            shrink: float = SHRINK_SECONDS) -> tuple[tuple | None, int]:
     """One hypothesis search of up to ``budget`` examples: ``(found, examples run)``.
 
     ``found`` is ``(document, verdict, flaky)`` for the minimal failing document, or None.
     ``judge(example, first failing verdict or None)`` gives a verdict;
     ``report(verdict)`` is told about each example run before the first failure (the runs
-    while shrinking are not examples). ``flaky``: the failure did not repeat at the end."""
+    while shrinking are not examples). ``flaky``: the failure did not repeat at the end.
+    Shrinking stops after ``shrink`` wall seconds with the smallest failure so far."""
     hypothesis = need_hypothesis()
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Flaky
@@ -60,7 +62,7 @@ def _search(strategy, seed, budget: int, judge, report) -> tuple[tuple | None, i
     @given(strategy)
     def test(example):
         first = state["first"]
-        if first is not None and time.monotonic() - state["since"] > SHRINK_SECONDS:
+        if first is not None and time.monotonic() - state["since"] > shrink:
             # out of shrinking time: only the smallest failure so far still fails
             if example == state["last"][0]:
                 raise _Failed(first.kind)
@@ -125,15 +127,17 @@ def _stop_on_signal(target) -> None:
             pass
 
 
-def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
+def _worker(index: int, quota: int, seed: int, out: str, events, shrink: float) -> None:
     """A worker process: one nats-server, hypothesis searches until ``quota`` examples ran."""
     from hypothesis import strategies as st
 
     from .check import RealTarget, check_document, check_invalid
     from .generate import invalid_documents, scenario_documents
 
-    strategy = st.integers(0, INVALID_EVERY - 1).flatmap(
-        lambda k: invalid_documents() if k == INVALID_EVERY - 1 else scenario_documents())
+    # a draw from 0..99 (hypothesis favours the ends of a small range), shrinking to valid
+    strategy = st.integers(0, 99).flatmap(
+        lambda k: invalid_documents() if k >= 100 - 100 // INVALID_EVERY
+        else scenario_documents())
     target = RealTarget()
     _stop_on_signal(target)
     with target:
@@ -148,7 +152,8 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
         done, search = 0, 0
         while done < quota:
             found, runs = _search(strategy, f"{seed}-{index}-{search}", quota - done,
-                                  judge, lambda v: events.put(("example", index, v.kind)))
+                                  judge, lambda v: events.put(("example", index, v.kind)),
+                                  shrink)
             done += runs
             search += 1
             if found is None:
@@ -157,7 +162,7 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
                 continue
             example, verdict, flaky = found
             if not flaky and not isinstance(example, tuple):
-                example, verdict = _reduce(example, verdict, judge)
+                example, verdict = _reduce(example, verdict, judge, shrink)
             name = f"fuzz-s{seed}-w{index}-{search}"
             if flaky:
                 name += "-flaky"
@@ -166,7 +171,7 @@ def _worker(index: int, quota: int, seed: int, out: str, events) -> None:
     events.put(("done", index))
 
 
-def _reduce(doc: dict, verdict, judge) -> tuple[dict, object]:
+def _reduce(doc: dict, verdict, judge, budget: float = SHRINK_SECONDS) -> tuple[dict, object]:
     """:func:`~pmesh_sim.fuzz.reduce.reduce_document` with the same test as shrinking."""
     from .reduce import reduce_document
 
@@ -179,7 +184,7 @@ def _reduce(doc: dict, verdict, judge) -> tuple[dict, object]:
             return True
         return False
 
-    smallest = reduce_document(doc, still_fails, budget=SHRINK_SECONDS)
+    smallest = reduce_document(doc, still_fails, budget=budget)
     return smallest, last[0]
 
 
@@ -190,15 +195,19 @@ def _bar(done: int, total: int, counts: Counter, found: int, width: int = 30) ->
 
 
 def run_fuzz(examples: int, seed: int = 0, workers: int = 2, out: str | Path = "scenarios/found",
-             progress=sys.stderr) -> dict:
-    """Run the fuzzer; returns the counts (``examples``, ``agree``, ``found``, ``files``...)."""
+             progress=sys.stderr, shrink_seconds: float = SHRINK_SECONDS) -> dict:
+    """Run the fuzzer; returns the counts (``examples``, ``agree``, ``found``, ``files``...).
+
+    ``shrink_seconds``: how long hypothesis shrinks a failure, and then the structural
+    reduction, each (every try runs the scenario again, on the real server too)."""
     need_hypothesis()
     workers = max(1, min(workers, examples))
     ctx = multiprocessing.get_context("spawn")
     events = ctx.Queue()
     shares = [examples // workers + (i < examples % workers) for i in range(workers)]
-    procs = [ctx.Process(target=_worker, args=(i, shares[i], seed, str(out), events),
-                         name=f"pmesh-fuzz-{i}") for i in range(workers)]
+    procs = [ctx.Process(target=_worker, name=f"pmesh-fuzz-{i}",
+                         args=(i, shares[i], seed, str(out), events, shrink_seconds))
+             for i in range(workers)]
     counts: Counter = Counter()
     files: list[str] = []
     running = set(range(workers))

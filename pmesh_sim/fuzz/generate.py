@@ -306,6 +306,7 @@ def _subscriptions(draw, state: _State) -> list[dict]:
     subs = []
     if _chance(draw, 0.3):
         subs.append({"name": "all", "subject": "s0.>"})
+        _maybe(draw, st.sampled_from([1, 2]), subs[-1], "max_msgs", 0.2)
     if _chance(draw, 0.2):
         subs += [{"name": "q1", "subject": "s0.*", "queue": "grp"},
                  {"name": "q2", "subject": "s0.*", "queue": "grp"}]

@@ -226,9 +226,11 @@ class JetStream:
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
-        for c in st.consumers.values():
+        for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
+            if not c.matches(subject):
+                continue
             if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
-                c.stored_below_start(subject)
+                c.npc_extra += 1
             elif c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
         return out

@@ -92,8 +92,9 @@ class Consumer:
         self.dseq = 1
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
-        # messages the server's cached num pending (npc) counts but will never deliver: stored
-        # below sseq (by_start_sequence past the end) after the count was last computed
+        # messages the server's cached num pending (npc) counts but will never deliver: taken
+        # by the filters, stored below sseq (by_start_sequence past the end) since the count
+        # was last computed (consumer.go processStreamSignal counts every signalled message)
         self.npc_extra = 0
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
@@ -264,12 +265,6 @@ class Consumer:
                 old.ack_wait or 30.0)
             entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
             self._add_timer(entry[1], seq)
-
-    def stored_below_start(self, subject: str) -> None:
-        """A message was stored below the next stream seq: the server's signal still counts
-        it in num pending when the filter takes it (consumer.go processStreamSignal)."""
-        if self.matches(subject):
-            self.npc_extra += 1
 
     def num_pending(self) -> int:
         """The server's num pending: the messages at or after the next stream seq that the
