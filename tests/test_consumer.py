@@ -368,3 +368,21 @@ def test_start_past_the_end_surplus_goes_when_a_pull_finds_nothing():
     assert h.fetch()[0] == ["404"]
     h.pub(2, subject="s.b")
     assert h.info()["num_pending"] == 0
+
+
+def test_memory_skip_past_is_not_stored_so_info_reads_the_stores_delivered():
+    # memstore answers "nothing" with the last seq and o.sseq moves past it, but the
+    # consumer store (which info reads once it has a state) is not told
+    h = Harness(stream={"storage": "memory"}, filter_subject="s.a")
+    h.pub(1, subject="s.a")
+    h.fetch(now=0.1)                      # seq 1 delivered, pending
+    h.pub(1, subject="s.c")
+    assert h.fetch(now=0.2, no_wait=False, expires=0.05)[0] == []   # waits: nothing to send
+    h.tick(0.25)                          # the request expires
+    c = h.js.streams["S"].consumers["d"]
+    assert c.sseq == 3                    # in memory: past the end
+    info = h.info(now=0.3)
+    assert info["delivered"]["stream_seq"] == 1 and info["ack_floor"]["stream_seq"] == 0
+    h.pub(1, subject="s.a")
+    h.fetch(now=0.4)                      # a delivery is stored: delivered 3
+    assert h.info(now=0.5)["delivered"]["stream_seq"] == 3

@@ -573,7 +573,8 @@ class JetStream:
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
         c.wake = self._wake
-        c.floor_unset = self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1
+        c.replicated = c.floor_unset = (
+            self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1)
         st.consumers[name] = c
         self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name,

@@ -98,6 +98,10 @@ class Consumer:
         self.npc_extra = 0
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
+        self.replicated = False    # R>1 in a cluster (set by the host)
+        # the delivered stream seq the consumer's store still holds after a memory stream's
+        # "nothing" moved sseq past the end (None: the store agrees with sseq - 1)
+        self._stored_sseq: int | None = None
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
         # a push consumer's next idle heartbeat (consumer.go loopAndGatherMsgs: the timer
         # starts with the consumer and restarts on each delivery and each time it fires)
@@ -139,6 +143,7 @@ class Consumer:
         self._lps = None
         self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
         self.adflr, self.asflr = 0, seq - 1
+        self._stored_sseq = None    # store.Reset(seq - 1)
         return self.deliver(now)
 
     # ------------------------------------------------------------------- pause
@@ -334,7 +339,10 @@ class Consumer:
         self._scanned = last
         if st.config.storage == StorageType.MEMORY and last >= self.sseq:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
-            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1)
+            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1).
+            # The consumer's store is not told: info reports what it holds (see info())
+            if self._stored_sseq is None:
+                self._stored_sseq = self.sseq - 1
             self.sseq = last + 1
         if self.sseq > last:    # consumer.go checkNumPendingOnEOF: nothing is pending
             self.npc_extra = 0
@@ -343,6 +351,8 @@ class Consumer:
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
         seq, dseq = msg.seq, self.dseq
         self.dseq = dseq + 1
+        if self._stored_sseq is not None and dc == 1:   # the store records the delivery
+            self._stored_sseq = None
         pending = self.num_pending()
         cfg = self.config
         if cfg.ack_policy == AckPolicy.NONE:
@@ -701,6 +711,7 @@ class Consumer:
         the delivered sequences.
         """
         self.floor_unset = False   # the purge stores the floor
+        self._stored_sseq = None   # and the delivered sequences (writeStoreState)
         if start == 0 and not wider:
             start = last + 1
         if self.sseq < start:
@@ -757,13 +768,20 @@ class Consumer:
 
     def info(self, now: float) -> dict[str, Any]:
         """The server's consumer info JSON."""
+        sseq, asflr, stored = self.sseq - 1, self.asflr, self._stored_sseq
+        if stored is not None and not self.replicated:
+            # infoWithSnapAndReply reads delivered from the store once it holds a state
+            # (HasState) and the ack floor always; the store's floor never passes its delivered
+            if stored or self.dseq > 1:
+                sseq = stored
+            asflr = min(asflr, stored)
         info = {"stream_name": self.stream.name, "name": self.name,
                 "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
-                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
+                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": sseq},
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it
                 "ack_floor": {"consumer_seq": self.adflr,
-                              "stream_seq": self.asflr if self.adflr or not self.floor_unset
+                              "stream_seq": asflr if self.adflr or not self.floor_unset
                               else 0},
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
