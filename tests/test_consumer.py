@@ -123,6 +123,18 @@ def test_max_deliver_stops_redelivery_and_publishes_one_advisory():
                             "num_delivered": 2, "msg_id": 0}) in h.events
 
 
+def test_max_deliver_one_leaves_pending_when_its_ack_wait_runs_out():
+    # found by the fuzzer: nats-server drops it from pending at the expiry, no pull needed
+    h = Harness(max_deliver=1, ack_wait=1.0)
+    h.pub(1)
+    h.fetch(1)
+    assert h.info(now=0.5)["num_ack_pending"] == 1
+    expired = h.tick(1.0)
+    assert [o.subject for o in expired] == ["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.d"]
+    info = h.info(now=1.0)
+    assert (info["num_ack_pending"], info["num_redelivered"]) == (0, 0)
+
+
 def test_ack_floor_and_consumer_info_as_the_server_computes():
     h = Harness()
     h.pub(3)

@@ -734,7 +734,9 @@ class JetStream:
         for st in list(self.streams.values()):
             st.expire(now)
             for c in list(st.consumers.values()):
-                out.extend(c.on_timer(now))
+                due = c.next_deadline()   # a consumer whose own timer is not due stays asleep
+                if due is not None and due <= now:
+                    out.extend(c.on_timer(now))
                 if c.inactive(now):
                     self.emit("consumer_deleted", stream=st.name, consumer=c.name,
                               reason="inactive")

@@ -421,9 +421,14 @@ class Client:
 
     def subscribe(self, subject: str, queue: str = "", cb: Callable | None = None,
                   pending_msgs_limit: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
-                  pending_bytes_limit: int = DEFAULT_SUB_PENDING_BYTES_LIMIT) -> Subscription:
+                  pending_bytes_limit: int = DEFAULT_SUB_PENDING_BYTES_LIMIT,
+                  max_msgs: int = 0) -> Subscription:
         """Subscribe; ``cb`` is a function (runs at delivery) or a generator function (runs as a
-        SimPy process, one message at a time). Without ``cb``, use ``next_msg()``."""
+        SimPy process, one message at a time). Without ``cb``, use ``next_msg()``.
+
+        ``max_msgs`` is nats-py's: the client drops the subscription after that many messages
+        and tells the server nothing, so the server's interest stays (requests to it time out
+        instead of finding no responders); ``unsubscribe(limit=N)`` tells the server."""
         if self._closed:
             raise ConnectionClosedError(f"cannot subscribe to {subject!r}: connection {self.name!r} is closed")
         validate_subject(subject)
@@ -432,12 +437,14 @@ class Client:
             raise ConfigError(f"cb={cb!r}: give a function(msg) or a generator function(msg) "
                               "(SimPy processes are generators: write `yield x` for `await x`)")
         for limit_name, limit in (("pending_msgs_limit", pending_msgs_limit),
-                                  ("pending_bytes_limit", pending_bytes_limit)):
+                                  ("pending_bytes_limit", pending_bytes_limit),
+                                  ("max_msgs", max_msgs)):
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                 raise ConfigError(f"{limit_name}={limit!r}: give an int >= 0 (0 = no limit)")
         self._sid += 1
         sub = Subscription(self, self._sid, subject, queue, cb, pending_msgs_limit,
                            pending_bytes_limit)
+        sub._max_msgs = max_msgs
         self._subs[sub.sid] = sub
         self._all_subs[sub.sid] = sub
         self._trace.emit("subscribe", node=self.server.name, client=self.name, sid=sub.sid,

@@ -156,9 +156,10 @@ class _SimBackend:
                 self.trace.emit("respond", node=conn.server.name, client=name,
                                 subject=msg.reply, msg_id=msg_id)
 
-        sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb)
-        if spec.get("max_msgs"):   # auto-unsubscribe, as nats-py's subscribe(max_msgs=N)
-            sub.unsubscribe(limit=spec["max_msgs"])
+        # max_msgs as nats-py's subscribe(max_msgs=N): the client stops, the server's interest
+        # stays until the connection closes
+        sub = conn.subscribe(spec["subject"], queue=spec.get("queue", ""), cb=cb,
+                             max_msgs=spec.get("max_msgs", 0))
         self.subs[name] = (conn, sub)
         return conn.flush()
 
