@@ -384,12 +384,8 @@ class JetStream:
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
-        if became_interest and st.consumers:
+        if became_interest:
             st.drop_acked(now)
-        elif became_interest and st.msgs:
-            # measured on nats-server 2.15.1: with no consumer nothing is of interest, and the
-            # update empties the store (first_seq = last_seq + 1); an empty stream stays as is
-            st.cleanup_no_interest(st.last_seq + 1, now)
         return self._stream_info_body(st, now)
 
     def _stream_delete(self, tokens, body, now):

@@ -586,7 +586,13 @@ class Stream:
         """The stream became interest-retained (stream.go update ->
         checkStateForInterestStream): each consumer replays its acks, so a message some
         consumer acked (up to its floor, or what it delivered, not pending) goes when no
-        consumer still needs it."""
+        consumer still needs it; with no consumer at all, every message goes (measured on
+        nats-server 2.15.1: first_seq = last_seq + 1; a stream that never stored anything
+        stays at first_seq 0)."""
+        if not self.consumers:
+            if self.msgs:
+                self.cleanup_no_interest(0, now)
+            return
         consumers = list(self.consumers.values())
         for c in consumers:
             upto = max(c.asflr, c.sseq - 1) if c.pending else c.asflr
