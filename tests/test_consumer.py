@@ -332,3 +332,69 @@ def test_push_idle_heartbeat_is_due_idle_heartbeat_after_the_last_delivery():
         "Status": "100", "Description": "Idle Heartbeat",
         "Nats-Last-Consumer": "1", "Nats-Last-Stream": "1"})]
     assert h.js.next_deadline() == 1.2      # and again by the heartbeat itself
+
+
+def test_max_deliver_1_leaves_ack_pending_when_the_ack_wait_runs_out():
+    # consumer.go checkPending -> hasMaxDeliveries: no pull request needed; floor stays 0/0
+    h = Harness(ack_wait=0.35, max_deliver=1)
+    h.pub(1)
+    seqs, _ = h.fetch(now=0.2)
+    assert seqs[0] == 1 and h.info(now=0.5)["num_ack_pending"] == 1
+    out = h.tick(0.55)
+    info = h.info(now=0.6)
+    assert info["num_ack_pending"] == 0 and info["ack_floor"]["stream_seq"] == 0
+    assert any("MAX_DELIVERIES" in o.subject for o in out)
+
+
+def test_max_deliver_2_keeps_the_last_delivery_pending_after_its_ack_wait():
+    # hasMaxDeliveries counts redeliveries (at least 1): 1 < 2 after the second delivery
+    h = Harness(ack_wait=0.25, max_deliver=2)
+    h.pub(1)
+    h.fetch(now=0.0)
+    h.tick(0.25)
+    seqs, _ = h.fetch(now=0.3)
+    assert seqs[0] == 1
+    h.tick(0.55)
+    assert h.info(now=0.6)["num_ack_pending"] == 1
+    _, out = h.fetch(now=0.7)    # the pull finds it used up: a 404 and the advisory
+    assert [o.headers["Status"] for o in out if o.subject == "_INBOX.f"] == ["404"]
+    assert h.info(now=0.8)["num_ack_pending"] == 0
+
+
+def test_start_past_the_end_counts_earlier_filtered_messages_until_info_clamps():
+    # consumer.go processStreamSignal counts them; checkNumPending clamps and keeps the clamp
+    h = Harness(deliver_policy="by_start_sequence", opt_start_seq=4, filter_subject="s.a")
+    h.pub(3, subject="s.a")
+    h.pub(1, subject="s.b")
+    c = h.js.streams["S"].consumers["d"]
+    assert c.num_pending() == 3           # the cached count, as an ack reply would carry it
+    assert h.info()["num_pending"] == 1   # at most the messages from seq 4 to the last
+    h.pub(1, subject="s.b")
+    assert h.info()["num_pending"] == 1   # the clamp stays: min(1, 5, 2)
+
+
+def test_start_past_the_end_surplus_goes_when_a_pull_finds_nothing():
+    # consumer.go checkNumPendingOnEOF
+    h = Harness(deliver_policy="by_start_sequence", opt_start_seq=4, filter_subject="s.a")
+    h.pub(3, subject="s.a")
+    assert h.fetch()[0] == ["404"]
+    h.pub(2, subject="s.b")
+    assert h.info()["num_pending"] == 0
+
+
+def test_memory_skip_past_is_not_stored_so_info_reads_the_stores_delivered():
+    # memstore answers "nothing" with the last seq and o.sseq moves past it, but the
+    # consumer store (which info reads once it has a state) is not told
+    h = Harness(stream={"storage": "memory"}, filter_subject="s.a")
+    h.pub(1, subject="s.a")
+    h.fetch(now=0.1)                      # seq 1 delivered, pending
+    h.pub(1, subject="s.c")
+    assert h.fetch(now=0.2, no_wait=False, expires=0.05)[0] == []   # waits: nothing to send
+    h.tick(0.25)                          # the request expires
+    c = h.js.streams["S"].consumers["d"]
+    assert c.sseq == 3                    # in memory: past the end
+    info = h.info(now=0.3)
+    assert info["delivered"]["stream_seq"] == 1 and info["ack_floor"]["stream_seq"] == 0
+    h.pub(1, subject="s.a")
+    h.fetch(now=0.4)                      # a delivery is stored: delivered 3
+    assert h.info(now=0.5)["delivered"]["stream_seq"] == 3

@@ -418,3 +418,29 @@ def test_a_purge_stores_the_floor_of_an_r3_consumer_that_never_acked():
     api(js, "$JS.API.STREAM.PURGE.S", {"keep": 2}, now=0.2)
     assert [api(js, f"$JS.API.CONSUMER.INFO.S.{c}")["ack_floor"]["stream_seq"]
             for c in ("p", "n")] == [2, 4]
+
+
+def test_update_to_interest_without_consumers_empties_the_stream():
+    # measured on nats-server 2.15.1: the update's own answer is already empty
+    js = JetStream()
+    make(js)
+    make(js, name="E", subjects=["e.>"])
+    js.handle("s.1", "", b"x", None, now=0.0)
+    js.handle("s.1", "", b"y", None, now=0.0)
+    state = api(js, "$JS.API.STREAM.UPDATE.S",
+                {"name": "S", "subjects": ["s.>"], "retention": "interest"})["state"]
+    assert (state["messages"], state["first_seq"], state["last_seq"]) == (0, 3, 2)
+    state = api(js, "$JS.API.STREAM.UPDATE.E",       # never stored anything: stays
+                {"name": "E", "subjects": ["e.>"], "retention": "interest"})["state"]
+    assert (state["messages"], state["first_seq"], state["last_seq"]) == (0, 0, 0)
+
+
+def test_update_to_interest_with_a_consumer_keeps_what_it_has_not_acked():
+    js = JetStream()
+    make(js)
+    api(js, "$JS.API.CONSUMER.CREATE.S.d", {"stream_name": "S",
+                                            "config": {"durable_name": "d", "ack_policy": "explicit"}})
+    js.handle("s.1", "", b"x", None, now=0.0)
+    state = api(js, "$JS.API.STREAM.UPDATE.S",
+                {"name": "S", "subjects": ["s.>"], "retention": "interest"})["state"]
+    assert (state["messages"], state["first_seq"]) == (1, 1)

@@ -232,10 +232,12 @@ class JetStream:
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
         for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
-            if c.matches(subject):
-                c.count_stored(seq)
-                if c.waiting or not c.is_pull:
-                    out.extend(c.deliver(now))
+            if not c.matches(subject):
+                continue
+            if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
+                c.npc_extra += 1
+            elif c.waiting or not c.is_pull:
+                out.extend(c.deliver(now))
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
@@ -549,6 +551,7 @@ class JetStream:
                 existing.retime_pending(old, now)
             existing.filters = existing._effective_filters(cfg)
             if narrowed:
+                existing.npc_extra = 0    # updateConfig: num pending computed again
                 self._cleanup_interest(st, existing.asflr, now)
             # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
             wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
@@ -580,7 +583,8 @@ class JetStream:
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
         c.wake = self._wake
-        c.floor_unset = self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1
+        c.replicated = c.floor_unset = (
+            self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1)
         st.consumers[name] = c
         self._refresh_interest()
         self.emit("consumer_created", stream=st.name, consumer=name,

@@ -95,12 +95,16 @@ class Consumer:
         self.dseq = 1
         self.sseq = self._start_seq()
         self._scanned = self.sseq - 1     # highest stream seq already looked at
-        # the server counts num_pending as it goes (consumer.go processStreamSignal: every
-        # stored message it takes above its floor npf), so messages below a start beyond the
-        # end are counted too until an info clamps them or a scan at the end resets the count
-        self._npf, self._ahead = self.stream.last_seq, 0
+        # messages the server's cached num pending (npc) counts but will never deliver: taken
+        # by the filters, stored below sseq (by_start_sequence past the end) since the count
+        # was last computed (consumer.go processStreamSignal counts every signalled message)
+        self.npc_extra = 0
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
+        self.replicated = False    # R>1 in a cluster (set by the host)
+        # the delivered stream seq the consumer's store still holds after a memory stream's
+        # "nothing" moved sseq past the end (None: the store agrees with sseq - 1)
+        self._stored_sseq: int | None = None
         self._bound = False   # a push consumer's last seen interest (see on_interest_change)
         # a push consumer's next idle heartbeat (consumer.go loopAndGatherMsgs: the timer
         # starts with the consumer and restarts on each delivery and each time it fires)
@@ -133,12 +137,16 @@ class Consumer:
     def reset(self, seq: int, now: float) -> list[Outgoing]:
         """Start again at stream sequence ``seq`` (resetLocalStartingSeq): nothing pending or
         due again, consumer sequences from 1, the ack floor just below ``seq``."""
+        if (self.sseq != seq or self.pending) and not (
+                seq == self.asflr + 1 and self.config.ack_policy == AckPolicy.ALL):
+            self.npc_extra = 0     # resetLocalStartingSeq: num pending computed again
         self.pending.clear()
         self.rdc.clear()
         self.rdq, self._rdq_set = [], set()
         self._lps = None
         self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
         self.adflr, self.asflr = 0, seq - 1
+        self._stored_sseq = None    # store.Reset(seq - 1)
         return self.deliver(now)
 
     # ------------------------------------------------------------------- pause
@@ -266,24 +274,13 @@ class Consumer:
             entry[1] = max(now + 0.1, entry[1] - was + self._ack_wait(dc))
             self._add_timer(entry[1], seq)
 
-    def count_stored(self, seq: int) -> None:
-        """A stored message this consumer's filters take (consumer.go processStreamSignal)."""
-        if self._npf < seq < self.sseq:
-            self._ahead += 1
-
     def num_pending(self) -> int:
-        """Messages at or after the next stream seq that the filter takes (server's num_pending),
-        plus those counted below a start beyond the end, as consumer.go checkNumPending
-        reports them: at most the stream's messages and ``last_seq - sseq + 1``."""
-        exact = self._exact_pending()
-        if not self._ahead:
-            return exact
-        st = self.stream
-        if self.sseq > st.last_seq:
-            return 0
-        return min(exact + self._ahead, len(st.msgs), st.last_seq - self.sseq + 1)
+        """The server's num pending: the messages at or after the next stream seq that the
+        filter takes, plus :attr:`npc_extra` (consumer info clamps it, see :meth:`info`)."""
+        return self._num_pending() + self.npc_extra
 
-    def _exact_pending(self) -> int:
+    def _num_pending(self) -> int:
+        """Messages at or after the next stream seq that the filter takes."""
         # from the scan position: seqs in (sseq, _scanned] were looked at and passed over
         # (the server's o.sseq moves past them), so a widened filter does not count them
         st, start = self.stream, max(self.sseq, self._scanned + 1)
@@ -343,22 +340,22 @@ class Consumer:
             self._scanned -= 1
             return msg, 1
         self._scanned = last
-        if self.sseq > last:   # consumer.go checkNumPendingOnEOF: the count starts again
-            self._npf, self._ahead = last, 0
         if st.config.storage == StorageType.MEMORY and last >= self.sseq:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
-            # getNextMsg moves o.sseq past it; the filestore's answer leaves it. While the
-            # server still counts messages pending, the count goes to 0 instead and o.sseq
-            # stays (nats-server 2.15.1, measured)
-            if self._ahead:
-                self._ahead = 0
-            else:
-                self.sseq = last + 1
+            # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1).
+            # The consumer's store is not told: info reports what it holds (see info())
+            if self._stored_sseq is None:
+                self._stored_sseq = self.sseq - 1
+            self.sseq = last + 1
+        if self.sseq > last:    # consumer.go checkNumPendingOnEOF: nothing is pending
+            self.npc_extra = 0
         return None
 
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
         seq, dseq = msg.seq, self.dseq
         self.dseq = dseq + 1
+        if self._stored_sseq is not None and dc == 1:   # the store records the delivery
+            self._stored_sseq = None
         pending = self.num_pending()
         cfg = self.config
         if cfg.ack_policy == AckPolicy.NONE:
@@ -650,12 +647,13 @@ class Consumer:
                     self.emit("ack_timeout", stream=self.stream.name, consumer=self.name,
                               stream_seq=seq, msg_id=msg.msg_id if msg else 0,
                               num_delivered=dc)
-                if self.config.max_deliver == 1:
-                    # consumer.go checkPending -> hasMaxDeliveries: with max_deliver 1 the
-                    # message leaves pending when its wait runs out; with more deliveries
-                    # allowed, the last one stays pending until a pull finds it used up
-                    # (measured on nats-server 2.15.1)
+                if 0 < self.config.max_deliver <= max(dc - 1, 1):
+                    # consumer.go checkPending -> hasMaxDeliveries, whose deliveryCount is
+                    # the redelivery count (at least 1), so in effect max_deliver 1: the
+                    # message leaves ack pending now, not at the next pull; the stored ack
+                    # floor stays
                     del self.pending[seq]
+                    self.rdc[seq] = dc
                     self._on_max_deliver(seq, dc, now)
                     continue
                 heapq.heappush(self.rdq, seq)
@@ -719,13 +717,6 @@ class Consumer:
                   stream_seq=seq, deliveries=dc)
         return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
 
-    def _info_pending(self) -> int:
-        """num_pending for an info: checkNumPending keeps the clamped count."""
-        pending = self.num_pending()
-        if self._ahead:
-            self._ahead = max(0, pending - self._exact_pending())
-        return pending
-
     def purge(self, start: int, last: int, wider: bool) -> None:
         """The stream purged up to ``start`` (consumer.go ``purge``): move past it.
 
@@ -736,7 +727,7 @@ class Consumer:
         the delivered sequences.
         """
         self.floor_unset = False   # the purge stores the floor
-        self._npf, self._ahead = last, 0   # and counts num_pending again (streamNumPending)
+        self._stored_sseq = None   # and the delivered sequences (writeStoreState)
         if start == 0 and not wider:
             start = last + 1
         if self.sseq < start:
@@ -779,20 +770,39 @@ class Consumer:
         return out
 
     # -------------------------------------------------------------------- info
+    def _checked_num_pending(self) -> int:
+        """num pending as consumer info reports it (consumer.go checkNumPending): never more
+        than the stream holds from sseq on, 0 past its end; the clamp is kept."""
+        st = self.stream
+        if self.sseq > st.last_seq:
+            self.npc_extra = 0
+        elif self.npc_extra:
+            exact = self._num_pending()
+            clamped = min(exact + self.npc_extra, len(st.msgs), st.last_seq - self.sseq + 1)
+            self.npc_extra = max(clamped - exact, 0)
+        return self.num_pending()
+
     def info(self, now: float) -> dict[str, Any]:
         """The server's consumer info JSON."""
+        sseq, asflr, stored = self.sseq - 1, self.asflr, self._stored_sseq
+        if stored is not None and not self.replicated:
+            # infoWithSnapAndReply reads delivered from the store once it holds a state
+            # (HasState) and the ack floor always; the store's floor never passes its delivered
+            if stored or self.dseq > 1:
+                sseq = stored
+            asflr = min(asflr, stored)
         info = {"stream_name": self.stream.name, "name": self.name,
                 "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
-                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": self.sseq - 1},
+                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": sseq},
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it
                 "ack_floor": {"consumer_seq": self.adflr,
-                              "stream_seq": self.asflr if self.adflr or not self.floor_unset
+                              "stream_seq": asflr if self.adflr or not self.floor_unset
                               else 0},
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
-                "num_waiting": len(self.waiting), "num_pending": self._info_pending(),
+                "num_waiting": len(self.waiting), "num_pending": self._checked_num_pending(),
                 "ts": _rfc3339(now, self.stream.epoch_ns)}
         if not self.is_pull:
             info["push_bound"] = self.bound()

@@ -521,6 +521,9 @@ class Stream:
         removed = self._purge_store(subject, seq or 0, keep or 0)
         for s in removed:
             self.remove(s, reason="purge")
+        if len(removed) > 1 or removed and (not subject or subject == ">") and not keep:
+            for consumer in self.consumers.values():   # storeUpdates: a batch removal
+                consumer.npc_extra = 0                 # makes num pending computed again
         state_first = self._first() if self.msgs else self.last_seq + 1
         start = state_first
         if subject:
@@ -588,9 +591,12 @@ class Stream:
         """The stream became interest-retained (stream.go update ->
         checkStateForInterestStream): each consumer replays its acks, so a message some
         consumer acked (up to its floor, or what it delivered, not pending) goes when no
-        consumer still needs it; with no consumer at all, every message goes."""
+        consumer still needs it; with no consumer at all, every message goes (measured on
+        nats-server 2.15.1: first_seq = last_seq + 1; a stream that never stored anything
+        stays at first_seq 0)."""
         if not self.consumers:
-            self.cleanup_no_interest(0, now)
+            if self.msgs:
+                self.cleanup_no_interest(0, now)
             return
         consumers = list(self.consumers.values())
         for c in consumers:
