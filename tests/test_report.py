@@ -68,6 +68,7 @@ def run(tmp_path):
 
 def test_the_report_is_one_page_with_the_narrative_and_an_embedded_png(run, tmp_path):
     _, scenario, doc, trace = run
+    open_before = plt.get_fignums()
     page = write_report(tmp_path / "out", doc, trace, scenario,
                         figures=[("Events by kind", events_by_kind)])
     assert page == tmp_path / "out" / "report.html"
@@ -81,11 +82,12 @@ def test_the_report_is_one_page_with_the_narrative_and_an_embedded_png(run, tmp_
     assert "<script>" not in text and "&lt;script&gt;alert(1)" in text  # data is escaped
     assert not re.search(r'(src|href)="(https?:|//)', text)           # nothing from outside
     assert json.loads((tmp_path / "out" / "result.json").read_text())["scenario"] == "tiny-shop"
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == open_before                            # it closes what it opened
 
 
 def test_a_failing_or_missing_figure_is_a_visible_note_and_the_others_still_draw(run):
     _, scenario, doc, trace = run
+    open_before = plt.get_fignums()
     page = html_report(doc, trace, scenario, figures=[
         ("Broken", broken), ("Missing", missing), ("Events by kind", events_by_kind),
         ("Nothing here", lambda t, s: None)])
@@ -96,7 +98,7 @@ def test_a_failing_or_missing_figure_is_a_visible_note_and_the_others_still_draw
     assert "draw_nothing_such" in notes[1][1]
     assert notes[2] == ("Nothing here", "nothing to draw for this scenario")
     assert len(IMG.findall(page)) == 1
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == open_before                            # it closes what it opened
 
 
 def test_render_figure_refuses_what_is_not_a_figure(run):
