@@ -264,6 +264,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     steps = []
     background: dict[tuple[str, str], list] = {}   # fetches started with background: true
     started = 0
+    running: list[tuple[dict, Any]] = []     # (step record, handle) of background steps
     for step in scenario.steps:
         wait = step.at - b.now()
         if wait > 0:
@@ -304,6 +305,12 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                     _trace_pub_ack(b, result)
         elif op == "workload":
             result = yield from _workload(b, step)
+        elif op in sc.BACKGROUND_OPS:
+            # workers and fault schedules run alongside later steps; their record gets its
+            # result when they end (and its step_result record then)
+            steps.append(sc.step_record(step, sc.outcome("started")))
+            running.append((steps[-1], b.spawn(_background(b, step))))
+            continue
         elif op == "fetch" and a.get("background"):
             # a pull that waits while later steps run, on a pull subscription of its own
             key = (a["stream"], a["consumer"])
@@ -369,6 +376,8 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
     for handles in background.values():   # fetches nobody collected still end before final
         for handle in handles:
             yield from _maybe(b.join(handle))
+    for record, handle in running:
+        record["result"] = yield from _maybe(b.join(handle))
     b.select("")
     yield b.sleep(SETTLE)
     yield from _maybe(b.flush_all())
@@ -439,6 +448,20 @@ def _workload(b, step):
         counts["errors" if "error" in result else
                "duplicates" if result["duplicate"] else "acked"] += 1
     return counts
+
+
+def _background(b, step):
+    """A background step (``workers``, ``chaos``) to its end; its result, also recorded."""
+    if step.op == "workers":
+        from .experiments.workers import run_workers
+
+        result = yield from run_workers(b, step, _maybe, classify_error)
+    else:
+        from .experiments.chaos import run_chaos
+
+        result = yield from run_chaos(b, step, b.servers, _maybe)
+    b.trace.emit("step_result", node=b.node, index=step.index, op=step.op, result=result)
+    return result
 
 
 def _trace_pub_ack(b, result: dict) -> None:

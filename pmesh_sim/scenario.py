@@ -46,7 +46,7 @@ from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
-    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "outcome", "error_result", "pub_ack",
+    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "BACKGROUND_OPS", "outcome", "error_result", "pub_ack",
     "fetched_message", "stream_state",
     "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
     "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
@@ -59,6 +59,7 @@ _NUM, _INT, _STR, _BOOL = "number", "integer", "text", "true/false"
 _STRS, _NUMS, _MAP, _LIST = "list of text", "list of numbers", "map", "list"
 _SIZE = "a number of bytes or {min: A, max: B}"
 _SYNC = "seconds above 0 or 'always'"
+_SPAN = "seconds, {min: A, max: B} or {mean: M}"
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -84,6 +85,10 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(_is(_STRS, g) for g in value)
     if kind == _SYNC:
         return value == "always" or (_is(_NUM, value) and 0 < value < math.inf)
+    if kind == _SPAN:
+        return _is(_NUM, value) or (isinstance(value, dict) and set(value) in ({"min", "max"},
+                                                                            {"mean"})
+                                    and all(_is(_NUM, v) for v in value.values()))
     if kind == _SIZE:
         return _is(_INT, value) or (isinstance(value, dict) and set(value) == {"min", "max"}
                                     and all(_is(_INT, v) for v in value.values()))
@@ -164,7 +169,18 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # a stochastic publisher (pmesh_sim.experiments.workload): count js_publishes, from the seed
     "workload": ({"subject": _STR, "count": _INT, "rate": _NUM},
                  {"burst": _INT, "size": _SIZE, "msg_id": _BOOL, "timeout": _NUM}),
+    # crashing workers on a pull consumer (pmesh_sim.experiments.workers), in the background
+    "workers": ({"consumer": _STR, "count": _INT, "duration": _NUM},
+                {"stream": _STR, "batch": _INT, "fetch_timeout": _NUM, "process": _SPAN,
+                 "restart": _SPAN, "crash_before_ack": _NUM, "crash_after_ack": _NUM,
+                 "ack": _STR}),
+    # faults on a schedule (pmesh_sim.experiments.chaos), in the background
+    "chaos": ({"every": _NUM, "duration": _NUM},
+              {"down": _SPAN, "faults": _STRS, "nodes": _STRS, "gaps": _STR}),
 }
+#: Ops that run in the background while later steps run; their result is filled in when they
+#: end (the run waits for them before reading the final state).
+BACKGROUND_OPS = ("workers", "chaos")
 _INLINE = {"add_stream": STREAM_FIELDS, "update_stream": STREAM_FIELDS,
            "add_consumer": CONSUMER_FIELDS}
 _TOP = {"name": _STR, "description": _STR, "seed": _INT, "servers": _INT, "network": _MAP,
@@ -445,6 +461,11 @@ class _Checker(NodeChecks):
             self.headers(where, args.get("headers"))
         if op == "workload":
             self.workload(where, args)
+        elif op == "workers":
+            args["stream"] = self.consumer_stream(where, args)
+            self.workers(where, args)
+        elif op == "chaos":
+            self.chaos(where, args)
         if op in ("js_publish", "request", "fetch", "workload"):
             self.at_least(where, args, "timeout", 0.0, above=True)
         if op == "fetch":
@@ -494,6 +515,56 @@ class _Checker(NodeChecks):
         low, high = (size["min"], size["max"]) if isinstance(size, dict) else (size, size)
         if low < 0 or high < low:
             self.fail(where, "size", f"must be 0 or more bytes, min at most max, got {size!r}")
+
+    def span(self, where: str, args: dict, key: str) -> None:
+        """Seconds, ``{min, max}`` or ``{mean}``: none below 0, min at most max."""
+        value = args.get(key)
+        low, high = ((value["min"], value["max"]) if isinstance(value, dict) and "min" in value
+                     else (value.get("mean"),) * 2 if isinstance(value, dict) else (value, value))
+        if value is not None and (low < 0 or high < low):
+            self.fail(where, key, f"must be 0 or more seconds, min at most max, got {value!r}")
+
+    def workers(self, where: str, args: dict) -> None:
+        """Worker counts, times, crash probabilities and the ack order."""
+        self.at_least(where, args, "count", 1)
+        self.at_least(where, args, "batch", 1)
+        self.at_least(where, args, "duration", 0.0, above=True)
+        self.at_least(where, args, "fetch_timeout", 0.0, above=True)
+        for key in ("process", "restart"):
+            self.span(where, args, key)
+        for key in ("crash_before_ack", "crash_after_ack"):
+            if not 0.0 <= args.get(key, 0.0) <= 1.0:
+                self.fail(where, key, f"must be a probability in [0, 1], got {args[key]!r}")
+        if args.get("ack", "last") not in ("first", "last"):
+            self.fail(where, "ack", f"must be 'last' (process, then ack) or 'first' (ack, then "
+                                    f"process), got {args['ack']!r}")
+
+    def chaos(self, where: str, args: dict) -> None:
+        """A fault schedule needs a cluster, known running nodes and positive times."""
+        from .experiments.chaos import CHAOS_FAULTS
+
+        if self.servers < 2:
+            self.fail(where, "op", f"a fault schedule needs a cluster: this scenario has "
+                                   f"servers: {self.servers} (give servers: 3)")
+        self.at_least(where, args, "every", 0.0, above=True)
+        self.at_least(where, args, "duration", 0.0, above=True)
+        self.span(where, args, "down")
+        if args.get("faults") == []:
+            self.fail(where, "faults", f"give at least one of {', '.join(CHAOS_FAULTS)}")
+        for kind in args.get("faults", []):
+            if kind not in CHAOS_FAULTS:
+                self.fail(where, "faults", f"unknown fault {kind!r} (a list of "
+                                           f"{', '.join(CHAOS_FAULTS)})")
+        if args.get("gaps", "fixed") not in ("fixed", "exponential"):
+            self.fail(where, "gaps", f"must be 'fixed' or 'exponential', got {args['gaps']!r}")
+        nodes = args.get("nodes", [f"n{i}" for i in range(1, self.servers + 1)])
+        if not nodes or len(set(nodes)) != len(nodes):
+            self.fail(where, "nodes", f"give each node once, at least one, got {nodes!r}")
+        for name in nodes:
+            self.server(where, "nodes", name)
+            if self.down.get(name, "running") != "running":
+                self.fail(where, "nodes", f"{name} is {self.down[name]} at this step: a fault "
+                                          "schedule starts on running nodes")
 
     def background(self, where: str, op: str, args: dict) -> None:
         """Pair each ``fetch_result`` with an earlier ``fetch`` of the same consumer made with

@@ -234,8 +234,17 @@ _ALL = [
        deliver_policy_opt="all, last, new, by_start_sequence, by_start_time or "
        "last_per_subject (for the delivery checkers)",
        opt_start_seq_opt="by_start_sequence: the first sequence"),
-    _k("ack_error", "scenario", "an ack_sync in a fetch step got no answer",
-       stream_seq="stream sequence", error="the error's class name"),
+    _k("ack_error", "scenario", "an ack_sync in a fetch step (or a worker's ack) got no "
+       "answer", stream_seq="stream sequence", error="the error's class name"),
+    _k("process", "scenario", "a worker of a workers step recorded its processing of a "
+       "message (the application's side effect)", client="the worker",
+       msg_id="the delivered message's msg_id", stream="the stream", consumer="the consumer",
+       stream_seq="stream sequence"),
+    _k("worker_crash", "scenario", "a worker of a workers step crashed holding a message",
+       client="the worker", msg_id="the message's msg_id", stream="the stream",
+       consumer="the consumer", stream_seq="stream sequence",
+       point="before_ack or after_ack"),
+    _k("worker_restart", "scenario", "a crashed worker runs again", client="the worker"),
     # ----------------------------------------------------------------- cluster
     # pmesh_sim.cluster.raft (pure; every record also has group and term, the reserved fields)
     _k("raft_election", "cluster", "a peer became candidate and asked for votes",

@@ -16,7 +16,10 @@ JetStream consumer of the run:
 - **duplicated**: messages delivered to the consumer more than once (by redelivery, or stored
   twice: a message is identified by its ``Nats-Msg-Id`` when it has one, else its msg_id);
   **processed_twice**: messages the client acknowledged (``ack``, ``ack_sync`` or ``term``)
-  more than once, i.e. processed twice by the application;
+  more than once, i.e. processed twice by the application; for a consumer with workers (a
+  ``workers`` step: ``process`` records), messages whose processing was recorded more than
+  once instead, and **unprocessed**: messages delivered to it whose processing no worker
+  recorded (a worker that acks first and crashes before recording loses it);
 - **redelivered**: deliveries the server marked as redeliveries (``num_delivered`` 2+);
 - **out_of_order**: first deliveries of a subject that came after a later stream sequence of
   the same subject;
@@ -91,6 +94,7 @@ class ConsumerCheck:
     lost_postfix: list[int] = field(default_factory=list)
     duplicated: list[int] = field(default_factory=list)
     processed_twice: list[int] = field(default_factory=list)
+    unprocessed: list[int] = field(default_factory=list)    #: delivered, never processed
     redelivered: list[int] = field(default_factory=list)     #: one entry per redelivery
     out_of_order: list[int] = field(default_factory=list)
     past_max_deliver: list[int] = field(default_factory=list)
@@ -129,7 +133,7 @@ class DeliveryCheck:
         out: dict[str, Any] = {"valid": self.valid, "attempted": self.attempted,
                                "acknowledged": self.acknowledged}
         for name in ("lost", "lost_prefix", "lost_middle", "lost_postfix", "duplicated",
-                     "processed_twice", "redelivered", "out_of_order", "past_max_deliver"):
+                     "processed_twice", "unprocessed", "redelivered", "out_of_order", "past_max_deliver"):
             out[name] = len(self._all(name))
         for name in ("unexpected", "recovered", "unstored"):
             out[name] = len(getattr(self, name))
@@ -143,7 +147,7 @@ class DeliveryCheck:
                 f"{n['lost_prefix']}, middle {n['lost_middle']}, postfix {n['lost_postfix']}); "
                 f"{n['duplicated']} duplicated, {n['redelivered']} redelivered")
         extra = [f"{n[k]} {k.replace('_', ' ')}" for k in
-                 ("processed_twice", "out_of_order", "past_max_deliver", "unexpected",
+                 ("processed_twice", "unprocessed", "out_of_order", "past_max_deliver", "unexpected",
                   "unstored", "recovered") if n[k]]
         if not self.consumers and self.acknowledged:
             extra.append("no consumer to check")
@@ -220,6 +224,7 @@ def check_delivery(trace, *, consumers: list[str] | None = None) -> DeliveryChec
     ends: dict[str, float] = {}
     deliveries: dict[str, list[dict]] = defaultdict(list)
     acks: dict[str, Counter] = defaultdict(Counter)
+    processed: dict[str, Counter] = defaultdict(Counter)    # a workers step's processings
     delivered_ids: set[int] = set()     # client deliveries of messages clients published
     for time, kind, f in trace:
         if kind == "consumer_config":
@@ -230,6 +235,9 @@ def check_delivery(trace, *, consumers: list[str] | None = None) -> DeliveryChec
             deliveries[f"{f['stream']}/{f['consumer']}"].append(f)
             if (f["stream"], f.get("stream_seq")) not in msgs.server_made:
                 delivered_ids.add(f.get("msg_id"))
+        elif kind == "process":
+            processed[f"{f['stream']}/{f['consumer']}"][msgs.identity.get(f["msg_id"],
+                                                                          f["msg_id"])] += 1
         elif kind == "ack" and f.get("consumer") and f.get("action") in _PROCESSED:
             acks[f"{f['stream']}/{f['consumer']}"][msgs.identity.get(f["msg_id"],
                                                                      f["msg_id"])] += 1
@@ -246,8 +254,18 @@ def check_delivery(trace, *, consumers: list[str] | None = None) -> DeliveryChec
             continue
         created, config = configs.get(key, (0.0, {}))
         out.consumers[key] = _check_consumer(key, msgs, created, config, ends.get(key, math.inf),
-                                             deliveries[key], acks[key])
+                                             deliveries[key], processed.get(key) or acks[key])
+        if key in processed:
+            out.consumers[key].unprocessed = _unprocessed(msgs, deliveries[key], processed[key])
     return out
+
+
+def _unprocessed(msgs: _Messages, delivered: list[dict], processed: Counter) -> list[int]:
+    """Delivered messages (first msg_id of each identity) no worker recorded processing."""
+    first: dict[Any, int] = {}
+    for f in delivered:
+        first.setdefault(msgs.identity.get(f.get("msg_id"), f.get("msg_id")), f.get("msg_id"))
+    return sorted(m for i, m in first.items() if not processed[i])
 
 
 def _expected(msgs: _Messages, stream: str, created: float, config: dict,

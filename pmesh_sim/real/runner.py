@@ -93,6 +93,7 @@ def _refuse_sync_interval(scenario: sc.Scenario) -> None:
 async def _run(scenario: sc.Scenario, group, count: int, seed: int):
     backend = _RealBackend(group)
     backend.seed = seed          # the run's seed (workload steps draw from it)
+    backend.servers = count      # nodes (a chaos step draws from them)
     try:
         await backend.open({s.server for s in scenario.steps if s.server and s.op != "subscribe"})
         setup, steps, final = await _drive(scenario_program(scenario, backend))
@@ -324,6 +325,10 @@ class _RealBackend:
             msg_id, js = self._delivered_id(msg)
             self._emit("deliver", client, subject=msg.subject, msg_id=msg_id, **js)
         return msgs
+
+    def delivered_id(self, msg) -> int:
+        """The msg_id of a delivered message (as its deliver record has it)."""
+        return self._delivered_id(msg)[0]
 
     def ack(self, msg, action, delay):
         meta = msg.metadata

@@ -100,6 +100,7 @@ class _SimBackend:
         self.jetstream = jetstream   # the scenario uses JetStream (hosted on n1)
         self.replicated = any(s.raft is not None for s in sim.servers.values())
         self.seed = sim.seed       # the run's seed (workload steps draw from it)
+        self.servers = len(sim.servers)   # nodes (a chaos step draws from them)
         self.trace = sim.trace
         self.t0 = 0.0
         self.node = "n1"           # the node the steps connection uses
@@ -223,6 +224,11 @@ class _SimBackend:
             raise
         return msgs
 
+    @staticmethod
+    def delivered_id(msg) -> int:
+        """The msg_id of a delivered message (its deliver record has it)."""
+        return msg._record[5] if msg._record is not None else 0
+
     def ack(self, msg, action, delay):   # the client's Msg writes the ack record
         if action == "nak":
             return msg.nak(delay=delay)
@@ -301,7 +307,7 @@ _DONE = {"kill": "killed", "restart": "restarted", "pause": "paused", "resume": 
 #: Ops that use core NATS only (a scenario with no other op, no stream, no consumer and no
 #: $JS subject has its faults performed on every node).
 CORE_OPS = frozenset({"publish", "request", "subscribe", "unsubscribe", "wait", *_DONE,
-                      "partition", "heal", "link"})
+                      "partition", "heal", "link", "chaos"})
 
 
 def uses_jetstream(scenario: sc.Scenario) -> bool:
