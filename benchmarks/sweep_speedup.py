@@ -58,7 +58,7 @@ def main(which: str = "single") -> None:
     same = frames[1].drop(columns=list(TIMING_COLUMNS)).equals(
         frames[2].drop(columns=list(TIMING_COLUMNS)))
     print("same DataFrame on 1 and 2 workers:", same)
-    print(frames[1].groupby(list(grid))[measures].mean())
+    print(frames[1].groupby(list(grid))[measures].mean().round(2).to_string())
 
 
 if __name__ == "__main__":
