@@ -75,6 +75,14 @@ def describe_result(result: dict) -> str:
                 f"{result['consumer_count']} consumer(s)")
     if "data" in result:
         return f"reply {_quote(result['data'])}"
+    if "faults" in result:       # a chaos step
+        return f"{len(result['faults'])} fault op(s): " + ", ".join(
+            f"{f['op']} {f.get('server') or ' | '.join(map(','.join, f.get('groups', [])))}"
+            .rstrip() + f" at +{f['at']:g} s ({f['outcome']})" for f in result["faults"])
+    if "crashed_before_ack" in result:       # a workers step
+        return (f"fetched {result['fetched']}, processed {result['processed']}, acked "
+                f"{result['acked']}; crashed {result['crashed_before_ack']} time(s) before an "
+                f"ack, {result['crashed_after_ack']} after; {result['errors']} fetch error(s)")
     return str(result)
 
 

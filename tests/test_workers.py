@@ -6,6 +6,7 @@ from pmesh_sim import check_delivery, run_scenario, sweep
 from pmesh_sim.errors import ScenarioError
 from pmesh_sim.experiments.chaos import schedule
 from pmesh_sim.experiments.workers import fate
+from pmesh_sim.report import describe
 from pmesh_sim.scenario import Scenario
 from pmesh_sim.trace import Trace
 
@@ -104,6 +105,9 @@ def test_a_chaos_step_performs_its_schedule_on_the_simulated_cluster():
     assert performed == [op for _, op, _ in planned]
     assert check.valid and doc["steps"][3]["result"]["processed"] >= 140
     assert run(scenario)[0] == doc                                       # deterministic
+    text = describe(doc, scenario.steps)
+    assert f"chaos: {len(faults)} fault op(s): {faults[0]['op']}" in text
+    assert "workers worker: fetched " in text
 
 
 def test_a_refused_fault_skips_its_end():
