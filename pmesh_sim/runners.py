@@ -3,7 +3,8 @@
 Both backends run the *same* program, :func:`scenario_program`: a generator that yields
 whatever the backend's calls return when they must be waited for (an awaitable on the real
 backend, a SimPy event in the simulation). Each backend supplies a small adapter with the same
-methods (``publish``, ``request``, ``fetch``, ``ack``, ``subscribe``, ``sleep``...), so the order
+methods (``publish``, ``request``, ``fetch``, ``ack``, ``subscribe``, ``sleep``, ``spawn``,
+``delivered_id``...) and attributes (``seed``, ``servers``, ``trace``), so the order
 of operations, the wire requests and the result building are one piece of code, and the two
 backends cannot drift.
 

@@ -1,7 +1,9 @@
 """Experiments: delivery checkers over a trace, and sweeps of a scenario over parameters x seeds.
 
-``checkers`` (Jepsen-style delivery checks on a trace from either backend), ``grid`` (dotted
-keys naming scenario fields), ``sweep`` (grid x seeds on any ``concurrent.futures`` executor, a
+``workload``, ``workers`` and ``chaos`` draw the steps of those names (stochastic publishers,
+crashing workers on a pull consumer, faults on a schedule) from the run's seed; ``checkers``
+(Jepsen-style delivery checks on a trace from either backend), ``grid`` (dotted keys naming
+scenario fields), ``sweep`` (grid x seeds on any ``concurrent.futures`` executor, a
 Dask cluster's included) and their figures. Dask is imported only when a Dask scheduler is
 asked for.
 """

@@ -133,7 +133,8 @@ class DeliveryCheck:
         out: dict[str, Any] = {"valid": self.valid, "attempted": self.attempted,
                                "acknowledged": self.acknowledged}
         for name in ("lost", "lost_prefix", "lost_middle", "lost_postfix", "duplicated",
-                     "processed_twice", "unprocessed", "redelivered", "out_of_order", "past_max_deliver"):
+                     "processed_twice", "unprocessed", "redelivered", "out_of_order",
+                     "past_max_deliver"):
             out[name] = len(self._all(name))
         for name in ("unexpected", "recovered", "unstored"):
             out[name] = len(getattr(self, name))
@@ -147,8 +148,8 @@ class DeliveryCheck:
                 f"{n['lost_prefix']}, middle {n['lost_middle']}, postfix {n['lost_postfix']}); "
                 f"{n['duplicated']} duplicated, {n['redelivered']} redelivered")
         extra = [f"{n[k]} {k.replace('_', ' ')}" for k in
-                 ("processed_twice", "unprocessed", "out_of_order", "past_max_deliver", "unexpected",
-                  "unstored", "recovered") if n[k]]
+                 ("processed_twice", "unprocessed", "out_of_order", "past_max_deliver",
+                  "unexpected", "unstored", "recovered") if n[k]]
         if not self.consumers and self.acknowledged:
             extra.append("no consumer to check")
         return text + ("; " + ", ".join(extra) if extra else "")
