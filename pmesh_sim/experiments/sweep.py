@@ -168,7 +168,8 @@ def parse_param(text: str) -> tuple[str, list]:
     return key.strip(), out
 
 
-SUMMARY = ("valid", "lost", "duplicated", "processed_twice", "redelivered", "unexpected")
+SUMMARY = ("valid", "lost", "duplicated", "processed_twice", "unprocessed", "redelivered",
+           "unexpected")
 
 
 def summary_table(df, keys: list[str]) -> str:

@@ -13,7 +13,9 @@ messages (waiting up to ``fetch_timeout``, default 1 s), and for each message, i
   before the record: that processing is lost (the checkers' ``unprocessed``).
 
 A crashed worker drops the rest of its batch (unacked: redelivered too), writes a
-``worker_crash`` record, waits its restart delay and fetches again (``worker_restart``).
+``worker_crash`` record, waits its restart delay and fetches again (``worker_restart``). Its
+connection stays open: for a pull consumer the server sees what a crash leaves (unacked
+deliveries, no pull request waiting), as a worker's fetch has ended when it holds messages.
 Messages are also processed twice without any crash when processing outlasts ``ack_wait``
 (the server redelivers to another worker while the first still works) or an ack is lost.
 
