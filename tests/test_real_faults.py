@@ -584,6 +584,15 @@ def test_scenario_r3_consumer_failover_keeps_pending_acks(capsys):
     assert results[6]["ack_floor"] == {"consumer_seq": 5, "stream_seq": 3}
 
 
+def test_scenario_r1_consumer_survives_a_restart_of_its_node(capsys):
+    doc = _run_cli(CLUSTER_SCENARIOS / "r1-consumer-survives-restart.yaml", capsys)
+    results = _results(doc)
+    assert results[2:5] == [{"outcome": "killed"}, {"outcome": "restarted"}, _ack(2)]
+    assert results[5]["delivered"] == results[5]["ack_floor"] == {"consumer_seq": 1,
+                                                                  "stream_seq": 1}
+    assert [(m["data"], m["consumer_seq"]) for m in results[6]["messages"]] == [("b", 2)]
+
+
 def test_scenario_meta_stepdown(capsys):
     doc = _run_cli(CLUSTER_SCENARIOS / "meta-stepdown.yaml", capsys)
     results = _results(doc)

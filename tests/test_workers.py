@@ -110,6 +110,26 @@ def test_a_chaos_step_performs_its_schedule_on_the_simulated_cluster():
     assert "workers worker: fetched " in text
 
 
+def test_workers_go_on_through_faults_on_the_other_nodes():
+    # what works now on a simulated cluster: an R1 stream on n1, faults on n2 and n3
+    data = {"name": "r1", "servers": 3, "seed": 1,
+            "streams": [{"name": "JOBS", "subjects": ["jobs.>"], "num_replicas": 1,
+                         "placement": {"tags": ["node:n1"]}}],
+            "consumers": [{"stream": "JOBS", "durable_name": "worker", "ack_wait": 1.0}],
+            "steps": [{"op": "chaos", "every": 3, "duration": 20, "nodes": ["n2", "n3"],
+                       "down": {"min": 1, "max": 3}},
+                      {**WORKERS, "duration": 24, "process": {"min": 0.01, "max": 0.1},
+                       "crash_before_ack": 0.05},
+                      {"op": "workload", "subject": "jobs.{i}", "count": 200, "rate": 10}]}
+    doc, trace, check = run(Scenario.from_dict(data))
+    faults = doc["steps"][0]["result"]["faults"]
+    assert len(faults) >= 6 and all(f["outcome"] != "unsupported" for f in faults)
+    crashes = doc["steps"][1]["result"]["crashed_before_ack"]
+    assert check.valid and check.counts()["acknowledged"] == 200
+    assert check.counts()["redelivered"] == crashes > 0
+    assert doc["steps"][1]["result"]["acked"] == 200
+
+
 def test_a_refused_fault_skips_its_end():
     # the R3 stream's leader holds a consumer: moving it is not simulated yet
     data = {**CLUSTER, "consumers": [{"stream": "JOBS", "durable_name": "worker"}],
