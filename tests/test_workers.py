@@ -197,3 +197,13 @@ def test_a_chaos_step_needs_its_nodes_running():
     with pytest.raises(ScenarioError, match="key 'nodes': n2 is killed at this step"):
         Scenario.from_dict({"name": "k", "servers": 3, "steps": [
             {"op": "kill", "server": "n2"}, {"op": "chaos", "every": 1, "duration": 2}]})
+
+
+def test_a_worker_counts_any_failed_fetch_and_tries_again():
+    from pmesh_sim.errors import NoRespondersError, TimeoutError
+    from pmesh_sim.experiments.workers import _outcome
+    from pmesh_sim.runners import classify_error
+
+    assert _outcome(TimeoutError("t"), classify_error) == "timeout"
+    assert _outcome(NoRespondersError(), classify_error) == "no_responders"
+    assert _outcome(ConnectionResetError("reconnecting"), classify_error) == "error"

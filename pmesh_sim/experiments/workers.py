@@ -112,7 +112,7 @@ def _worker(b, step, k: int, end: float, counts: dict, maybe, classify):
             msgs = yield from maybe(b.fetch(a["stream"], a["consumer"], a.get("batch", 1),
                                             wait, slot))
         except Exception as exc:  # noqa: BLE001 - each client's own error classes
-            if classify(exc).get("outcome") != "timeout":
+            if _outcome(exc, classify) != "timeout":
                 counts["errors"] += 1
                 yield b.sleep(min(RETRY, max(end - b.now(), 0.0)) or RETRY)
             continue
@@ -147,6 +147,15 @@ def _worker(b, step, k: int, end: float, counts: dict, maybe, classify):
                 yield b.sleep(doom.restart)
                 b.trace.emit("worker_restart", node=b.node, client=name)
                 break          # the rest of the batch goes unacked: redelivered
+
+
+def _outcome(exc: Exception, classify) -> str:
+    """``timeout``, ``no_responders``... for a failed fetch; ``error`` for any other failure
+    (a connection reconnecting after its node died): the worker tries again."""
+    try:
+        return classify(exc).get("outcome", "error")
+    except Exception:  # noqa: BLE001 - classify hands back what it does not know
+        return "error"
 
 
 def _ack(b, msg, counts: dict, maybe):
