@@ -130,6 +130,13 @@ def test_workers_go_on_through_faults_on_the_other_nodes():
     assert doc["steps"][1]["result"]["acked"] == 200
 
 
+def test_a_chaos_step_cuts_power_on_replicated_jetstream():
+    data = {**CLUSTER, "sync_interval": 120, "steps": [
+        {"op": "chaos", "every": 3, "duration": 10, "down": 1, "faults": ["power_loss"]}]}
+    faults = run(Scenario.from_dict(data))[0]["steps"][0]["result"]["faults"]
+    assert [f["outcome"] for f in faults] == ["power_lost", "restarted"] * 2   # at 3 s, 7 s
+
+
 def test_a_refused_fault_skips_its_end():
     # the R3 stream's leader holds a consumer: moving it is not simulated yet
     data = {**CLUSTER, "consumers": [{"stream": "JOBS", "durable_name": "worker"}],

@@ -2,12 +2,16 @@
 
 For ``duration`` seconds from the step's start, one fault at a time: a quiet gap of ``every``
 seconds (``gaps: exponential``: exponential gaps with mean ``every``), then a fault of a kind
-from ``faults`` (default ``[kill, partition]``; ``pause`` too) lasting ``down`` seconds (a
-number or ``{min, max}``, uniform; default ``every / 2``), then the next gap. A fault that would
-outlast ``duration`` ends at ``duration``, so the cluster is whole again when the step ends.
+from ``faults`` (default ``[kill, partition]``; ``pause`` and ``power_loss`` too) lasting
+``down`` seconds (a number or ``{min, max}``, uniform; default ``every / 2``), then the next
+gap. A fault that would outlast ``duration`` ends at ``duration``, so the cluster is whole
+again when the step ends.
 
 - ``kill``: a random node of ``nodes`` (default: every node), restarted after ``down``;
 - ``pause``: the same with ``pause`` / ``resume``;
+- ``power_loss``: the same with ``power_loss`` / ``restart`` (simulation only, replicated
+  JetStream: the node also loses what it had not synced; the real backend answers
+  ``unsupported``);
 - ``partition``: a random non-empty set of ``nodes`` (not the whole cluster) cut from the
   rest, healed after ``down``.
 
@@ -41,7 +45,7 @@ from .workers import draw_seconds
 __all__ = ["schedule", "run_chaos", "CHAOS_FAULTS", "ENDS"]
 
 #: The faults a ``chaos`` step may draw, each with the op that ends it.
-ENDS = {"kill": "restart", "pause": "resume", "partition": "heal"}
+ENDS = {"kill": "restart", "pause": "resume", "partition": "heal", "power_loss": "restart"}
 CHAOS_FAULTS = tuple(ENDS)
 
 
@@ -73,7 +77,7 @@ def schedule(args: dict, seed: int, index: int, servers: int) -> list[tuple[floa
 
 
 #: The outcome of each fault op when performed (both backends answer these words).
-_DONE = ("killed", "paused", "partitioned")
+_DONE = ("killed", "paused", "partitioned", "power_lost")
 
 
 def run_chaos(b, step, servers: int, maybe):
