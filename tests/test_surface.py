@@ -214,6 +214,20 @@ def test_a_scenario_step_the_simulation_refuses_is_unsupported():
     assert results[3]["messages"] == 0
 
 
+def test_a_plain_publish_a_stream_would_refuse_is_unsupported_not_sent():
+    sc = Scenario.from_dict({"name": "plain", "streams": [{"name": "C", "subjects": ["c.>"]}],
+                             "subscriptions": [{"name": "tap", "subject": "*.1"}], "steps": [
+        {"op": "publish", "subject": "c.1", "headers": {"Nats-Incr": "1"}},
+        {"op": "publish", "subject": "d.1", "headers": {"Nats-Incr": "1"}}]})
+    doc = run_scenario(sc, "sim")
+    assert [s["result"] for s in doc["steps"]] == [
+        {"outcome": "unsupported",
+         "not_simulated": "header 'Nats-Incr' on a message a stream stores"},
+        {"outcome": "sent"}]                       # no stream stores d.1: the header is data
+    assert doc["final"]["streams"]["C"]["messages"] == 0
+    assert [m["subject"] for m in doc["subscriptions"]["tap"]] == ["c.1", "d.1"]
+
+
 def test_placement_is_taken_on_one_server_and_refused_in_a_cluster():
     body = {"name": "S", "subjects": ["s.>"], "placement": {"cluster": "east"}}
     one, = _api(JetStream(), "$JS.API.STREAM.CREATE.S", body)

@@ -31,6 +31,7 @@ from .. import scenario as sc
 from ..errors import (ConfigError, NotSimulatedError, ScenarioError, SimulationStuckError,
                       TimeoutError)
 from ..real.faults import LEADER_WAIT, _already
+from ..jetstream.surface import refused_headers
 from ..runners import API_TIMEOUT, classify_error, scenario_program, unsupported
 from . import routes
 from ..trace import Trace
@@ -183,6 +184,14 @@ class _SimBackend:
     def publish(self, subject, data, reply, headers, sender=None):
         conn = self.subs[sender][0] if sender else self.nc
         conn.publish(subject, data, reply=reply or "", headers=headers)
+        if headers and (refused := refused_headers(headers)) and self._stored(subject):
+            # the server refuses to store it (not simulated): the step must not read "sent"
+            raise NotSimulatedError(f"header {refused[0]!r} on a message a stream stores")
+
+    def _stored(self, subject: str) -> bool:
+        """Some node's JetStream has a stream on ``subject``."""
+        return any(s.jetstream is not None and s.jetstream.js.stream_for(subject) is not None
+                   for s in self.sim.servers.values())
 
     def request(self, subject, data, timeout, headers):
         event = self.nc.request(subject, data, timeout=timeout, headers=headers)
