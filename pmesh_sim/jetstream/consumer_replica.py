@@ -23,18 +23,16 @@ replicated, as on the server: waiting pull requests and the redelivery queue (th
 >>> st = Stream(StreamConfig(name="S", subjects=["s"]))
 >>> for i in range(3):
 ...     _ = st.publish("s", b"x", None, 0.0)
->>> c = Consumer(st, "w", ConsumerConfig(durable_name="w", ack_wait=2.0), durable=True,
-...              now=0.0)
+>>> cfg = ConsumerConfig(durable_name="w", ack_wait=2.0, max_deliver=-1)
+>>> c = Consumer(st, "w", cfg, durable=True, now=0.0)
 >>> stand_by(c)
 >>> for op in [("d", 1, 1, 1, 2.2), ("d", 2, 2, 1, 2.2), ("a", 1, 1)]:
 ...     apply(c, op, now=0.3)
 >>> sorted(c.pending), c.dseq, c.sseq, (c.adflr, c.asflr)
 ([2], 3, 3, (1, 1))
->>> take_over(c, now=3.0)
->>> [m.headers["Nats-Msg-Id"] if m.headers else m.reply for m in c.on_timer(3.0)]
-[]
->>> c.rdq
-[2]
+>>> take_over(c, now=3.0)            # 2 waited past its deadline: due again at once
+>>> c.next_deadline(), c.on_timer(3.0), c.rdq
+(2.2, [], [2])
 """
 
 from __future__ import annotations

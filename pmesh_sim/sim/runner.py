@@ -14,8 +14,8 @@ simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` is performed on re
 JetStream (3 or 5 nodes: the file store loses what it had not synced at its last
 ``sync_interval`` tick, the scenario's ``sync_interval:``) and answers ``unsupported``
 elsewhere, as the meta group's ``stepdown`` does (a stream's or a consumer's is asked of the
-JetStream API, as the real backend does). In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
-is refused before the run. Same seed, same document and trace.
+JetStream API, as the real backend does). In a scenario that uses JetStream on n1 only, a
+``server:`` other than n1 is refused before the run. Same seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
