@@ -83,6 +83,7 @@ class ConsumerGroups:
         self.cled: set[tuple] = set()          # consumers this node leads (ready)
         self.cleader_since: dict[tuple, float] = {}
         self._journal: list = []               # (consumer, op, message) decided, not proposed
+        self._batch: dict[tuple, tuple] = {}   # key -> (ops, held messages) to propose now
         self._held: dict[int, tuple] = {}      # token -> (key, messages sent once applied)
         self._prm: dict[tuple, set] = {}       # waiting pull requests, as replicated
         self._prm_told: dict[tuple, set] = {}  # leader: the waiting requests it proposed
@@ -268,14 +269,27 @@ class ConsumerGroups:
                 else:
                     out.append(msg)
             self._ack_replies = []
+        # what was decided at one instant goes in one entry per consumer (as the server's
+        # loopAndForwardProposals batches what queued up)
+        if not self._batch:
+            self.server.call_at(self.env.now, self._propose_batch)
         for key, batch in ops.items():
+            into = self._batch.setdefault(key, ([], []))
+            into[0].extend(batch)
+            into[1].extend(held.get(key, ()))
+        return out
+
+    def _propose_batch(self) -> None:
+        batches, self._batch = self._batch, {}
+        for key, (batch, held) in batches.items():
+            if key not in self.cled:         # no longer leads: the server drops them too
+                continue
             token = next(self._tokens)
             self.pending[token] = True
-            if key in held:
-                self._held[token] = (key, held[key])
+            if held:
+                self._held[token] = (key, held)
             self.raft.propose(self.cassign[key]["group"], {
                 "ops": batch, "token": token, "proposer": self.server.name, "t": self.env.now})
-        return out
 
     def _drop_inactive(self, out: list) -> list:
         """A consumer this node led was deleted here for inactivity: its leader asks the meta
