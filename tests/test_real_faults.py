@@ -651,8 +651,33 @@ def test_scenario_r3_workqueue_leader_killed(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_stepdown_loses_the_waiting_pull(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-stepdown-pull-waiting.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[0] == {"leader": "n1"} and results[2] == {"leader": "n2"}
+    assert results[4]["num_waiting"] == 0 and results[4]["num_pending"] == 1
+    assert results[5] == {"messages": []}       # 409 Leadership Change: nats-py gives up
+    assert _seqs(results[6]) == [(1, 1)]
+    assert results[7]["ack_floor"] == {"consumer_seq": 1, "stream_seq": 1}
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_push_consumer_leader_killed(capsys):
+    path = CLUSTER_SCENARIOS / "r3-push-consumer-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:2] == [{"leader": "n1"}, {"leader": "n1"}]
+    assert results[4] == {"outcome": "killed"} and results[6] == _ack(4)
+    assert [m["data"] for m in doc["subscriptions"]["inbox"]] == ["a", "b", "c", "d"]
+    assert results[7]["delivered"] == {"consumer_seq": 4, "stream_seq": 4}
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
                                  "r3-consumer-stepdown-ack-floor": 3,
+                                 "r3-consumer-stepdown-pull-waiting": 3,
+                                 "r3-push-consumer-leader-killed": 3,
                                  "r3-workqueue-leader-killed": 3}
 
 
