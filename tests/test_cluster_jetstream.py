@@ -800,3 +800,25 @@ def test_an_r1_consumer_on_a_workqueue_stream_is_refused_so_its_replicas_see_eve
         "steps": [{"op": "stepdown", "stream": "S"}]}))
     assert doc["setup"][1]["result"]["error"]["err_code"] == 10134
     assert doc["steps"][0]["result"] == {"outcome": "stepped_down"}
+
+
+def test_an_inactive_ephemeral_consumer_is_deleted_on_every_node():
+    sim = cluster(seed=8)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        r = yield c.request("$JS.API.CONSUMER.CREATE.S", json.dumps({
+            "stream_name": "S", "config": {"ack_policy": "explicit",
+                                           "inactive_threshold": 1_000_000_000}}).encode(),
+                            timeout=5)
+        out["created"] = json.loads(r.data)
+        out["copies"] = sum(bool(n.jetstream.js.streams["S"].consumers)
+                            for n in sim.servers.values())
+    out = run(sim, prog, 20)
+    assert set(out["created"]["cluster"]) == {"name", "leader"}      # an R1 ephemeral
+    assert out["copies"] == 3
+    assert [n.name for n in sim.servers.values() if n.jetstream.js.streams["S"].consumers] == []
+    assert not any(n.jetstream.cassign for n in sim.servers.values())
