@@ -507,6 +507,9 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         info["leader"] = node.leader
         if node.leader == self.server.name and since is not None:
             info["leader_since"] = self.server.sim.date(since)
+        # RAFT traffic goes through the system account (raft.go IsSystemAccount), as 2.15.1
+        # reports it
+        info["system_account"], info["traffic_account"] = True, "$SYS"
         replicas = []
         lost = node.t.lost_quorum_interval
         online = self.online(now)
