@@ -822,3 +822,63 @@ def test_an_inactive_ephemeral_consumer_is_deleted_on_every_node():
     assert out["copies"] == 3
     assert [n.name for n in sim.servers.values() if n.jetstream.js.streams["S"].consumers] == []
     assert not any(n.jetstream.cassign for n in sim.servers.values())
+
+
+def test_a_restarted_consumer_replica_catches_up_with_the_leaders_state():
+    sim = cluster(seed=9)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def state(name):
+        w = sim.servers[name].jetstream.js.streams["S"].consumers["w"]
+        return w.dseq, w.sseq, tuple(sorted(w.pending)), w.adflr, w.asflr
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=5)
+        leader = json.loads(r.data)["cluster"]["leader"]
+        out["follower"] = follower = next(n for n in ("n2", "n3") if n != leader)
+        yield from pub_all(sim, c, "s.x", 4, out, "acks")
+        sub = yield c.jetstream().pull_subscribe_bind("w", stream="S")
+        msgs = yield sub.fetch(2, timeout=1.0)
+        yield msgs[0].ack_sync()
+        sim.kill(follower)
+        msgs += (yield sub.fetch(2, timeout=1.0))
+        for m in msgs[1:3]:
+            yield m.ack_sync()
+        yield sim.env.timeout(1.0)
+        sim.restart(follower)
+        yield sim.env.timeout(5.0)
+        out["states"] = {n: state(n) for n in ("n1", "n2", "n3")}
+    out = run(sim, prog, 40)
+    assert out["acks"] == [1, 2, 3, 4]
+    assert set(out["states"].values()) == {(5, 5, (4,), 3, 3)}, out["states"]
+
+
+def test_deleting_a_replicated_consumer_ends_its_waiting_pull_and_its_group_everywhere():
+    sim = cluster(seed=10)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=5)
+        got = out.setdefault("got", [])
+        c.subscribe("_INBOX.p", cb=lambda m: got.append((m.headers or {}).get("Status")))
+        c.publish("$JS.API.CONSUMER.MSG.NEXT.S.w", b'{"batch": 1, "expires": 9000000000}',
+                  reply="_INBOX.p")
+        yield sim.env.timeout(0.2)
+        r = yield c.request("$JS.API.CONSUMER.DELETE.S.w", b"", timeout=5)
+        out["deleted"] = json.loads(r.data)
+        yield sim.env.timeout(0.5)
+    out = run(sim, prog, 20)
+    assert out["deleted"]["success"] is True and out["got"] == ["409"]
+    assert not any(n.jetstream.cassign or n.jetstream.cled for n in sim.servers.values())
+    assert not any(g.startswith("C-") for n in sim.servers.values() for g in n.raft.nodes)
+    assert not [e for e in sim.trace if e.kind == "api_error"]

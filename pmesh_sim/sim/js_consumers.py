@@ -134,11 +134,12 @@ class ConsumerGroups:
         before = dict(st.consumers) if st is not None else {}
         out = self.js.handle(item["subject"], item["reply"], item["data"], None, now=item["t"])
         after = st.consumers if st is not None else {}
-        for name in set(before) - set(after):
+        for name in sorted(set(before) - set(after)):
             key = (stream, name)
-            if key in self.cled:                  # its pull requests: 409 Consumer Deleted
-                self._after([m for m in out if m.subject != item["reply"]])
+            led = key in self.cled
             self._stop_consumer(key)
+            if led:                               # its pull requests: 409 Consumer Deleted
+                self._after([m for m in out if m.subject != item["reply"]])
         new = [n for n in after if n not in before]
         for name in new:
             sa = self.assignments.get(stream, {"peers": [self.server.name]})
