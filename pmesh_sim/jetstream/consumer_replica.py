@@ -67,7 +67,6 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
             c.rdc[sseq] = dc
     elif kind == "a":
         c._ack(op[2], op[1], now)
-        c.floor_unset = False
     elif kind == "t":
         entry = c.pending.get(op[1])
         if entry is not None:
