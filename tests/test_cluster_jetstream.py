@@ -882,3 +882,21 @@ def test_deleting_a_replicated_consumer_ends_its_waiting_pull_and_its_group_ever
     assert not any(n.jetstream.cassign or n.jetstream.cled for n in sim.servers.values())
     assert not any(g.startswith("C-") for n in sim.servers.values() for g in n.raft.nodes)
     assert not [e for e in sim.trace if e.kind == "api_error"]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_a_consumer_created_just_after_a_peer_died_is_answered_by_whoever_leads(seed):
+    sim = cluster(seed=seed)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        sim.kill("n3")                  # not yet offline for placement: it may be preferred
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=20)
+        out["created"] = json.loads(r.data)
+    out = run(sim, prog, 40)
+    assert out["created"]["cluster"]["leader"] in ("n1", "n2")

@@ -147,8 +147,8 @@ class ConsumerGroups:
                                              "peers": list(sa["peers"]),
                                              "preferred": sa["peers"][0], "memory": False}
             key = (stream, name)
-            if self.server.name == assign["preferred"] and not self._replaying():
-                self._answers[key] = out            # its leader answers once elected
+            if self.server.name in assign["peers"] and not self._replaying():
+                self._answers[key] = out            # its first leader answers once elected
             self._start_consumer(key, assign)
         if new:
             return out, False
@@ -322,6 +322,7 @@ class ConsumerGroups:
             if held:
                 self._after(held[1])
             return
+        self._answers.pop(key, None)            # another peer led first: it answered
         c = self._consumer(key)
         if c is None:
             return
