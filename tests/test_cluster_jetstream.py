@@ -769,12 +769,13 @@ def test_a_killed_consumer_leader_is_replaced_and_a_waiting_pull_is_told():
                           if n.jetstream.js.streams["S"].consumers["w"].waiting]
     out = run(sim, prog, 20)
     leader = out["leader"]
+    assert sim.consumer_leader("S", "w") == leader
     assert out["waiting"] == [leader]
     others = [n for n in ("n1", "n2", "n3") if n != leader]
     sim.kill(leader)
     sim.run(until=40)
     new = [n for n in others if sim.servers[n].jetstream.cled]
-    assert len(new) == 1 and out["got"] == ["409"]         # 409 Leadership Change
+    assert new == [sim.consumer_leader("S", "w")] and out["got"] == ["409"]   # Leadership Change
 
 
 def test_same_seed_same_consumer_elections_and_trace():
