@@ -901,3 +901,34 @@ def test_a_consumer_created_just_after_a_peer_died_is_answered_by_whoever_leads(
         out["created"] = json.loads(r.data)
     out = run(sim, prog, 40)
     assert out["created"]["cluster"]["leader"] in ("n1", "n2")
+
+
+def test_two_replicated_consumers_give_the_same_trace_whatever_the_hash_seed(tmp_path):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "two.yaml"
+    path.write_text(json.dumps({
+        "name": "two", "servers": 3,
+        "streams": [{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
+        "consumers": [{"stream": "S", "durable_name": d, "ack_policy": "explicit",
+                       "ack_wait": 1.0} for d in ("a", "b")],
+        "steps": [{"op": "js_publish", "subject": "s.1", "data": "x"},
+                  *[{"op": "fetch", "consumer": d, "batch": 1, "timeout": 1.0}
+                    for d in ("a", "b")],
+                  {"at": 2.0, "op": "stepdown", "consumer": "a"},
+                  {"at": 3.0, "op": "stepdown", "consumer": "b"},
+                  *[{"op": "fetch", "consumer": d, "batch": 1, "timeout": 1.0, "then": "ack"}
+                    for d in ("a", "b")]]}))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, hashlib; from pmesh_sim.scenario import load_scenario; "
+            "from pmesh_sim.sim.runner import run_sim; "
+            "doc, trace = run_sim(load_scenario(sys.argv[1])); "
+            "print(hashlib.sha256(repr([(e.time, e.kind, e.fields) for e in trace])"
+            ".encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, check=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": seed}
+                              ).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and hashlib.sha256().hexdigest() not in digests

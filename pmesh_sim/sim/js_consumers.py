@@ -237,7 +237,7 @@ class ConsumerGroups:
     def _flush_journal(self, out: list) -> list:
         """Propose what the consumers this node leads decided; hold back their deliveries
         (and ``ack_sync`` answers, see :meth:`_hold_ack_reply`) until the entry commits."""
-        for key in self.cled:               # waiting pull requests, as the group knows them
+        for key in sorted(self.cled):       # waiting pull requests, as the group knows them
             c = self._consumer(key)
             if c is None or len(self.cassign[key]["peers"]) == 1:
                 continue
@@ -295,7 +295,7 @@ class ConsumerGroups:
     def _drop_inactive(self, out: list) -> list:
         """A consumer this node led was deleted here for inactivity: its leader asks the meta
         leader to delete it everywhere (``deleteNotActive``)."""
-        for key in [k for k in self.cled if self._consumer(k) is None]:
+        for key in sorted(k for k in self.cled if self._consumer(k) is None):
             self._stop_consumer(key)
             self._sync()
             self.server.send(f"$JS.API.CONSUMER.DELETE.{key[0]}.{key[1]}", b"", "", None)
