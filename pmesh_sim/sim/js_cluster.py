@@ -23,9 +23,9 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   lists), also without a meta leader, except consumer lists, which need one.
 - Consumers have a RAFT group each (:mod:`.js_consumers`): created and deleted through the
   meta leader, led by one of their stream's peers, their state replicated. Followers of an
-  interest or workqueue stream remove what a consumer's replicated acks release; one with a
-  consumer of fewer replicas than the stream would not, so a fault or stepdown that would
-  move such a stream's leader is refused (NotSimulatedError).
+  interest or workqueue stream remove what a consumer's replicated acks release (the server
+  refuses such a consumer with fewer replicas than its stream, 10134; were there one, a fault
+  or stepdown moving the stream's leader would be refused, NotSimulatedError).
 
 Durability: a kill keeps every group's log (SIGKILL loses nothing the OS had); memory storage
 keeps nothing. ``restart`` builds the node's JetStream again from its meta log, then each
