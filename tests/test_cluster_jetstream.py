@@ -932,3 +932,23 @@ def test_two_replicated_consumers_give_the_same_trace_whatever_the_hash_seed(tmp
                               env={**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": seed}
                               ).stdout for seed in ("1", "2", "3")}
     assert len(digests) == 1 and hashlib.sha256().hexdigest() not in digests
+
+
+def test_a_message_past_max_deliver_is_not_redelivered_by_the_next_leaders():
+    from pmesh_sim.sim.runner import run_sim
+    ignore = {"batch": 1, "timeout": 1.0, "then": "ignore"}
+    doc, trace = run_sim(_consumer_scenario([
+        {"op": "js_publish", "subject": "s.1", "data": "1"},
+        {"op": "fetch", "consumer": "w", **ignore},
+        {"at": 1.5, "op": "fetch", "consumer": "w", **ignore},      # the 2nd and last delivery
+        {"at": 3.0, "op": "stepdown", "consumer": "w"},
+        {"at": 6.0, "op": "fetch", "consumer": "w", **ignore},      # past max_deliver: none
+        {"op": "stepdown", "consumer": "w"},
+        {"at": 9.0, "op": "fetch", "consumer": "w", **ignore},
+        {"op": "consumer_info", "consumer": "w"}], consumer={"max_deliver": 2, "ack_wait": 1.0}))
+    results = [s["result"] for s in doc["steps"]]
+    assert [m["num_delivered"] for m in results[2]["messages"]] == [2]
+    assert results[3] == results[5] == {"outcome": "stepped_down"}
+    assert results[4] == results[6] == {"messages": []}
+    assert (results[7]["num_ack_pending"], results[7]["num_redelivered"]) == (0, 1)
+    assert [e.kind for e in trace].count("max_deliver") == 1     # the third leader knew it

@@ -674,7 +674,19 @@ def test_scenario_r3_push_consumer_leader_killed(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_max_deliver_survives_stepdowns(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-max-deliver-stepdown.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert _seqs(results[1]) == [(1, 1)] and _seqs(results[2]) == [(1, 2)]
+    assert results[3] == results[5] == {"outcome": "stepped_down"}
+    assert results[4] == results[6] == {"messages": []}        # never a third time
+    assert (results[7]["num_ack_pending"], results[7]["num_redelivered"]) == (0, 1)
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-max-deliver-stepdown": 3,
                                  "r3-consumer-stepdown-ack-floor": 3,
                                  "r3-consumer-stepdown-pull-waiting": 3,
                                  "r3-push-consumer-leader-killed": 3,

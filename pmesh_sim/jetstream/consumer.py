@@ -726,6 +726,8 @@ class Consumer:
         return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
+        if self.journal is not None:     # hasMaxDeliveries: updateDelivered past max_deliver
+            self.journal(self, ("x", seq, self.rdc.get(seq, dc)))
         msg = self.stream.msgs.get(seq)
         self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,
                   num_delivered=dc, msg_id=msg.msg_id if msg else 0)

@@ -10,7 +10,9 @@ store applies the committed entries in order. The ops, as tuples:
 - ``("a", dseq, sseq)``: acked (``updateAcksOp``; a term too);
 - ``("t", sseq, deadline)``: a pending message's new deadline (a nak with a delay, an
   in-progress ack: ``updateDelivered`` with a new timestamp);
-- ``("s", sseq)``: the first stream sequence a new leader chose (``updateSkipOp``).
+- ``("s", sseq)``: the first stream sequence a new leader chose (``updateSkipOp``);
+- ``("x", sseq, dc)``: ``sseq`` reached ``max_deliver`` after ``dc`` deliveries and leaves
+  the pending messages (``hasMaxDeliveries``: a delivered update past the maximum).
 
 The leader's :class:`~pmesh_sim.jetstream.consumer.Consumer` decides (its ``journal`` hears
 each op); a replica that does not lead is the same class, standing by (it delivers nothing and
@@ -71,6 +73,9 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
         entry = c.pending.get(op[1])
         if entry is not None:
             entry[1] = op[2]
+    elif kind == "x":
+        c.pending.pop(op[1], None)
+        c.rdc[op[1]] = op[2]
     elif kind == "s":
         if op[1] > c.sseq:
             c.sseq, c._scanned = op[1], op[1] - 1
