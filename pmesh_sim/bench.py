@@ -354,9 +354,9 @@ def fault_schedule(seed: int, duration: float, nodes=("n1", "n2", "n3")) -> list
 def cluster_faults_run(duration: float, *, seed: int = 1, rate: float = 50.0):
     """A 3-node JetStream cluster under :func:`fault_schedule` for ``duration`` simulated
     seconds: once the meta group has a leader, an R3 file stream (limits retention, no
-    consumers: a fault moving the leader of a stream with consumers is refused, consumers
-    are not replicated yet) gets one publish every ``1/rate`` s, each a request awaiting its
-    pub ack (2 s timeout) from a client that reconnects to the other nodes. Returns the
+    consumers, as when these figures were first recorded) gets one publish every ``1/rate`` s,
+    each a request awaiting its pub ack (2 s timeout) from a client that reconnects to the
+    other nodes. Returns the
     simulation and ``counts`` (``acked``, ``failed``); run it with ``sim.run(until=duration)``.
 
     >>> sim, counts = cluster_faults_run(60, rate=5)

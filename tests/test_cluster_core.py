@@ -257,15 +257,13 @@ def test_scenario_kills_nodes_of_a_replicated_jetstream_cluster():
     assert not trace.check()
 
 
-def test_scenario_kill_of_a_replicated_consumers_leader_is_unsupported():
+def test_scenario_kill_of_a_replicated_consumers_leader_is_performed():
     doc, _ = run_sim(scenario(
         [{"op": "kill", "server": n} for n in ("n1", "n2", "n3")],
         streams=[{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
         consumers=[{"stream": "S", "durable_name": "D", "ack_policy": "explicit"}]))
     outcomes = [s["result"]["outcome"] for s in doc["steps"]]
-    assert sorted(outcomes) == ["killed", "killed", "unsupported"]
-    refused = doc["steps"][outcomes.index("unsupported")]["result"]["not_simulated"]
-    assert "leads replicated stream S with consumers" in refused
+    assert outcomes == ["killed", "killed", "killed"]      # the consumer is replicated now
 
 
 @pytest.mark.parametrize("steps, message", [

@@ -248,8 +248,7 @@ def test_r1_stream_is_placed_on_one_node_and_consumer_faults_are_refused():
                              "durable_name": "D", "ack_policy": "explicit"}}).encode(),
                          timeout=1)
     run(sim3, prog3, 20)
-    with pytest.raises(NotSimulatedError, match="replicated consumers"):
-        sim3.kill(sim3.stream_leader("S"))
+    sim3.kill(sim3.stream_leader("S"))      # its consumer is replicated: allowed now
 
 
 def test_single_node_cluster_keeps_the_single_server_host():
@@ -665,3 +664,291 @@ def test_placement_tags_choose_the_node_and_unknown_tags_get_10005():
             out[name] = json.loads(r.data)["cluster"]
     out = run(sim, prog, 20)
     assert out["A"] == out["B"] == {"name": "pmesh", "leader": "n2"}
+
+
+# ---------------------------------------------------------------------------- replicated consumers
+
+def _consumer_scenario(steps, consumer=None, seed=0):
+    from pmesh_sim.scenario import Scenario
+    return Scenario.from_dict({
+        "name": "c", "servers": 3, "seed": seed,
+        "streams": [{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
+        "consumers": [{"stream": "S", "durable_name": "w", "ack_policy": "explicit",
+                       "ack_wait": 2.0, **(consumer or {})}],
+        "steps": steps})
+
+
+FETCH3 = [{"op": "js_publish", "subject": f"s.{i}", "data": str(i)} for i in (1, 2, 3)] + [
+    {"op": "fetch", "consumer": "w", "batch": 3, "timeout": 1.0,
+     "then": {1: "ack_sync", 2: "ignore", 3: "ignore"}}]
+
+
+def test_a_consumer_of_an_r3_stream_is_r3_with_its_own_group_and_cluster_info():
+    from pmesh_sim.sim.runner import run_sim
+    doc, trace = run_sim(_consumer_scenario(FETCH3 + [
+        {"at": 0.5, "op": "request", "subject": "$JS.API.CONSUMER.INFO.S.w", "data": ""}]))
+    info = json.loads(doc["steps"][-1]["result"]["data"])
+    cluster = info["cluster"]
+    assert cluster["raft_group"].startswith("C-R3F-")
+    assert {r["name"] for r in cluster["replicas"]} | {cluster["leader"]} == {"n1", "n2", "n3"}
+    assert all(r["current"] for r in cluster["replicas"])
+    assert list(info)[list(info).index("num_pending") + 1] == "cluster"   # the server's order
+    groups = {e.fields["group"] for e in trace if e.kind == "raft_leader"}
+    assert cluster["raft_group"] in groups
+    assert not trace.check()
+
+
+def test_an_r1_consumer_on_an_r3_stream_has_one_peer_among_the_streams():
+    from pmesh_sim.sim.runner import run_sim
+    doc, _ = run_sim(_consumer_scenario([
+        {"op": "request", "subject": "$JS.API.CONSUMER.INFO.S.w", "data": ""}],
+        consumer={"num_replicas": 1}))
+    cluster = json.loads(doc["steps"][0]["result"]["data"])["cluster"]
+    assert set(cluster) == {"name", "leader"} and cluster["leader"] in ("n1", "n2", "n3")
+
+
+def test_consumer_stepdown_keeps_pending_acks_and_the_new_leader_redelivers_them():
+    from pmesh_sim.sim.runner import run_sim
+    doc, trace = run_sim(_consumer_scenario(FETCH3 + [
+        {"op": "stepdown", "consumer": "w", "preferred": "n3"},
+        {"op": "consumer_info", "consumer": "w"},
+        {"at": 3.0, "op": "fetch", "consumer": "w", "batch": 3, "timeout": 1.0,
+         "then": "ack_sync"},
+        {"op": "consumer_info", "consumer": "w"}]))
+    results = [s["result"] for s in doc["steps"]]
+    assert results[4] == {"leader": "n3"}
+    assert results[5]["num_ack_pending"] == 2
+    assert results[5]["ack_floor"] == {"consumer_seq": 1, "stream_seq": 1}
+    assert [(m["stream_seq"], m["num_delivered"]) for m in results[6]["messages"]] == [
+        (2, 2), (3, 2)]
+    assert results[7]["ack_floor"] == {"consumer_seq": 5, "stream_seq": 3}
+    leaders = [e.fields["node"] for e in trace
+               if e.kind == "raft_leader" and e.fields["group"].startswith("C-")]
+    assert leaders[-1] == "n3"
+
+
+def test_every_replica_of_a_consumer_applies_the_same_state():
+    from pmesh_sim.sim.runner import run_sim, _SimBackend
+    seen = {}
+    original = _SimBackend.fault
+
+    def fault(self, op, args):         # look at every node's copy when the step runs
+        seen.update({n: (c.dseq, c.sseq, tuple(sorted(c.pending)), c.adflr, c.asflr)
+                     for n, s in self.sim.servers.items()
+                     for c in [s.jetstream.js.streams["S"].consumers["w"]]})
+        return original(self, op, args)
+
+    _SimBackend.fault = fault
+    try:
+        run_sim(_consumer_scenario(FETCH3 + [{"at": 0.5, "op": "stepdown", "consumer": "w"}]))
+    finally:
+        _SimBackend.fault = original
+    assert set(seen.values()) == {(4, 4, (2, 3), 1, 1)}
+
+
+def test_a_killed_consumer_leader_is_replaced_and_a_waiting_pull_is_told():
+    sim = cluster(seed=3)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit",
+                                           "ack_wait": 2_000_000_000}}).encode(), timeout=5)
+        out["leader"] = json.loads(r.data)["cluster"]["leader"]
+        inbox = "_INBOX.w"
+        got = out.setdefault("got", [])
+        c.subscribe(inbox, cb=lambda m: got.append(
+            (m.headers or {}).get("Status") or m.subject))
+        c.publish("$JS.API.CONSUMER.MSG.NEXT.S.w", b'{"batch": 1, "expires": 30000000000}',
+                  reply=inbox)
+        yield sim.env.timeout(0.5)
+        out["waiting"] = [n.name for n in sim.servers.values()
+                          if n.jetstream.js.streams["S"].consumers["w"].waiting]
+    out = run(sim, prog, 20)
+    leader = out["leader"]
+    assert sim.consumer_leader("S", "w") == leader
+    assert out["waiting"] == [leader]
+    others = [n for n in ("n1", "n2", "n3") if n != leader]
+    sim.kill(leader)
+    sim.run(until=40)
+    new = [n for n in others if sim.servers[n].jetstream.cled]
+    assert new == [sim.consumer_leader("S", "w")] and out["got"] == ["409"]   # Leadership Change
+
+
+def test_same_seed_same_consumer_elections_and_trace():
+    from pmesh_sim.sim.runner import run_sim
+    steps = FETCH3 + [{"op": "stepdown", "consumer": "w"},
+                      {"at": 3.0, "op": "fetch", "consumer": "w", "batch": 3, "timeout": 1.0}]
+    runs = [run_sim(_consumer_scenario(steps, seed=s)) for s in (4, 4, 5)]
+    text = [json.dumps([e.to_dict() if hasattr(e, "to_dict") else repr(e) for e in t])
+            for _, t in runs]
+    assert text[0] == text[1] and text[0] != text[2]
+    assert runs[0][0] == runs[1][0]
+
+
+def test_an_r1_consumer_on_a_workqueue_stream_is_refused_so_its_replicas_see_every_ack():
+    from pmesh_sim.scenario import Scenario
+    from pmesh_sim.sim.runner import run_sim
+    doc, _ = run_sim(Scenario.from_dict({
+        "name": "wq", "servers": 3,
+        "streams": [{"name": "S", "subjects": ["s.>"], "num_replicas": 3,
+                     "retention": "workqueue"}],
+        "consumers": [{"stream": "S", "durable_name": "w", "ack_policy": "explicit",
+                       "num_replicas": 1}],
+        "steps": [{"op": "stepdown", "stream": "S"}]}))
+    assert doc["setup"][1]["result"]["error"]["err_code"] == 10134
+    assert doc["steps"][0]["result"] == {"outcome": "stepped_down"}
+
+
+def test_an_inactive_ephemeral_consumer_is_deleted_on_every_node():
+    sim = cluster(seed=8)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        r = yield c.request("$JS.API.CONSUMER.CREATE.S", json.dumps({
+            "stream_name": "S", "config": {"ack_policy": "explicit",
+                                           "inactive_threshold": 1_000_000_000}}).encode(),
+                            timeout=5)
+        out["created"] = json.loads(r.data)
+        out["copies"] = sum(bool(n.jetstream.js.streams["S"].consumers)
+                            for n in sim.servers.values())
+    out = run(sim, prog, 20)
+    assert set(out["created"]["cluster"]) == {"name", "leader"}      # an R1 ephemeral
+    assert out["copies"] == 3
+    assert [n.name for n in sim.servers.values() if n.jetstream.js.streams["S"].consumers] == []
+    assert not any(n.jetstream.cassign for n in sim.servers.values())
+
+
+def test_a_restarted_consumer_replica_catches_up_with_the_leaders_state():
+    sim = cluster(seed=9)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def state(name):
+        w = sim.servers[name].jetstream.js.streams["S"].consumers["w"]
+        return w.dseq, w.sseq, tuple(sorted(w.pending)), w.adflr, w.asflr
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=5)
+        leader = json.loads(r.data)["cluster"]["leader"]
+        out["follower"] = follower = next(n for n in ("n2", "n3") if n != leader)
+        yield from pub_all(sim, c, "s.x", 4, out, "acks")
+        sub = yield c.jetstream().pull_subscribe_bind("w", stream="S")
+        msgs = yield sub.fetch(2, timeout=1.0)
+        yield msgs[0].ack_sync()
+        sim.kill(follower)
+        msgs += (yield sub.fetch(2, timeout=1.0))
+        for m in msgs[1:3]:
+            yield m.ack_sync()
+        yield sim.env.timeout(1.0)
+        sim.restart(follower)
+        yield sim.env.timeout(5.0)
+        out["states"] = {n: state(n) for n in ("n1", "n2", "n3")}
+    out = run(sim, prog, 40)
+    assert out["acks"] == [1, 2, 3, 4]
+    assert set(out["states"].values()) == {(5, 5, (4,), 3, 3)}, out["states"]
+
+
+def test_deleting_a_replicated_consumer_ends_its_waiting_pull_and_its_group_everywhere():
+    sim = cluster(seed=10)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=5)
+        got = out.setdefault("got", [])
+        c.subscribe("_INBOX.p", cb=lambda m: got.append((m.headers or {}).get("Status")))
+        c.publish("$JS.API.CONSUMER.MSG.NEXT.S.w", b'{"batch": 1, "expires": 9000000000}',
+                  reply="_INBOX.p")
+        yield sim.env.timeout(0.2)
+        r = yield c.request("$JS.API.CONSUMER.DELETE.S.w", b"", timeout=5)
+        out["deleted"] = json.loads(r.data)
+        yield sim.env.timeout(0.5)
+    out = run(sim, prog, 20)
+    assert out["deleted"]["success"] is True and out["got"] == ["409"]
+    assert not any(n.jetstream.cassign or n.jetstream.cled for n in sim.servers.values())
+    assert not any(g.startswith("C-") for n in sim.servers.values() for g in n.raft.nodes)
+    assert not [e for e in sim.trace if e.kind == "api_error"]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_a_consumer_created_just_after_a_peer_died_is_answered_by_whoever_leads(seed):
+    sim = cluster(seed=seed)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        sim.kill("n3")                  # not yet offline for placement: it may be preferred
+        r = yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit"}}
+        ).encode(), timeout=20)
+        out["created"] = json.loads(r.data)
+    out = run(sim, prog, 40)
+    assert out["created"]["cluster"]["leader"] in ("n1", "n2")
+
+
+def test_two_replicated_consumers_give_the_same_trace_whatever_the_hash_seed(tmp_path):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "two.yaml"
+    path.write_text(json.dumps({
+        "name": "two", "servers": 3,
+        "streams": [{"name": "S", "subjects": ["s.>"], "num_replicas": 3}],
+        "consumers": [{"stream": "S", "durable_name": d, "ack_policy": "explicit",
+                       "ack_wait": 1.0} for d in ("a", "b")],
+        "steps": [{"op": "js_publish", "subject": "s.1", "data": "x"},
+                  *[{"op": "fetch", "consumer": d, "batch": 1, "timeout": 1.0}
+                    for d in ("a", "b")],
+                  {"at": 2.0, "op": "stepdown", "consumer": "a"},
+                  {"at": 3.0, "op": "stepdown", "consumer": "b"},
+                  *[{"op": "fetch", "consumer": d, "batch": 1, "timeout": 1.0, "then": "ack"}
+                    for d in ("a", "b")]]}))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, hashlib; from pmesh_sim.scenario import load_scenario; "
+            "from pmesh_sim.sim.runner import run_sim; "
+            "doc, trace = run_sim(load_scenario(sys.argv[1])); "
+            "print(hashlib.sha256(repr([(e.time, e.kind, e.fields) for e in trace])"
+            ".encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, check=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": seed}
+                              ).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and hashlib.sha256().hexdigest() not in digests
+
+
+def test_a_message_past_max_deliver_is_not_redelivered_by_the_next_leaders():
+    from pmesh_sim.sim.runner import run_sim
+    ignore = {"batch": 1, "timeout": 1.0, "then": "ignore"}
+    doc, trace = run_sim(_consumer_scenario([
+        {"op": "js_publish", "subject": "s.1", "data": "1"},
+        {"op": "fetch", "consumer": "w", **ignore},
+        {"at": 1.5, "op": "fetch", "consumer": "w", **ignore},      # the 2nd and last delivery
+        {"at": 3.0, "op": "stepdown", "consumer": "w"},
+        {"at": 6.0, "op": "fetch", "consumer": "w", **ignore},      # past max_deliver: none
+        {"op": "stepdown", "consumer": "w"},
+        {"at": 9.0, "op": "fetch", "consumer": "w", **ignore},
+        {"op": "consumer_info", "consumer": "w"}], consumer={"max_deliver": 2, "ack_wait": 1.0}))
+    results = [s["result"] for s in doc["steps"]]
+    assert [m["num_delivered"] for m in results[2]["messages"]] == [2]
+    assert results[3] == results[5] == {"outcome": "stepped_down"}
+    assert results[4] == results[6] == {"messages": []}
+    assert (results[7]["num_ack_pending"], results[7]["num_redelivered"]) == (0, 1)
+    assert [e.kind for e in trace].count("max_deliver") == 1     # the third leader knew it

@@ -582,6 +582,8 @@ def test_scenario_r3_consumer_failover_keeps_pending_acks(capsys):
     assert [(m["stream_seq"], m["num_delivered"]) for m in results[5]["messages"]] == [
         (2, 2), (3, 2)]
     assert results[6]["ack_floor"] == {"consumer_seq": 5, "stream_seq": 3}
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r3-consumer-failover-pending.yaml",
+                                       doc)
 
 
 def test_scenario_r1_consumer_survives_a_restart_of_its_node(capsys):
@@ -612,10 +614,99 @@ def test_scenario_r5_quorum_five_nodes(capsys):
     assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r5-quorum-five-nodes.yaml", doc)
 
 
+# ------------------------------------------------ replicated consumers (branch r3consumers)
+
+def _seqs(result: dict) -> list:
+    return [(m["stream_seq"], m["num_delivered"]) for m in result["messages"]]
+
+
+def test_scenario_r3_consumer_leader_killed(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:2] == [{"leader": "n1"}, {"leader": "n2"}]
+    assert _seqs(results[5]) == [(1, 1), (2, 1), (3, 1)]
+    assert results[6] == {"outcome": "killed"} and results[7] == _ack(4)
+    # the new consumer leader knew 3 was pending: it comes again, then the new one
+    assert _seqs(results[8]) == [(3, 2), (4, 1)]
+    assert [m["consumer_seq"] for m in results[8]["messages"]] == [4, 5]
+    assert results[10]["ack_floor"] == {"consumer_seq": 5, "stream_seq": 4}
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_consumer_stepdown_keeps_the_ack_floor(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-stepdown-ack-floor.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[0] == {"leader": "n1"} and results[7] == {"leader": "n3"}
+    assert results[8]["ack_floor"] == {"consumer_seq": 2, "stream_seq": 2}
+    assert results[8]["num_ack_pending"] == 2
+    assert _seqs(results[9]) == [(3, 2), (5, 2)]
+    assert results[10]["ack_floor"] == {"consumer_seq": 7, "stream_seq": 5}
+    assert results[10]["num_ack_pending"] == 0
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_workqueue_leader_killed(capsys):
+    path = CLUSTER_SCENARIOS / "r3-workqueue-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:2] == [{"leader": "n1"}, {"leader": "n1"}]
+    assert _seqs(results[6]) == [(1, 1), (2, 1)]
+    assert (results[8]["messages"], results[8]["first_seq"]) == (2, 3)   # acked: gone
+    assert _seqs(results[9]) == [(3, 1), (4, 1)]
+    assert results[11]["messages"] == 0 and results[11]["last_seq"] == 4
+    assert doc["final"]["streams"]["JOBS"]["messages"] == 0
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_consumer_stepdown_loses_the_waiting_pull(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-stepdown-pull-waiting.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[0] == {"leader": "n1"} and results[2] == {"leader": "n2"}
+    assert results[4]["num_waiting"] == 0 and results[4]["num_pending"] == 1
+    assert results[5] == {"messages": []}       # 409 Leadership Change: nats-py gives up
+    assert _seqs(results[6]) == [(1, 1)]
+    assert results[7]["ack_floor"] == {"consumer_seq": 1, "stream_seq": 1}
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_push_consumer_leader_killed(capsys):
+    path = CLUSTER_SCENARIOS / "r3-push-consumer-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:2] == [{"leader": "n1"}, {"leader": "n1"}]
+    assert results[4] == {"outcome": "killed"} and results[6] == _ack(4)
+    assert [m["data"] for m in doc["subscriptions"]["inbox"]] == ["a", "b", "c", "d"]
+    assert results[7]["delivered"] == {"consumer_seq": 4, "stream_seq": 4}
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_consumer_max_deliver_survives_stepdowns(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-max-deliver-stepdown.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert _seqs(results[1]) == [(1, 1)] and _seqs(results[2]) == [(1, 2)]
+    assert results[3] == results[5] == {"outcome": "stepped_down"}
+    assert results[4] == results[6] == {"messages": []}        # never a third time
+    assert (results[7]["num_ack_pending"], results[7]["num_redelivered"]) == (0, 1)
+    assert _agrees_with_the_simulation(path, doc)
+
+
+REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-max-deliver-stepdown": 3,
+                                 "r3-consumer-stepdown-ack-floor": 3,
+                                 "r3-consumer-stepdown-pull-waiting": 3,
+                                 "r3-push-consumer-leader-killed": 3,
+                                 "r3-workqueue-leader-killed": 3}
+
+
 def test_every_cluster_scenario_has_a_test_here():
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
-              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5}
+              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5,
+              **REPLICATED_CONSUMER_SCENARIOS}
     assert {p.stem: load_scenario(p).servers for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
 
 

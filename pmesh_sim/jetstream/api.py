@@ -144,6 +144,9 @@ class JetStream:
         #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
         #: clustered host; None on a single server, which answers without it)
         self.cluster_info: Callable[[str, float], dict] | None = None
+        #: ``consumer_cluster_info(stream_name, consumer_name, now) -> dict`` for consumer
+        #: info's ``cluster`` (a clustered host; None on a single server)
+        self.consumer_cluster_info: Callable[[str, str, float], dict] | None = None
         #: a clustered host places streams itself (placement tags); else they are refused
         self.host_places = False
         self.streams: dict[str, Stream] = {}
@@ -556,7 +559,8 @@ class JetStream:
             # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
             wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **existing.info(now)}, existing.paused_advisory(now) + wake
+                    **self._consumer_info_body(existing, now)}, \
+                existing.paused_advisory(now) + wake
         if action == "update":
             raise JetStreamError.from_err_code(10149)
         if st.config.max_consumers > 0 and len(st.consumers) >= st.config.max_consumers:
@@ -590,8 +594,8 @@ class JetStream:
         self.emit("consumer_created", stream=st.name, consumer=name,
                   filter_subjects=list(cfg.filters), pull=c.is_pull,
                   deliver_subject=cfg.deliver_subject or "", deliver_group=cfg.deliver_group or "")
-        return {"type": "io.nats.jetstream.api.v1.consumer_create_response", **c.info(now)}, \
-            c.deliver(now) + c.paused_advisory(now)
+        return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
+                **self._consumer_info_body(c, now)}, c.deliver(now) + c.paused_advisory(now)
 
     def _consumer(self, stream: str, name: str) -> Consumer:
         c = self._stream(stream).consumers.get(name)
@@ -639,7 +643,7 @@ class JetStream:
         page, offset = self._consumer_page(tokens, body, 256)    # JSApiListLimit
         return {"type": "io.nats.jetstream.api.v1.consumer_list_response",
                 "total": len(self._stream(tokens[2]).consumers), "offset": offset,
-                "limit": 256, "consumers": [c.info(now) for c in page]}
+                "limit": 256, "consumers": [self._consumer_info_body(c, now) for c in page]}
 
     def _consumer_pause(self, tokens, body, now):
         """jsConsumerPauseRequest: pause a consumer until ``pause_until`` (unset or the zero
@@ -658,7 +662,18 @@ class JetStream:
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
-                **self._consumer(tokens[2], tokens[3]).info(now)}
+                **self._consumer_info_body(self._consumer(tokens[2], tokens[3]), now)}
+
+    def _consumer_info_body(self, c: Consumer, now: float) -> dict:
+        """``c.info(now)``, in a cluster with ``cluster`` after ``num_pending`` (the server's
+        ConsumerInfo field order)."""
+        info = c.info(now)
+        if self.consumer_cluster_info is None:
+            return info
+        head = {k: v for k, v in info.items()
+                if k not in ("push_bound", "paused", "pause_remaining", "ts")}
+        head["cluster"] = self.consumer_cluster_info(c.stream.name, c.name, now)
+        return {**head, **{k: v for k, v in info.items() if k not in head}}
 
     def _next(self, stream, name, reply, data, now) -> list[Outgoing]:
         st = self.streams.get(stream)

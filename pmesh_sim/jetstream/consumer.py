@@ -102,6 +102,10 @@ class Consumer:
         self.adflr, self.asflr = 0, self.sseq - 1
         self.floor_unset = False   # R>1 in a cluster, no floor stored yet (see info())
         self.replicated = False    # R>1 in a cluster (set by the host)
+        # a replicated consumer (see .consumer_replica): ``journal(consumer, op, msg)`` hears
+        # each state change its leader decides; a replica that does not lead stands by
+        self.journal: Callable[..., None] | None = None
+        self.standby = False
         # the delivered stream seq the consumer's store still holds after a memory stream's
         # "nothing" moved sseq past the end (None: the store agrees with sseq - 1)
         self._stored_sseq: int | None = None
@@ -213,7 +217,7 @@ class Consumer:
         """Client interest changed on the server (consumer.go updateDeliveryInterest): a push
         consumer that gains a subscriber delivers at once; one that loses it starts its
         inactivity clock now."""
-        if self.is_pull or self.deleted:
+        if self.is_pull or self.deleted or self.standby:
             return []
         bound = self.bound()
         was, self._bound = self._bound, bound
@@ -383,14 +387,21 @@ class Consumer:
             prefix = self._ack_prefix = f"$JS.ACK.{self.stream.name}.{self.name}."
         reply = f"{prefix}{dc}.{seq}.{dseq}.{int(msg.time * NS) + self.stream.epoch_ns}.{pending}"
         if cfg.headers_only:   # consumer.go convertToHeadersOnly: size instead of payload
-            return Outgoing(to, reply, b"", {**(msg.headers or {}), "Nats-Msg-Size": str(len(msg.data))},
+            sent = Outgoing(to, reply, b"", {**(msg.headers or {}),
+                                             "Nats-Msg-Size": str(len(msg.data))},
                             msg.subject, msg.msg_id)
-        return Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
+        else:
+            sent = Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
+        if self.journal is not None:     # updateDelivered
+            entry = self.pending.get(seq)
+            self.journal(self, ("d", dseq, seq, dc, entry[1] if entry else None), sent)
+        return sent
 
     def deliver(self, now: float) -> list[Outgoing]:
         """Send what can be sent now: to waiting pull requests, or to the push subject."""
         out: list[Outgoing] = []
-        if self.deleted or (self._pause_at is not None and now < self._pause_at):
+        if self.deleted or self.standby or (self._pause_at is not None
+                                            and now < self._pause_at):
             return out
         if not self.is_pull:
             subject = self.config.deliver_subject
@@ -468,6 +479,8 @@ class Consumer:
             if self._nak_delayed:
                 self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
+            if self.journal is not None:     # updateAcks
+                self.journal(self, ("a", dseq, sseq))
             self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
                       consumer_seq=dseq, msg_id=msg.msg_id if msg else 0, action="ack")
             return self.deliver(now)
@@ -483,6 +496,8 @@ class Consumer:
             if self._nak_delayed:
                 self._nak_delayed.discard(sseq)
             self._ack(sseq, dseq, now)
+            if self.journal is not None:
+                self.journal(self, ("a", dseq, sseq))
             self.emit("js_ack", **ids, action="ack")
         elif kind == b"-NAK":
             delay = 0.0
@@ -498,6 +513,8 @@ class Consumer:
                     self._nak_delayed.add(sseq)
                     entry[1] = now + delay
                     self._add_timer(entry[1], sseq)
+                    if self.journal is not None:    # processNak: the new timestamp
+                        self.journal(self, ("t", sseq, entry[1]))
                 elif sseq not in self._rdq_set:
                     heapq.heappush(self.rdq, sseq)
                     self._rdq_set.add(sseq)
@@ -507,10 +524,14 @@ class Consumer:
                 entry[1] = now + self._ack_wait(self.rdc.get(sseq, 1))
                 self._nak_delayed.discard(sseq)
                 self._add_timer(entry[1], sseq)
+                if self.journal is not None:        # progressUpdate
+                    self.journal(self, ("t", sseq, entry[1]))
                 self.emit("js_ack", **ids, action="in_progress")
         elif kind == b"+TERM":
             if sseq in self.pending:
                 self._ack(sseq, dseq, now)
+                if self.journal is not None:
+                    self.journal(self, ("a", dseq, sseq))
                 self.emit("js_ack", **ids, action="term")
                 out.append(self._advisory("MSG_TERMINATED", sseq, dc, now))
         # consumer.go processAck: an ack or term above what was delivered is ignored, unanswered
@@ -595,6 +616,8 @@ class Consumer:
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` has work: an ack deadline, a request expiry, inactivity,
         an idle heartbeat."""
+        if self.standby:
+            return None
         timers = self._timers
         while timers:
             t, seq = timers[0]
@@ -693,7 +716,7 @@ class Consumer:
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""
         at = self._inactive_at()
-        if at is None:
+        if at is None or self.standby:
             return False
         if self.is_pull and self.waiting:
             return False
@@ -703,6 +726,8 @@ class Consumer:
         return now >= at
 
     def _on_max_deliver(self, seq: int, dc: int, now: float) -> None:
+        if self.journal is not None:     # hasMaxDeliveries: updateDelivered past max_deliver
+            self.journal(self, ("x", seq, self.rdc.get(seq, dc)))
         msg = self.stream.msgs.get(seq)
         self.emit("max_deliver", stream=self.stream.name, consumer=self.name, stream_seq=seq,
                   num_delivered=dc, msg_id=msg.msg_id if msg else 0)

@@ -20,9 +20,8 @@ scenario op. What each cuts, as on real processes:
 With JetStream on n1 only (the scenario runner today), killing or pausing a node whose JetStream
 holds streams, or partitioning it away, is refused (:class:`~pmesh_sim.errors.NotSimulatedError`).
 With replicated JetStream (``add_cluster(3, jetstream=True)``, :mod:`.js_cluster`) a kill keeps
-the node's RAFT logs and ``restart`` rebuilds its JetStream from them; only a fault that would
-move the leader of a replicated stream that has consumers is refused (consumers are not
-replicated yet).
+the node's RAFT logs and ``restart`` rebuilds its JetStream from them; stream and consumer
+leaders move as on a real cluster (consumers have their own RAFT groups, :mod:`.js_consumers`).
 
 >>> from pmesh_sim.sim import Simulation
 >>> sim = Simulation(seed=0, latency=0.001)

@@ -19,11 +19,13 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   the pub ack after applying. A publish without quorum is never acked. An R1 stream uses a
   group of one that writes no trace (the server has no group for it), so restarts find its
   messages the same way.
-- A stream's leader answers what concerns its stream (info, purge, messages, consumers),
-  also without a meta leader, except consumer create/delete/list, which need one.
-- Consumers live on their stream's leader only (not replicated yet), and follower stores of
-  interest/workqueue streams do not see acks: a fault or a stepdown that would move the leader
-  of an R>1 stream that has consumers or such retention is refused (NotSimulatedError).
+- A stream's leader answers what concerns its stream (info, purge, messages, consumer
+  lists), also without a meta leader, except consumer lists, which need one.
+- Consumers have a RAFT group each (:mod:`.js_consumers`): created and deleted through the
+  meta leader, led by one of their stream's peers, their state replicated. Followers of an
+  interest or workqueue stream remove what a consumer's replicated acks release (the server
+  refuses such a consumer with fewer replicas than its stream, 10134; were there one, a fault
+  or stepdown moving the stream's leader would be refused, NotSimulatedError).
 
 Durability: a kill keeps every group's log (SIGKILL loses nothing the OS had); memory storage
 keeps nothing. ``restart`` builds the node's JetStream again from its meta log, then each
@@ -43,6 +45,7 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.direct import direct_subjects
 from ..jetstream.surface import not_simulated_reply
+from .js_consumers import LEADER_OPS, ConsumerGroups
 from .js_host import JetStreamHost
 from .raft_host import RaftHost
 
@@ -50,14 +53,13 @@ __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
 
 META = "_meta_"
 CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
-_META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE"})
+_META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE",
+                          "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE"})
 _META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
 _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
-#: Stream-scoped requests that go through the meta leader on the server (consumer assignments,
-#: consumer lists); here the consumer lives on its stream's leader, which answers them only
-#: while a meta leader is known.
-_META_NEEDED = frozenset({"CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
-                          "CONSUMER.NAMES", "CONSUMER.LIST"})
+#: Stream-scoped requests that go through the meta leader on the server (consumer lists); here
+#: the stream's leader answers them only while a meta leader is known.
+_META_NEEDED = frozenset({"CONSUMER.NAMES", "CONSUMER.LIST"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -98,7 +100,7 @@ def peer_id(name: str) -> str:
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-class ClusterJetStreamHost(JetStreamHost):
+class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
     """JetStream of one node of a cluster whose JetStream nodes are ``members``."""
 
     def __init__(self, server, members: list[str], timings: ClusterTimings | None = None):
@@ -128,7 +130,10 @@ class ClusterJetStreamHost(JetStreamHost):
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
                             peers=len(self.members), epoch_ns=server.sim.epoch_ns)
         self.js.cluster_info = self._cluster_info
+        self.js.consumer_cluster_info = self._consumer_cluster_info
         self.js.host_places = True
+        self._reset_consumers()
+        self._ack_replies: list = []
         self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
         self.led: set[str] = set()                  # streams this node leads (ready)
         self.leader_since: dict[str, float] = {}
@@ -155,6 +160,7 @@ class ClusterJetStreamHost(JetStreamHost):
             st = self.js.streams.get(stream)
             if a["group"] in kept and st is not None and st.config.storage == StorageType.MEMORY:
                 kept[a["group"]] = Durable(0, None, EMPTY, ())
+        self._consumer_kept(kept)
         self._kept_at_kill = kept
         self._timer_token += 1
 
@@ -163,17 +169,27 @@ class ClusterJetStreamHost(JetStreamHost):
 
     def refuse_fault(self, op: str) -> None:
         """Refuse a fault that could move the leader of a replicated stream whose followers
-        cannot take over: one with consumers (they live on the leader only), or with
-        interest or workqueue retention (its removals follow consumers' acks)."""
+        cannot take over (see :meth:`_unmovable`)."""
         for stream in sorted(self.led):
-            st = self.js.streams.get(stream)
-            if st is None or len(self.assignments[stream]["peers"]) == 1:
-                continue
-            if st.consumers or st.config.retention != RetentionPolicy.LIMITS:
-                raise NotSimulatedError(
-                    f"{op} of {self.server.name}, which leads replicated stream {stream} "
-                    f"with {'consumers' if st.consumers else st.config.retention.value + ' retention'}"
-                    " (replicated consumers are not simulated yet)")
+            why = self._unmovable(stream)
+            if why:
+                raise NotSimulatedError(f"{op} of {self.server.name}, which leads replicated "
+                                        f"stream {stream} {why}")
+
+    def _unmovable(self, stream: str) -> str:
+        """Why a new leader of ``stream`` would not hold what its old one did, or "": an
+        interest or workqueue stream with a consumer on fewer peers (the stream's other
+        replicas never see that consumer's acks, so they keep what it removed)."""
+        st = self.js.streams.get(stream)
+        peers = len(self.assignments[stream]["peers"]) if stream in self.assignments else 1
+        if st is None or peers == 1 or st.config.retention == RetentionPolicy.LIMITS:
+            return ""
+        for name in sorted(st.consumers):
+            a = self.cassign.get((stream, name))
+            if a is not None and len(a["peers"]) < peers:
+                return (f"with {st.config.retention.value} retention and consumer {name} on "
+                        f"{len(a['peers'])} of its {peers} peers (not simulated)")
+        return ""
 
     # ------------------------------------------------------------------ interest
     def _sync(self) -> None:
@@ -187,11 +203,14 @@ class ClusterJetStreamHost(JetStreamHost):
                 continue
             wanted.update(st.config.subjects)
             wanted.update(direct_subjects(st))
-            for c in st.consumers.values():
-                wanted.add(f"$JS.API.CONSUMER.MSG.NEXT.{st.name}.{c.name}")
-                if c.config.ack_policy != AckPolicy.NONE:
-                    wanted.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
-                    wanted.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
+        for stream, name in self.cled:           # a consumer's leader takes its requests
+            c = self._consumer((stream, name))
+            if c is None:
+                continue
+            wanted.add(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}")
+            if c.config.ack_policy != AckPolicy.NONE:
+                wanted.add(f"$JS.ACK.{stream}.{name}.*.*.*.*.*")
+                wanted.add(f"$JS.ACK.*.*.{stream}.{name}.*.*.*.*.>")
         for subject in list(self._subs):
             if subject not in wanted:
                 self.server.unsubscribe_internal(self._subs.pop(subject))
@@ -204,7 +223,14 @@ class ClusterJetStreamHost(JetStreamHost):
         if subject.startswith("$JS.API.") and not subject.startswith(
                 ("$JS.API.CONSUMER.MSG.", "$JS.API.DIRECT.")):
             return self._after(self._api(subject, reply, data, headers, now))
-        if subject.startswith(("$JS.ACK.", "$JS.API.")):
+        if subject.startswith("$JS.ACK."):
+            out = self.js.handle(subject, reply, data, headers, now)
+            if reply:
+                t = subject.split(".")
+                key = (t[2], t[3]) if len(t) == 9 else (t[4], t[5])
+                out = self._hold_ack_reply(key, reply, out)
+            return self._after(out)
+        if subject.startswith("$JS.API."):
             return self._after(self.js.handle(subject, reply, data, headers, now))
         st = self.js.stream_for(subject)
         if st is None or st.name not in self.led:
@@ -216,7 +242,15 @@ class ClusterJetStreamHost(JetStreamHost):
         tokens = subject[len("$JS.API."):].split(".")
         kind, kind3 = ".".join(tokens[:2]), ".".join(tokens[:3])
         stream = None if kind in _META_READS else _stream_of(tokens)
-        if stream in self.led and kind not in _META_WRITES:   # the stream leader answers
+        if kind in LEADER_OPS:                  # the consumer's leader answers
+            out = self._consumer_api(tokens, kind, reply, subject, data, headers, now)
+            if out is not None:
+                return out
+            at = 3 if kind == "CONSUMER.LEADER" else 2
+            st = self.js.streams.get(tokens[at]) if len(tokens) > at + 1 else None
+            if st is not None and tokens[at + 1] in st.consumers:
+                return []                       # led elsewhere, or leaderless
+        elif stream in self.led and kind not in _META_WRITES:   # the stream leader answers
             if kind in _META_NEEDED:
                 if self.meta.leader is None:
                     return []
@@ -236,8 +270,8 @@ class ClusterJetStreamHost(JetStreamHost):
             return []
         if kind in _META_WRITES:
             return self._propose_meta(tokens, subject, reply, data)
-        if stream is None or stream not in self.js.streams:
-            return self.js.handle(subject, reply, data, headers, now)
+        if stream is None or stream not in self.js.streams or kind in LEADER_OPS:
+            return self.js.handle(subject, reply, data, headers, now)   # not found errors
         return []
 
     # ------------------------------------------------------------------ the meta group
@@ -245,7 +279,16 @@ class ClusterJetStreamHost(JetStreamHost):
         """The meta leader places a new stream and proposes the request as an entry."""
         assign = None
         name = tokens[2] if len(tokens) > 2 else ""
-        if tokens[1] == "CREATE" and name not in self.js.streams:
+        if tokens[0] == "CONSUMER":
+            if tokens[1] in ("CREATE", "DURABLE"):
+                try:
+                    body = json.loads(data) if data and data.strip() else {}
+                except ValueError:
+                    body = None                  # the apply answers the server's error
+                assign = self._place_consumer(tokens, body, reply)
+                if isinstance(assign, list):
+                    return assign
+        elif tokens[1] == "CREATE" and name not in self.js.streams:
             try:
                 body = json.loads(data) if data and data.strip() else {}
                 replicas = int(body.get("num_replicas") or 1) if isinstance(body, dict) else 1
@@ -321,7 +364,15 @@ class ClusterJetStreamHost(JetStreamHost):
     def _apply_meta(self, entry) -> None:
         item = entry.data
         subject = item["subject"]
-        name = subject[len("$JS.API."):].split(".")[2]
+        tokens = subject[len("$JS.API."):].split(".")
+        if tokens[0] == "CONSUMER":
+            out, answers = self._apply_consumer_meta(item, tokens)
+            mine = self.pending.pop(item["token"], False) and item["proposer"] == self.server.name
+            self._sync()
+            if mine and answers:
+                self._after(out)
+            return
+        name = tokens[2]
         existed = name in self.js.streams
         out = self.js.handle(subject, item["reply"], item["data"], None, now=item["t"])
         mine = self.pending.pop(item["token"], False) and item["proposer"] == self.server.name
@@ -352,6 +403,8 @@ class ClusterJetStreamHost(JetStreamHost):
                       campaign=0.05 if peers[0] == self.server.name else None)
 
     def _stop_stream(self, name: str) -> None:
+        for key in [k for k in self.cassign if k[0] == name]:
+            self._stop_consumer(key)
         assign = self.assignments.pop(name, None)
         if assign is not None:
             self.raft.remove(assign["group"])
@@ -359,6 +412,11 @@ class ClusterJetStreamHost(JetStreamHost):
             self._lead_change(name, False)
 
     # ------------------------------------------------------------------ stream groups
+    def _after(self, out, fired: bool = False) -> None:
+        if self.cled or self._journal or self._ack_replies:
+            out = self._flush_journal(self._drop_inactive(out))
+        super()._after(out, fired)
+
     def _lead_change(self, stream: str, leading: bool) -> None:
         if leading:
             self.led.add(stream)
@@ -373,13 +431,23 @@ class ClusterJetStreamHost(JetStreamHost):
                          for m in answer])
 
     def _stepdown(self, stream: str, reply: str, data: bytes):
-        """``$JS.API.STREAM.LEADER.STEPDOWN.<stream>`` on its leader: hand leadership to a
-        healthy follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``;
-        10005 when that node leads already or is no peer); an R1 stream answers success."""
-        ok = {"type": "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
-              "success": True}
-        tokens = ["STREAM", "LEADER", "STEPDOWN", stream]
-        assign, st = self.assignments[stream], self.js.streams[stream]
+        """``$JS.API.STREAM.LEADER.STEPDOWN.<stream>`` on its leader (see
+        :meth:`_group_stepdown`)."""
+        why = self._unmovable(stream)
+        if why:
+            feature = f"stream leader stepdown of a stream {why}"
+            self.js.emit("not_simulated", feature=feature)
+            return [not_simulated_reply(reply, feature)] if reply else []
+        return self._group_stepdown(
+            self.assignments[stream], ["STREAM", "LEADER", "STEPDOWN", stream], reply, data,
+            "io.nats.jetstream.api.v1.stream_leader_stepdown_response")
+
+    def _group_stepdown(self, assign: dict, tokens: list[str], reply: str, data: bytes,
+                        kind: str):
+        """A stream's or a consumer's leader steps down: hand leadership to a healthy
+        follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``; 10005 when
+        that node leads already or is no peer); an R1 asset answers success."""
+        ok = {"type": kind, "success": True}
         if len(assign["peers"]) == 1:
             return _reply(reply, ok)
         try:
@@ -391,10 +459,7 @@ class ClusterJetStreamHost(JetStreamHost):
         preferred = placement.get("preferred") if isinstance(placement, dict) else None
         feature = None
         if not isinstance(placement, dict) or set(placement) - {"preferred"}:
-            feature = "stream leader stepdown with a placement other than preferred"
-        elif st.consumers or st.config.retention != RetentionPolicy.LIMITS:
-            feature = "stream leader stepdown of a stream with consumers or interest/workqueue " \
-                      "retention (replicated consumers)"
+            feature = "leader stepdown with a placement other than preferred"
         elif preferred is not None and (preferred == self.server.name
                                         or preferred not in assign["peers"]):
             why = "is already leader" if preferred == self.server.name else "not known"
@@ -421,10 +486,17 @@ class ClusterJetStreamHost(JetStreamHost):
                              now=item["t"], msg_id=item["msg_id"])
         if self.pending.pop(item["token"], False):
             self._after(out)
+        elif self.cled or self._journal:        # what consumers led here deliver
+            self._after([m for m in out if m.msg_subject is not None or (
+                m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")])
 
     def _cluster_info(self, stream: str, now: float) -> dict:
         """Stream info's ``cluster`` as the stream's leader reports it."""
-        assign = self.assignments.get(stream)
+        return self._group_info(self.assignments.get(stream), self.leader_since.get(stream),
+                                now)
+
+    def _group_info(self, assign: dict | None, since: float | None, now: float) -> dict:
+        """A stream's or consumer's ``cluster`` as its leader (this node) reports it."""
         if assign is None or len(assign["peers"]) == 1:
             return {"name": CLUSTER_NAME, "leader": assign["peers"][0] if assign else
                     self.server.name}
@@ -433,8 +505,11 @@ class ClusterJetStreamHost(JetStreamHost):
         if node is None or node.leader is None:
             return info
         info["leader"] = node.leader
-        if node.leader == self.server.name and stream in self.leader_since:
-            info["leader_since"] = self.server.sim.date(self.leader_since[stream])
+        if node.leader == self.server.name and since is not None:
+            info["leader_since"] = self.server.sim.date(since)
+        # RAFT traffic goes through the system account (raft.go IsSystemAccount), as 2.15.1
+        # reports it
+        info["system_account"], info["traffic_account"] = True, "$SYS"
         replicas = []
         lost = node.t.lost_quorum_interval
         online = self.online(now)

@@ -13,8 +13,9 @@ backend (one ``steps`` connection, one per subscription, each on its ``server:``
 simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` is performed on replicated
 JetStream (3 or 5 nodes: the file store loses what it had not synced at its last
 ``sync_interval`` tick, the scenario's ``sync_interval:``) and answers ``unsupported``
-elsewhere, as a consumer's or the meta group's ``stepdown`` does. In a scenario that uses JetStream on n1 only, a ``server:`` other than n1
-is refused before the run. Same seed, same document and trace.
+elsewhere, as the meta group's ``stepdown`` does (a stream's or a consumer's is asked of the
+JetStream API, as the real backend does). In a scenario that uses JetStream on n1 only, a
+``server:`` other than n1 is refused before the run. Same seed, same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -123,23 +124,26 @@ class _SimBackend:
                                 dont_randomize=True, reconnect_time_wait=0.1,
                                 max_reconnect_attempts=-1)
 
-    def _stepdown(self, stream: str, preferred: str | None):
-        """A stream leader stepdown through the JetStream API, as the real backend asks it:
-        with ``preferred``, again until that node leads (at most LEADER_WAIT seconds);
-        ``{"leader": node}`` then, else ``stepped_down`` or the server's error."""
-        subject = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}"
+    def _stepdown(self, stream: str, preferred: str | None, consumer: str | None = None):
+        """A stream's or consumer's leader stepdown through the JetStream API, as the real
+        backend asks it: with ``preferred``, again until that node leads (at most
+        LEADER_WAIT seconds); ``{"leader": node}`` then, else ``stepped_down`` or the
+        server's error."""
+        subject = (f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}" if consumer
+                   else f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}")
+        target = {"stream": stream, **({"consumer": consumer} if consumer else {})}
         body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
         deadline = self.sim.now + LEADER_WAIT
         while True:
             result = yield from self._ask(subject, body)
-            self.trace.emit("stepdown", node=self.node, stream=stream,
+            self.trace.emit("stepdown", node=self.node, **target,
                             **({"preferred": preferred} if preferred else {}))
             if not preferred or not (result.get("outcome") == "stepped_down"
                                      or _already(result)):
                 return result
             wait_until = min(deadline, self.sim.now + 2)
             while True:        # a peer not current yet may be passed over: ask again
-                leader = yield from self._leader(stream)
+                leader = yield from self._leader(stream, consumer)
                 if leader == preferred or self.sim.now > wait_until:
                     break
                 yield self.sim.env.timeout(0.1)
@@ -154,9 +158,11 @@ class _SimBackend:
         resp = json.loads(msg.data or b"{}")
         return sc.error_result(resp["error"]) if "error" in resp else sc.outcome("stepped_down")
 
-    def _leader(self, stream: str):
+    def _leader(self, stream: str, consumer: str | None = None):
+        subject = (f"$JS.API.CONSUMER.INFO.{stream}.{consumer}" if consumer
+                   else f"$JS.API.STREAM.INFO.{stream}")
         try:
-            msg = yield self.nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=0.5)
+            msg = yield self.nc.request(subject, b"", timeout=0.5)
         except Exception:  # noqa: BLE001 - no answer: no leader known
             return None
         return (json.loads(msg.data or b"{}").get("cluster") or {}).get("leader")
@@ -287,8 +293,9 @@ class _SimBackend:
             elif op == "link":
                 sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
                 return sc.outcome("link_set")
-            elif op == "stepdown" and self.replicated and set(args) <= {"stream", "preferred"}:
-                return sim.process(self._stepdown(args["stream"], args.get("preferred")))
+            elif op == "stepdown" and self.replicated and not args.get("meta"):
+                return sim.process(self._stepdown(args["stream"], args.get("preferred"),
+                                                  args.get("consumer")))
             else:
                 return unsupported(f"fault {op!r} in the simulation")
         except NotSimulatedError as exc:

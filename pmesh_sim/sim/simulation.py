@@ -203,6 +203,15 @@ class Simulation:
                 return server.name
         return None
 
+    def consumer_leader(self, stream: str, consumer: str) -> str | None:
+        """The node leading consumer ``consumer`` of ``stream`` (a running node that leads
+        its RAFT group, ready), or None."""
+        for server in self.servers.values():
+            host = server.jetstream
+            if server.state is None and (stream, consumer) in getattr(host, "cled", ()):
+                return server.name
+        return None
+
     def heal(self) -> None:
         """Undo every partition: routes open again and exchange interest."""
         faults.heal(self)
