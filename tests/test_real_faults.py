@@ -593,6 +593,8 @@ def test_scenario_r1_consumer_survives_a_restart_of_its_node(capsys):
     assert results[5]["delivered"] == results[5]["ack_floor"] == {"consumer_seq": 1,
                                                                   "stream_seq": 1}
     assert [(m["data"], m["consumer_seq"]) for m in results[6]["messages"]] == [("b", 2)]
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "r1-consumer-survives-restart.yaml",
+                                       doc)
 
 
 def test_scenario_meta_stepdown(capsys):
