@@ -708,6 +708,7 @@ def test_every_cluster_scenario_has_a_test_here():
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
               "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5,
+              "r1-consumer-survives-restart": 3,
               **REPLICATED_CONSUMER_SCENARIOS}
     assert {p.stem: load_scenario(p).servers for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
 

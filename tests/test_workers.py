@@ -138,10 +138,10 @@ def test_a_chaos_step_cuts_power_on_replicated_jetstream():
 
 
 def test_a_refused_fault_skips_its_end():
-    # the R3 stream's leader holds a consumer: moving it is not simulated yet
-    data = {**CLUSTER, "consumers": [{"stream": "JOBS", "durable_name": "worker"}],
+    # a power loss is simulated on nodes of a replicated JetStream cluster only
+    data = {"name": "core", "servers": 3,
             "steps": [{"op": "chaos", "every": 1, "duration": 12, "down": 0.5,
-                       "faults": ["kill"]}]}
+                       "faults": ["kill", "power_loss"]}]}
     faults = run(Scenario.from_dict(data))[0]["steps"][0]["result"]["faults"]
     refused = [i for i, f in enumerate(faults) if f["outcome"] == "unsupported"]
     assert refused and all(faults[i + 1]["outcome"] == "skipped" for i in refused)
