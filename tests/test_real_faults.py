@@ -604,9 +604,13 @@ def test_scenario_r5_quorum_five_nodes(capsys):
 
 
 def test_every_cluster_scenario_has_a_test_here():
+    from test_cluster_conformance import EXPECTED   # the table of the newer files
+
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
               "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5}
+    assert not set(tested) & set(EXPECTED)
+    tested.update({stem: servers for stem, (servers, _) in EXPECTED.items()})
     assert {p.stem: load_scenario(p).servers for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
 
 
