@@ -72,8 +72,8 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
                                _leader("n3"), _state(3)]),
     "r3-paused-leader": (3, [_leader("n1"), _ack(1), PAUSED, TIMEOUT, _ack(2), RESUMED,
                              _state(2)]),
-    "r3-stream-stepdown": (3, [_ack(1), {"outcome": "stepped_down"}, _ack(2), _leader("n3"),
-                               _leader("n3"), _ack(3), _state(3)]),
+    "r3-stream-stepdown": (3, [_leader("n1"), _ack(1), {"outcome": "stepped_down"}, _ack(2),
+                               _leader("n3"), _leader("n3"), _ack(3), _state(3)]),
     "r3-dedup-after-leader-change": (3, [_leader("n1"), _ack(1), _leader("n2"),
                                          _ack(1, duplicate=True), _ack(2), _state(2)]),
     "r3-expected-last-seq-after-leader-change": (3, [
