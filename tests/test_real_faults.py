@@ -522,10 +522,13 @@ def _flat(result: dict) -> dict:
 def _agrees_with_the_simulation(path: Path, real: dict) -> bool:
     """Cluster scenarios the simulation performs too: core-only ones (its nodes are routed)
     and replicated-stream ones without consumers (sim/js_cluster.py)."""
-    from pmesh_sim.checks import compare_results
+    from pmesh_sim.checks import compare_results, format_differences
 
     sim, _ = run_sim(load_scenario(path))
-    return compare_results(sim, real) == []
+    differences = compare_results(sim, real)
+    if differences:                      # shown with the failure
+        print(format_differences(differences))
+    return differences == []
 
 
 def test_scenario_partition_core_across_nodes(capsys):
