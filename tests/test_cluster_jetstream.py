@@ -952,3 +952,35 @@ def test_a_message_past_max_deliver_is_not_redelivered_by_the_next_leaders():
     assert results[4] == results[6] == {"messages": []}
     assert (results[7]["num_ack_pending"], results[7]["num_redelivered"]) == (0, 1)
     assert [e.kind for e in trace].count("max_deliver") == 1     # the third leader knew it
+
+
+def test_without_a_meta_leader_a_node_delays_its_10008_to_stream_info_behind_the_leader():
+    # jetstream_api.go sendDelayedAPIErrResponse: a non-leader that knows no meta leader
+    # answers stream info with 10008 after errRespDelay (0.5 s), so the leader goes first;
+    # the account info it answers at once
+    sim = cluster(seed=3, size=5)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c")
+
+    def prog(out):
+        yield c.request("$JS.API.STREAM.CREATE.S", json.dumps({
+            "name": "S", "subjects": ["s.>"], "placement": {"tags": ["node:n1"]}}).encode(),
+            timeout=5)
+        sim.partition([["n1", "n2"], ["n3", "n4", "n5"]])
+        yield sim.env.timeout(30)                  # n2's side has no meta leader any more
+        p = sim.connect("n2", name="p", no_echo=True)
+        got = []
+        p.subscribe("_INBOX.x", cb=lambda m: got.append((sim.now, json.loads(m.data))))
+        yield p.flush()
+        start = sim.now
+        p.publish("$JS.API.STREAM.INFO.S", b"", reply="_INBOX.x")
+        p.publish("$JS.API.INFO", b"", reply="_INBOX.x")
+        yield sim.env.timeout(1)
+        out["answers"] = [(a["type"].rsplit(".", 1)[1], round(t - start, 1),
+                           a.get("error", {}).get("err_code"), a.get("cluster", {}).get("leader"))
+                          for t, a in got]
+    out = run(sim, prog, 60)
+    info = [a[1:] for a in out["answers"] if a[0] == "stream_info_response"]
+    assert info == [(0.0, None, "n1"), (0.5, 10008, None)]      # the leader n1, then n2
+    account = [a[1:] for a in out["answers"] if a[0] == "account_info_response"]
+    assert account == [(0.0, 10008, None)] * 2                   # n1 and n2, at once

@@ -522,10 +522,13 @@ def _flat(result: dict) -> dict:
 def _agrees_with_the_simulation(path: Path, real: dict) -> bool:
     """Cluster scenarios the simulation performs too: core-only ones (its nodes are routed)
     and replicated-stream ones without consumers (sim/js_cluster.py)."""
-    from pmesh_sim.checks import compare_results
+    from pmesh_sim.checks import compare_results, format_differences
 
     sim, _ = run_sim(load_scenario(path))
-    return compare_results(sim, real) == []
+    differences = compare_results(sim, real)
+    if differences:                      # shown with the failure
+        print(format_differences(differences))
+    return differences == []
 
 
 def test_scenario_partition_core_across_nodes(capsys):
@@ -705,11 +708,15 @@ REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
 
 
 def test_every_cluster_scenario_has_a_test_here():
+    from test_cluster_conformance import EXPECTED   # the table of the newer files
+
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
               "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5,
               "r1-consumer-survives-restart": 3,
               **REPLICATED_CONSUMER_SCENARIOS}
+    assert not set(tested) & set(EXPECTED)
+    tested.update({stem: servers for stem, (servers, _) in EXPECTED.items()})
     assert {p.stem: load_scenario(p).servers for p in CLUSTER_SCENARIOS.glob("*.yaml")} == tested
 
 

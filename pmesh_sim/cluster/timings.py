@@ -82,6 +82,8 @@ class ClusterTimings:
     (65536, 1024, 60.0)
     >>> c.orphan_server_timeout, c.orphan_server_check
     (150.0, 90.0)
+    >>> c.api_error_delay          # a non-leader's 10008 to stream or consumer info waits
+    0.5
     """
 
     raft: RaftTimings = field(default_factory=RaftTimings)
@@ -105,6 +107,7 @@ class ClusterTimings:
     route_pool_size: int = 3
     ping_interval: float = 120.0
     ping_max_out: int = 2
+    api_error_delay: float = 0.5
 
 
 SOURCES: dict[str, str] = {  # field -> the nats-server constant
@@ -143,4 +146,6 @@ SOURCES: dict[str, str] = {  # field -> the nats-server constant
     "route_pool_size": "server/const.go DEFAULT_ROUTE_POOL_SIZE = 3",
     "ping_interval": "server/const.go DEFAULT_PING_INTERVAL = 2 * time.Minute",
     "ping_max_out": "server/const.go DEFAULT_PING_MAX_OUT = 2",
+    # a non-leader's 10008 to stream/consumer info waits, so that a leader answers first
+    "api_error_delay": "server/jetstream_api.go errRespDelay = 500 * time.Millisecond",
 }

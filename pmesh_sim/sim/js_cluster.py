@@ -11,7 +11,8 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   silent. Every node applies every meta entry, so each knows every stream's config; replicas
   start their peer of the stream's group. A node that knows no meta leader for longer than
   ``lost_quorum_interval`` since it started answers 10008 (``isLeaderless``); before that, a
-  request times out.
+  request times out. To stream and consumer info it answers 10008 only after
+  ``api_error_delay`` (0.5 s), so that the leader's answer, if there is one, comes first.
 - One group per stream (``S-R<R>F-<id>``). Only the stream's ready leader subscribes to its
   subjects; it proposes each publish (and purges, message deletes) as an entry, and every
   replica's store applies the committed entries in log order (the same store code decides
@@ -60,6 +61,10 @@ _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
 #: Stream-scoped requests that go through the meta leader on the server (consumer lists); here
 #: the stream's leader answers them only while a meta leader is known.
 _META_NEEDED = frozenset({"CONSUMER.NAMES", "CONSUMER.LIST"})
+#: Requests whose 10008 a node without a meta leader sends only after ``api_error_delay``
+#: (``jetstream_api.go`` sendDelayedAPIErrResponse), so that the stream's or the consumer's
+#: leader answers first.
+_DELAYED_ERRORS = frozenset({"STREAM.INFO", "CONSUMER.INFO"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -263,9 +268,15 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
             return self.js.handle(subject, reply, data, headers, now)
         meta = self.meta
         if meta.leader is None:                 # isLeaderless: 10008 after the startup time
-            if now - self.started > meta.t.lost_quorum_interval:
-                return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
-            return []
+            if now - self.started <= meta.t.lost_quorum_interval:
+                return []
+            out = _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
+            if kind in _DELAYED_ERRORS:         # sendDelayedAPIErrResponse: a leader goes first
+                token = self._timer_token
+                self.server.call_at(now + self.timings.api_error_delay,
+                                    lambda: token == self._timer_token and self._after(out))
+                return []
+            return out
         if not meta.is_leader:
             return []
         if kind in _META_WRITES:

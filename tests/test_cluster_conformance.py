@@ -1,0 +1,151 @@
+"""Cluster conformance: scenarios/cluster/ files run on a real 3- or 5-node cluster give the
+outcomes asserted here, and the simulation gives the same outcomes and final stream state.
+
+Each scenario is one behaviour (see its ``description``); :data:`EXPECTED` holds, per file,
+the result of every step on the real servers, and :data:`FINAL` the final state of its
+streams. ``tests/test_real_faults.py`` runs the older cluster files the same way.
+"""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pmesh_sim.checks import compare_results, format_differences
+from pmesh_sim.cli import main
+from pmesh_sim.scenario import load_scenario
+from pmesh_sim.sim.runner import run_sim
+
+CLUSTER_SCENARIOS = Path(__file__).parent.parent / "scenarios" / "cluster"
+
+SENT, TIMEOUT, NO_RESPONDERS = ({"outcome": o} for o in ("sent", "timeout", "no_responders"))
+KILLED, RESTARTED = {"outcome": "killed"}, {"outcome": "restarted"}
+PAUSED, RESUMED = {"outcome": "paused"}, {"outcome": "resumed"}
+PARTITIONED, HEALED = {"outcome": "partitioned"}, {"outcome": "healed"}
+NO_META_LEADER = {"error": {"code": 503, "description": "JetStream system temporarily unavailable",
+                            "err_code": 10008}}
+MAX_MSGS = {"error": {"code": 503, "description": "maximum messages exceeded",
+                      "err_code": 10077}}
+
+
+def _ack(seq: int, stream: str = "ORDERS", duplicate: bool = False) -> dict:
+    return {"stream": stream, "seq": seq, "duplicate": duplicate}
+
+
+def _leader(node: str) -> dict:
+    return {"leader": node}
+
+
+def _state(messages: int, first: int = 1, last: int | None = None, subjects: int | None = None,
+           deleted: int = 0) -> dict:
+    """A stream's flat state (without ``bytes``): by default ``messages`` from seq 1 on, each
+    on a subject of its own."""
+    return {"messages": messages, "first_seq": first if messages else 0,
+            "last_seq": messages if last is None else last,
+            "num_subjects": messages if subjects is None else subjects,
+            "num_deleted": deleted, "consumer_count": 0}
+
+
+#: scenario file (stem) -> (servers, the result of each step on the real cluster)
+EXPECTED: dict[str, tuple[int, list[dict]]] = {
+    "core-queue-group-across-nodes": (3, [SENT] * 6),
+    "core-request-reply-node-restart": (3, [
+        {"data": "pong"}, NO_RESPONDERS, KILLED, {"data": "pong"}, RESTARTED,
+        {"data": "pong"}]),
+    "placement-r1-tag-on-killed-node": (3, [KILLED, TIMEOUT, RESTARTED, _ack(1), _state(1)]),
+    "placement-r3-two-nodes-down": (3, [KILLED, KILLED, TIMEOUT, NO_META_LEADER,
+                                        NO_META_LEADER]),
+    "r3-publish-during-election": (3, [_leader("n1"), _ack(1), KILLED, NO_RESPONDERS, _ack(2),
+                                       _state(2)]),
+    "r3-one-node-down": (3, [_leader("n1"), _ack(1), KILLED, _ack(2), _ack(3), _state(3)]),
+    "r3-two-nodes-down": (3, [_leader("n1"), _ack(1), KILLED, KILLED, TIMEOUT, _state(1)]),
+    "r3-follower-restart-catch-up": (3, [_leader("n1"), _ack(1), KILLED, _ack(2), _ack(3),
+                                         RESTARTED, _leader("n3"), _state(3)]),
+    "r3-memory-follower-restart": (3, [_leader("n1"), _ack(1), _ack(2), KILLED, _ack(3),
+                                       RESTARTED, _leader("n3"), _state(3)]),
+    "r3-memory-leader-killed": (3, [_leader("n1"), _ack(1), _ack(2), KILLED, _ack(3),
+                                    RESTARTED, _leader("n1"), _state(3)]),
+    "r3-partitioned-follower": (3, [_leader("n1"), _ack(1), PARTITIONED, _ack(2), _ack(3),
+                                    HEALED, _leader("n3"), _state(3)]),
+    "r3-paused-follower": (3, [_leader("n1"), _ack(1), PAUSED, _ack(2), _ack(3), RESUMED,
+                               _leader("n3"), _state(3)]),
+    "r3-paused-leader": (3, [_leader("n1"), _ack(1), PAUSED, TIMEOUT, _ack(2), RESUMED,
+                             _state(2)]),
+    "r3-stream-stepdown": (3, [_leader("n1"), _ack(1), {"outcome": "stepped_down"}, _ack(2),
+                               _leader("n3"), _leader("n3"), _ack(3), _state(3)]),
+    "r3-dedup-after-leader-change": (3, [_leader("n1"), _ack(1), _leader("n2"),
+                                         _ack(1, duplicate=True), _ack(2), _state(2)]),
+    "r3-expected-last-seq-after-leader-change": (3, [
+        _leader("n1"), _ack(1), _ack(2), _leader("n3"), _ack(3),
+        {"error": {"code": 400, "description": "wrong last sequence: 3", "err_code": 10071}},
+        _state(3)]),
+    "r3-purge-delete-follower-restart": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 6)), KILLED,
+        {"outcome": "purged", "purged": 2},
+        {"data": '{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response",'
+                 '"success":true}'},
+        RESTARTED, _leader("n3"), _state(2, first=3, last=5, deleted=1)]),
+    "r3-limits-discard": (3, [
+        _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
+        _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
+        _ack(4, "OLD"), MAX_MSGS, _state(2, first=3, last=4), _state(2)]),
+    "r5-partitioned-leader-minority": (5, [_leader("n1"), _ack(1), PARTITIONED, TIMEOUT,
+                                           _ack(2), HEALED, _ack(3), _state(3)]),
+    "r5-followers-restart-catch-up": (5, [_leader("n1"), _ack(1), KILLED, KILLED, _ack(2),
+                                          _ack(3), RESTARTED, RESTARTED, _leader("n5"),
+                                          _state(3)]),
+}
+
+#: the final state of each scenario's streams (read on n1 after the last step)
+FINAL: dict[str, dict] = {
+    "core-queue-group-across-nodes": {},
+    "core-request-reply-node-restart": {},
+    "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
+    "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
+    **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
+       if stem.startswith(("r3-", "r5-", "placement-r1"))
+       and stem != "r3-limits-discard"},
+}
+
+
+def _flat(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "bytes"}
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_cluster_scenario_on_a_real_cluster_agrees_with_the_simulation(stem, capsys):
+    path = CLUSTER_SCENARIOS / f"{stem}.yaml"
+    servers, steps = EXPECTED[stem]
+    assert main(["run", str(path), "--backend", "real", "--json", "-"]) == 0
+    real = json.loads(capsys.readouterr().out)
+    assert real["servers"] == servers
+    assert [_flat(s["result"]) for s in real["steps"]] == steps
+    assert {name: _flat(state) for name, state in real["final"]["streams"].items()} == \
+        FINAL[stem]
+    _check_deliveries(stem, real)
+    sim, _ = run_sim(load_scenario(path))
+    differences = compare_results(sim, real)
+    assert differences == [], format_differences(differences)
+
+
+def _check_deliveries(stem: str, doc: dict) -> None:
+    """What the subscriptions of the core scenarios received."""
+    got = {name: [m["data"] for m in msgs] for name, msgs in doc["subscriptions"].items()}
+    if stem == "core-queue-group-across-nodes":
+        assert got["audit"] == ["1", "2", "3", "4", "5", "6"]       # a copy of each, in order
+        members = Counter(got["w1"] + got["w2"] + got["w3"])
+        assert members == Counter("123456")                        # each to exactly one member
+    elif stem == "core-request-reply-node-restart":
+        assert got["echo"] == ["1", "2", "3"]      # the no-responders request reached nobody
+    else:
+        assert got == {}
+
+
+def test_the_table_covers_three_and_five_node_scenarios():
+    sizes = Counter(servers for servers, _ in EXPECTED.values())
+    assert sizes[3] >= 13 and sizes[5] >= 2
+    for stem, (servers, steps) in EXPECTED.items():
+        scenario = load_scenario(CLUSTER_SCENARIOS / f"{stem}.yaml")
+        assert scenario.servers == servers and len(scenario.steps) == len(steps), stem
+        assert len(scenario.description) > 80, stem
