@@ -25,6 +25,7 @@ from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
+from .sourcing import DELAY, Source, check_origins, refuse_origin, source_iname
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
@@ -156,6 +157,8 @@ class JetStream:
         self._wake = [_INF]
         self._volatile = True    # an API request or a push consumer: ask everyone
         self._has_push = False
+        #: origin name -> the (target stream, Source) that read it
+        self._readers: dict[str, list[tuple[Stream, Source]]] = {}
 
     # --------------------------------------------------------------- interest
     def interest(self) -> set[str]:
@@ -231,13 +234,66 @@ class JetStream:
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
-        for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
+        return out + self._signal(st, subject, seq, now)
+
+    @staticmethod
+    def _signal(st: Stream, subject: str, seq: int, now: float) -> list[Outgoing]:
+        """stream.go signalConsumers: a stored message wakes the consumers it matches."""
+        out: list[Outgoing] = []
+        for c in st.consumers.values():
             if not c.matches(subject):
                 continue
             if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
                 c.npc_extra += 1
             elif c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
+        return out
+
+    # ------------------------------------------------------ mirrors and sources
+    def _set_sourcing(self, st: Stream, now: float) -> None:
+        """Give ``st`` a :class:`Source` per mirror or source of its config, keeping those
+        it had (by index name: a changed filter is a new source), then wake it."""
+        cfg = st.config
+        wanted = [(c, True) for c in [cfg.mirror] if c is not None] + [
+            (c, False) for c in cfg.sources or []]
+        have = {(src.iname, src.mirror): src for src in st.sourcing}
+        st.sourcing = [have.get((source_iname(c), m))
+                       or Source(c, mirror=m, now=now, epoch_ns=self.epoch_ns)
+                       for c, m in wanted]
+        for src in st.sourcing:
+            self._wake[0] = min(self._wake[0], src.due)
+        self._refresh_readers()
+
+    def _refresh_readers(self) -> None:
+        readers: dict[str, list[tuple[Stream, Source]]] = {}
+        for st in self.streams.values():
+            for src in st.sourcing:
+                if not src.origin_gone:
+                    readers.setdefault(src.name, []).append((st, src))
+        self._readers = readers
+        for st in self.streams.values():
+            st.on_store = (None if st.name not in readers else
+                           lambda now, name=st.name: self._origin_stored(name, now))
+
+    def _origin_stored(self, name: str, now: float) -> None:
+        for _, src in self._readers.get(name, ()):
+            if src.started and now + DELAY < src.due:
+                src.due = now + DELAY
+                self._wake[0] = min(self._wake[0], src.due)
+
+    def _read_sources(self, now: float) -> list[Outgoing]:
+        """Every mirror and source due reads its origin."""
+        out: list[Outgoing] = []
+        for st in list(self.streams.values()):
+            for src in st.sourcing:
+                if src.due > now:
+                    continue
+                origin = self.streams.get(src.name)
+                if origin is None:
+                    src.due = float("inf")
+                    continue
+                for subject, seq in src.read(origin, st, now):
+                    out.extend(self._signal(st, subject, seq, now))
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
@@ -334,15 +390,18 @@ class JetStream:
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
         cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
+        check_origins(cfg, self.streams, self.peers)
         existing = self.streams.get(name)
         if existing is not None:
             if existing.config != cfg:
                 raise JetStreamError.from_err_code(10058)
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
+        refuse_origin(name, self.streams)
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
         st.wake = self._wake
         self.streams[name] = st
+        self._set_sourcing(st, now)
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
                   retention=cfg.retention.value)
@@ -375,17 +434,22 @@ class JetStream:
         new = StreamConfig.from_wire(body)
         new.name = new.name or name
         # jsStreamUpdateRequest: the config alone is checked before the name and the lookup
-        check_stream_config(new, clustered=self.peers > 1)
+        checked = check_stream_config(new, clustered=self.peers > 1)
         if new.name != name:
             raise JetStreamError.from_err_code(10056)
+        check_origins(checked, self.streams, self.peers)
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
+        if cfg.retention != RetentionPolicy.LIMITS and name in self._readers:
+            raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
+                                    "origin of a mirror or source")
         became_interest = (cfg.retention == RetentionPolicy.INTEREST
                            and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
         for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
             c.filters = c._effective_filters(c.config)
+        self._set_sourcing(st, now)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
@@ -399,12 +463,16 @@ class JetStream:
         for c in list(st.consumers.values()):
             out.extend(c.delete())
         del self.streams[st.name]
+        for target, src in self._readers.get(st.name, ()):   # they keep what they copied
+            src.origin_gone, src.due = True, float("inf")
+        self._refresh_readers()
         self._refresh_interest()
         self.emit("stream_deleted", stream=st.name)
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
     def _stream_info_body(self, st: Stream, now: float) -> dict:
-        body = {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        body = {"type": "io.nats.jetstream.api.v1.stream_info_response",
+                **self._info(st, now)}
         if self.cluster_info is not None:   # StreamInfo marshals cluster after state
             ts = body.pop("ts")
             body["cluster"] = self.cluster_info(st.name, now)
@@ -434,7 +502,22 @@ class JetStream:
         offset = min(max(0, int(body.get("offset") or 0)), len(names))
         return {"type": "io.nats.jetstream.api.v1.stream_list_response", "total": len(names),
                 "offset": offset, "limit": 256,
-                "streams": [self.streams[n].info(now) for n in names[offset:offset + 256]]}
+                "streams": [self._info(self.streams[n], now)
+                            for n in names[offset:offset + 256]]}
+
+    @staticmethod
+    def _info(st: Stream, now: float) -> dict:
+        """A stream's info: config, created, state, then its mirror or sources, then ts."""
+        info = st.info(now)
+        if st.config.mirror is not None or st.config.sources:
+            ts = info.pop("ts")
+            infos = [src.info(now) for src in st.sourcing]
+            if st.config.mirror is not None:
+                info["mirror"] = infos[0]
+            else:
+                info["sources"] = infos
+            info["ts"] = ts
+        return info
 
     def _account_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
@@ -725,6 +808,9 @@ class JetStream:
         self._volatile = False
         best = None
         for st in self.streams.values():
+            for src in st.sourcing:
+                if src.due != _INF and (best is None or src.due < best):
+                    best = src.due
             t = st.next_expiry()
             if t is not None and (best is None or t < best):
                 best = t
@@ -736,7 +822,7 @@ class JetStream:
 
     def on_timer(self, now: float) -> list[Outgoing]:
         """Run everything due at ``now``."""
-        out: list[Outgoing] = []
+        out: list[Outgoing] = self._read_sources(now) if self._readers else []
         for st in list(self.streams.values()):
             st.expire(now)
             for c in list(st.consumers.values()):
