@@ -257,11 +257,14 @@ class JetStream:
         wanted = [(c, True) for c in [cfg.mirror] if c is not None] + [
             (c, False) for c in cfg.sources or []]
         have = {(src.iname, src.mirror): src for src in st.sourcing}
-        st.sourcing = [have.get((source_iname(c), m))
-                       or Source(c, mirror=m, now=now, epoch_ns=self.epoch_ns)
-                       for c, m in wanted]
-        for src in st.sourcing:
-            self._wake[0] = min(self._wake[0], src.due)
+        st.sourcing = []
+        for c, m in wanted:
+            src = have.get((source_iname(c), m))
+            if src is None:   # a new one: its last sequence from what the stream holds
+                src = Source(c, mirror=m, now=now, epoch_ns=self.epoch_ns)
+                src.seq = 0 if m else src.last_sourced(st)
+                self._wake[0] = min(self._wake[0], src.due)
+            st.sourcing.append(src)
         self._refresh_readers()
 
     def _refresh_readers(self) -> None:

@@ -153,7 +153,7 @@ class Source:
             self.next_seq = target.last_seq + 1
             return
         if not self.mirror:
-            last = self._last_sourced(target)
+            last = self.last_sourced(target)
             if last:
                 self.next_seq = last + 1
                 return
@@ -166,7 +166,7 @@ class Source:
             self.next_seq = next((m.seq for m in origin.msgs.values() if m.time >= t),
                                  origin.last_seq + 1)
 
-    def _last_sourced(self, target) -> int:
+    def last_sourced(self, target) -> int:
         """The last origin sequence the target stored from a source with this index name
         (the server reads its ``Nats-Stream-Source`` headers)."""
         name, _, rest = self.iname.partition(" ")
@@ -229,7 +229,8 @@ class Source:
         if not self.mirror and self.seq:
             out["seq"] = self.seq
         out["active"] = -1 if self.last is None else round((now - self.last) * NS)
-        if self.cfg.filter_subject:
+        # a mirror's filter_subject shows once its consumer is set up (its transforms at once)
+        if self.cfg.filter_subject and (self.started or not self.mirror):
             out["filter_subject"] = self.cfg.filter_subject
         if self.cfg.subject_transforms:
             out["subject_transforms"] = [{"src": t.src or "", "dest": t.dest or ""}
