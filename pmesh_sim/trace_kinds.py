@@ -181,7 +181,7 @@ _ALL = [
        msg_id_opt="the publish's msg_id", err_code_opt="rejected: the server's error code",
        description_opt="rejected: the server's words"),
     _k("source_blocked", "jetstream", "a mirror or source could not store an origin message "
-       "(a limit with discard new); it tries again when the origin stores the next one",
+       "(a limit with discard new); it tries again at its next retry",
        stream="the mirror or sourcing stream", origin="the origin stream",
        origin_seq="the origin's sequence", err_code="the server's error code"),
     _k("purge", "jetstream", "a stream was purged", stream="the stream",

@@ -280,7 +280,7 @@ class JetStream:
 
     def _origin_stored(self, name: str, now: float) -> None:
         for _, src in self._readers.get(name, ()):
-            if src.started and now + DELAY < src.due:
+            if src.started and not src.retrying and now + DELAY < src.due:
                 src.due = now + DELAY
                 self._wake[0] = min(self._wake[0], src.due)
 
@@ -297,6 +297,7 @@ class JetStream:
                     continue
                 for subject, seq in src.read(origin, st, now):
                     out.extend(self._signal(st, subject, seq, now))
+                self._wake[0] = min(self._wake[0], src.due)   # a retry
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:

@@ -30,12 +30,16 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .transform import SubjectTransform
 
-__all__ = ["SETUP_DELAY", "DELAY", "Source", "source_iname", "check_origins", "refuse_origin"]
+__all__ = ["SETUP_DELAY", "DELAY", "RETRY_THRESHOLD", "Source", "source_iname", "check_origins", "refuse_origin"]
 
 #: Seconds from a mirror's or source's creation to its first read of the origin.
 SETUP_DELAY = 0.15
 #: Seconds from a message stored in an origin to its copy in a mirror or source.
 DELAY = 0.001
+#: Seconds between two set-ups of a source's consumer (the server's
+#: ``sourceConsumerRetryThreshold``): a source that could not store a message (a limit with
+#: discard new) reads again this long after its last set-up, and then every as long.
+RETRY_THRESHOLD = 2.0
 
 NS = 1_000_000_000
 
@@ -126,6 +130,8 @@ class Source:
         self.transforms = [(t.src or ">", SubjectTransform(t.src or ">", t.dest)
                             if t.dest else None) for t in cfg.subject_transforms or []]
         self.due = now + SETUP_DELAY
+        self.requested = now   # when its consumer was last set up
+        self.retrying = False  # blocked by the target: waits for the retry, not the origin
         self.started = False
         self.next_seq = 1   # the origin sequence to read next
         self.seq = 0        # the last origin sequence stored
@@ -180,8 +186,10 @@ class Source:
     def read(self, origin, target, now: float) -> list[tuple[str, int]]:
         """Store what the origin holds from :attr:`next_seq` on into ``target``; returns the
         ``(subject, seq)`` stored. A message the target refuses (a limit with discard new)
-        stops the read there until the origin stores again (the server retries)."""
+        stops the read there; it is read again at the next retry (:data:`RETRY_THRESHOLD`)."""
         self.due = float("inf")
+        if self.retrying:
+            self.requested, self.retrying = now, False
         if not self.started:
             self._start(origin, target)
         self.last = now
@@ -194,8 +202,10 @@ class Source:
                 try:
                     new = self._store(msg, subject, target, now)
                 except JetStreamError as err:
-                    self.next_seq = seq
-                    self.lag = sum(1 for s in range(seq, origin.last_seq + 1)
+                    # the server's lag: what was pending after the message it delivered
+                    self.next_seq, self.retrying = seq, True
+                    self.due = max(self.requested + RETRY_THRESHOLD, now + DELAY)
+                    self.lag = sum(1 for s in range(seq + 1, origin.last_seq + 1)
                                    if s in origin.msgs
                                    and self.subject_for(origin.msgs[s].subject) is not None)
                     target.emit("source_blocked", stream=target.name, origin=origin.name,
