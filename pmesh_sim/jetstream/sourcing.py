@@ -138,6 +138,9 @@ class Source:
         self.lag = 0
         self.last: float | None = None   # when it last read its origin
         self.origin_gone = False
+        #: a start sequence past the origin's end at set-up: (the origin's last, the start);
+        #: the consumer counts the origin's messages in between as pending, never delivered
+        self.past_end: tuple[int, int] | None = None
 
     # ---------------------------------------------------------------- reading
     def subject_for(self, subject: str) -> str | None:
@@ -152,8 +155,9 @@ class Source:
 
     def _start(self, origin, target) -> None:
         """Where the first read begins: after what the target already holds from this source
-        (a source added again, a mirror's own last sequence), else the start sequence or
-        time, else the origin's beginning."""
+        (a source added again, a mirror's own last sequence), else where the server's
+        sourcing consumer starts. An empty mirror moves its sequences up to that start
+        (setupMirrorConsumer purges its store to the consumer's delivered sequence)."""
         self.started = True
         if self.mirror and target.last_seq:
             self.next_seq = target.last_seq + 1
@@ -163,14 +167,33 @@ class Source:
             if last:
                 self.next_seq = last + 1
                 return
-        if self.cfg.opt_start_seq:
-            self.next_seq = self.cfg.opt_start_seq
+        self.next_seq = self._consumer_start(origin)
+        if self.cfg.opt_start_seq and self.next_seq > origin.last_seq + 1:
+            self.past_end = (origin.last_seq, self.next_seq)
+        if self.mirror and self.next_seq > 1 and not target.msgs:
+            target.first_seq, target.last_seq = self.next_seq, self.next_seq - 1
+            target.purged = True
+
+    def _consumer_start(self, origin) -> int:
+        """The first sequence of a consumer by start sequence, by start time or deliver all
+        (consumer.go ``selectStartingSeqNo``)."""
+        state = origin.state()
+        first, last = state["first_seq"], state["last_seq"]
+        by_seq = bool(self.cfg.opt_start_seq)
+        if by_seq:
+            seq = self.cfg.opt_start_seq
         elif self.cfg.opt_start_time:
             from .stream import parse_rfc3339
 
             t = (parse_rfc3339(self.cfg.opt_start_time) - self.epoch_ns) / NS
-            self.next_seq = next((m.seq for m in origin.msgs.values() if m.time >= t),
-                                 origin.last_seq + 1)
+            seq = next((m.seq for m in origin.msgs.values() if m.time >= t), last + 1)
+        else:
+            seq = first
+        if first == 0 and not by_seq:   # an origin that never held a message
+            return 1
+        if seq > last and not by_seq:
+            return last + 1
+        return max(seq, first)
 
     def last_sourced(self, target) -> int:
         """The last origin sequence the target stored from a source with this index name
@@ -215,8 +238,18 @@ class Source:
                     stored.append((subject, new))
                 self.seq = seq
             seq += 1
-        self.next_seq, self.lag = seq, 0
+        self.next_seq = seq
+        if stored or self.lag:   # the lag the last delivery's pending count gives
+            self.lag = max(self._counted(origin) - 1, 0)
         return stored
+
+    def _counted(self, origin) -> int:
+        """The origin's messages a start past its end made the consumer count as pending."""
+        if self.past_end is None:
+            return 0
+        low, start = self.past_end
+        return sum(1 for s in range(low + 1, start) if s in origin.msgs
+                   and self.subject_for(origin.msgs[s].subject) is not None)
 
     def _store(self, msg, subject: str, target, now: float) -> int:
         """One origin message into the target; its sequence there (0: a duplicate)."""
