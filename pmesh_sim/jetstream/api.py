@@ -25,7 +25,7 @@ from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
-from .sourcing import DELAY, Source, check_origins, refuse_origin, source_iname
+from .sourcing import Sourcing, check_origins, refuse_origin
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
@@ -157,8 +157,8 @@ class JetStream:
         self._wake = [_INF]
         self._volatile = True    # an API request or a push consumer: ask everyone
         self._has_push = False
-        #: origin name -> the (target stream, Source) that read it
-        self._readers: dict[str, list[tuple[Stream, Source]]] = {}
+        #: the mirrors and sources of every stream, and the timers they read on
+        self.sourcing = Sourcing(self.streams, self._wake, epoch_ns)
 
     # --------------------------------------------------------------- interest
     def interest(self) -> set[str]:
@@ -247,57 +247,6 @@ class JetStream:
                 c.npc_extra += 1
             elif c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
-        return out
-
-    # ------------------------------------------------------ mirrors and sources
-    def _set_sourcing(self, st: Stream, now: float) -> None:
-        """Give ``st`` a :class:`Source` per mirror or source of its config, keeping those
-        it had (by index name: a changed filter is a new source), then wake it."""
-        cfg = st.config
-        wanted = [(c, True) for c in [cfg.mirror] if c is not None] + [
-            (c, False) for c in cfg.sources or []]
-        have = {(src.iname, src.mirror): src for src in st.sourcing}
-        st.sourcing = []
-        for c, m in wanted:
-            src = have.get((source_iname(c), m))
-            if src is None:   # a new one: its last sequence from what the stream holds
-                src = Source(c, mirror=m, now=now, epoch_ns=self.epoch_ns)
-                src.seq = 0 if m else src.last_sourced(st)
-                self._wake[0] = min(self._wake[0], src.due)
-            st.sourcing.append(src)
-        self._refresh_readers()
-
-    def _refresh_readers(self) -> None:
-        readers: dict[str, list[tuple[Stream, Source]]] = {}
-        for st in self.streams.values():
-            for src in st.sourcing:
-                if not src.origin_gone:
-                    readers.setdefault(src.name, []).append((st, src))
-        self._readers = readers
-        for st in self.streams.values():
-            st.on_store = (None if st.name not in readers else
-                           lambda now, name=st.name: self._origin_stored(name, now))
-
-    def _origin_stored(self, name: str, now: float) -> None:
-        for _, src in self._readers.get(name, ()):
-            if src.started and not src.retrying and now + DELAY < src.due:
-                src.due = now + DELAY
-                self._wake[0] = min(self._wake[0], src.due)
-
-    def _read_sources(self, now: float) -> list[Outgoing]:
-        """Every mirror and source due reads its origin."""
-        out: list[Outgoing] = []
-        for st in list(self.streams.values()):
-            for src in st.sourcing:
-                if src.due > now:
-                    continue
-                origin = self.streams.get(src.name)
-                if origin is None:
-                    src.due = float("inf")
-                    continue
-                for subject, seq in src.read(origin, st, now):
-                    out.extend(self._signal(st, subject, seq, now))
-                self._wake[0] = min(self._wake[0], src.due)   # a retry
         return out
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
@@ -405,7 +354,7 @@ class JetStream:
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
         st.wake = self._wake
         self.streams[name] = st
-        self._set_sourcing(st, now)
+        self.sourcing.configure(st, now)
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
                   retention=cfg.retention.value)
@@ -445,7 +394,7 @@ class JetStream:
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
-        if cfg.retention != RetentionPolicy.LIMITS and name in self._readers:
+        if cfg.retention != RetentionPolicy.LIMITS and self.sourcing.is_origin(name):
             raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
                                     "origin of a mirror or source")
         became_interest = (cfg.retention == RetentionPolicy.INTEREST
@@ -453,7 +402,7 @@ class JetStream:
         st.config = cfg
         for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
             c.filters = c._effective_filters(c.config)
-        self._set_sourcing(st, now)
+        self.sourcing.configure(st, now)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
@@ -467,16 +416,14 @@ class JetStream:
         for c in list(st.consumers.values()):
             out.extend(c.delete())
         del self.streams[st.name]
-        for target, src in self._readers.get(st.name, ()):   # they keep what they copied
-            src.origin_gone, src.due = True, float("inf")
-        self._refresh_readers()
+        self.sourcing.origin_deleted(st.name)   # mirrors and sources keep what they copied
         self._refresh_interest()
         self.emit("stream_deleted", stream=st.name)
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
     def _stream_info_body(self, st: Stream, now: float) -> dict:
         body = {"type": "io.nats.jetstream.api.v1.stream_info_response",
-                **self._info(st, now)}
+                **self.sourcing.info(st, now)}
         if self.cluster_info is not None:   # StreamInfo marshals cluster after state
             ts = body.pop("ts")
             body["cluster"] = self.cluster_info(st.name, now)
@@ -506,22 +453,8 @@ class JetStream:
         offset = min(max(0, int(body.get("offset") or 0)), len(names))
         return {"type": "io.nats.jetstream.api.v1.stream_list_response", "total": len(names),
                 "offset": offset, "limit": 256,
-                "streams": [self._info(self.streams[n], now)
+                "streams": [self.sourcing.info(self.streams[n], now)
                             for n in names[offset:offset + 256]]}
-
-    @staticmethod
-    def _info(st: Stream, now: float) -> dict:
-        """A stream's info: config, created, state, then its mirror or sources, then ts."""
-        info = st.info(now)
-        if st.config.mirror is not None or st.config.sources:
-            ts = info.pop("ts")
-            infos = [src.info(now) for src in st.sourcing]
-            if st.config.mirror is not None:
-                info["mirror"] = infos[0]
-            else:
-                info["sources"] = infos
-            info["ts"] = ts
-        return info
 
     def _account_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
@@ -810,11 +743,8 @@ class JetStream:
         """The earliest time :meth:`on_timer` has work, or None."""
         self._wake[0] = _INF
         self._volatile = False
-        best = None
+        best = self.sourcing.next_due()
         for st in self.streams.values():
-            for src in st.sourcing:
-                if src.due != _INF and (best is None or src.due < best):
-                    best = src.due
             t = st.next_expiry()
             if t is not None and (best is None or t < best):
                 best = t
@@ -826,7 +756,10 @@ class JetStream:
 
     def on_timer(self, now: float) -> list[Outgoing]:
         """Run everything due at ``now``."""
-        out: list[Outgoing] = self._read_sources(now) if self._readers else []
+        out: list[Outgoing] = []
+        for st, stored in self.sourcing.read_due(now):
+            for subject, seq in stored:
+                out.extend(self._signal(st, subject, seq, now))
         for st in list(self.streams.values()):
             st.expire(now)
             for c in list(st.consumers.values()):

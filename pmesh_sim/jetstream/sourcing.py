@@ -30,7 +30,8 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .transform import SubjectTransform
 
-__all__ = ["SETUP_DELAY", "DELAY", "RETRY_THRESHOLD", "Source", "source_iname", "check_origins", "refuse_origin"]
+__all__ = ["SETUP_DELAY", "DELAY", "RETRY_THRESHOLD", "Source", "Sourcing", "source_iname",
+           "check_origins", "refuse_origin"]
 
 #: Seconds from a mirror's or source's creation to its first read of the origin.
 SETUP_DELAY = 0.15
@@ -279,3 +280,101 @@ class Source:
             out["subject_transforms"] = [{"src": t.src or "", "dest": t.dest or ""}
                                          for t in self.cfg.subject_transforms]
         return out
+
+
+class Sourcing:
+    """The mirrors and sources of every stream of one server: which origin each reads, when
+    it reads next, and the stream info that shows them. ``streams`` (name -> stream) and
+    ``wake`` (a one-item list: the earliest timer added) are the host's own.
+    """
+
+    def __init__(self, streams: dict[str, Any], wake: list[float], epoch_ns: int = 0):
+        self.streams, self.wake, self.epoch_ns = streams, wake, epoch_ns
+        self._readers: dict[str, list[Source]] = {}   # origin name -> the sources reading it
+
+    def is_origin(self, name: str) -> bool:
+        """Whether a mirror or source reads stream ``name``."""
+        return name in self._readers
+
+    def configure(self, st, now: float) -> None:
+        """Give ``st`` a :class:`Source` per mirror or source of its config, keeping those
+        it had (by index name: a changed filter is a new source)."""
+        cfg = st.config
+        wanted = [(c, True) for c in [cfg.mirror] if c is not None] + [
+            (c, False) for c in cfg.sources or []]
+        have = {(src.iname, src.mirror): src for src in st.sourcing}
+        st.sourcing = []
+        for c, mirror in wanted:
+            src = have.get((source_iname(c), mirror))
+            if src is None:   # a new one: its last sequence from what the stream holds
+                src = Source(c, mirror=mirror, now=now, epoch_ns=self.epoch_ns)
+                src.seq = 0 if mirror else src.last_sourced(st)
+                self._wake(src.due)
+            st.sourcing.append(src)
+        self._refresh()
+
+    def origin_deleted(self, name: str) -> None:
+        """Stream ``name`` is gone: its mirrors and sources stop (and keep their copies)."""
+        for src in self._readers.get(name, ()):
+            src.origin_gone, src.due = True, float("inf")
+        self._refresh()
+
+    def _refresh(self) -> None:
+        readers: dict[str, list[Source]] = {}
+        for st in self.streams.values():
+            for src in st.sourcing:
+                if not src.origin_gone:
+                    readers.setdefault(src.name, []).append(src)
+        self._readers = readers
+        for st in self.streams.values():
+            st.on_store = (None if st.name not in readers else
+                           lambda now, name=st.name: self._origin_stored(name, now))
+
+    def _wake(self, t: float) -> None:
+        if t < self.wake[0]:
+            self.wake[0] = t
+
+    def _origin_stored(self, name: str, now: float) -> None:
+        for src in self._readers.get(name, ()):
+            if src.started and not src.retrying and now + DELAY < src.due:
+                src.due = now + DELAY
+                self._wake(src.due)
+
+    def read_due(self, now: float) -> list[tuple[Any, list[tuple[str, int]]]]:
+        """Every mirror and source due at ``now`` reads its origin: ``(stream, stored)``
+        for each, ``stored`` its new ``(subject, seq)``."""
+        out = []
+        if not self._readers:
+            return out
+        for st in list(self.streams.values()):
+            for src in st.sourcing:
+                if src.due > now:
+                    continue
+                origin = self.streams.get(src.name)
+                if origin is None:
+                    src.due = float("inf")
+                    continue
+                out.append((st, src.read(origin, st, now)))
+                self._wake(src.due)   # a retry
+        return out
+
+    def next_due(self) -> float | None:
+        """When the next mirror or source reads (None: none waits for a time)."""
+        due = min((src.due for srcs in self._readers.values() for src in srcs),
+                  default=float("inf"))
+        return None if due == float("inf") else due
+
+    @staticmethod
+    def info(st, now: float) -> dict[str, Any]:
+        """A stream's info: config, created, state, then its ``mirror`` or ``sources``
+        (StreamInfo's order), then ts."""
+        info = st.info(now)
+        if st.config.mirror is not None or st.config.sources:
+            ts = info.pop("ts")
+            infos = [src.info(now) for src in st.sourcing]
+            if st.config.mirror is not None:
+                info["mirror"] = infos[0]
+            else:
+                info["sources"] = infos
+            info["ts"] = ts
+        return info
