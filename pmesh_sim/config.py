@@ -24,7 +24,7 @@ from enum import Enum
 from typing import Any
 
 from .errors import ConfigError, JetStreamError
-from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, time_error
+from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, source_error, time_error
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
@@ -327,8 +327,7 @@ class StreamSource(_Config):
     filter_subject: str | None = None
     subject_transforms: list[SubjectTransformConfig] | None = None
 
-    _GO = ("StreamSource", {"opt_start_seq": "uint64"})
-    _SURFACE = "source"
+    _SURFACE = "source"   # Go's type errors: gojson.source_error, read by StreamConfig
     _TYPES = {"name": "str", "opt_start_seq": "int", "opt_start_time": "str",
               "filter_subject": "str", "subject_transforms": "list"}
 
@@ -451,6 +450,14 @@ class StreamConfig(_Config):
             raise JetStreamError.from_err_code(
                 10025, err=f"json: cannot unmarshal number {seq} into Go struct field "
                            "StreamConfigRequest.first_seq of type uint64")
+        where = [] if not isinstance(data, dict) else [
+            ("StreamConfigRequest.mirror", data.get("mirror"))] + [
+            (f"StreamConfigRequest.sources.{i}", v) for i, v in enumerate(
+                data.get("sources") if isinstance(data.get("sources"), list) else [])]
+        for path, value in where:
+            go_error = source_error(path, value)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
         sources = data.get("sources") if isinstance(data, dict) else None
         if isinstance(sources, list):   # each one in the server's units, as a nested config
             data = {**data, "sources": [StreamSource.from_wire(v) if isinstance(v, dict) else v
