@@ -127,3 +127,26 @@ def test_an_origin_may_not_turn_to_interest_retention():
     out, = _req(js, "$JS.API.STREAM.UPDATE.O",
                 {"name": "O", "subjects": ["o.*"], "retention": "interest"})
     assert "origin of a mirror or source" in _refusal(out)
+
+
+def test_the_python_client_creates_a_mirror_and_reads_its_info():
+    from pmesh_sim import Simulation, StreamSource
+
+    sim = Simulation()
+    sim.add_server("n1", jetstream=True)
+    js = sim.connect("n1").jetstream()
+    infos = []
+
+    def main(env):
+        yield js.add_stream(name="O", subjects=["o.>"])
+        yield js.publish("o.1", b"x")
+        infos.append((yield js.add_stream(name="M", mirror=StreamSource(name="O"))))
+        yield env.timeout(0.5)
+        infos.append((yield js.stream_info("M")))
+
+    sim.process(main(sim.env))
+    sim.run(until=2)
+    created, later = infos
+    assert created.mirror == {"name": "O", "lag": 0, "active": -1}
+    assert created.config.mirror == StreamSource(name="O") and created.config.subjects == []
+    assert (later.state.messages, later.mirror["active"] >= 0) == (1, True)
