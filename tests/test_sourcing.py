@@ -150,3 +150,16 @@ def test_the_python_client_creates_a_mirror_and_reads_its_info():
     assert created.mirror == {"name": "O", "lag": 0, "active": -1}
     assert created.config.mirror == StreamSource(name="O") and created.config.subjects == []
     assert (later.state.messages, later.mirror["active"] >= 0) == (1, True)
+
+
+def test_a_mirror_that_could_refuse_its_origins_messages_is_refused():
+    js = JetStream()
+    _create(js, {"name": "O", "subjects": ["o.*"]})
+    full = {"name": "M", "mirror": {"name": "O"}, "max_msgs": 2, "discard": "new"}
+    assert "discard new" in _refusal(_create(js, full))
+    assert "max_msg_size" in _refusal(_create(js, {"name": "M", "mirror": {"name": "O"},
+                                                   "max_msg_size": 10}))
+    _create(js, {"name": "S", "sources": [{"name": "O"}]})
+    out, = _req(js, "$JS.API.STREAM.UPDATE.S", {"name": "S", "sources": [{"name": "O"}],
+                                                "sealed": True})
+    assert _refusal(out) == "a sealed stream with a mirror or sources"

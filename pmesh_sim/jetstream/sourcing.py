@@ -78,6 +78,9 @@ def check_origins(cfg: StreamConfig, streams: dict[str, Any], peers: int = 1) ->
                 and 0 < origin.config.max_msg_size > cfg.max_msg_size:
             raise JetStreamError.from_err_code(size_err)
     _check_cycle(cfg, streams)
+    _refuse_blocking_mirror(cfg, streams)
+    if cfg.sealed:
+        raise NotSimulatedError("a sealed stream with a mirror or sources")
     for src in origins:
         origin = streams.get(src.name)
         if origin is None:
@@ -86,6 +89,23 @@ def check_origins(cfg: StreamConfig, streams: dict[str, Any], peers: int = 1) ->
         if origin.config.retention != RetentionPolicy.LIMITS:
             raise NotSimulatedError(f"a mirror or source of {origin.config.retention.value} "
                                     f"stream {src.name!r} (its sourcing consumer is interest)")
+
+
+def _refuse_blocking_mirror(cfg: StreamConfig, streams: dict[str, Any]) -> None:
+    """A mirror that could refuse one of its origin's messages (discard new with a limit, or
+    a max_msg_size its origin does not have) is not simulated: the server's mirror then
+    restarts its consumer in ways that depend on timing."""
+    if cfg.mirror is None:
+        return
+    from ..config import DiscardPolicy
+
+    limited = cfg.max_msgs > 0 or cfg.max_bytes > 0 or cfg.max_msgs_per_subject > 0
+    if cfg.discard == DiscardPolicy.NEW and limited:
+        raise NotSimulatedError("a mirror with discard new and a limit (it may refuse a "
+                                "message of its origin)")
+    origin = streams.get(cfg.mirror.name)
+    if cfg.max_msg_size > 0 and origin is not None and origin.config.max_msg_size <= 0:
+        raise NotSimulatedError("a mirror with a max_msg_size its origin does not have")
 
 
 def _check_cycle(cfg: StreamConfig, streams: dict[str, Any]) -> None:
