@@ -8,8 +8,9 @@ server acts on and every ``Nats-*`` header it reads is either modelled or refuse
 
 The server's own lists below are copied from the nats-server source (github.com/nats-io/
 nats-server, main at 2.15.0-dev, commit 1787eee0 of 2026-08-21, which nats-server v2.15.1 is cut
-from): the json tags of ``StreamConfig`` (server/stream.go) and ``ConsumerConfig``
-(server/consumer.go), the ``JSApi*`` subjects of server/jetstream_api.go, the request structs
+from): the json tags of ``StreamConfig`` and ``StreamSource`` (server/stream.go) and
+``ConsumerConfig`` (server/consumer.go), the ``JSApi*`` subjects of server/jetstream_api.go,
+the request structs
 ``JSApiMsgGetRequest`` / ``JSApiConsumerGetNextRequest`` + ``PriorityGroup``, and the ``Nats-*``
 header constants of server/stream.go, server/consumer.go, server/jetstream_api.go and
 server/msgtrace.go (plus two from server/accounts.go, server/auth_callout.go and
