@@ -14,7 +14,8 @@ time) on the origin's subject or the one its ``subject_transforms`` make, with t
 server adds the origin's random identity; the simulation leaves it out); ``Nats-Expected-*``
 headers are dropped. A **mirror** keeps the origin's sequences and timestamps; the origin's
 missing sequences (deleted, filtered out) are gaps. Neither follows the origin's purges or
-deletes, and both keep their messages when the origin is deleted.
+deletes, and both keep their messages when the origin is deleted. What this model would get
+wrong is refused as not simulated (:func:`check_origins`, :func:`refuse_origin`).
 
 >>> from pmesh_sim.config import StreamSource
 >>> source_iname(StreamSource(name="O", filter_subject="o.1"))
