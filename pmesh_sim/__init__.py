@@ -30,6 +30,7 @@ from .config import (  # noqa: E402
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamSource,
 )
 from .errors import (  # noqa: E402
     ConfigError,
@@ -70,7 +71,7 @@ __all__ = [
     "subject_matches", "validate_subject", "SubjectIndex",
     # JetStream configuration
     "StreamConfig", "ConsumerConfig", "RetentionPolicy", "DiscardPolicy", "StorageType",
-    "AckPolicy", "DeliverPolicy", "ReplayPolicy",
+    "AckPolicy", "DeliverPolicy", "ReplayPolicy", "StreamSource",
     # scenarios, the real server, comparison
     "Scenario", "load_scenario", "run_scenario", "compare_results", "describe",
     "NatsServer", "NatsCluster",

@@ -24,11 +24,12 @@ from enum import Enum
 from typing import Any
 
 from .errors import ConfigError, JetStreamError
-from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, time_error
+from .gojson import CONSUMER_TYPES, STREAM_TYPES, field_error, source_error, time_error
 
 __all__ = [
     "RetentionPolicy", "DiscardPolicy", "StorageType", "AckPolicy", "DeliverPolicy", "ReplayPolicy",
-    "RePublish", "ConsumerLimits", "SubjectTransformConfig", "StreamConfig", "ConsumerConfig",
+    "RePublish", "ConsumerLimits", "SubjectTransformConfig", "StreamSource", "StreamConfig",
+    "ConsumerConfig",
     "check_stream_config", "check_stream_update", "check_consumer_config", "check_consumer_update",
 ]
 
@@ -116,7 +117,7 @@ class _Config:
     @classmethod
     def field_kinds(cls) -> dict[str, str]:
         """Each field's kind of value: ``int``, ``float``, ``bool``, ``str`` (enums too),
-        ``strs``, ``floats`` or ``dict``.
+        ``strs``, ``floats``, ``dict`` or ``list``.
 
         >>> StreamConfig.field_kinds()["max_age"], ConsumerConfig.field_kinds()["ack_policy"]
         ('float', 'str')
@@ -170,6 +171,7 @@ class _Config:
             "floats": isinstance(value, list) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in value),
             "dict": isinstance(value, dict),
+            "list": isinstance(value, list),
             "any": True,
         }[kind or "any"]
         if not ok:
@@ -195,6 +197,8 @@ class _Config:
                 value = value.value
             elif isinstance(value, _Config):
                 value = value.to_wire()
+            elif isinstance(value, list) and value and isinstance(value[0], _Config):
+                value = [v.to_wire() for v in value]
             elif f.name in self._SECONDS:
                 value = [round(v * NS) for v in value] if isinstance(value, list) else round(value * NS)
             out[f.name] = value
@@ -306,6 +310,66 @@ class SubjectTransformConfig(_Config):
 
 
 @dataclass
+class StreamSource(_Config):
+    """A stream's ``mirror`` or one of its ``sources`` (nats-py ``StreamSource``): the origin
+    stream ``name``, where to start (``opt_start_seq`` or ``opt_start_time``, a date), and which
+    messages to take (``filter_subject``, or ``subject_transforms``: filters that may also
+    rename). ``external`` and ``consumer`` (another account or domain, a durable sourcing
+    consumer) are refused as not simulated.
+
+    >>> StreamSource.from_dict({"name": "O", "subject_transforms": [{"src": "o.*"}]}).to_wire()
+    {'name': 'O', 'subject_transforms': [{'src': 'o.*', 'dest': ''}]}
+    """
+
+    name: str
+    opt_start_seq: int | None = None
+    opt_start_time: str | None = None
+    filter_subject: str | None = None
+    subject_transforms: list[SubjectTransformConfig] | None = None
+
+    _SURFACE = "source"   # Go's type errors: gojson.source_error, read by StreamConfig
+    _TYPES = {"name": "str", "opt_start_seq": "int", "opt_start_time": "str",
+              "filter_subject": "str", "subject_transforms": "list"}
+
+    @classmethod
+    def _coerce(cls, key: str, value: Any) -> Any:
+        if key != "subject_transforms" or value is None:
+            return super()._coerce(key, value)
+        if not isinstance(value, list) or not all(
+                isinstance(v, (dict, SubjectTransformConfig)) for v in value):
+            raise ConfigError(f"StreamSource.subject_transforms = {value!r} should be a list "
+                              "of {src, dest} mappings")
+        return [v if isinstance(v, SubjectTransformConfig)
+                else SubjectTransformConfig.from_dict(v) for v in value]
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> StreamSource:
+        """Read the server's JSON (an ``opt_start_time`` that is not a date fails as Go's json
+        does, 10025)."""
+        if isinstance(data, dict):
+            start = data.get("opt_start_time")
+            if isinstance(start, str) and time_error(start):
+                raise JetStreamError.from_err_code(10025, err=time_error(start))
+        src = super().from_wire(data)
+        if src.subject_transforms is not None:
+            src.subject_transforms = [t if isinstance(t, SubjectTransformConfig)
+                                      else SubjectTransformConfig.from_wire(t)
+                                      for t in src.subject_transforms]
+        return src
+
+    def to_wire(self) -> dict[str, Any]:
+        """The server's JSON: unset fields left out; each transform's ``dest`` always."""
+        out: dict[str, Any] = {"name": self.name}
+        for key in ("opt_start_seq", "opt_start_time", "filter_subject"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.subject_transforms:
+            out["subject_transforms"] = [{"src": t.src or "", "dest": t.dest or ""}
+                                         for t in self.subject_transforms]
+        return out
+
+
+@dataclass
 class StreamConfig(_Config):
     """A stream's configuration (nats-py ``StreamConfig`` names; durations in seconds).
 
@@ -343,12 +407,14 @@ class StreamConfig(_Config):
     subject_transform: SubjectTransformConfig | None = None
     compression: str | None = None
     consumer_limits: ConsumerLimits | None = None
+    mirror: StreamSource | None = None
+    sources: list[StreamSource] | None = None
 
     _SECONDS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
     _GO = ("StreamConfigRequest", STREAM_TYPES)
     _SURFACE = "stream"
     _NESTED = {"republish": RePublish, "subject_transform": SubjectTransformConfig,
-               "consumer_limits": ConsumerLimits}
+               "consumer_limits": ConsumerLimits, "mirror": StreamSource}
     _ENUMS = {"retention": RetentionPolicy, "discard": DiscardPolicy, "storage": StorageType}
     _TYPES = {"name": "str", "subjects": "strs", "description": "str", "max_consumers": "int",
               "max_msgs": "int", "max_bytes": "int", "discard_new_per_subject": "bool",
@@ -358,7 +424,18 @@ class StreamConfig(_Config):
               "allow_rollup_hdrs": "bool", "allow_direct": "bool", "metadata": "dict",
               "republish": "dict", "first_seq": "int", "allow_msg_ttl": "bool",
               "subject_delete_marker_ttl": "float", "placement": "dict",
-              "subject_transform": "dict", "compression": "str", "consumer_limits": "dict"}
+              "subject_transform": "dict", "compression": "str", "consumer_limits": "dict",
+              "mirror": "dict", "sources": "list"}
+
+    @classmethod
+    def _coerce(cls, key: str, value: Any) -> Any:
+        if key != "sources" or value is None:
+            return super()._coerce(key, value)
+        if not isinstance(value, list) or not all(
+                isinstance(v, (dict, StreamSource)) for v in value):
+            raise ConfigError(f"StreamConfig.sources = {value!r} should be a list of "
+                              "StreamSource mappings")
+        return [v if isinstance(v, StreamSource) else StreamSource.from_dict(v) for v in value]
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> StreamConfig:
@@ -373,6 +450,18 @@ class StreamConfig(_Config):
             raise JetStreamError.from_err_code(
                 10025, err=f"json: cannot unmarshal number {seq} into Go struct field "
                            "StreamConfigRequest.first_seq of type uint64")
+        where = [] if not isinstance(data, dict) else [
+            ("StreamConfigRequest.mirror", data.get("mirror"))] + [
+            (f"StreamConfigRequest.sources.{i}", v) for i, v in enumerate(
+                data.get("sources") if isinstance(data.get("sources"), list) else [])]
+        for path, value in where:
+            go_error = source_error(path, value)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
+        sources = data.get("sources") if isinstance(data, dict) else None
+        if isinstance(sources, list):   # each one in the server's units, as a nested config
+            data = {**data, "sources": [StreamSource.from_wire(v) if isinstance(v, dict) else v
+                                        for v in sources]}
         return super().from_wire(data)
 
 
@@ -504,7 +593,8 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
         raise _invalid("max age can not be negative")
     if c.max_age != 0 and c.max_age < 0.1:
         raise _invalid("max age needs to be >= 100ms")
-    if c.duplicate_window == 0:
+    sourced = c.mirror is not None or bool(c.sources)
+    if c.duplicate_window == 0 and not sourced:
         c.duplicate_window = (c.max_age if c.max_age != 0 and c.max_age < DEFAULT_DUPLICATE_WINDOW
                               else DEFAULT_DUPLICATE_WINDOW)
     if c.duplicate_window < 0:
@@ -520,9 +610,13 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
             raise _invalid("discard new per subject requires discard new policy to be set")
         if c.max_msgs_per_subject <= 0:
             raise _invalid("discard new per subject requires max msgs per subject > 0")
+    if c.mirror is not None:
+        _check_mirror(c)
+    if c.sources:
+        _check_sources(c.sources)
     _check_delete_markers(c)
     if not c.subjects:
-        c.subjects = [c.name]
+        c.subjects = [] if sourced else [c.name]
     else:
         seen: set[str] = set()
         for i, subj in enumerate(c.subjects):
@@ -549,6 +643,73 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
     if not clustered and c.num_replicas > 1:
         raise JetStreamError.from_err_code(10074)
     return c
+
+
+def _check_mirror(c: StreamConfig) -> None:
+    """checkStreamCfg on a mirror, in its order (the checks that need no other stream)."""
+    m = c.mirror
+    if c.first_seq:
+        raise JetStreamError.from_err_code(10143)
+    if c.subjects:
+        raise JetStreamError.from_err_code(10034)
+    if c.sources:
+        raise JetStreamError.from_err_code(10031)
+    if m.filter_subject and m.subject_transforms:
+        raise JetStreamError.from_err_code(10150)
+    if (c.subject_delete_marker_ttl or 0) > 0:
+        raise _invalid("subject delete markers forbidden on mirrors")
+    for i, tr in enumerate(m.subject_transforms or []):
+        _check_source_transform(tr, 10151, 10154)
+        if any(j != i and subjects_collide(tr.src or ">", other.src or ">")
+               for j, other in enumerate(m.subject_transforms)):
+            raise JetStreamError.from_err_code(10152)
+    if not _valid_asset_name(m.name):
+        raise JetStreamError.from_err_code(10142)
+
+
+def _check_sources(sources: list[StreamSource]) -> None:
+    """checkStreamCfg on each source, in its order (the checks that need no other stream)."""
+    from .jetstream.sourcing import source_iname
+
+    seen: set[str] = set()
+    for src in sources:
+        if not _valid_asset_name(src.name):
+            raise JetStreamError.from_err_code(10141)
+        iname = source_iname(src)
+        if iname in seen:
+            raise JetStreamError.from_err_code(10140)
+        seen.add(iname)
+        if src.filter_subject and src.subject_transforms:
+            raise JetStreamError.from_err_code(10144)
+        transforms = src.subject_transforms or []
+        for tr in transforms:
+            _check_source_transform(tr, 10145, 10146)
+        for i, tr in enumerate(transforms):
+            if any(j != i and subject_is_subset(tr.src or ">", other.src or ">")
+                   for j, other in enumerate(transforms)):
+                raise JetStreamError.from_err_code(10147)
+
+
+def _check_source_transform(tr: SubjectTransformConfig, bad_src: int, bad_dest: int) -> None:
+    """A source's or mirror's subject transform: a valid filter (``bad_src``) and a mapping
+    the server can make (``bad_dest``); a mapping function the simulation lacks is refused."""
+    from .errors import InvalidSubjectError, NotSimulatedError
+    from .jetstream.transform import SubjectTransform, UnsupportedMapping
+    from .subjects import validate_subject
+
+    if tr.src:
+        try:
+            validate_subject(tr.src)
+        except InvalidSubjectError:
+            raise JetStreamError.from_err_code(bad_src, err=f"invalid subject {tr.src}") from None
+    if not tr.dest:
+        return
+    try:
+        SubjectTransform(tr.src or ">", tr.dest)
+    except UnsupportedMapping as err:
+        raise NotSimulatedError("stream source field 'subject_transforms'", str(err)) from None
+    except ValueError as err:
+        raise JetStreamError.from_err_code(bad_dest, err=str(err)) from None
 
 
 def _check_delete_markers(c: StreamConfig) -> None:
@@ -632,6 +793,8 @@ def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool
         raise _invalid("stream configuration update can not cancel deny message deletes")
     if old.deny_purge and not c.deny_purge:
         raise _invalid("stream configuration update can not cancel deny purge")
+    if c.mirror is not None and c.mirror != old.mirror:   # removing it promotes the mirror
+        raise JetStreamError.from_err_code(10055)
     if old.allow_msg_ttl and not c.allow_msg_ttl:
         raise _invalid("message TTL status can not be disabled")
     if c.sealed:   # what sealing implies (configUpdateCheck): nothing leaves, nothing comes in

@@ -215,6 +215,27 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10184: (400, "consumer backoff needs to be positive"),
     10193: (400, "missing sequence for expected last sequence per subject"),
     10204: (400, "invalid reset: {err}"),
+    # mirrors and sources (server/errors.json)
+    10030: (400, "stream mirror must have max message size >= source"),
+    10031: (400, "stream mirrors can not also contain other sources"),
+    10034: (400, "stream mirrors can not contain subjects"),
+    10046: (400, "stream source must have max message size >= target"),
+    10055: (400, "stream mirror configuration can not be updated"),
+    10140: (400, "duplicate source configuration detected"),
+    10141: (400, "sourced stream name is invalid"),
+    10142: (400, "mirrored stream name is invalid"),
+    10143: (400, "stream mirrors can not have first sequence configured"),
+    10144: (400, "source with multiple subject transforms cannot also have a single subject "
+                 "filter"),
+    10145: (400, "source transform source: {err}"),
+    10146: (400, "source transform: {err}"),
+    10147: (400, "source filters can not overlap"),
+    10150: (400, "mirror with multiple subject transforms cannot also have a single subject "
+                 "filter"),
+    10151: (400, "mirror transform source: {err}"),
+    10152: (400, "mirror subject filters can not overlap"),
+    10154: (400, "mirror transform: {err}"),
+    10227: (400, "message stream source header is not allowed"),
 }
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["STREAM_TYPES", "CONSUMER_TYPES", "field_error", "time_error", "ttl_seconds"]
+__all__ = ["STREAM_TYPES", "CONSUMER_TYPES", "SOURCE_TYPES", "field_error", "source_error",
+           "time_error", "ttl_seconds"]
 
 _INT64 = (-2**63, 2**63 - 1)
 _RANGES = {"int64": _INT64, "int": _INT64, "time.Duration": _INT64, "int32": (-2**31, 2**31 - 1),
@@ -79,6 +80,36 @@ def field_error(struct: str, types: dict[str, str], key: str, value: Any) -> str
             if values is value:     # a slice element: Go names its index, not the struct field
                 where = f"{struct}.{key}.{i}"
             return f"json: cannot unmarshal number {v!r} into {where} of type {go_type}"
+    return None
+
+
+#: StreamSource's fields and their Go types (server/stream.go; opt_start_time: time_error).
+SOURCE_TYPES = {"name": "string", "opt_start_seq": "uint64", "filter_subject": "string",
+                "subject_transforms": "[]server.SubjectTransformConfig"}
+
+
+def source_error(where: str, value: Any) -> str | None:
+    """Go's error for a mirror's or source's JSON object at ``where`` (``StreamConfigRequest.
+    mirror``, ``StreamConfigRequest.sources.0``); None when it unmarshals.
+
+    >>> source_error("StreamConfigRequest.sources.0", {"name": "O", "opt_start_seq": -1})
+    'json: cannot unmarshal number -1 into Go struct field StreamConfigRequest.sources.0.opt_start_seq of type uint64'
+    >>> source_error("StreamConfigRequest.mirror", {"filter_subject": 5})
+    'json: cannot unmarshal number into Go struct field StreamConfigRequest.mirror.filter_subject of type string'
+    """
+    if not isinstance(value, dict):
+        return None
+    for key, go_type in SOURCE_TYPES.items():
+        v = value.get(key)
+        if v is None:
+            continue
+        field = f"Go struct field {where}.{key} of type {go_type}"
+        if go_type == "uint64" and _number_error(v, go_type):
+            return f"json: cannot unmarshal number {v!r} into {field}"
+        ok = {"string": isinstance(v, str), "uint64": isinstance(v, (int, float))
+              and not isinstance(v, bool)}.get(go_type, isinstance(v, list))
+        if not ok:
+            return f"json: cannot unmarshal {_json_kind(v)} into {field}"
     return None
 
 

@@ -174,6 +174,17 @@ def _dates(b, fields: dict, keys) -> dict:
     return {**fields, **{k: b.date(v) for k, v in relative.items() if v is not None}}
 
 
+def _source_dates(b, fields: dict) -> dict:
+    """``fields`` with a relative ``opt_start_time`` of its mirror or sources made a date."""
+    out = dict(fields)
+    if isinstance(out.get("mirror"), dict):
+        out["mirror"] = _dates(b, out["mirror"], ("opt_start_time",))
+    if isinstance(out.get("sources"), list):
+        out["sources"] = [_dates(b, s, ("opt_start_time",)) if isinstance(s, dict) else s
+                          for s in out["sources"]]
+    return out
+
+
 def _deleted(resp: dict) -> dict:
     return sc.outcome("deleted")
 
@@ -236,7 +247,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
 
     def add_stream(fields):
         result = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}",
-                                wire_stream_config(fields), stream_shape)
+                                wire_stream_config(_source_dates(b, fields)), stream_shape)
         if fields["name"] not in streams:
             streams.append(fields["name"])
         return result
@@ -327,7 +338,7 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                 result = yield from add_stream(a)
             else:
                 result = yield from api(f"$JS.API.STREAM.UPDATE.{a['name']}",
-                                        wire_stream_config(a), stream_shape)
+                                        wire_stream_config(_source_dates(b, a)), stream_shape)
         elif op == "stream_list":
             body = {k: a[k] for k in ("subject", "offset") if k in a}
             result = yield from api("$JS.API.STREAM.LIST", body or None, lambda resp: {

@@ -46,8 +46,8 @@ from .subjects import check_publish_subject, validate_queue, validate_subject
 
 __all__ = [
     "Scenario", "Step", "load_scenario", "OPS", "STREAM_FIELDS", "CONSUMER_FIELDS", "THEN_ACTIONS",
-    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "BACKGROUND_OPS", "outcome", "error_result", "pub_ack",
-    "fetched_message", "stream_state",
+    "SIM_ONLY_OPS", "FAULT_OPS", "CONNECTION_OPS", "BACKGROUND_OPS", "outcome", "error_result",
+    "pub_ack", "fetched_message", "stream_state", "source_info",
     "consumer_info", "received_message", "result_document", "step_record", "dumps_result", "text",
     "STREAM_STATE_FIELDS", "CONSUMER_INFO_FIELDS",
 ]
@@ -99,7 +99,7 @@ def _is(kind: str, value: Any) -> bool:
 _RELATIVE = re.compile(r"[+-][0-9]+(\.[0-9]+)?s")
 
 _KINDS = {"int": _INT, "float": _NUM, "bool": _BOOL, "str": _STR, "strs": _STRS,
-          "floats": _NUMS, "dict": _MAP}
+          "floats": _NUMS, "dict": _MAP, "list": _LIST}
 
 
 def _config_fields(config: type, passed_through: dict[str, str]) -> dict[str, str]:
@@ -713,9 +713,41 @@ def stream_state(state: Any) -> dict:
 
     Accepts a whole stream info too (its ``state`` is used).
     """
+    info = state
     if _get(state, "state") is not None and _get(state, "messages") is None:
         state = _get(state, "state")
-    return {key: int(_get(state, key, 0) or 0) for key in STREAM_STATE_FIELDS}
+    out = {key: int(_get(state, key, 0) or 0) for key in STREAM_STATE_FIELDS}
+    if _get(info, "mirror"):
+        out["mirror"] = source_info(_get(info, "mirror"))
+    if _get(info, "sources"):
+        # the server lists them from a Go map (any order): sorted by name and filter here
+        out["sources"] = sorted((source_info(s) for s in _get(info, "sources")),
+                                key=lambda s: (s["name"], s.get("filter_subject", ""),
+                                               json.dumps(s.get("subject_transforms", []))))
+    return out
+
+
+def source_info(info: Any) -> dict:
+    """A mirror's or source's info in a result: ``name``, ``lag``, ``seq`` (a source's last
+    origin sequence, when it has one), ``active`` (whether it has heard from its origin: the
+    server's duration since then is wall-clock time) and its filters, when set.
+
+    >>> source_info({"name": "O", "lag": 0, "seq": 4, "active": 302942044,
+    ...              "filter_subject": "o.1"})
+    {'name': 'O', 'lag': 0, 'seq': 4, 'active': True, 'filter_subject': 'o.1'}
+    """
+    out = {"name": str(_get(info, "name", "")), "lag": int(_get(info, "lag", 0) or 0)}
+    if _get(info, "seq"):
+        out["seq"] = int(_get(info, "seq"))
+    active = _get(info, "active", -1)
+    out["active"] = active is not None and active >= 0
+    if _get(info, "filter_subject"):
+        out["filter_subject"] = _get(info, "filter_subject")
+    transforms = _get(info, "subject_transforms")
+    if transforms:
+        out["subject_transforms"] = [{"src": _get(t, "src", "") or "",
+                                      "dest": _get(t, "dest", "") or ""} for t in transforms]
+    return out
 
 
 def _seq_info(info: Any) -> dict:

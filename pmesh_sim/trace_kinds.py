@@ -180,6 +180,10 @@ _ALL = [
        subject="subject", reason="one of DISCARD_REASONS", stream_seq_opt="its sequence",
        msg_id_opt="the publish's msg_id", err_code_opt="rejected: the server's error code",
        description_opt="rejected: the server's words"),
+    _k("source_blocked", "jetstream", "a mirror or source could not store an origin message "
+       "(a limit with discard new); it tries again at its next retry",
+       stream="the mirror or sourcing stream", origin="the origin stream",
+       origin_seq="the origin's sequence", err_code="the server's error code"),
     _k("purge", "jetstream", "a stream was purged", stream="the stream",
        purged="messages removed"),
     _k("delete", "jetstream", "a message was deleted by the API", stream="the stream",

@@ -7,7 +7,7 @@ PUBLIC = {
     "Simulation", "Server", "Client", "Subscription", "Msg", "JetStreamContext", "PubAck",
     "subject_matches", "validate_subject", "SubjectIndex",
     "StreamConfig", "ConsumerConfig", "RetentionPolicy", "DiscardPolicy", "StorageType",
-    "AckPolicy", "DeliverPolicy", "ReplayPolicy",
+    "AckPolicy", "DeliverPolicy", "ReplayPolicy", "StreamSource",
     "Scenario", "load_scenario", "run_scenario", "compare_results", "describe",
     "NatsServer", "NatsCluster",
     "Event", "Trace",

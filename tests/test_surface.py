@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from pmesh_sim import ConsumerConfig, NotSimulatedError, StreamConfig
+from pmesh_sim import ConsumerConfig, NotSimulatedError, StreamConfig, StreamSource
 from pmesh_sim.jetstream import api as api_module, direct as direct_module, stream as stream_module
 from pmesh_sim.jetstream import surface
 from pmesh_sim.jetstream.api import JetStream
@@ -29,6 +29,11 @@ def _partition(server, *parts):
 def test_every_stream_config_field_is_modelled_or_refused():
     modelled = [f.name for f in dataclasses.fields(StreamConfig)]
     _partition(surface.SERVER_STREAM_CONFIG, modelled, surface.STREAM_CONFIG_REFUSED)
+
+
+def test_every_stream_source_field_is_modelled_or_refused():
+    modelled = [f.name for f in dataclasses.fields(StreamSource)]
+    _partition(surface.SERVER_STREAM_SOURCE, modelled, surface.STREAM_SOURCE_REFUSED)
 
 
 def test_every_consumer_config_field_is_modelled_or_refused():
@@ -77,7 +82,8 @@ def binary():
 
 
 def test_the_lists_are_the_installed_servers(binary):
-    for name in surface.SERVER_STREAM_CONFIG + surface.SERVER_CONSUMER_CONFIG:
+    for name in (surface.SERVER_STREAM_CONFIG + surface.SERVER_CONSUMER_CONFIG
+                 + surface.SERVER_STREAM_SOURCE):
         assert f'json:"{name}"'.encode() in binary or f'json:"{name},'.encode() in binary, name
     for header in surface.SERVER_HEADERS:
         assert header.encode() in binary, header
@@ -114,10 +120,12 @@ def test_every_nats_header_in_the_binary_is_classified(binary):
 # ------------------------------------------------------------------------ refusals at work
 
 def test_a_refused_stream_field_raises_not_simulated():
-    with pytest.raises(NotSimulatedError, match="'mirror'"):
-        StreamConfig.from_dict({"name": "M", "mirror": {"name": "O"}})
-    with pytest.raises(NotSimulatedError, match="'sources'"):
-        StreamConfig.from_wire({"name": "S", "sources": [{"name": "O"}]})
+    with pytest.raises(NotSimulatedError, match="'mirror_direct'"):
+        StreamConfig.from_dict({"name": "M", "mirror_direct": True})
+    with pytest.raises(NotSimulatedError, match="'external'"):
+        StreamConfig.from_wire({"name": "S", "sources": [{"name": "O", "external": {}}]})
+    with pytest.raises(NotSimulatedError, match="'consumer'"):
+        StreamConfig.from_dict({"name": "M", "mirror": {"name": "O", "consumer": {"name": "c"}}})
 
 
 def test_off_values_of_refused_fields_are_accepted():
@@ -201,14 +209,14 @@ def test_the_python_client_raises_not_simulated():
 def test_a_scenario_step_the_simulation_refuses_is_unsupported():
     sc = Scenario.from_dict({"name": "refused", "streams": [{"name": "O", "subjects": ["o.>"]}],
                              "steps": [
-        {"op": "add_stream", "name": "M", "mirror": {"name": "O"}},
+        {"op": "add_stream", "name": "M", "mirror": {"name": "O", "external": {"api": "$JS.h.API"}}},
         {"op": "js_publish", "subject": "o.1", "headers": {"Nats-Incr": "1"}},
         {"op": "request", "subject": "$JS.API.STREAM.SNAPSHOT.O", "data": "{}"},
         {"op": "stream_info", "stream": "O"}]})
     doc = run_scenario(sc, "sim")
     results = [s["result"] for s in doc["steps"]]
     assert results[:3] == [
-        {"outcome": "unsupported", "not_simulated": "stream config field 'mirror'"},
+        {"outcome": "unsupported", "not_simulated": "source config field 'external'"},
         {"outcome": "unsupported", "not_simulated": "header 'Nats-Incr'"},
         {"outcome": "unsupported", "not_simulated": "API $JS.API.STREAM.SNAPSHOT"}]
     assert results[3]["messages"] == 0

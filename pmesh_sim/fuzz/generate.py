@@ -1,7 +1,8 @@
 """Hypothesis strategies for scenario documents: valid ones over the whole format, and broken ones.
 
 :func:`scenario_documents` draws a scenario (a plain ``dict`` in the file format): one or two
-streams with random limits, retention, discard, dedup windows and ``max_age``; pull and push
+streams with random limits, retention, discard, dedup windows and ``max_age`` (now and then a
+third that mirrors or sources the first); pull and push
 consumers with random policies, timers, limits and filters; core subscriptions, a queue group
 and a responder; then steps (publishes with dedup and expected-sequence headers, requests,
 fetches that ack, nak, term or ignore, purges, deletes, stream and consumer updates...).
@@ -35,7 +36,8 @@ import copy
 
 from hypothesis import strategies as st
 
-__all__ = ["scenario_documents", "invalid_documents", "TIMERS", "TIMER_KEYS", "MUTATIONS"]
+__all__ = ["scenario_documents", "invalid_documents", "sourcing_config", "TIMERS", "TIMER_KEYS",
+           "MUTATIONS"]
 
 #: Timer values (seconds): odd multiples of 0.05 s, 50 ms away from the 0.1 s step grid.
 TIMERS = (0.35, 0.15, 0.25, 0.45, 0.55, 0.75, 0.95, 1.25)
@@ -130,6 +132,26 @@ def consumer_config(draw, stream: str, name: str, push: bool) -> dict:
     return cfg
 
 
+@st.composite
+def sourcing_config(draw, origin: str) -> dict:
+    """A stream ``M0`` that mirrors ``origin`` or sources it (with subjects of its own or
+    not), maybe from a start sequence or through a filter. Steps leave it alone: the final
+    state compares it."""
+    src = {"name": origin}
+    p = origin.lower()
+    _maybe(draw, st.sampled_from([2, 1, 4]), src, "opt_start_seq", 0.2)
+    if _chance(draw, 0.3):
+        if _chance(draw, 0.5):
+            src["filter_subject"] = draw(st.sampled_from([f"{p}.a", f"{p}.*"]))
+        else:
+            src["subject_transforms"] = [{"src": f"{p}.*", "dest": "m0.$1"}]
+    if draw(st.booleans()):
+        return {"name": "M0", "mirror": src}
+    cfg = {"name": "M0", "sources": [src]}
+    _maybe(draw, st.just(["own.*"]), cfg, "subjects", 0.3)
+    return cfg
+
+
 class _State:
     """What a scenario has declared so far (so every reference stays valid) and the clock."""
 
@@ -139,6 +161,7 @@ class _State:
         self.subs: set[str] = set()             # every name used (a name is used once)
         self.live: set[str] = set()             # subscribed now
         self.tenths = 0                         # the next step's earliest start, in 0.1 s
+        self.origins: set[str] = set()          # streams a mirror or source copies
 
     def pull(self) -> list[str]:
         return [n for n, c in self.consumers.items() if "deliver_subject" not in c]
@@ -206,9 +229,9 @@ def _admin(draw, state: _State, op: str) -> dict:
         return step
     if op == "update_stream":
         cfg = copy.deepcopy(state.streams[stream])
-        changes = draw(st.lists(st.sampled_from(["max_msgs", "max_age", "subjects", "discard",
-                                                 "max_msgs_per_subject", "duplicate_window",
-                                                 "retention"]), min_size=1, max_size=2))
+        keys = ["max_msgs", "max_age", "subjects", "discard", "max_msgs_per_subject",
+                "duplicate_window"] + ([] if stream in state.origins else ["retention"])
+        changes = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2))
         fresh = draw(stream_config(stream))
         for key in changes:
             if key in fresh:
@@ -278,7 +301,8 @@ def _step(draw, state: _State) -> dict:
     elif op == "add_consumer":
         step = _add_consumer(draw, state)
     elif op == "add_stream":
-        name = draw(st.sampled_from(["S1", "S0"]))
+        # an origin deleted and created again is not simulated (its copies would resume)
+        name = draw(st.sampled_from(["S1"] if state.origins else ["S1", "S0"]))
         step = {"op": op, **draw(stream_config(name))}
         state.streams[name] = {k: v for k, v in step.items() if k != "op"}
     elif op == "subscribe":
@@ -295,7 +319,7 @@ def _step(draw, state: _State) -> dict:
     else:
         step = _admin(draw, state, op)
     gap = draw(st.sampled_from([1, 0, 2, 3, 5]))
-    if op not in _SYNC or busy:
+    if op not in _SYNC or busy or state.origins:   # a mirror or source copies asynchronously
         gap = max(gap, 1)
     step = {"at": round(state.tenths / 10, 1), **step}
     state.tenths += busy + gap
@@ -335,6 +359,10 @@ def scenario_documents(draw, max_steps: int = 8) -> dict:
         consumers.append(cfg)
         state.consumers[f"c{i}"] = cfg
     doc = {"name": "fuzz", "streams": streams}
+    if streams[0].get("retention", "limits") == "limits" and _chance(draw, 0.1):
+        doc["streams"] = streams + [draw(sourcing_config("S0"))]
+        state.origins.add("S0")
+        state.tenths = 5    # the first copy comes about 0.15 s after set-up
     if consumers:
         doc["consumers"] = consumers
     subs = _subscriptions(draw, state)

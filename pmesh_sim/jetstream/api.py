@@ -25,6 +25,7 @@ from ..subjects import subject_matches
 from .consumer import Consumer, Outgoing, status
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
+from .sourcing import Sourcing, check_origins, refuse_origin
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
@@ -159,6 +160,8 @@ class JetStream:
         self._wake = [_INF]
         self._volatile = True    # an API request or a push consumer: ask everyone
         self._has_push = False
+        #: the mirrors and sources of every stream, and the timers they read on
+        self.sourcing = Sourcing(self.streams, self._wake, epoch_ns)
 
     # --------------------------------------------------------------- interest
     def interest(self) -> set[str]:
@@ -234,7 +237,13 @@ class JetStream:
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
             out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
-        for c in st.consumers.values():   # stream.go signalConsumers: matching filters only
+        return out + self._signal(st, subject, seq, now)
+
+    @staticmethod
+    def _signal(st: Stream, subject: str, seq: int, now: float) -> list[Outgoing]:
+        """stream.go signalConsumers: a stored message wakes the consumers it matches."""
+        out: list[Outgoing] = []
+        for c in st.consumers.values():
             if not c.matches(subject):
                 continue
             if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
@@ -337,15 +346,18 @@ class JetStream:
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
         cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
+        check_origins(cfg, self.streams, self.peers)
         existing = self.streams.get(name)
         if existing is not None:
             if existing.config != cfg:
                 raise JetStreamError.from_err_code(10058)
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
+        refuse_origin(name, self.streams)
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
         st.wake = self._wake
         self.streams[name] = st
+        self.sourcing.configure(st, now)
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
                   retention=cfg.retention.value)
@@ -378,17 +390,22 @@ class JetStream:
         new = StreamConfig.from_wire(body)
         new.name = new.name or name
         # jsStreamUpdateRequest: the config alone is checked before the name and the lookup
-        check_stream_config(new, clustered=self.peers > 1)
+        checked = check_stream_config(new, clustered=self.peers > 1)
         if new.name != name:
             raise JetStreamError.from_err_code(10056)
+        check_origins(checked, self.streams, self.peers)
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
         self._check_overlap(cfg, name)
+        if cfg.retention != RetentionPolicy.LIMITS and self.sourcing.is_origin(name):
+            raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
+                                    "origin of a mirror or source")
         became_interest = (cfg.retention == RetentionPolicy.INTEREST
                            and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
         for c in st.consumers.values():   # consumer.go isFiltered reads the current subjects
             c.filters = c._effective_filters(c.config)
+        self.sourcing.configure(st, now)
         self._refresh_interest()
         st._enforce_limits_all(now)
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
@@ -402,12 +419,14 @@ class JetStream:
         for c in list(st.consumers.values()):
             out.extend(c.delete())
         del self.streams[st.name]
+        self.sourcing.origin_deleted(st.name)   # mirrors and sources keep what they copied
         self._refresh_interest()
         self.emit("stream_deleted", stream=st.name)
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
     def _stream_info_body(self, st: Stream, now: float) -> dict:
-        body = {"type": "io.nats.jetstream.api.v1.stream_info_response", **st.info(now)}
+        body = {"type": "io.nats.jetstream.api.v1.stream_info_response",
+                **self.sourcing.info(st, now)}
         if self.cluster_info is not None:   # StreamInfo marshals cluster after state
             ts = body.pop("ts")
             body["cluster"] = self.cluster_info(st.name, now)
@@ -437,7 +456,8 @@ class JetStream:
         offset = min(max(0, int(body.get("offset") or 0)), len(names))
         return {"type": "io.nats.jetstream.api.v1.stream_list_response", "total": len(names),
                 "offset": offset, "limit": 256,
-                "streams": [self.streams[n].info(now) for n in names[offset:offset + 256]]}
+                "streams": [self.sourcing.info(self.streams[n], now)
+                            for n in names[offset:offset + 256]]}
 
     def _account_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
@@ -738,7 +758,7 @@ class JetStream:
         """The earliest time :meth:`on_timer` has work, or None."""
         self._wake[0] = _INF
         self._volatile = False
-        best = None
+        best = self.sourcing.next_due()
         for st in self.streams.values():
             t = st.next_expiry()
             if t is not None and (best is None or t < best):
@@ -752,6 +772,9 @@ class JetStream:
     def on_timer(self, now: float) -> list[Outgoing]:
         """Run everything due at ``now``."""
         out: list[Outgoing] = []
+        for st, stored in self.sourcing.read_due(now):
+            for subject, seq in stored:
+                out.extend(self._signal(st, subject, seq, now))
         for st in list(self.streams.values()):
             st.expire(now)
             for c in list(st.consumers.values()):

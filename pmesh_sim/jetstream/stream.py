@@ -119,6 +119,10 @@ class Stream:
         self._ttls: list[tuple[float, int]] = []   # per-message TTLs: (expires, seq), a heap
         self._never: set[int] = set()              # Nats-TTL: never (outlives max_age)
         self.wake = [float("inf")]   # the earliest deadline added (JetStream shares its own)
+        #: ``on_store(now)`` after each stored message (the host wakes streams sourcing this)
+        self.on_store: Callable[[float], None] | None = None
+        #: this stream's mirror or sources, as :class:`~.sourcing.Source` (the host's)
+        self.sourcing: list[Any] = []
         self.puback_prefix = f'{{"stream":{json.dumps(self.name)},"seq":'.encode()
 
     # ------------------------------------------------------------------ queries
@@ -214,12 +218,14 @@ class Stream:
             if entry is not None and now >= entry[1] + window:
                 del self._ids[msg_id]
 
-    def check_publish(self, subject: str, data: bytes, headers: dict | None, now: float):
+    def check_publish(self, subject: str, data: bytes, headers: dict | None, now: float,
+                      sourced: bool = False):
         """Decide a publish without changing anything.
 
         Returns ``("ok", None)``, ``("dup", seq)`` or ``("error", JetStreamError)``, checked in
         the server's order: sealed, size, expected stream, TTL, expected last subject seq,
-        expected last seq, msg id, expected last msg id, rollup, TTL value.
+        expected last seq, a stream source header (only a ``sourced`` message, one a source
+        brings in, may carry one), msg id, expected last msg id, rollup, TTL value.
         """
         cfg = self.config
         if cfg.sealed:
@@ -246,6 +252,8 @@ class Stream:
             want = expected_seq(headers.get("Nats-Expected-Last-Sequence"))
             if want is not None and want != self.last_seq:
                 return "error", JetStreamError.from_err_code(10071, seq=self.last_seq)
+            if not sourced and "Nats-Stream-Source" in headers:
+                return "error", JetStreamError.from_err_code(10227)
             msg_id = headers.get("Nats-Msg-Id")
             if msg_id:
                 self._expire_ids(now)
@@ -276,10 +284,11 @@ class Stream:
 
     # ---------------------------------------------------------------- mutations
     def publish(self, subject: str, data: bytes, headers: dict | None, now: float,
-                msg_id: int = 0):
+                msg_id: int = 0, sourced: bool = False):
         """Check and store; returns ``(seq, duplicate)`` or raises the server's error.
-        ``msg_id``: the trace's id of the publish (kept with the stored message)."""
-        verdict, value = self.check_publish(subject, data, headers, now)
+        ``msg_id``: the trace's id of the publish (kept with the stored message); ``sourced``:
+        a source brings it in."""
+        verdict, value = self.check_publish(subject, data, headers, now, sourced)
         if verdict == "error":
             self.emit("discard", stream=self.name, subject=subject, msg_id=msg_id,
                       reason="rejected", err_code=value.err_code, description=value.description)
@@ -290,10 +299,22 @@ class Stream:
             return value, True
         return self.store(subject, data, headers, now, msg_id), False
 
+    def store_mirrored(self, seq: int, subject: str, data: bytes, headers: dict | None,
+                       stamp: float, now: float, origin: int = 0) -> int:
+        """Store a mirrored message under its origin's sequence ``seq`` and timestamp
+        ``stamp``: the first one moves an empty mirror's first sequence to it (the store's
+        ``Compact``), a later one leaves the origin's gaps as deleted sequences
+        (``skipMsgs``)."""
+        if not self.msgs and not self.last_seq:
+            self.first_seq = seq
+        self.last_seq = max(self.last_seq, seq - 1)
+        return self.store(subject, data, headers, now, origin, stamp=stamp)
+
     def store(self, subject: str, data: bytes, headers: dict | None, now: float,
-              origin: int = 0) -> int:
+              origin: int = 0, stamp: float | None = None) -> int:
         """Apply one publish: limits, then store (or only use the sequence); returns the seq.
-        ``origin``: the trace's msg_id of the publish."""
+        ``origin``: the trace's msg_id of the publish; ``stamp``: the message's timestamp when
+        not ``now`` (a mirror keeps its origin's)."""
         cfg = self.config
         hdr_len = len(encode_headers(headers)) if headers else 0
         size = msg_size(cfg.storage, subject, hdr_len, len(data))
@@ -314,10 +335,11 @@ class Stream:
         if cfg.allow_msg_ttl and headers and headers.get("Nats-TTL"):
             headers, ttl = self._msg_ttl(headers)
         self.last_seq = seq = self.last_seq + 1
-        self.last_time = now
-        self.msgs[seq] = StoredMsg(seq, subject, data, headers, now, size, origin)
-        if cfg.max_age > 0 and now + cfg.max_age < self.wake[0]:
-            self.wake[0] = now + cfg.max_age
+        stamp = now if stamp is None else stamp
+        self.last_time = stamp
+        self.msgs[seq] = StoredMsg(seq, subject, data, headers, stamp, size, origin)
+        if cfg.max_age > 0 and stamp + cfg.max_age < self.wake[0]:
+            self.wake[0] = stamp + cfg.max_age
         self.bytes += size
         self.subj_count[subject] = self.subj_count.get(subject, 0) + 1
         seqs = self._subj_seqs.get(subject)
@@ -334,6 +356,8 @@ class Stream:
             self.purge(keep=1, now=now)
         elif rollup == "sub":
             self.purge(subject=subject, keep=1, now=now)
+        if self.on_store is not None:
+            self.on_store(now)
         return seq
 
     def _check_discard_new(self, subject: str, size: int, rollup: str | None,

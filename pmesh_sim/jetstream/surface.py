@@ -8,8 +8,9 @@ server acts on and every ``Nats-*`` header it reads is either modelled or refuse
 
 The server's own lists below are copied from the nats-server source (github.com/nats-io/
 nats-server, main at 2.15.0-dev, commit 1787eee0 of 2026-08-21, which nats-server v2.15.1 is cut
-from): the json tags of ``StreamConfig`` (server/stream.go) and ``ConsumerConfig``
-(server/consumer.go), the ``JSApi*`` subjects of server/jetstream_api.go, the request structs
+from): the json tags of ``StreamConfig`` and ``StreamSource`` (server/stream.go) and
+``ConsumerConfig`` (server/consumer.go), the ``JSApi*`` subjects of server/jetstream_api.go,
+the request structs
 ``JSApiMsgGetRequest`` / ``JSApiConsumerGetNextRequest`` + ``PriorityGroup``, and the ``Nats-*``
 header constants of server/stream.go, server/consumer.go, server/jetstream_api.go and
 server/msgtrace.go (plus two from server/accounts.go, server/auth_callout.go and
@@ -17,8 +18,8 @@ server/websocket.go), and checked against the nats-server v2.15.1 binary, whose 
 ``CONSUMER.PEER.REMOVE`` / ``CONSUMER.PEER.EVACUATE``. ``tests/test_surface.py`` fails when
 one of them (or one the installed binary holds) is in neither list.
 
->>> refused_config_fields("stream", {"name": "S", "mirror": {"name": "O"}, "first_seq": 0})
-['mirror']
+>>> refused_config_fields("stream", {"name": "S", "mirror_direct": True, "first_seq": 0})
+['mirror_direct']
 >>> api_status("STREAM.SNAPSHOT.S"), api_status("STREAM.INFO.S")
 ('not_simulated', 'modelled')
 >>> sorted(refused_headers({"Nats-Msg-Id": "1", "Nats-Incr": "2"}))
@@ -38,7 +39,7 @@ __all__ = [
     "API_MODELLED", "API_NOT_SIMULATED", "SERVER_HEADERS", "HEADERS_MODELLED",
     "HEADERS_SERVER_SET", "HEADERS_NOT_SIMULATED", "SERVER_MSG_GET_REQUEST",
     "DIRECT_GET_NOT_SIMULATED", "SERVER_PULL_REQUEST", "PULL_NOT_SIMULATED",
-    "refused_config_fields", "check_config", "api_status", "refused_headers",
+    "SERVER_STREAM_SOURCE", "STREAM_SOURCE_REFUSED", "refused_config_fields", "check_config", "api_status", "refused_headers",
     "not_simulated_body", "not_simulated_reply", "CONSUMER_VALUES_NOT_SIMULATED",
     "check_consumer_values",
 ]
@@ -75,8 +76,6 @@ SERVER_CONSUMER_CONFIG = (
 #: server's zero value, as clients send it). Everything else of SERVER_STREAM_CONFIG is a field
 #: of :class:`~pmesh_sim.config.StreamConfig`.
 STREAM_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
-    "mirror": (None,),
-    "sources": (None, []),
     "mirror_direct": (None, False),
     "allow_msg_counter": (None, False),
     "allow_atomic": (None, False),
@@ -94,11 +93,24 @@ CONSUMER_CONFIG_REFUSED: dict[str, tuple[Any, ...]] = {
     "priority_timeout": (None, 0),
 }
 
-_REFUSED = {"stream": STREAM_CONFIG_REFUSED, "consumer": CONSUMER_CONFIG_REFUSED}
+#: ``StreamSource`` json tags, server/stream.go (a stream's ``mirror`` and each of its
+#: ``sources``).
+SERVER_STREAM_SOURCE = ("name", "opt_start_seq", "opt_start_time", "filter_subject",
+                        "subject_transforms", "external", "consumer")
+
+#: Source fields the simulation refuses (another account or JetStream domain; a durable
+#: sourcing consumer of the user's), with their "off" values.
+STREAM_SOURCE_REFUSED: dict[str, tuple[Any, ...]] = {
+    "external": (None,),
+    "consumer": (None,),
+}
+
+_REFUSED = {"stream": STREAM_CONFIG_REFUSED, "consumer": CONSUMER_CONFIG_REFUSED,
+            "source": STREAM_SOURCE_REFUSED}
 
 
 def refused_config_fields(kind: str, data: dict[str, Any]) -> list[str]:
-    """The fields of a ``kind`` (``stream`` or ``consumer``) config mapping that set something
+    """The fields of a ``kind`` (``stream``, ``consumer`` or ``source``) config mapping that set something
     the simulation does not model, in the mapping's order.
 
     >>> refused_config_fields("consumer", {"durable_name": "d", "priority_groups": []})
@@ -113,10 +125,10 @@ def refused_config_fields(kind: str, data: dict[str, Any]) -> list[str]:
 def check_config(kind: str, data: dict[str, Any]) -> None:
     """Raise :class:`NotSimulatedError` naming the first refused field of ``data``.
 
-    >>> check_config("stream", {"name": "S", "sources": [{"name": "A"}]})
+    >>> check_config("source", {"name": "A", "external": {"api": "$JS.hub.API"}})
     Traceback (most recent call last):
     ...
-    pmesh_sim.errors.NotSimulatedError: not simulated: stream config field 'sources' (refused, not ignored: the simulation does not model it)
+    pmesh_sim.errors.NotSimulatedError: not simulated: source config field 'external' (refused, not ignored: the simulation does not model it)
     """
     refused = refused_config_fields(kind, data)
     if refused:
@@ -226,7 +238,7 @@ SERVER_HEADERS = (
 HEADERS_MODELLED = (
     "Nats-Msg-Id", "Nats-Expected-Stream", "Nats-Expected-Last-Sequence",
     "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Last-Msg-Id", "Nats-Rollup",
-    "Nats-Expected-Last-Subject-Sequence-Subject", "Nats-TTL",
+    "Nats-Expected-Last-Subject-Sequence-Subject", "Nats-TTL", "Nats-Stream-Source",
 )
 
 #: Headers the server does not act on in a message a client publishes: it writes them itself
@@ -245,7 +257,6 @@ HEADERS_SERVER_SET = (
 #: Headers the server acts on that the simulated server refuses: a publish carrying one is not
 #: stored and its ack (if it asked for one) is the not-simulated reply.
 HEADERS_NOT_SIMULATED = (
-    "Nats-Stream-Source",
     "Nats-Incr", "Nats-Batch-Id", "Nats-Batch-Sequence", "Nats-Batch-Commit", "Nats-Schedule",
     "Nats-Schedule-Time-Zone", "Nats-Schedule-TTL", "Nats-Schedule-Rollup",
     "Nats-Schedule-Target", "Nats-Schedule-Source", "Nats-Pin-Id", "Nats-Required-Api-Level",

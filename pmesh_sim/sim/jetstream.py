@@ -55,6 +55,10 @@ class StreamInfo:
     config: StreamConfig
     state: StreamState
     did_create: bool | None = None
+    #: the server's ``StreamSourceInfo`` of a mirror (``name``, ``lag``, ``active`` in ns,
+    #: -1 before it heard from its origin, filters) / of each source (also ``seq``)
+    mirror: dict | None = None
+    sources: list[dict] | None = None
 
     @classmethod
     def from_response(cls, resp: dict) -> StreamInfo:
@@ -62,7 +66,8 @@ class StreamInfo:
         state = StreamState(st["messages"], st["bytes"], st["first_seq"], st["last_seq"],
                             st["consumer_count"], st.get("num_subjects", 0),
                             st.get("num_deleted", 0))
-        return cls(StreamConfig.from_wire(resp["config"]), state, resp.get("did_create"))
+        return cls(StreamConfig.from_wire(resp["config"]), state, resp.get("did_create"),
+                   resp.get("mirror"), resp.get("sources"))
 
 
 @dataclass
