@@ -7,6 +7,7 @@ simulation (the real server is right), shown field by field in the failure messa
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def _raw(path: Path) -> dict:
 
 def test_the_suite_has_at_least_40_scenarios():
     assert len(FILES) >= 40, [f.name for f in FILES]
+
+
+def test_the_scenarios_readme_lists_every_file_and_no_other():
+    listed = set(re.findall(r"\]\(((?:conformance|cluster)/[^)]+\.yaml)\)",
+                            (ROOT / "scenarios" / "README.md").read_text()))
+    files = {f"{p.parent.name}/{p.name}" for folder in ("conformance", "cluster")
+             for p in (ROOT / "scenarios" / folder).glob("*.yaml")}
+    assert (sorted(files - listed), sorted(listed - files)) == ([], [])
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
