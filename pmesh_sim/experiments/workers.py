@@ -45,13 +45,18 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["Fate", "fate", "draw_seconds", "run_workers", "WORKER_COUNTS", "RETRY"]
+__all__ = ["Fate", "fate", "draw_seconds", "run_workers", "WORKER_COUNTS", "RETRY", "AFTER_TIMEOUT"]
 
 #: The keys of a ``workers`` step's result.
 WORKER_COUNTS = ("fetched", "processed", "acked", "crashed_before_ack", "crashed_after_ack",
                  "errors")
 #: Seconds a worker waits after a fetch that failed at once (no responders, an error).
 RETRY = 0.1
+#: Seconds a worker waits after a fetch that timed out: the server's 408 for the expired
+#: request comes about when the client gives up (nats-py asks for expiry 100 us before its
+#: own timeout), and a fetch sent before it arrives would end on it at once and leave its own
+#: request waiting; after the pause the next fetch discards it, as nats-py does.
+AFTER_TIMEOUT = 0.005
 
 
 @dataclass(frozen=True)
@@ -112,9 +117,11 @@ def _worker(b, step, k: int, end: float, counts: dict, maybe, classify):
             msgs = yield from maybe(b.fetch(a["stream"], a["consumer"], a.get("batch", 1),
                                             wait, slot))
         except Exception as exc:  # noqa: BLE001 - each client's own error classes
+            pause = AFTER_TIMEOUT
             if _outcome(exc, classify) != "timeout":
                 counts["errors"] += 1
-                yield b.sleep(min(RETRY, max(end - b.now(), 0.0)) or RETRY)
+                pause = RETRY
+            yield b.sleep(min(pause, max(end - b.now(), 0.0)) or pause)
             continue
         counts["fetched"] += len(msgs)
         for msg in msgs:
