@@ -203,9 +203,10 @@ def api_status(op: str) -> str:
 #: ``JSApiMsgGetRequest`` json tags (STREAM.MSG.GET and DIRECT.GET bodies).
 SERVER_MSG_GET_REQUEST = ("seq", "last_by_subj", "next_by_subj", "batch", "max_bytes",
                           "start_time", "multi_last", "up_to_seq", "up_to_time", "no_hdr")
-#: Direct-get fields the simulation refuses when set (the API's STREAM.MSG.GET models all of
-#: them: it refuses batches itself, 10003, and does not read multi_last or up_to_*).
-DIRECT_GET_NOT_SIMULATED = ("multi_last", "up_to_seq", "up_to_time")
+#: Direct-get fields the simulation refuses when set: none, every form is modelled (batches,
+#: ``multi_last`` with ``up_to_*``: :mod:`.direct`; STREAM.MSG.GET refuses batches itself, 10003,
+#: and does not read multi_last or up_to_*).
+DIRECT_GET_NOT_SIMULATED: tuple[str, ...] = ()
 
 #: ``JSApiConsumerGetNextRequest`` + ``PriorityGroup`` json tags (a pull request's body).
 SERVER_PULL_REQUEST = ("expires", "batch", "max_bytes", "no_wait", "idle_heartbeat", "group",
