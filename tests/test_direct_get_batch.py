@@ -80,7 +80,8 @@ def test_up_to_time_is_the_last_message_stored_before_it():
                 epoch_ns=10**18)
     for t, subject in ((0.0, "k.a"), (1.0, "k.b"), (2.0, "k.a")):
         st.publish(subject, b"x", None, t)
-    out = direct_get(st, "K", "r", b'{"multi_last": ["k.>"], "up_to_time": "2001-09-09T01:46:41.5Z"}')
+    body = b'{"multi_last": ["k.>"], "up_to_time": "2001-09-09T01:46:41.5Z"}'
+    out = direct_get(st, "K", "r", body)
     assert [o.headers.get("Nats-Sequence") for o in out] == ["1", "2", None]
     assert out[-1].headers["Nats-UpTo-Sequence"] == "2"
 
