@@ -29,8 +29,9 @@ IGNORED_KEYS = frozenset({"bytes", "trace", "backend", "time", "timestamp", "fir
                           # pause's end and what is left of it, a start date (each backend
                           # resolves a relative one on its own calendar)
                           "ts", "pause_until", "pause_remaining", "opt_start_time",
-                          # a stored message's date in a direct get's headers
-                          "Nats-Time-Stamp"})
+                          # a stored message's date in a direct get's headers; the random
+                          # reply subject of a push consumer's open flow-control request
+                          "Nats-Time-Stamp", "Nats-Consumer-Stalled"})
 
 
 class Difference(NamedTuple):

@@ -124,7 +124,8 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
 })
 
 _SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
-                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR, "record_headers": _BOOL}
+                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR, "record_headers": _BOOL,
+                 "record_data": _BOOL}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
@@ -155,7 +156,8 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "reset_consumer": ({"consumer": _STR}, {"stream": _STR, "seq": _INT}),
     "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
                                                      "no_echo": _BOOL, "max_msgs": _INT,
-                                                     "record_headers": _BOOL}),
+                                                     "record_headers": _BOOL,
+                                                     "record_data": _BOOL}),
     "unsubscribe": ({"name": _STR}, {}),
     "wait": ({}, {}),
     "kill": ({"server": _STR}, {}),
@@ -692,14 +694,18 @@ def fetched_message(subject: str, data: Any, stream_seq: int, consumer_seq: int,
 
 
 def received_message(subject: str, data: Any, headers: dict | None = None,
-                     record_headers: bool = False) -> dict:
+                     record_headers: bool = False, record_data: bool = True) -> dict:
     """One message a core subscription received; with ``record_headers`` its headers too (a
-    status as nats-py reads it: ``Status`` and ``Description``).
+    status as nats-py reads it: ``Status`` and ``Description``); without ``record_data`` the
+    payload's ``size`` in bytes instead of its text.
 
     >>> received_message("r", b"", {"Status": "204", "Nats-Num-Pending": "0"}, True)
     {'subject': 'r', 'data': '', 'headers': {'Status': '204', 'Nats-Num-Pending': '0'}}
+    >>> received_message("r", b"12345", record_data=False)
+    {'subject': 'r', 'size': 5}
     """
-    out = {"subject": subject, "data": text(data)}
+    out = {"subject": subject, **({"data": text(data)} if record_data else
+                                  {"size": len(data)})}
     if record_headers:   # nats-py's keys may be str enums (Header.DESCRIPTION)
         out["headers"] = {getattr(k, "value", k): v for k, v in (headers or {}).items()}
     return out
