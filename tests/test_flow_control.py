@@ -55,3 +55,44 @@ def test_the_answer_reopens_a_doubled_window_and_an_old_one_is_ignored():
 def test_flow_control_on_a_cluster_is_refused():
     _, (out,) = consumer(peers=3)
     assert "flow_control" in out.headers["Pmesh-Not-Simulated"]
+
+
+def _client_run(cb_mode):
+    """40 messages of 100 kB to a push subscription of the Python API with flow control."""
+    from pmesh_sim import ConsumerConfig, Simulation
+
+    sim = Simulation()
+    sim.add_server("n1", jetstream=True)
+    nc = sim.connect("n1")
+    js = nc.jetstream()
+    got, seen = [], {}
+    cfg = ConsumerConfig(flow_control=True, idle_heartbeat=5.0, ack_policy="none")
+
+    def main(env):
+        yield js.add_stream(name="S", subjects=["s.>"])
+        sub = yield js.subscribe("s.>", durable="p", config=cfg,
+                                 cb=got.append if cb_mode else None)
+        for _ in range(40):
+            yield js.publish("s.x", BIG)
+        yield env.timeout(1.0)
+        seen["before"] = (yield js.consumer_info("S", "p")).delivered.consumer_seq
+        if not cb_mode:    # the application takes its messages now: the answer follows
+            for _ in range(40):
+                got.append((yield sub.next_msg(timeout=1.0)))
+        seen["after"] = (yield js.consumer_info("S", "p")).delivered.consumer_seq
+
+    sim.process(main(sim.env))
+    sim.run(until=10.0)
+    return got, seen
+
+
+def test_the_python_api_answers_flow_control_and_hides_the_statuses():
+    got, seen = _client_run(cb_mode=True)
+    assert len(got) == 40 and all(m.data == BIG for m in got)
+    assert seen == {"before": 40, "after": 40}
+
+
+def test_an_application_that_has_not_taken_its_messages_holds_the_answer_back():
+    got, seen = _client_run(cb_mode=False)
+    assert seen == {"before": 21, "after": 40}   # stalled until it took the 11th
+    assert len(got) == 40 and all(m.data == BIG for m in got)
