@@ -28,7 +28,10 @@ IGNORED_KEYS = frozenset({"bytes", "trace", "backend", "time", "timestamp", "fir
                           # dates and durations of the clock: a response's own time, a
                           # pause's end and what is left of it, a start date (each backend
                           # resolves a relative one on its own calendar)
-                          "ts", "pause_until", "pause_remaining", "opt_start_time"})
+                          "ts", "pause_until", "pause_remaining", "opt_start_time",
+                          # a stored message's date in a direct get's headers; the random
+                          # reply subject of a push consumer's open flow-control request
+                          "Nats-Time-Stamp", "Nats-Consumer-Stalled"})
 
 
 class Difference(NamedTuple):

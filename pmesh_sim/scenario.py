@@ -124,7 +124,8 @@ CONSUMER_FIELDS: dict[str, str] = _config_fields(ConsumerConfig, {
 })
 
 _SUBSCRIPTION = {"name": _STR, "subject": _STR, "queue": _STR, "respond": _STR,
-                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR}
+                 "no_echo": _BOOL, "max_msgs": _INT, "server": _STR, "record_headers": _BOOL,
+                 "record_data": _BOOL}
 
 #: What ``fetch`` may do with each message (``then``).
 THEN_ACTIONS = ("ack", "ack_sync", "nak", "term", "in_progress", "ignore")
@@ -154,7 +155,9 @@ OPS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "pause_consumer": ({"consumer": _STR}, {"stream": _STR, "pause_until": _STR}),
     "reset_consumer": ({"consumer": _STR}, {"stream": _STR, "seq": _INT}),
     "subscribe": ({"name": _STR, "subject": _STR}, {"queue": _STR, "respond": _STR,
-                                                     "no_echo": _BOOL, "max_msgs": _INT}),
+                                                     "no_echo": _BOOL, "max_msgs": _INT,
+                                                     "record_headers": _BOOL,
+                                                     "record_data": _BOOL}),
     "unsubscribe": ({"name": _STR}, {}),
     "wait": ({}, {}),
     "kill": ({"server": _STR}, {}),
@@ -690,9 +693,22 @@ def fetched_message(subject: str, data: Any, stream_seq: int, consumer_seq: int,
             "consumer_seq": int(consumer_seq), "num_delivered": int(num_delivered)}
 
 
-def received_message(subject: str, data: Any) -> dict:
-    """One message a core subscription received."""
-    return {"subject": subject, "data": text(data)}
+def received_message(subject: str, data: Any, headers: dict | None = None,
+                     record_headers: bool = False, record_data: bool = True) -> dict:
+    """One message a core subscription received; with ``record_headers`` its headers too (a
+    status as nats-py reads it: ``Status`` and ``Description``); without ``record_data`` the
+    payload's ``size`` in bytes instead of its text.
+
+    >>> received_message("r", b"", {"Status": "204", "Nats-Num-Pending": "0"}, True)
+    {'subject': 'r', 'data': '', 'headers': {'Status': '204', 'Nats-Num-Pending': '0'}}
+    >>> received_message("r", b"12345", record_data=False)
+    {'subject': 'r', 'size': 5}
+    """
+    out = {"subject": subject, **({"data": text(data)} if record_data else
+                                  {"size": len(data)})}
+    if record_headers:   # nats-py's keys may be str enums (Header.DESCRIPTION)
+        out["headers"] = {getattr(k, "value", k): v for k, v in (headers or {}).items()}
+    return out
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:

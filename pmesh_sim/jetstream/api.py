@@ -178,6 +178,8 @@ class JetStream:
                 if c.config.ack_policy != AckPolicy.NONE:   # consumer.go: no acks, no ack sub
                     subjects.add(f"$JS.ACK.{st.name}.{c.name}.*.*.*.*.*")
                     subjects.add(f"$JS.ACK.*.*.{st.name}.{c.name}.*.*.*.*.>")
+                if c.flow is not None:   # consumer.go: the flow-control answers' subscription
+                    subjects.add(f"$JS.FC.{st.name}.{c.name}.*")
         self._route_cache.clear()
         self._has_push = any(not c.is_pull for st in self.streams.values()
                              for c in st.consumers.values())
@@ -203,6 +205,8 @@ class JetStream:
         trace's id of the arriving message (a stored message keeps it)."""
         if subject.startswith("$JS.ACK."):
             return self._ack(subject, reply, data, now)
+        if subject.startswith("$JS.FC."):
+            return self._flow_answer(subject, now)
         if subject.startswith(API):
             return self._api(subject[len(API):], reply, data, now)
         st = self.stream_for(subject)
@@ -251,6 +255,12 @@ class JetStream:
             elif c.waiting or not c.is_pull:
                 out.extend(c.deliver(now))
         return out
+
+    def _flow_answer(self, subject: str, now: float) -> list[Outgoing]:
+        tokens = subject.split(".")
+        st = self.streams.get(tokens[2]) if len(tokens) == 5 else None
+        c = st.consumers.get(tokens[3]) if st else None
+        return c.on_flow_control(subject, now) if c is not None else []
 
     def _ack(self, subject, reply, data, now) -> list[Outgoing]:
         tokens = subject.split(".")
@@ -566,7 +576,7 @@ class JetStream:
             if st.config.retention == RetentionPolicy.WORK_QUEUE:   # partitionUnique
                 _check_partition(st, cfg.filters, skip=name)
             check_consumer_update(existing.config, cfg, self.has_interest)
-            check_consumer_values(cfg)
+            check_consumer_values(cfg, clustered=self.peers > 1)
             narrowed = existing.config.filters != cfg.filters
             old = existing.config
             existing.config = cfg
@@ -598,7 +608,7 @@ class JetStream:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
             cfg.inactive_threshold = 5.0
-        check_consumer_values(cfg)
+        check_consumer_values(cfg, clustered=self.peers > 1)
         if not name:
             self._ephemeral_count += 1
             name = _ephemeral_name(self._ephemeral_count)

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
+from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
-from .stream import Stream, _rfc3339, parse_rfc3339
+from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
 
@@ -116,6 +117,9 @@ class Consumer:
         self._hb_at = now + hb if hb else None
         self._pause_at: float | None = None   # paused until then (virtual seconds)
         self.set_pause(config.pause_until, now)
+        # push flow control (see .flow); flow_control cannot be updated (10108 / updateConfig)
+        self.flow = (FlowControl(stream.name, name)
+                     if config.flow_control and config.deliver_subject else None)
 
     # ------------------------------------------------------------------- reset
     def reset_target(self, seq: int) -> int:
@@ -409,8 +413,14 @@ class Consumer:
             if not self._bound:
                 return out
             self.last_active = now
-            while (nxt := self._next_msg(now)) is not None:
-                out.append(self._send(*nxt, subject, now))
+            flow = self.flow
+            while not (flow and flow.stalled()) and (nxt := self._next_msg(now)) is not None:
+                out.append(sent := self._send(*nxt, subject, now))
+                if flow is not None:   # deliverMsg: jsPubMsg.size, then needFlowControl
+                    request = flow.sent(len(subject) + len(sent.reply) + len(
+                        encode_headers(sent.headers)) + len(sent.data), subject)
+                    if request is not None:
+                        out.append(request)
             out.extend(self.advisories)
             self.advisories.clear()
             return out
@@ -709,9 +719,18 @@ class Consumer:
         >>> c.heartbeat().headers
         {'Status': '100', 'Description': 'Idle Heartbeat', 'Nats-Last-Consumer': '0', 'Nats-Last-Stream': '0'}
         """
+        stalled = {"Nats-Consumer-Stalled": self.flow.reply} if self.flow and self.flow.reply \
+            else {}
         return status(self.config.deliver_subject, 100, "Idle Heartbeat",
                       **{"Nats-Last-Consumer": str(self.dseq - 1),
-                         "Nats-Last-Stream": str(self.sseq - 1)})
+                         "Nats-Last-Stream": str(self.sseq - 1)}, **stalled)
+
+    def on_flow_control(self, subject: str, now: float) -> list[Outgoing]:
+        """A message on this consumer's ``$JS.FC`` subject: an answer to the open flow-control
+        request reopens the window and deliveries go on (processFlowControl)."""
+        if self.flow is None or not self.flow.answered(subject):
+            return []
+        return self.deliver(now)
 
     def inactive(self, now: float) -> bool:
         """True when ``inactive_threshold`` has passed without interest."""

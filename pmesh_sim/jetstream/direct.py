@@ -20,25 +20,34 @@ b'blue'
 ['Empty Request', 'Empty Request', 'Malformed Request', 'Bad Request', 'Message Not Found']
 
 A ``batch`` (with ``seq``, ``next_by_subj`` or ``start_time``, within ``max_bytes``) ends with
-an end-of-batch status 204. ``multi_last`` (and the ``up_to_*`` that go with it) are not
-simulated: they are refused with the not-simulated reply of :mod:`.surface` and a
-``not_simulated`` trace event.
+an end-of-batch status 204. ``multi_last`` sends the last message of each subject its filters
+match, up to ``up_to_seq`` or ``up_to_time`` (getDirectMulti), then an end-of-batch status that
+also names that ceiling (``Nats-UpTo-Sequence``); ``up_to_*`` without ``multi_last`` are read
+(a bad date is malformed, both at once a bad request) but change nothing, as on the server:
+
+>>> _ = st.publish("k.b", b"red", None, 0.0)
+>>> [(o.data, o.headers.get("Nats-Num-Pending"), o.headers.get("Nats-UpTo-Sequence"))
+...  for o in direct_get(st, "K", "_INBOX.1", b'{"multi_last": ["k.*"]}')]
+[(b'blue', '1', None), (b'red', '0', None), (b'', '0', '2')]
 """
 
 from __future__ import annotations
 
 import json
 
+from ..config import StorageType
 from ..subjects import subject_matches
 from .consumer import Outgoing, status
 from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
-from .surface import DIRECT_GET_NOT_SIMULATED, not_simulated_reply
 
 __all__ = ["direct_get", "direct_subjects"]
 
 PREFIX = "$JS.API.DIRECT.GET."
 #: A batch's byte budget when the request sets none: the server's max_pending (64 MB).
 MAX_PENDING = 64 * 1024 * 1024
+#: The most subjects a ``multi_last`` get answers (getDirectMulti's maxAllowedResponses); more
+#: is a 413 "Too Many Results".
+MAX_MULTI_LAST = 1024
 
 # JSApiMsgGetRequest's fields and the Go types json.Unmarshal insists on
 _UINT = ("seq", "batch", "max_bytes", "up_to_seq")
@@ -76,11 +85,18 @@ def _parse(data: bytes) -> dict | None:
             return None
     if req.get("no_hdr") is not None and not isinstance(req["no_hdr"], bool):
         return None
-    if req.get("start_time") is not None:   # a *time.Time: an RFC 3339 date or nothing
-        try:
-            parse_rfc3339(req["start_time"])
-        except (ValueError, TypeError, AttributeError):
+    multi = req.get("multi_last")   # a []string: null items read as ""
+    if multi is not None:
+        if not isinstance(multi, list) or any(not isinstance(f, (str, type(None)))
+                                              for f in multi):
             return None
+        req["multi_last"] = [f or "" for f in multi]
+    for key in ("start_time", "up_to_time"):   # a *time.Time: an RFC 3339 date or nothing
+        if req.get(key) is not None:
+            try:
+                parse_rfc3339(req[key])
+            except (ValueError, TypeError, AttributeError):
+                return None
     return req
 
 
@@ -110,15 +126,82 @@ def direct_get(st: Stream, rest: str, reply: str, data: bytes, emit=None) -> lis
             return [status(reply, 408, "Empty Request")]
         if ((seq and last) or (seq and start is not None) or (start is not None and last)
                 or (last and nxt) or (last and req.get("batch")) or (last and multi)
-                or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time"))):
+                or (nxt and multi) or (req.get("up_to_seq") and req.get("up_to_time") is not None)):
             return [status(reply, 408, "Bad Request")]
-    unsimulated = [k for k in DIRECT_GET_NOT_SIMULATED if req.get(k)]
-    if unsimulated:   # refused, never ignored (see .surface)
-        feature = f"direct get field {unsimulated[0]!r}"
-        if emit is not None:
-            emit("not_simulated", feature=feature, stream=st.name)
-        return [not_simulated_reply(reply, feature)]
+        if multi:
+            return _multi_last(st, req, reply)
     return _answer(st, req, reply)
+
+
+def _seq_from_time(st: Stream, date: str) -> int:
+    """GetSeqFromTime: the first stored sequence at or after ``date`` (else last_seq + 1)."""
+    at = (parse_rfc3339(date) - st.epoch_ns) / 1e9
+    return next((s for s, m in st.msgs.items() if m.time >= at), st.last_seq + 1)
+
+
+def _headers(st: Stream, msg, extra: dict[str, str]) -> dict[str, str]:
+    """A stored message's headers as a direct get sends them."""
+    return {**(msg.headers or {}), "Nats-Stream": st.name, "Nats-Subject": msg.subject,
+            "Nats-Sequence": str(msg.seq), "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns),
+            **extra}
+
+
+def _last_seqs(st: Stream, filters: list[str], upto: int) -> list[int] | None:
+    """MultiLastMsgs' sequences: per stored subject any filter matches, its last message at or
+    below ``upto``, in sequence order (None: more than :data:`MAX_MULTI_LAST`). A file store
+    finds none when ``upto`` is past the last sequence (filestore selectMsgBlockWithIndex); a
+    memory store reads it as the last. One message block is assumed (blocks hold megabytes)."""
+    if not st.msgs or (upto > st.last_seq and st.config.storage != StorageType.MEMORY):
+        return []
+    seqs = []
+    for subj in st.subj_count:
+        if any(f and subject_matches(f, subj) for f in filters):
+            seq = next((s for s in reversed(st._subj_seqs.get(subj, ()))
+                        if s <= upto and s in st.msgs), 0)
+            if seq:
+                seqs.append(seq)
+    return None if len(seqs) > MAX_MULTI_LAST else sorted(seqs)
+
+
+def _multi_last(st: Stream, req: dict, reply: str) -> list[Outgoing]:
+    """getDirectMulti: the last message per matching subject from ``seq`` up to ``up_to_seq``
+    (or the last before ``up_to_time``), each with ``Nats-Num-Pending`` and
+    ``Nats-Last-Sequence`` (``no_hdr`` is not read), within ``batch`` and ``max_bytes``, then
+    the end-of-batch status with ``Nats-UpTo-Sequence``; 404 "No Results" when none match."""
+    upto = req.get("up_to_seq") or 0
+    if req.get("up_to_time") is not None:
+        upto = _seq_from_time(st, req["up_to_time"])
+        if upto <= st.state()["first_seq"]:   # nothing stored before that date
+            return [status(reply, 404, "No Results")]
+        upto -= 1
+    upto = upto or st.last_seq
+    seqs = _last_seqs(st, req["multi_last"], upto)
+    if seqs is None:
+        return [status(reply, 413, "Too Many Results")]
+    if not seqs:
+        return [status(reply, 404, "No Results")]
+    out: list[Outgoing] = []
+    left, lseq, sent, size = len(seqs), 0, 0, 0
+    budget, batch, start = req.get("max_bytes") or MAX_PENDING, req.get("batch") or 0, \
+        req.get("seq") or 0
+    for seq in seqs:
+        left -= 1
+        if seq < start:
+            continue
+        msg = st.msgs[seq]
+        out.append(Outgoing(reply, "", msg.data, _headers(st, msg, {
+            "Nats-Num-Pending": str(left), "Nats-Last-Sequence": str(lseq)})))
+        lseq = seq
+        size += len(msg.subject) + len(encode_headers(msg.headers)) + len(msg.data)
+        if size >= budget:
+            break
+        sent += 1
+        if batch and sent >= batch:
+            break
+    out.append(status(reply, 204, "EOB", **{"Nats-Num-Pending": str(left),
+                                             "Nats-Last-Sequence": str(lseq),
+                                             "Nats-UpTo-Sequence": str(upto)}))
+    return out
 
 
 def _answer(st: Stream, req: dict, reply: str) -> list[Outgoing]:
@@ -126,9 +209,8 @@ def _answer(st: Stream, req: dict, reply: str) -> list[Outgoing]:
     are left, ``Nats-Num-Pending``, and the one before, ``Nats-Last-Sequence``) until
     ``max_bytes``, then an end-of-batch status 204."""
     seq = req.get("seq") or 0
-    if req.get("start_time") is not None:   # GetSeqFromTime
-        at = (parse_rfc3339(req["start_time"]) - st.epoch_ns) / 1e9
-        seq = next((s for s, m in st.msgs.items() if m.time >= at), st.last_seq + 1)
+    if req.get("start_time") is not None:
+        seq = _seq_from_time(st, req["start_time"])
     nxt, last, batch = req.get("next_by_subj"), req.get("last_by_subj"), req.get("batch") or 0
     left = (sum(1 for s, m in st.msgs.items() if s >= seq and (not nxt or subject_matches(
         nxt, m.subject))) if batch else 0)
@@ -150,11 +232,8 @@ def _answer(st: Stream, req: dict, reply: str) -> list[Outgoing]:
         headers = None
         if not req.get("no_hdr"):
             left = max(left - 1, 0) if batch else left
-            headers = {**(msg.headers or {}), "Nats-Stream": st.name,
-                       "Nats-Subject": msg.subject, "Nats-Sequence": str(msg.seq),
-                       "Nats-Time-Stamp": _rfc3339(msg.time, st.epoch_ns)}
-            if batch:
-                headers.update({"Nats-Num-Pending": str(left), "Nats-Last-Sequence": str(lseq)})
+            headers = _headers(st, msg, {"Nats-Num-Pending": str(left),
+                                         "Nats-Last-Sequence": str(lseq)} if batch else {})
         lseq = msg.seq
         out.append(Outgoing(reply, "", msg.data, headers))
         sent += len(msg.subject) + len(encode_headers(msg.headers)) + len(msg.data)

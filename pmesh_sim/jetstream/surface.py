@@ -203,9 +203,10 @@ def api_status(op: str) -> str:
 #: ``JSApiMsgGetRequest`` json tags (STREAM.MSG.GET and DIRECT.GET bodies).
 SERVER_MSG_GET_REQUEST = ("seq", "last_by_subj", "next_by_subj", "batch", "max_bytes",
                           "start_time", "multi_last", "up_to_seq", "up_to_time", "no_hdr")
-#: Direct-get fields the simulation refuses when set (the API's STREAM.MSG.GET models all of
-#: them: it refuses batches itself, 10003, and does not read multi_last or up_to_*).
-DIRECT_GET_NOT_SIMULATED = ("multi_last", "up_to_seq", "up_to_time")
+#: Direct-get fields the simulation refuses when set: none, every form is modelled (batches,
+#: ``multi_last`` with ``up_to_*``: :mod:`.direct`; STREAM.MSG.GET refuses batches itself, 10003,
+#: and does not read multi_last or up_to_*).
+DIRECT_GET_NOT_SIMULATED: tuple[str, ...] = ()
 
 #: ``JSApiConsumerGetNextRequest`` + ``PriorityGroup`` json tags (a pull request's body).
 SERVER_PULL_REQUEST = ("expires", "batch", "max_bytes", "no_wait", "idle_heartbeat", "group",
@@ -308,13 +309,13 @@ CONSUMER_VALUES_NOT_SIMULATED = {
     "replay_policy": "original (replay at the pace the messages were stored)",
     "rate_limit_bps": "a rate limit",
     "sample_freq": "sampling (ack metric advisories)",
-    "flow_control": "true (push flow control)",
+    "flow_control": "true on a cluster (push flow control is modelled on one server)",
 }
 
 
-def check_consumer_values(cfg) -> None:
+def check_consumer_values(cfg, clustered: bool = False) -> None:
     """Raise :class:`NotSimulatedError` when a checked consumer config sets a value of
-    :data:`CONSUMER_VALUES_NOT_SIMULATED`.
+    :data:`CONSUMER_VALUES_NOT_SIMULATED` (``flow_control`` only on a cluster).
 
     >>> from pmesh_sim.config import ConsumerConfig
     >>> check_consumer_values(ConsumerConfig(durable_name="d", replay_policy="original"))
@@ -324,7 +325,7 @@ def check_consumer_values(cfg) -> None:
     """
     on = {"replay_policy": getattr(cfg.replay_policy, "value", cfg.replay_policy) == "original",
           "rate_limit_bps": bool(cfg.rate_limit_bps), "sample_freq": bool(cfg.sample_freq),
-          "flow_control": bool(cfg.flow_control)}
+          "flow_control": bool(cfg.flow_control) and clustered}
     for key, refused in on.items():
         if refused:
             value = getattr(cfg, key)

@@ -344,12 +344,14 @@ class _RealBackend:
     # subscriptions, one connection each
     async def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
+        record = spec.get("record_headers", False), spec.get("record_data", True)
         conn = await self._connect(name, no_echo=spec.get("no_echo", False),
                                    start=spec.get("server", ""))
         self.received.setdefault(name, [])
 
         async def cb(msg):
-            self.received[name].append(sc.received_message(msg.subject, msg.data))
+            self.received[name].append(sc.received_message(msg.subject, msg.data,
+                                                           msg.headers, *record))
             msg_id, js = self._delivered_id(msg)
             self._emit("deliver", name, sid=msg.sid, subject=msg.subject, msg_id=msg_id,
                        data=sc.text(msg.data), **js)

@@ -251,6 +251,10 @@ class Subscription:
         self._server_active = False   # the server has it in its index
         self._server_delivered = 0
         self._server_max = 0
+        #: a JetStream push subscription's control handler (see .jetstream.PushControl):
+        #: ``control(msg)`` is True for a control message it took, ``control.took()`` counts
+        #: each message handed to the application
+        self._control = None
 
     def __repr__(self) -> str:
         return f"<Subscription sid={self.sid} subject={self.subject!r} queue={self.queue!r}>"
@@ -312,6 +316,8 @@ class Subscription:
     def _take(self) -> Msg:
         msg = self._pending.popleft()
         self._pending_bytes -= len(msg.data)
+        if self._control is not None:
+            self._control.took()
         return msg
 
     def _work(self):
@@ -472,9 +478,13 @@ class Client:
         else:                                            # a row (Trace.record)
             record = (_DELIVER_KEYS, self.server.name, self.name, sub.sid, subject, msg_id)
         msg = Msg(self, subject, reply, data, headers, sub, js)
+        if sub._control is not None and sub._control(msg):
+            return
         cb = sub._plain_cb
         if cb is not None:
             trace.record(self.env.now, "deliver", record)
+            if sub._control is not None:
+                sub._control.took()
             cb(msg)
             return
         size = len(data)
@@ -630,7 +640,7 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
     trace = None
     for sub in subs:
         cb = sub._plain_cb
-        if cb is None or sub._closed or sub._max_msgs:
+        if cb is None or sub._closed or sub._max_msgs or sub._control is not None:
             sub.client._on_msg(sub, subject, reply, data, headers, msg_id)
             continue
         client = sub.client

@@ -8,6 +8,7 @@ failed event raises what nats-py would: :class:`JetStreamError` (by ``err_code``
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -378,6 +379,7 @@ class JetStreamContext:
                     if not msg._ackd:
                         msg.ack()
             sub = nc.subscribe(inbox, cb=handler)
+            sub._control = PushControl(nc)
             cfg = config or ConsumerConfig()
             changes = {"durable_name": durable or cfg.durable_name, "deliver_subject": inbox,
                        "filter_subject": cfg.filter_subject or subject}
@@ -387,6 +389,57 @@ class JetStreamContext:
             yield self.add_consumer(name, cfg)
             return sub
         return self._process(gen())
+
+
+class PushControl:
+    """What nats-py does with a JetStream push subscription's control messages (status 100
+    without payload): they never reach the application; a "FlowControl Request" is answered
+    (an empty message to its reply subject) once the application has taken every message that
+    came before it; an idle heartbeat naming a stalled request (``Nats-Consumer-Stalled``) is
+    answered at once.
+
+    >>> sent = []
+    >>> class Nc:
+    ...     def publish(self, subject, payload=b""): sent.append(subject)
+    >>> class M:
+    ...     def __init__(self, data, headers=None, reply=""):
+    ...         self.data, self.headers, self.reply = data, headers, reply
+    >>> pc = PushControl(Nc())
+    >>> pc(M(b"x")), pc(M(b"", {"Status": "100", "Description": "FlowControl Request"}, "fc.1"))
+    (False, True)
+    >>> sent          # the message before it is not taken yet
+    []
+    >>> pc.took(); sent
+    ['fc.1']
+    """
+
+    def __init__(self, nc):
+        self._nc = nc
+        self._received = 0      # data messages that arrived
+        self._taken = 0         # ... and that the application took
+        self._due: deque = deque()   # (data messages before it, reply) of unanswered requests
+
+    def __call__(self, msg) -> bool:
+        headers = msg.headers
+        if msg.data or not headers or headers.get("Status") != "100":
+            self._received += 1
+            return False
+        description = headers.get("Description", "")
+        if description.startswith("Flow") and msg.reply:
+            self._due.append((self._received, msg.reply))
+            self._answer()
+        elif description.startswith("Idle") and headers.get("Nats-Consumer-Stalled"):
+            self._nc.publish(headers["Nats-Consumer-Stalled"], b"")
+        return True
+
+    def took(self) -> None:
+        """The application took one more message."""
+        self._taken += 1
+        self._answer()
+
+    def _answer(self) -> None:
+        while self._due and self._due[0][0] <= self._taken:
+            self._nc.publish(self._due.popleft()[1], b"")
 
 
 class PullSubscription:

@@ -252,12 +252,14 @@ class _SimBackend:
     # subscriptions, one connection each
     def subscribe(self, spec: dict):
         name, respond = spec["name"], spec.get("respond")
+        record = spec.get("record_headers", False), spec.get("record_data", True)
         conn = self._connect(name, no_echo=spec.get("no_echo", False),
                              start=spec.get("server") or "n1")
         self.received.setdefault(name, [])
 
         def cb(msg):
-            self.received[name].append(sc.received_message(msg.subject, msg.data))
+            self.received[name].append(sc.received_message(msg.subject, msg.data,
+                                                           msg.headers, *record))
             if respond is not None and msg.reply:
                 msg_id = conn._publish(msg.reply, respond.encode(), "", None)
                 self.trace.emit("respond", node=conn.server.name, client=name,
