@@ -606,6 +606,7 @@ def test_scenario_meta_stepdown(capsys):
     assert results[0] == {"leader": "n3"}
     assert _flat(results[1]) == _state(0)
     assert results[2] == _ack(1)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "meta-stepdown.yaml", doc)
 
 
 def test_scenario_r5_quorum_five_nodes(capsys):

@@ -456,31 +456,64 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
     def _group_stepdown(self, assign: dict, tokens: list[str], reply: str, data: bytes,
                         kind: str):
         """A stream's or a consumer's leader steps down: hand leadership to a healthy
-        follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``; 10005 when
-        that node leads already or is no peer); an R1 asset answers success."""
+        follower, or to the one ``placement`` names (see :meth:`_stepdown_target`); an R1
+        asset answers success."""
         ok = {"type": kind, "success": True}
         if len(assign["peers"]) == 1:
             return _reply(reply, ok)
+        return self._stepdown_group(assign["group"], assign["peers"], tokens, reply, data, ok)
+
+    def meta_stepdown(self, data: bytes) -> dict:
+        """The meta leader's answer to ``$JS.API.META.LEADER.STEPDOWN`` from the system
+        account (``jsLeaderStepDownRequest``; the placement rules of :meth:`_stepdown_target`),
+        after stepping down. The simulation has no accounts: the scenario runner calls this as
+        the real backend's system connection asks it; a client's request is refused."""
+        tokens = ["META", "LEADER", "STEPDOWN"]
         try:
-            placement = self.js._body(data).get("placement") or {}
+            body = self.js._body(data)
+            preferred = self._stepdown_target(body.get("placement"), self.members)
+        except JetStreamError as err:
+            return error_response(tokens, err)
+        self.raft.step_down(META, preferred)
+        return {"type": "io.nats.jetstream.api.v1.meta_leader_stepdown_response",
+                "success": True}
+
+    def _stepdown_group(self, group, peers, tokens, reply, data, ok: dict):
+        try:
+            body = self.js._body(data)
+            preferred = self._stepdown_target(body.get("placement"), peers)
         except JetStreamError as err:
             return _reply(reply, error_response(tokens, err))
         except NotSimulatedError as err:
-            return self.js._not_simulated(reply, err.feature)
-        preferred = placement.get("preferred") if isinstance(placement, dict) else None
-        feature = None
-        if not isinstance(placement, dict) or set(placement) - {"preferred"}:
-            feature = "leader stepdown with a placement other than preferred"
-        elif preferred is not None and (preferred == self.server.name
-                                        or preferred not in assign["peers"]):
-            why = "is already leader" if preferred == self.server.name else "not known"
-            err = JetStreamError.from_err_code(10005, err=f'preferred server "{preferred}" {why}')
-            return _reply(reply, error_response(tokens, err))
-        if feature is not None:
-            self.js.emit("not_simulated", feature=feature)
-            return [not_simulated_reply(reply, feature)] if reply else []
-        self.raft.step_down(assign["group"], preferred)
+            self.js.emit("not_simulated", feature=err.feature)
+            return [not_simulated_reply(reply, err.feature)] if reply else []
+        self.raft.step_down(group, preferred)
         return _reply(reply, ok)
+
+    def _stepdown_target(self, placement, peers: list[str]) -> str | None:
+        """The peer a stepdown hands over to (``getStepDownPreferredPlacement``): none without
+        ``placement``; its ``preferred`` (10005 when it leads already or is no peer); else a
+        random online peer in its ``cluster`` carrying all its ``tags`` (10005 if none)."""
+        if placement is None:
+            return None
+        if not isinstance(placement, dict) or set(placement) - {"preferred", "cluster", "tags"}:
+            raise NotSimulatedError("leader stepdown with a placement other than preferred, "
+                                    "cluster and tags")
+        preferred = placement.get("preferred")
+        if preferred:
+            if preferred == self.server.name or preferred not in peers:
+                why = "is already leader" if preferred == self.server.name else "not known"
+                raise JetStreamError.from_err_code(
+                    10005, err=f'preferred server "{preferred}" {why}')
+            return preferred
+        online = set(self.online(self.env.now))
+        tags = set(placement.get("tags") or ())
+        candidates = [p for p in peers if p != self.server.name and p in online
+                      and placement.get("cluster") in (None, "", CLUSTER_NAME)
+                      and tags <= {f"node:{p}"}]
+        if not candidates:
+            raise JetStreamError.from_err_code(10005, err="no replacement peer connected")
+        return self.server.sim.rng.choice(candidates)
 
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)
