@@ -609,6 +609,18 @@ def test_scenario_meta_stepdown(capsys):
     assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "meta-stepdown.yaml", doc)
 
 
+def test_scenario_meta_leader_killed_api_silent_until_a_new_election(capsys):
+    path = CLUSTER_SCENARIOS / "meta-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:3] == [{"leader": "n3"}, {"outcome": "killed"}, TIMEOUT]
+    assert _flat(results[3]) == _state(0)                   # the create after the election
+    assert results[4] == {"duplicate": False, "seq": 1, "stream": "LATE"}
+    assert _flat(results[5]) == _state(1)
+    assert list(doc["final"]["streams"]) == ["LATE"]        # the early create never happened
+    assert _agrees_with_the_simulation(path, doc)
+
+
 def test_scenario_r5_quorum_five_nodes(capsys):
     doc = _run_cli(CLUSTER_SCENARIOS / "r5-quorum-five-nodes.yaml", capsys)
     killed, restarted = {"outcome": "killed"}, {"outcome": "restarted"}
@@ -713,7 +725,8 @@ def test_every_cluster_scenario_has_a_test_here():
 
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
-              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5,
+              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "meta-leader-killed": 3,
+              "r5-quorum-five-nodes": 5,
               "r1-consumer-survives-restart": 3,
               **REPLICATED_CONSUMER_SCENARIOS}
     assert not set(tested) & set(EXPECTED)
