@@ -45,7 +45,11 @@ from collections import deque
 from ..config import AckPolicy
 from .consumer import Consumer
 
-__all__ = ["apply", "stand_by", "take_over"]
+__all__ = ["apply", "capture", "restore", "stand_by", "take_over"]
+
+#: the fields of a consumer that its entries move (what :func:`apply` changes)
+_STATE = ("dseq", "sseq", "_scanned", "_stored_sseq", "npc_extra", "adflr", "asflr",
+          "floor_unset")
 
 
 def apply(c: Consumer, op: tuple, now: float) -> None:
@@ -81,6 +85,32 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
             c.sseq, c._scanned = op[1], op[1] - 1
             if not c.pending and c.adflr == 0:
                 c.asflr = op[1] - 1
+
+
+def capture(c: Consumer) -> tuple:
+    """A copy of ``c``'s replicated state, for :func:`restore`.
+
+    >>> from pmesh_sim.config import ConsumerConfig, StreamConfig
+    >>> from pmesh_sim.jetstream.stream import Stream
+    >>> c = Consumer(Stream(StreamConfig(name="S", subjects=["s"])), "w",
+    ...              ConsumerConfig(durable_name="w"), durable=True, now=0.0)
+    >>> before = capture(c)
+    >>> apply(c, ("d", 1, 1, 1, 30.0), now=0.0); c.pending
+    {1: [1, 30.0]}
+    >>> restore(c, before); c.pending, c.dseq
+    ({}, 1)
+    """
+    return (tuple(getattr(c, f) for f in _STATE),
+            {s: list(e) for s, e in c.pending.items()}, dict(c.rdc))
+
+
+def restore(c: Consumer, state: tuple) -> None:
+    """Put ``c``'s replicated state back as :func:`capture` copied it."""
+    fields, pending, rdc = state
+    for name, value in zip(_STATE, fields):
+        setattr(c, name, value)
+    c.pending = {s: list(e) for s, e in pending.items()}
+    c.rdc = dict(rdc)
 
 
 def stand_by(c: Consumer) -> None:

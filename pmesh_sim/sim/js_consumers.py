@@ -16,8 +16,12 @@ leader answers each of them ``409 Leadership Change``; the old one forgets them,
 redelivery queue and the deliveries still waiting for quorum. A new leader redelivers
 whatever was pending longer than ``ack_wait``.
 
-Not modelled: an uncommitted change of a deposed consumer leader stays in its own copy;
-``CONSUMER.PAUSE`` and ``CONSUMER.RESET`` of an R>1 consumer are refused.
+A deposed leader drops what it decided but never saw committed: as the server truncates a
+deposed leader's uncommitted entries and its store follows the group, its copy goes back to
+the state it had when it took over, then applies the entries committed since (its own
+included), so every replica converges on the committed state.
+
+Not modelled: ``CONSUMER.PAUSE`` and ``CONSUMER.RESET`` of an R>1 consumer are refused.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ class ConsumerGroups:
         self._held: dict[int, tuple] = {}      # token -> (key, messages sent once applied)
         self._prm: dict[tuple, set] = {}       # waiting pull requests, as replicated
         self._prm_told: dict[tuple, set] = {}  # leader: the waiting requests it proposed
+        self._took_over: dict[tuple, tuple] = {}  # leader: (applied index, state) at take-over
+        self._in_flight: dict[tuple, set] = {}   # leader: tokens proposed, not yet applied
 
     # ------------------------------------------------------------------ placement
     def _place_consumer(self, tokens, body, reply):
@@ -183,9 +189,9 @@ class ConsumerGroups:
         if key in self.cled:
             self.cled.discard(key)
             self._lead_version += 1
-        self._prm.pop(key, None)
-        self._prm_told.pop(key, None)
-        self._answers.pop(key, None)
+        for table in (self._prm, self._prm_told, self._answers, self._took_over,
+                      self._in_flight):
+            table.pop(key, None)
 
     def _consumer(self, key: tuple):
         st = self.js.streams.get(key[0])
@@ -200,6 +206,7 @@ class ConsumerGroups:
         self._lead_version += 1
         if not leading:
             self.cled.discard(key)
+            self._drop_uncommitted(key, c)
             consumer_replica.stand_by(c)
             self._held = {t: h for t, h in self._held.items() if h[0] != key}
             self._prm_told.pop(key, None)
@@ -207,6 +214,9 @@ class ConsumerGroups:
             return
         self.cled.add(key)
         self.cleader_since[key] = now
+        node = self.raft.nodes[self.cassign[key]["group"]]
+        self._took_over[key] = (node.applied, consumer_replica.capture(c))
+        self._in_flight[key] = set()
         fresh = c.dseq == 1 and not c.pending and c.adflr == 0
         consumer_replica.take_over(c, now)
         if fresh:                       # setLeader: selectStartingSeqNo, then updateSkipped
@@ -222,6 +232,27 @@ class ConsumerGroups:
         if answer:
             out = [self._with_consumer_cluster(m, key) for m in answer] + out
         self._after(out + c.deliver(now))
+
+    def _drop_uncommitted(self, key: tuple, c) -> None:
+        """A deposed leader with changes not yet applied (proposed or still to propose) puts
+        its copy back to its take-over state and applies the committed entries since."""
+        took, in_flight = self._took_over.pop(key, None), self._in_flight.pop(key, set())
+        if took is None or not (in_flight or key in self._batch):
+            return
+        self._batch.pop(key, None)
+        for token in in_flight:                  # if they commit after all, they apply here
+            self.pending.pop(token, None)
+        index, state = took
+        consumer_replica.restore(c, state)
+        node = self.raft.nodes[self.cassign[key]["group"]]
+        for entry in node.log.between(index + 1, node.applied):
+            item = entry.data
+            if isinstance(item, dict) and "ops" in item:
+                for op in item["ops"]:
+                    if op[0] not in ("r+", "r-"):
+                        consumer_replica.apply(c, op, item["t"])
+        self.js.emit("consumer_uncommitted_dropped", stream=key[0], consumer=key[1],
+                     entries=len(in_flight), log_index=node.applied)
 
     def _with_consumer_cluster(self, msg, key):
         body = json.loads(msg.data)
@@ -287,6 +318,7 @@ class ConsumerGroups:
                 continue
             token = next(self._tokens)
             self.pending[token] = True
+            self._in_flight.setdefault(key, set()).add(token)
             if held:
                 self._held[token] = (key, held)
             self.raft.propose(self.cassign[key]["group"], {
@@ -318,6 +350,7 @@ class ConsumerGroups:
         if not isinstance(item, dict):
             return
         if item["proposer"] == self.server.name and self.pending.pop(item["token"], False):
+            self._in_flight.get(key, set()).discard(item["token"])
             held = self._held.pop(item["token"], None)   # decided here: already applied
             if held:
                 self._after(held[1])
