@@ -712,7 +712,23 @@ def test_scenario_r3_consumer_max_deliver_survives_stepdowns(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_deposed_leader_drops_its_uncommitted_acks(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-deposed-leader-acks.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[3] == {"leader": "n1"}
+    assert (results[4]["fetched"], results[4]["acked"]) == (3, 3)    # acked on the cut-off n1
+    none = {"consumer_seq": 0, "stream_seq": 0}
+    for info in (results[7], results[9]):           # the new leader's, then n1's again
+        assert (info["num_ack_pending"], info["ack_floor"]) == (3, none)
+    assert results[8] == {"leader": "n1"}
+    assert _seqs(results[10]) == [(1, 2), (2, 2), (3, 2)]
+    assert results[11]["ack_floor"] == {"consumer_seq": 6, "stream_seq": 3}
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-deposed-leader-acks": 3,
                                  "r3-consumer-max-deliver-stepdown": 3,
                                  "r3-consumer-stepdown-ack-floor": 3,
                                  "r3-consumer-stepdown-pull-waiting": 3,
