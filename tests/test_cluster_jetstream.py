@@ -1055,3 +1055,32 @@ def test_the_meta_leader_steps_down_as_the_server_answers_the_system_account():
         "type": "io.nats.jetstream.api.v1.meta_leader_stepdown_response", "success": True}
     sim.run(until=13)
     assert sim.meta_leader() == other
+
+
+def test_a_pause_of_a_replicated_consumer_reaches_every_copy_and_survives_a_restart():
+    sim = cluster(seed=4)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w",
+                                           "ack_policy": "explicit"}}).encode(), timeout=5)
+        r = yield c.request("$JS.API.CONSUMER.PAUSE.S.w", json.dumps(
+            {"pause_until": sim.date(sim.now + 60)}).encode(), timeout=5)
+        out["answer"] = json.loads(r.data)
+    out = run(sim, prog, 15)
+    assert out["answer"]["paused"] is True
+    until = {n: (s.jetstream.js.streams["S"].consumers["w"].paused(sim.now),
+                 s.jetstream.js.streams["S"].consumers["w"].config.pause_until)
+             for n, s in sim.servers.items()}
+    assert len(set(until.values())) == 1 and next(iter(until.values()))[0] is True
+    follower = next(n for n in ("n1", "n2", "n3") if n != sim.consumer_leader("S", "w"))
+    sim.kill(follower)
+    sim.run(until=16)
+    sim.restart(follower)
+    sim.run(until=35)         # it may have led the meta group: the others elect (4 to 9 s)
+    w = sim.servers[follower].jetstream.js.streams["S"].consumers["w"]
+    assert (w.paused(sim.now), w.config.pause_until) == next(iter(until.values()))

@@ -727,7 +727,21 @@ def test_scenario_r3_consumer_deposed_leader_drops_its_uncommitted_acks(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_pause_holds_through_a_stepdown(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-pause.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[1]["paused"] is True and results[2]["paused"] is True
+    assert results[3] == results[5] == {"messages": []}     # paused, under either leader
+    assert results[4] == {"outcome": "stepped_down"} and results[6]["paused"] is True
+    assert results[7]["paused"] is False
+    assert [m["data"] for m in results[8]["messages"]] == ["1"]
+    assert json.loads(results[10]["data"])["error"]["err_code"] == 10014
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-pause": 3,
                                  "r3-consumer-deposed-leader-acks": 3,
                                  "r3-consumer-max-deliver-stepdown": 3,
                                  "r3-consumer-stepdown-ack-floor": 3,

@@ -55,7 +55,8 @@ __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
 META = "_meta_"
 CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
 _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE",
-                          "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE"})
+                          "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
+                          "CONSUMER.PAUSE"})
 _META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
 _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
 #: Stream-scoped requests that go through the meta leader on the server (consumer lists); here

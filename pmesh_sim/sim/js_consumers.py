@@ -21,7 +21,11 @@ deposed leader's uncommitted entries and its store follows the group, its copy g
 the state it had when it took over, then applies the entries committed since (its own
 included), so every replica converges on the committed state.
 
-Not modelled: ``CONSUMER.PAUSE`` and ``CONSUMER.RESET`` of an R>1 consumer are refused.
+A pause (``CONSUMER.PAUSE``, any R) is a meta entry, as ``jsConsumerPauseRequest`` proposes
+the consumer's assignment with its new ``pause_until``: every node applies it to its copy and
+the meta leader answers as of the request's time.
+
+Not modelled: ``CONSUMER.RESET`` of an R>1 consumer is refused.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ __all__ = ["ConsumerGroups", "consumer_replicas"]
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #: consumer API requests its leader answers
-LEADER_OPS = frozenset({"CONSUMER.INFO", "CONSUMER.PAUSE", "CONSUMER.RESET",
+LEADER_OPS = frozenset({"CONSUMER.INFO", "CONSUMER.RESET",
                         "CONSUMER.LEADER"})
 
 
@@ -158,6 +162,8 @@ class ConsumerGroups:
             self._start_consumer(key, assign)
         if new:
             return out, False
+        if tokens[1] == "PAUSE":           # the meta leader answers, as of the request's time
+            return out, True
         name = _consumer_name(tokens, item["data"])
         if tokens[1] != "DELETE" and name in before and name in after and not any(
                 "error" in json.loads(m.data) for m in out if m.subject == item["reply"]):
@@ -384,7 +390,7 @@ class ConsumerGroups:
             return self._group_stepdown(
                 self.cassign[key], ["CONSUMER", "LEADER", "STEPDOWN", *key], reply, data,
                 "io.nats.jetstream.api.v1.consumer_leader_stepdown_response")
-        if kind in ("CONSUMER.PAUSE", "CONSUMER.RESET") and len(self.cassign[key]["peers"]) > 1:
+        if kind == "CONSUMER.RESET" and len(self.cassign[key]["peers"]) > 1:
             feature = f"{kind} of a replicated consumer"
             self.js.emit("not_simulated", feature=feature)
             return [not_simulated_reply(reply, feature)] if reply else []
