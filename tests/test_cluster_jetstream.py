@@ -1084,3 +1084,30 @@ def test_a_pause_of_a_replicated_consumer_reaches_every_copy_and_survives_a_rest
     sim.run(until=35)         # it may have led the meta group: the others elect (4 to 9 s)
     w = sim.servers[follower].jetstream.js.streams["S"].consumers["w"]
     assert (w.paused(sim.now), w.config.pause_until) == next(iter(until.values()))
+
+
+def test_a_reset_of_a_replicated_consumer_is_answered_at_commit_and_applied_everywhere():
+    from pmesh_sim.sim.runner import run_sim, _SimBackend
+    seen = {}
+    original = _SimBackend.fault
+
+    def fault(self, op, args):         # every node's copy when the stepdown step runs
+        seen.update({n: (c.dseq, c.sseq, tuple(sorted(c.pending)), c.adflr, c.asflr)
+                     for n, s in self.sim.servers.items()
+                     for c in [s.jetstream.js.streams["S"].consumers["w"]]})
+        return original(self, op, args)
+
+    _SimBackend.fault = fault
+    try:
+        doc, trace = run_sim(_consumer_scenario(FETCH3 + [
+            {"at": 0.5, "op": "reset_consumer", "consumer": "w"},
+            {"at": 0.6, "op": "stepdown", "consumer": "w"},
+            {"at": 1.5, "op": "consumer_info", "consumer": "w"}]))
+    finally:
+        _SimBackend.fault = original
+    results = [s["result"] for s in doc["steps"]]
+    assert results[4]["reset_seq"] == 2 and results[4]["num_ack_pending"] == 0
+    assert set(seen.values()) == {(1, 2, (), 0, 1)}            # every replica reset
+    assert results[6]["delivered"] == {"consumer_seq": 0, "stream_seq": 1}
+    assert results[6]["ack_floor"] == {"consumer_seq": 0, "stream_seq": 1}
+    assert not trace.check()

@@ -740,7 +740,24 @@ def test_scenario_r3_consumer_pause_holds_through_a_stepdown(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_reset_reaches_the_next_leader(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-reset.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[6]["reset_seq"] == 2                        # back to the ack floor
+    assert results[7] == {"outcome": "stepped_down"}
+    assert (results[8]["num_ack_pending"], results[8]["ack_floor"]) == (
+        0, {"consumer_seq": 0, "stream_seq": 1})
+    assert [(m["stream_seq"], m["consumer_seq"]) for m in results[9]["messages"]] == [
+        (2, 1), (3, 2), (4, 3)]
+    assert results[10]["reset_seq"] == 3
+    assert [m["stream_seq"] for m in results[11]["messages"]] == [3, 4]
+    assert results[13]["error"]["err_code"] == 10204
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-reset": 3,
                                  "r3-consumer-pause": 3,
                                  "r3-consumer-deposed-leader-acks": 3,
                                  "r3-consumer-max-deliver-stepdown": 3,

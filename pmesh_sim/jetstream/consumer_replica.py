@@ -12,7 +12,9 @@ store applies the committed entries in order. The ops, as tuples:
   in-progress ack: ``updateDelivered`` with a new timestamp);
 - ``("s", sseq)``: the first stream sequence a new leader chose (``updateSkipOp``);
 - ``("x", sseq, dc)``: ``sseq`` reached ``max_deliver`` after ``dc`` deliveries and leaves
-  the pending messages (``hasMaxDeliveries``: a delivered update past the maximum).
+  the pending messages (``hasMaxDeliveries``: a delivered update past the maximum);
+- ``("R", sseq)``: a reset to stream sequence ``sseq`` (``resetSeqOp``): nothing pending,
+  consumer sequences from 1 (an interest stream drops what no consumer needs any more).
 
 The leader's :class:`~pmesh_sim.jetstream.consumer.Consumer` decides (its ``journal`` hears
 each op); a replica that does not lead is the same class, standing by (it delivers nothing and
@@ -42,7 +44,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
-from ..config import AckPolicy
+from ..config import AckPolicy, RetentionPolicy
 from .consumer import Consumer
 
 __all__ = ["apply", "capture", "restore", "stand_by", "take_over"]
@@ -80,6 +82,10 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
     elif kind == "x":
         c.pending.pop(op[1], None)
         c.rdc[op[1]] = op[2]
+    elif kind == "R":
+        c.reset(op[1], now)
+        if c.stream.config.retention == RetentionPolicy.INTEREST:
+            c.stream.drop_acked(now)
     elif kind == "s":
         if op[1] > c.sseq:
             c.sseq, c._scanned = op[1], op[1] - 1

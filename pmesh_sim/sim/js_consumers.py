@@ -25,7 +25,8 @@ A pause (``CONSUMER.PAUSE``, any R) is a meta entry, as ``jsConsumerPauseRequest
 the consumer's assignment with its new ``pause_until``: every node applies it to its copy and
 the meta leader answers as of the request's time.
 
-Not modelled: ``CONSUMER.RESET`` of an R>1 consumer is refused.
+A reset (``CONSUMER.RESET``) of an R>1 consumer is an entry of its group (``resetSeqOp``):
+every replica resets its copy, and the leader answers once it is committed.
 """
 
 from __future__ import annotations
@@ -344,8 +345,13 @@ class ConsumerGroups:
         (``processReplicatedAck``): take the answer out of ``out`` until then."""
         if not reply or len(self.cassign.get(key, {"peers": ()})["peers"]) < 2:
             return out
+        return self._hold_reply(key, reply, out, lambda m: not m.data and m.headers is None)
+
+    def _hold_reply(self, key: tuple, reply: str, out: list, which=lambda m: True) -> list:
+        """Take the answer to ``reply`` out of ``out``: it leaves with the entry of what the
+        consumer decided now (at once if it decided nothing)."""
         for i, m in enumerate(out):
-            if m.subject == reply and not m.data and m.headers is None:
+            if reply and m.subject == reply and which(m):
                 self._ack_replies.append((key, m))
                 return out[:i] + out[i + 1:]
         return out
@@ -390,11 +396,12 @@ class ConsumerGroups:
             return self._group_stepdown(
                 self.cassign[key], ["CONSUMER", "LEADER", "STEPDOWN", *key], reply, data,
                 "io.nats.jetstream.api.v1.consumer_leader_stepdown_response")
-        if kind == "CONSUMER.RESET" and len(self.cassign[key]["peers"]) > 1:
-            feature = f"{kind} of a replicated consumer"
-            self.js.emit("not_simulated", feature=feature)
-            return [not_simulated_reply(reply, feature)] if reply else []
-        return self.js.handle(subject, reply, data, headers, now)
+        out = self.js.handle(subject, reply, data, headers, now)
+        if kind == "CONSUMER.RESET" and any(op[0] == "R" and (c.stream.name, c.name) == key
+                                            for c, op, _ in self._journal):
+            # resetSeqOp: the leader answers once the reset is committed
+            return self._hold_reply(key, reply, out)
+        return out
 
     def _consumer_cluster_info(self, stream: str, name: str, now: float) -> dict:
         """Consumer info's ``cluster`` as the consumer's leader reports it."""
