@@ -8,11 +8,13 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   each); the meta leader proposes stream create/update/delete as entries (with the peers it
   placed the stream on, its group name and preferred leader) and answers ``INFO``,
   ``STREAM.NAMES``/``LIST`` and requests about streams that do not exist; other nodes stay
-  silent. Every node applies every meta entry, so each knows every stream's config; replicas
-  start their peer of the stream's group. A node that knows no meta leader for longer than
-  ``lost_quorum_interval`` since it started answers 10008 (``isLeaderless``); before that, a
-  request times out. To stream and consumer info it answers 10008 only after
-  ``api_error_delay`` (0.5 s), so that the leader's answer, if there is one, comes first.
+  silent. The meta leader steps down on :meth:`ClusterJetStreamHost.meta_stepdown` (the system
+  account's ``META.LEADER.STEPDOWN``). Every node applies every meta entry, so each knows every
+  stream's config; replicas start their peer of the stream's group. A node that knows no meta
+  leader for longer than ``lost_quorum_interval`` since it started answers 10008
+  (``isLeaderless``); before that, a request times out. To stream and consumer info it answers
+  10008 only after ``api_error_delay`` (0.5 s), so that the leader's answer, if there is one,
+  comes first.
 - One group per stream (``S-R<R>F-<id>``). Only the stream's ready leader subscribes to its
   subjects; it proposes each publish (and purges, message deletes) as an entry, and every
   replica's store applies the committed entries in log order (the same store code decides

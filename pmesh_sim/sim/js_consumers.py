@@ -38,7 +38,6 @@ from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import status
-from ..jetstream.surface import not_simulated_reply
 
 __all__ = ["ConsumerGroups", "consumer_replicas"]
 

@@ -13,9 +13,10 @@ backend (one ``steps`` connection, one per subscription, each on its ``server:``
 simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` is performed on replicated
 JetStream (3 or 5 nodes: the file store loses what it had not synced at its last
 ``sync_interval`` tick, the scenario's ``sync_interval:``) and answers ``unsupported``
-elsewhere, as the meta group's ``stepdown`` does (a stream's or a consumer's is asked of the
-JetStream API, as the real backend does). In a scenario that uses JetStream on n1 only, a
-``server:`` other than n1 is refused before the run. Same seed, same document and trace.
+elsewhere. A ``stepdown`` is asked of the JetStream API as the real backend asks it (the meta
+group's of the meta leader directly: the simulation has no system account). In a scenario that
+uses JetStream on n1 only, a ``server:`` other than n1 is refused before the run. Same seed,
+same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
