@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 
-from ..config import AckPolicy, StorageType
+from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
@@ -245,12 +245,15 @@ class ConsumerGroups:
         took, in_flight = self._took_over.pop(key, None), self._in_flight.pop(key, set())
         if took is None or not (in_flight or key in self._batch):
             return
-        self._batch.pop(key, None)
+        node = self.raft.nodes[self.cassign[key]["group"]]
+        dropped = list(self._batch.pop(key, ([], []))[0])
+        for entry in node.log.between(node.applied + 1, node.log.last_index):
+            if isinstance(entry.data, dict) and entry.data.get("token") in in_flight:
+                dropped.extend(entry.data["ops"])
         for token in in_flight:                  # if they commit after all, they apply here
             self.pending.pop(token, None)
         index, state = took
         consumer_replica.restore(c, state)
-        node = self.raft.nodes[self.cassign[key]["group"]]
         for entry in node.log.between(index + 1, node.applied):
             item = entry.data
             if isinstance(item, dict) and "ops" in item:
@@ -259,6 +262,12 @@ class ConsumerGroups:
                         consumer_replica.apply(c, op, item["t"])
         self.js.emit("consumer_uncommitted_dropped", stream=key[0], consumer=key[1],
                      entries=len(in_flight), log_index=node.applied)
+        if c.stream.config.retention != RetentionPolicy.LIMITS and any(
+                op[0] == "a" for op in dropped):
+            # its acks already removed messages from this node's stream copy
+            self.js.emit("not_simulated", stream=key[0], feature="messages of an interest or "
+                         "workqueue stream released by a deposed consumer leader's uncommitted "
+                         "acks stay removed from its own stream copy")
 
     def _with_consumer_cluster(self, msg, key):
         body = json.loads(msg.data)
