@@ -286,6 +286,11 @@ _ALL = [
     _k("raft_lost", "cluster", "a power loss took the entries a peer had not synced to disk",
        group_r="the RAFT group", term_r="the term it had synced", log_index="the last index "
        "it had synced (what it finds again)", lost="entries lost"),
+    # sim/js_consumers.py (simulation only)
+    _k("consumer_uncommitted_dropped", "cluster", "a deposed consumer leader dropped the "
+       "changes it had decided but not seen committed: its copy went back to its take-over "
+       "state plus the entries committed since", stream="the stream", consumer="the consumer",
+       entries="its entries not applied yet (proposed)", log_index="the last index applied"),
     # sim/routes.py and sim/network.py (simulation only)
     _k("route_up", "cluster", "a route to a peer node opened (interest is exchanged next)",
        peer="the other node"),

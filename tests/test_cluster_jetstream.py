@@ -643,9 +643,9 @@ def test_stepdown_op_with_preferred_puts_the_leader_where_asked():
     results = [s["result"] for s in doc["steps"]]
     assert results[:2] == [{"leader": "n3"}, {"leader": "n3"}]
     assert results[2] == {"outcome": "stepped_down"} and results[3]["seq"] == 1
-    assert results[4]["outcome"] == "unsupported"                  # meta: not yet
+    assert results[4] == {"outcome": "stepped_down"}
     assert [e.fields.get("preferred") for e in trace if e.kind == "stepdown"] == [
-        "n3", "n3", None]
+        "n3", "n3", None, None]
     assert not trace.check()
 
 
@@ -984,3 +984,130 @@ def test_without_a_meta_leader_a_node_delays_its_10008_to_stream_info_behind_the
     assert info == [(0.0, None, "n1"), (0.5, 10008, None)]      # the leader n1, then n2
     account = [a[1:] for a in out["answers"] if a[0] == "account_info_response"]
     assert account == [(0.0, 10008, None)] * 2                   # n1 and n2, at once
+
+
+def _copies(sim, stream="S", name="w"):
+    """Every running node's copy of a consumer's replicated state."""
+    return {n: (c.dseq, c.sseq, tuple(sorted(c.pending)), c.adflr, c.asflr)
+            for n, s in sim.servers.items() if s.state is None
+            for c in [s.jetstream.js.streams[stream].consumers[name]]}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_partitioned_consumer_leaders_uncommitted_ack_is_dropped_and_replicas_converge(seed):
+    sim = cluster(seed=seed)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def setup(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w", "ack_policy": "explicit",
+                                           "ack_wait": 30_000_000_000}}).encode(), timeout=5)
+        for i in (1, 2, 3):
+            yield c.request(f"s.{i}", b"x", timeout=2)
+        yield sim.env.timeout(0.5)
+    run(sim, setup, 15)
+    leader = sim.consumer_leader("S", "w")
+    w = sim.connect(leader, name="w")          # a partition does not cut client connections
+    got = []
+    w.subscribe("_INBOX.w", cb=got.append)
+    w.publish("$JS.API.CONSUMER.MSG.NEXT.S.w", b'{"batch": 3}', reply="_INBOX.w")
+    sim.run(until=16)
+    assert [m.subject for m in got] == ["s.1", "s.2", "s.3"]
+    assert set(_copies(sim).values()) == {(4, 4, (1, 2, 3), 0, 0)}
+    others = [n for n in ("n1", "n2", "n3") if n != leader]
+    sim.partition([[leader], others])
+    sim.run(until=16.5)
+    w.publish(got[0].reply, b"+ACK")           # decided on the cut-off leader: never committed
+    sim.run(until=16.6)
+    assert _copies(sim)[leader][2] == (2, 3)
+    sim.run(until=40)                           # it lost its quorum; the others elected
+    assert sim.consumer_leader("S", "w") in others
+    sim.heal()
+    sim.run(until=50)
+    assert set(_copies(sim).values()) == {(4, 4, (1, 2, 3), 0, 0)}    # the ack is gone
+    dropped = [e.fields for e in sim.trace if e.kind == "consumer_uncommitted_dropped"]
+    assert [(d["node"], d["entries"]) for d in dropped] == [(leader, 1)]
+    assert not sim.trace.check()
+
+
+def test_the_meta_leader_steps_down_as_the_server_answers_the_system_account():
+    sim = cluster(seed=2)
+    sim.run(until=12)
+    leader = sim.meta_leader()
+    host = sim.servers[leader].jetstream
+    other = next(n for n in ("n1", "n2", "n3") if n != leader)
+
+    def err(body):
+        return host.meta_stepdown(json.dumps(body).encode())["error"]
+
+    assert err({"placement": {"preferred": leader}})["description"] == \
+        f'preferred server "{leader}" is already leader'
+    assert err({"placement": {"preferred": "n9"}})["description"] == \
+        'preferred server "n9" not known'
+    assert err({"placement": {"tags": ["node:n9"]}}) == {
+        "code": 400, "err_code": 10005, "description": "no replacement peer connected"}
+    assert host.meta_stepdown(b"{")["error"]["err_code"] == 10025
+    assert sim.meta_leader() == leader                    # none of these stepped down
+    assert host.meta_stepdown(json.dumps({"placement": {"preferred": other}}).encode()) == {
+        "type": "io.nats.jetstream.api.v1.meta_leader_stepdown_response", "success": True}
+    sim.run(until=13)
+    assert sim.meta_leader() == other
+
+
+def test_a_pause_of_a_replicated_consumer_reaches_every_copy_and_survives_a_restart():
+    sim = cluster(seed=4)
+    sim.run(until=12)
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(0.5)
+        yield c.request("$JS.API.CONSUMER.DURABLE.CREATE.S.w", json.dumps({
+            "stream_name": "S", "config": {"durable_name": "w",
+                                           "ack_policy": "explicit"}}).encode(), timeout=5)
+        r = yield c.request("$JS.API.CONSUMER.PAUSE.S.w", json.dumps(
+            {"pause_until": sim.date(sim.now + 60)}).encode(), timeout=5)
+        out["answer"] = json.loads(r.data)
+    out = run(sim, prog, 15)
+    assert out["answer"]["paused"] is True
+    until = {n: (s.jetstream.js.streams["S"].consumers["w"].paused(sim.now),
+                 s.jetstream.js.streams["S"].consumers["w"].config.pause_until)
+             for n, s in sim.servers.items()}
+    assert len(set(until.values())) == 1 and next(iter(until.values()))[0] is True
+    follower = next(n for n in ("n1", "n2", "n3") if n != sim.consumer_leader("S", "w"))
+    sim.kill(follower)
+    sim.run(until=16)
+    sim.restart(follower)
+    sim.run(until=35)         # it may have led the meta group: the others elect (4 to 9 s)
+    w = sim.servers[follower].jetstream.js.streams["S"].consumers["w"]
+    assert (w.paused(sim.now), w.config.pause_until) == next(iter(until.values()))
+
+
+def test_a_reset_of_a_replicated_consumer_is_answered_at_commit_and_applied_everywhere():
+    from pmesh_sim.sim.runner import run_sim, _SimBackend
+    seen = {}
+    original = _SimBackend.fault
+
+    def fault(self, op, args):         # every node's copy when the stepdown step runs
+        seen.update({n: (c.dseq, c.sseq, tuple(sorted(c.pending)), c.adflr, c.asflr)
+                     for n, s in self.sim.servers.items()
+                     for c in [s.jetstream.js.streams["S"].consumers["w"]]})
+        return original(self, op, args)
+
+    _SimBackend.fault = fault
+    try:
+        doc, trace = run_sim(_consumer_scenario(FETCH3 + [
+            {"at": 0.5, "op": "reset_consumer", "consumer": "w"},
+            {"at": 0.6, "op": "stepdown", "consumer": "w"},
+            {"at": 1.5, "op": "consumer_info", "consumer": "w"}]))
+    finally:
+        _SimBackend.fault = original
+    results = [s["result"] for s in doc["steps"]]
+    assert results[4]["reset_seq"] == 2 and results[4]["num_ack_pending"] == 0
+    assert set(seen.values()) == {(1, 2, (), 0, 1)}            # every replica reset
+    assert results[6]["delivered"] == {"consumer_seq": 0, "stream_seq": 1}
+    assert results[6]["ack_floor"] == {"consumer_seq": 0, "stream_seq": 1}
+    assert not trace.check()

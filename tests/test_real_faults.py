@@ -606,6 +606,19 @@ def test_scenario_meta_stepdown(capsys):
     assert results[0] == {"leader": "n3"}
     assert _flat(results[1]) == _state(0)
     assert results[2] == _ack(1)
+    assert _agrees_with_the_simulation(CLUSTER_SCENARIOS / "meta-stepdown.yaml", doc)
+
+
+def test_scenario_meta_leader_killed_api_silent_until_a_new_election(capsys):
+    path = CLUSTER_SCENARIOS / "meta-leader-killed.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:3] == [{"leader": "n3"}, {"outcome": "killed"}, TIMEOUT]
+    assert _flat(results[3]) == _state(0)                   # the create after the election
+    assert results[4] == {"duplicate": False, "seq": 1, "stream": "LATE"}
+    assert _flat(results[5]) == _state(1)
+    assert list(doc["final"]["streams"]) == ["LATE"]        # the early create never happened
+    assert _agrees_with_the_simulation(path, doc)
 
 
 def test_scenario_r5_quorum_five_nodes(capsys):
@@ -699,7 +712,54 @@ def test_scenario_r3_consumer_max_deliver_survives_stepdowns(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_consumer_deposed_leader_drops_its_uncommitted_acks(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-deposed-leader-acks.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[3] == {"leader": "n1"}
+    assert (results[4]["fetched"], results[4]["acked"]) == (3, 3)    # acked on the cut-off n1
+    none = {"consumer_seq": 0, "stream_seq": 0}
+    for info in (results[7], results[9]):           # the new leader's, then n1's again
+        assert (info["num_ack_pending"], info["ack_floor"]) == (3, none)
+    assert results[8] == {"leader": "n1"}
+    assert _seqs(results[10]) == [(1, 2), (2, 2), (3, 2)]
+    assert results[11]["ack_floor"] == {"consumer_seq": 6, "stream_seq": 3}
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_consumer_pause_holds_through_a_stepdown(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-pause.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[1]["paused"] is True and results[2]["paused"] is True
+    assert results[3] == results[5] == {"messages": []}     # paused, under either leader
+    assert results[4] == {"outcome": "stepped_down"} and results[6]["paused"] is True
+    assert results[7]["paused"] is False
+    assert [m["data"] for m in results[8]["messages"]] == ["1"]
+    assert json.loads(results[10]["data"])["error"]["err_code"] == 10014
+    assert _agrees_with_the_simulation(path, doc)
+
+
+def test_scenario_r3_consumer_reset_reaches_the_next_leader(capsys):
+    path = CLUSTER_SCENARIOS / "r3-consumer-reset.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[6]["reset_seq"] == 2                        # back to the ack floor
+    assert results[7] == {"outcome": "stepped_down"}
+    assert (results[8]["num_ack_pending"], results[8]["ack_floor"]) == (
+        0, {"consumer_seq": 0, "stream_seq": 1})
+    assert [(m["stream_seq"], m["consumer_seq"]) for m in results[9]["messages"]] == [
+        (2, 1), (3, 2), (4, 3)]
+    assert results[10]["reset_seq"] == 3
+    assert [m["stream_seq"] for m in results[11]["messages"]] == [3, 4]
+    assert results[13]["error"]["err_code"] == 10204
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
+                                 "r3-consumer-reset": 3,
+                                 "r3-consumer-pause": 3,
+                                 "r3-consumer-deposed-leader-acks": 3,
                                  "r3-consumer-max-deliver-stepdown": 3,
                                  "r3-consumer-stepdown-ack-floor": 3,
                                  "r3-consumer-stepdown-pull-waiting": 3,
@@ -712,7 +772,8 @@ def test_every_cluster_scenario_has_a_test_here():
 
     tested = {"partition-core-across-nodes": 3, "pause-node-request-times-out": 3,
               "r3-partitioned-leader": 3, "placement-r1-node-down": 3, "r3-leader-killed": 3,
-              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "r5-quorum-five-nodes": 5,
+              "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "meta-leader-killed": 3,
+              "r5-quorum-five-nodes": 5,
               "r1-consumer-survives-restart": 3,
               **REPLICATED_CONSUMER_SCENARIOS}
     assert not set(tested) & set(EXPECTED)

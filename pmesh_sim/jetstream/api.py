@@ -94,6 +94,7 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "CONSUMER.UNPIN": ("consumer_unpin_response", {}),
     "CONSUMER.RESET": ("consumer_reset_response", {"reset_seq": 0}),
     "CONSUMER.LEADER.STEPDOWN": ("consumer_leader_stepdown_response", {}),
+    "META.LEADER.STEPDOWN": ("meta_leader_stepdown_response", {}),
 }
 
 

@@ -145,6 +145,8 @@ class Consumer:
     def reset(self, seq: int, now: float) -> list[Outgoing]:
         """Start again at stream sequence ``seq`` (resetLocalStartingSeq): nothing pending or
         due again, consumer sequences from 1, the ack floor just below ``seq``."""
+        if self.journal is not None and not self.standby:    # resetSeqOp, before deliveries
+            self.journal(self, ("R", seq))
         if (self.sseq != seq or self.pending) and not (
                 seq == self.asflr + 1 and self.config.ack_policy == AckPolicy.ALL):
             self.npc_extra = 0     # resetLocalStartingSeq: num pending computed again
@@ -154,7 +156,8 @@ class Consumer:
         self._lps = None
         self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
         self.adflr, self.asflr = 0, seq - 1
-        self._stored_sseq = None    # store.Reset(seq - 1)
+        self._stored_sseq = None    # store.Reset(seq - 1), which stores the floor too
+        self.floor_unset = False
         return self.deliver(now)
 
     # ------------------------------------------------------------------- pause

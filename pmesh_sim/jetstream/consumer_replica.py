@@ -12,7 +12,9 @@ store applies the committed entries in order. The ops, as tuples:
   in-progress ack: ``updateDelivered`` with a new timestamp);
 - ``("s", sseq)``: the first stream sequence a new leader chose (``updateSkipOp``);
 - ``("x", sseq, dc)``: ``sseq`` reached ``max_deliver`` after ``dc`` deliveries and leaves
-  the pending messages (``hasMaxDeliveries``: a delivered update past the maximum).
+  the pending messages (``hasMaxDeliveries``: a delivered update past the maximum);
+- ``("R", sseq)``: a reset to stream sequence ``sseq`` (``resetSeqOp``): nothing pending,
+  consumer sequences from 1 (an interest stream drops what no consumer needs any more).
 
 The leader's :class:`~pmesh_sim.jetstream.consumer.Consumer` decides (its ``journal`` hears
 each op); a replica that does not lead is the same class, standing by (it delivers nothing and
@@ -42,10 +44,14 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
-from ..config import AckPolicy
+from ..config import AckPolicy, RetentionPolicy
 from .consumer import Consumer
 
-__all__ = ["apply", "stand_by", "take_over"]
+__all__ = ["apply", "capture", "restore", "stand_by", "take_over"]
+
+#: the fields of a consumer that its entries move (what :func:`apply` changes)
+_STATE = ("dseq", "sseq", "_scanned", "_stored_sseq", "npc_extra", "adflr", "asflr",
+          "floor_unset")
 
 
 def apply(c: Consumer, op: tuple, now: float) -> None:
@@ -76,11 +82,41 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
     elif kind == "x":
         c.pending.pop(op[1], None)
         c.rdc[op[1]] = op[2]
+    elif kind == "R":
+        c.reset(op[1], now)
+        if c.stream.config.retention == RetentionPolicy.INTEREST:
+            c.stream.drop_acked(now)
     elif kind == "s":
         if op[1] > c.sseq:
             c.sseq, c._scanned = op[1], op[1] - 1
             if not c.pending and c.adflr == 0:
                 c.asflr = op[1] - 1
+
+
+def capture(c: Consumer) -> tuple:
+    """A copy of ``c``'s replicated state, for :func:`restore`.
+
+    >>> from pmesh_sim.config import ConsumerConfig, StreamConfig
+    >>> from pmesh_sim.jetstream.stream import Stream
+    >>> c = Consumer(Stream(StreamConfig(name="S", subjects=["s"])), "w",
+    ...              ConsumerConfig(durable_name="w"), durable=True, now=0.0)
+    >>> before = capture(c)
+    >>> apply(c, ("d", 1, 1, 1, 30.0), now=0.0); c.pending
+    {1: [1, 30.0]}
+    >>> restore(c, before); c.pending, c.dseq
+    ({}, 1)
+    """
+    return (tuple(getattr(c, f) for f in _STATE),
+            {s: list(e) for s, e in c.pending.items()}, dict(c.rdc))
+
+
+def restore(c: Consumer, state: tuple) -> None:
+    """Put ``c``'s replicated state back as :func:`capture` copied it."""
+    fields, pending, rdc = state
+    for name, value in zip(_STATE, fields):
+        setattr(c, name, value)
+    c.pending = {s: list(e) for s, e in pending.items()}
+    c.rdc = dict(rdc)
 
 
 def stand_by(c: Consumer) -> None:

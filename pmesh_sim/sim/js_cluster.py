@@ -8,11 +8,13 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   each); the meta leader proposes stream create/update/delete as entries (with the peers it
   placed the stream on, its group name and preferred leader) and answers ``INFO``,
   ``STREAM.NAMES``/``LIST`` and requests about streams that do not exist; other nodes stay
-  silent. Every node applies every meta entry, so each knows every stream's config; replicas
-  start their peer of the stream's group. A node that knows no meta leader for longer than
-  ``lost_quorum_interval`` since it started answers 10008 (``isLeaderless``); before that, a
-  request times out. To stream and consumer info it answers 10008 only after
-  ``api_error_delay`` (0.5 s), so that the leader's answer, if there is one, comes first.
+  silent. The meta leader steps down on :meth:`ClusterJetStreamHost.meta_stepdown` (the system
+  account's ``META.LEADER.STEPDOWN``). Every node applies every meta entry, so each knows every
+  stream's config; replicas start their peer of the stream's group. A node that knows no meta
+  leader for longer than ``lost_quorum_interval`` since it started answers 10008
+  (``isLeaderless``); before that, a request times out. To stream and consumer info it answers
+  10008 only after ``api_error_delay`` (0.5 s), so that the leader's answer, if there is one,
+  comes first.
 - One group per stream (``S-R<R>F-<id>``). Only the stream's ready leader subscribes to its
   subjects; it proposes each publish (and purges, message deletes) as an entry, and every
   replica's store applies the committed entries in log order (the same store code decides
@@ -55,7 +57,8 @@ __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
 META = "_meta_"
 CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
 _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE",
-                          "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE"})
+                          "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
+                          "CONSUMER.PAUSE"})
 _META_READS = frozenset({"INFO", "STREAM.NAMES", "STREAM.LIST"})
 _STREAM_WRITES = frozenset({"STREAM.PURGE", "STREAM.MSG.DELETE"})
 #: Stream-scoped requests that go through the meta leader on the server (consumer lists); here
@@ -456,31 +459,64 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
     def _group_stepdown(self, assign: dict, tokens: list[str], reply: str, data: bytes,
                         kind: str):
         """A stream's or a consumer's leader steps down: hand leadership to a healthy
-        follower, or to ``{"placement": {"preferred": node}}`` (``node.StepDown``; 10005 when
-        that node leads already or is no peer); an R1 asset answers success."""
+        follower, or to the one ``placement`` names (see :meth:`_stepdown_target`); an R1
+        asset answers success."""
         ok = {"type": kind, "success": True}
         if len(assign["peers"]) == 1:
             return _reply(reply, ok)
+        return self._stepdown_group(assign["group"], assign["peers"], tokens, reply, data, ok)
+
+    def meta_stepdown(self, data: bytes) -> dict:
+        """The meta leader's answer to ``$JS.API.META.LEADER.STEPDOWN`` from the system
+        account (``jsLeaderStepDownRequest``; the placement rules of :meth:`_stepdown_target`),
+        after stepping down. The simulation has no accounts: the scenario runner calls this as
+        the real backend's system connection asks it; a client's request is refused."""
+        tokens = ["META", "LEADER", "STEPDOWN"]
         try:
-            placement = self.js._body(data).get("placement") or {}
+            body = self.js._body(data)
+            preferred = self._stepdown_target(body.get("placement"), self.members)
+        except JetStreamError as err:
+            return error_response(tokens, err)
+        self.raft.step_down(META, preferred)
+        return {"type": "io.nats.jetstream.api.v1.meta_leader_stepdown_response",
+                "success": True}
+
+    def _stepdown_group(self, group, peers, tokens, reply, data, ok: dict):
+        try:
+            body = self.js._body(data)
+            preferred = self._stepdown_target(body.get("placement"), peers)
         except JetStreamError as err:
             return _reply(reply, error_response(tokens, err))
         except NotSimulatedError as err:
-            return self.js._not_simulated(reply, err.feature)
-        preferred = placement.get("preferred") if isinstance(placement, dict) else None
-        feature = None
-        if not isinstance(placement, dict) or set(placement) - {"preferred"}:
-            feature = "leader stepdown with a placement other than preferred"
-        elif preferred is not None and (preferred == self.server.name
-                                        or preferred not in assign["peers"]):
-            why = "is already leader" if preferred == self.server.name else "not known"
-            err = JetStreamError.from_err_code(10005, err=f'preferred server "{preferred}" {why}')
-            return _reply(reply, error_response(tokens, err))
-        if feature is not None:
-            self.js.emit("not_simulated", feature=feature)
-            return [not_simulated_reply(reply, feature)] if reply else []
-        self.raft.step_down(assign["group"], preferred)
+            self.js.emit("not_simulated", feature=err.feature)
+            return [not_simulated_reply(reply, err.feature)] if reply else []
+        self.raft.step_down(group, preferred)
         return _reply(reply, ok)
+
+    def _stepdown_target(self, placement, peers: list[str]) -> str | None:
+        """The peer a stepdown hands over to (``getStepDownPreferredPlacement``): none without
+        ``placement``; its ``preferred`` (10005 when it leads already or is no peer); else a
+        random online peer in its ``cluster`` carrying all its ``tags`` (10005 if none)."""
+        if placement is None:
+            return None
+        if not isinstance(placement, dict) or set(placement) - {"preferred", "cluster", "tags"}:
+            raise NotSimulatedError("leader stepdown with a placement other than preferred, "
+                                    "cluster and tags")
+        preferred = placement.get("preferred")
+        if preferred:
+            if preferred == self.server.name or preferred not in peers:
+                why = "is already leader" if preferred == self.server.name else "not known"
+                raise JetStreamError.from_err_code(
+                    10005, err=f'preferred server "{preferred}" {why}')
+            return preferred
+        online = set(self.online(self.env.now))
+        tags = set(placement.get("tags") or ())
+        candidates = [p for p in peers if p != self.server.name and p in online
+                      and placement.get("cluster") in (None, "", CLUSTER_NAME)
+                      and tags <= {f"node:{p}"}]
+        if not candidates:
+            raise JetStreamError.from_err_code(10005, err="no replacement peer connected")
+        return self.server.sim.rng.choice(candidates)
 
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)

@@ -16,26 +16,34 @@ leader answers each of them ``409 Leadership Change``; the old one forgets them,
 redelivery queue and the deliveries still waiting for quorum. A new leader redelivers
 whatever was pending longer than ``ack_wait``.
 
-Not modelled: an uncommitted change of a deposed consumer leader stays in its own copy;
-``CONSUMER.PAUSE`` and ``CONSUMER.RESET`` of an R>1 consumer are refused.
+A deposed leader drops what it decided but never saw committed: as the server truncates a
+deposed leader's uncommitted entries and its store follows the group, its copy goes back to
+the state it had when it took over, then applies the entries committed since (its own
+included), so every replica converges on the committed state.
+
+A pause (``CONSUMER.PAUSE``, any R) is a meta entry, as ``jsConsumerPauseRequest`` proposes
+the consumer's assignment with its new ``pause_until``: every node applies it to its copy and
+the meta leader answers as of the request's time.
+
+A reset (``CONSUMER.RESET``) of an R>1 consumer is an entry of its group (``resetSeqOp``):
+every replica resets its copy, and the leader answers once it is committed.
 """
 
 from __future__ import annotations
 
 import json
 
-from ..config import AckPolicy, StorageType
+from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import status
-from ..jetstream.surface import not_simulated_reply
 
 __all__ = ["ConsumerGroups", "consumer_replicas"]
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #: consumer API requests its leader answers
-LEADER_OPS = frozenset({"CONSUMER.INFO", "CONSUMER.PAUSE", "CONSUMER.RESET",
+LEADER_OPS = frozenset({"CONSUMER.INFO", "CONSUMER.RESET",
                         "CONSUMER.LEADER"})
 
 
@@ -87,6 +95,8 @@ class ConsumerGroups:
         self._held: dict[int, tuple] = {}      # token -> (key, messages sent once applied)
         self._prm: dict[tuple, set] = {}       # waiting pull requests, as replicated
         self._prm_told: dict[tuple, set] = {}  # leader: the waiting requests it proposed
+        self._took_over: dict[tuple, tuple] = {}  # leader: (applied index, state) at take-over
+        self._in_flight: dict[tuple, set] = {}   # leader: tokens proposed, not yet applied
 
     # ------------------------------------------------------------------ placement
     def _place_consumer(self, tokens, body, reply):
@@ -152,6 +162,8 @@ class ConsumerGroups:
             self._start_consumer(key, assign)
         if new:
             return out, False
+        if tokens[1] == "PAUSE":           # the meta leader answers, as of the request's time
+            return out, True
         name = _consumer_name(tokens, item["data"])
         if tokens[1] != "DELETE" and name in before and name in after and not any(
                 "error" in json.loads(m.data) for m in out if m.subject == item["reply"]):
@@ -183,9 +195,9 @@ class ConsumerGroups:
         if key in self.cled:
             self.cled.discard(key)
             self._lead_version += 1
-        self._prm.pop(key, None)
-        self._prm_told.pop(key, None)
-        self._answers.pop(key, None)
+        for table in (self._prm, self._prm_told, self._answers, self._took_over,
+                      self._in_flight):
+            table.pop(key, None)
 
     def _consumer(self, key: tuple):
         st = self.js.streams.get(key[0])
@@ -200,6 +212,7 @@ class ConsumerGroups:
         self._lead_version += 1
         if not leading:
             self.cled.discard(key)
+            self._drop_uncommitted(key, c)
             consumer_replica.stand_by(c)
             self._held = {t: h for t, h in self._held.items() if h[0] != key}
             self._prm_told.pop(key, None)
@@ -207,6 +220,9 @@ class ConsumerGroups:
             return
         self.cled.add(key)
         self.cleader_since[key] = now
+        node = self.raft.nodes[self.cassign[key]["group"]]
+        self._took_over[key] = (node.applied, consumer_replica.capture(c))
+        self._in_flight[key] = set()
         fresh = c.dseq == 1 and not c.pending and c.adflr == 0
         consumer_replica.take_over(c, now)
         if fresh:                       # setLeader: selectStartingSeqNo, then updateSkipped
@@ -222,6 +238,36 @@ class ConsumerGroups:
         if answer:
             out = [self._with_consumer_cluster(m, key) for m in answer] + out
         self._after(out + c.deliver(now))
+
+    def _drop_uncommitted(self, key: tuple, c) -> None:
+        """A deposed leader with changes not yet applied (proposed or still to propose) puts
+        its copy back to its take-over state and applies the committed entries since."""
+        took, in_flight = self._took_over.pop(key, None), self._in_flight.pop(key, set())
+        if took is None or not (in_flight or key in self._batch):
+            return
+        node = self.raft.nodes[self.cassign[key]["group"]]
+        dropped = list(self._batch.pop(key, ([], []))[0])
+        for entry in node.log.between(node.applied + 1, node.log.last_index):
+            if isinstance(entry.data, dict) and entry.data.get("token") in in_flight:
+                dropped.extend(entry.data["ops"])
+        for token in in_flight:                  # if they commit after all, they apply here
+            self.pending.pop(token, None)
+        index, state = took
+        consumer_replica.restore(c, state)
+        for entry in node.log.between(index + 1, node.applied):
+            item = entry.data
+            if isinstance(item, dict) and "ops" in item:
+                for op in item["ops"]:
+                    if op[0] not in ("r+", "r-"):
+                        consumer_replica.apply(c, op, item["t"])
+        self.js.emit("consumer_uncommitted_dropped", stream=key[0], consumer=key[1],
+                     entries=len(in_flight), log_index=node.applied)
+        if c.stream.config.retention != RetentionPolicy.LIMITS and any(
+                op[0] == "a" for op in dropped):
+            # its acks already removed messages from this node's stream copy
+            self.js.emit("not_simulated", stream=key[0], feature="messages of an interest or "
+                         "workqueue stream released by a deposed consumer leader's uncommitted "
+                         "acks stay removed from its own stream copy")
 
     def _with_consumer_cluster(self, msg, key):
         body = json.loads(msg.data)
@@ -287,6 +333,7 @@ class ConsumerGroups:
                 continue
             token = next(self._tokens)
             self.pending[token] = True
+            self._in_flight.setdefault(key, set()).add(token)
             if held:
                 self._held[token] = (key, held)
             self.raft.propose(self.cassign[key]["group"], {
@@ -306,8 +353,13 @@ class ConsumerGroups:
         (``processReplicatedAck``): take the answer out of ``out`` until then."""
         if not reply or len(self.cassign.get(key, {"peers": ()})["peers"]) < 2:
             return out
+        return self._hold_reply(key, reply, out, lambda m: not m.data and m.headers is None)
+
+    def _hold_reply(self, key: tuple, reply: str, out: list, which=lambda m: True) -> list:
+        """Take the answer to ``reply`` out of ``out``: it leaves with the entry of what the
+        consumer decided now (at once if it decided nothing)."""
         for i, m in enumerate(out):
-            if m.subject == reply and not m.data and m.headers is None:
+            if reply and m.subject == reply and which(m):
                 self._ack_replies.append((key, m))
                 return out[:i] + out[i + 1:]
         return out
@@ -318,6 +370,7 @@ class ConsumerGroups:
         if not isinstance(item, dict):
             return
         if item["proposer"] == self.server.name and self.pending.pop(item["token"], False):
+            self._in_flight.get(key, set()).discard(item["token"])
             held = self._held.pop(item["token"], None)   # decided here: already applied
             if held:
                 self._after(held[1])
@@ -351,11 +404,12 @@ class ConsumerGroups:
             return self._group_stepdown(
                 self.cassign[key], ["CONSUMER", "LEADER", "STEPDOWN", *key], reply, data,
                 "io.nats.jetstream.api.v1.consumer_leader_stepdown_response")
-        if kind in ("CONSUMER.PAUSE", "CONSUMER.RESET") and len(self.cassign[key]["peers"]) > 1:
-            feature = f"{kind} of a replicated consumer"
-            self.js.emit("not_simulated", feature=feature)
-            return [not_simulated_reply(reply, feature)] if reply else []
-        return self.js.handle(subject, reply, data, headers, now)
+        out = self.js.handle(subject, reply, data, headers, now)
+        if kind == "CONSUMER.RESET" and any(op[0] == "R" and (c.stream.name, c.name) == key
+                                            for c, op, _ in self._journal):
+            # resetSeqOp: the leader answers once the reset is committed
+            return self._hold_reply(key, reply, out)
+        return out
 
     def _consumer_cluster_info(self, stream: str, name: str, now: float) -> dict:
         """Consumer info's ``cluster`` as the consumer's leader reports it."""

@@ -13,9 +13,10 @@ backend (one ``steps`` connection, one per subscription, each on its ``server:``
 simulated nodes (:mod:`pmesh_sim.sim.faults`); ``power_loss`` is performed on replicated
 JetStream (3 or 5 nodes: the file store loses what it had not synced at its last
 ``sync_interval`` tick, the scenario's ``sync_interval:``) and answers ``unsupported``
-elsewhere, as the meta group's ``stepdown`` does (a stream's or a consumer's is asked of the
-JetStream API, as the real backend does). In a scenario that uses JetStream on n1 only, a
-``server:`` other than n1 is refused before the run. Same seed, same document and trace.
+elsewhere. A ``stepdown`` is asked of the JetStream API as the real backend asks it (the meta
+group's of the meta leader directly: the simulation has no system account). In a scenario that
+uses JetStream on n1 only, a ``server:`` other than n1 is refused before the run. Same seed,
+same document and trace.
 
 >>> from pmesh_sim.scenario import Scenario
 >>> doc, trace = run_sim(Scenario.from_dict({"name": "hi", "steps": [
@@ -124,18 +125,24 @@ class _SimBackend:
                                 dont_randomize=True, reconnect_time_wait=0.1,
                                 max_reconnect_attempts=-1)
 
-    def _stepdown(self, stream: str, preferred: str | None, consumer: str | None = None):
-        """A stream's or consumer's leader stepdown through the JetStream API, as the real
-        backend asks it: with ``preferred``, again until that node leads (at most
+    def _stepdown(self, args: dict):
+        """A stream's, consumer's or the meta leader's stepdown through the JetStream API, as
+        the real backend asks it: with ``preferred``, again until that node leads (at most
         LEADER_WAIT seconds); ``{"leader": node}`` then, else ``stepped_down`` or the
         server's error."""
-        subject = (f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}" if consumer
-                   else f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}")
-        target = {"stream": stream, **({"consumer": consumer} if consumer else {})}
+        stream, consumer, preferred = args.get("stream"), args.get("consumer"), \
+            args.get("preferred")
+        if args.get("meta"):
+            subject, target = None, {"group": "meta"}
+        elif consumer:
+            subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}"
+            target = {"stream": stream, "consumer": consumer}
+        else:
+            subject, target = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", {"stream": stream}
         body = json.dumps({"placement": {"preferred": preferred}}).encode() if preferred else b""
         deadline = self.sim.now + LEADER_WAIT
         while True:
-            result = yield from self._ask(subject, body)
+            result = yield from (self._ask(subject, body) if subject else self._ask_meta(body))
             self.trace.emit("stepdown", node=self.node, **target,
                             **({"preferred": preferred} if preferred else {}))
             if not preferred or not (result.get("outcome") == "stepped_down"
@@ -143,7 +150,7 @@ class _SimBackend:
                 return result
             wait_until = min(deadline, self.sim.now + 2)
             while True:        # a peer not current yet may be passed over: ask again
-                leader = yield from self._leader(stream, consumer)
+                leader = yield from self._leader(stream, consumer, args.get("meta"))
                 if leader == preferred or self.sim.now > wait_until:
                     break
                 yield self.sim.env.timeout(0.1)
@@ -155,10 +162,34 @@ class _SimBackend:
             msg = yield self.nc.request(subject, body, timeout=API_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - a timeout or no responders is the outcome
             return classify_error(exc)
-        resp = json.loads(msg.data or b"{}")
-        return sc.error_result(resp["error"]) if "error" in resp else sc.outcome("stepped_down")
+        return _stepdown_result(json.loads(msg.data or b"{}"))
 
-    def _leader(self, stream: str, consumer: str | None = None):
+    def _ask_meta(self, body: bytes):
+        """``$JS.API.META.LEADER.STEPDOWN`` as the real backend's system connection asks it:
+        on the first running node, answered by a meta leader that node reaches (the
+        simulation has no system account, so the leader's host is asked directly, one round
+        trip later); a timeout when none does."""
+        sim = self.sim
+        via = next(s for s in sim.servers.values() if s.state != "down")
+        leaders = [s for s in sim.servers.values() if s.state is None
+                   and s.raft.nodes["_meta_"].is_leader
+                   and (s is via or not sim.network.link(via.name, s.name).cut)]
+        if via.state is not None or not leaders:
+            yield sim.env.timeout(API_TIMEOUT)
+            return sc.outcome("timeout")
+        yield sim.env.timeout(sim.network.latency())
+        try:
+            answer = leaders[0].jetstream.meta_stepdown(body)
+        except NotSimulatedError as exc:
+            return unsupported(exc.feature)
+        yield sim.env.timeout(sim.network.latency())
+        return _stepdown_result(answer)
+
+    def _leader(self, stream: str | None, consumer: str | None = None, meta: bool = False):
+        if meta:        # as the real backend reads /jsz: the leader every running node knows
+            known = {s.raft.nodes["_meta_"].leader for s in self.sim.servers.values()
+                     if s.state is None}
+            return known.pop() if len(known) == 1 else None
         subject = (f"$JS.API.CONSUMER.INFO.{stream}.{consumer}" if consumer
                    else f"$JS.API.STREAM.INFO.{stream}")
         try:
@@ -295,9 +326,8 @@ class _SimBackend:
             elif op == "link":
                 sim.set_link(*args["servers"], loss=args.get("loss"), delay=args.get("delay"))
                 return sc.outcome("link_set")
-            elif op == "stepdown" and self.replicated and not args.get("meta"):
-                return sim.process(self._stepdown(args["stream"], args.get("preferred"),
-                                                  args.get("consumer")))
+            elif op == "stepdown" and self.replicated:
+                return sim.process(self._stepdown(args))
             else:
                 return unsupported(f"fault {op!r} in the simulation")
         except NotSimulatedError as exc:
@@ -305,6 +335,11 @@ class _SimBackend:
         except ConfigError as exc:            # a state the file check could not see
             return {**sc.outcome("error"), "error": str(exc)}
         return sc.outcome(_DONE.get(op) or {"partition": "partitioned", "heal": "healed"}[op])
+
+
+def _stepdown_result(resp: dict) -> dict:
+    """A stepdown's result from the server's answer: ``stepped_down`` or its error."""
+    return sc.error_result(resp["error"]) if "error" in resp else sc.outcome("stepped_down")
 
 
 def _refuse_placed_connections(scenario: sc.Scenario) -> None:
