@@ -1111,3 +1111,16 @@ def test_a_reset_of_a_replicated_consumer_is_answered_at_commit_and_applied_ever
     assert results[6]["delivered"] == {"consumer_seq": 0, "stream_seq": 1}
     assert results[6]["ack_floor"] == {"consumer_seq": 0, "stream_seq": 1}
     assert not trace.check()
+
+
+def test_a_no_wait_status_follows_the_deliveries_of_an_r3_consumer_it_ends():
+    # the deliveries wait for their entry's commit; the 404 of the no_wait request nats-py
+    # sends first must not overtake them, or the fetch waits out its timeout for nothing
+    from pmesh_sim.sim.runner import run_sim
+    doc, trace = run_sim(_consumer_scenario(
+        [{"op": "js_publish", "subject": f"s.{i}", "data": str(i)} for i in (1, 2)] +
+        [{"at": 0.3, "op": "fetch", "consumer": "w", "batch": 5, "timeout": 0.5}]))
+    assert [m["stream_seq"] for m in doc["steps"][2]["result"]["messages"]] == [1, 2]
+    start, end = (e.time for e in trace if e.kind in ("step", "step_result")
+                  and e.fields["index"] == 2)
+    assert end - start < 0.01                      # not the 0.5 s timeout

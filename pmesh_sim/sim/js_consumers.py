@@ -308,6 +308,14 @@ class ConsumerGroups:
                 held.setdefault(key, []).append(msg)
         if held:
             ids = {id(m) for msgs in held.values() for m in msgs}
+            # a status ending the pull request they answer (a no_wait's 404, an expiry's 408)
+            # follows the deliveries: it waits for their commit with them, so that nats-py
+            # reads the messages first, as from the real cluster
+            for msgs in held.values():
+                inboxes = {m.subject for m in msgs}
+                msgs.extend(m for m in out if m.subject in inboxes and id(m) not in ids
+                            and m.headers and "Status" in m.headers)
+            ids = {id(m) for msgs in held.values() for m in msgs}
             out = [m for m in out if id(m) not in ids]
         if self._ack_replies:
             for key, msg in self._ack_replies:
