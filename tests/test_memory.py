@@ -17,3 +17,17 @@ def test_a_limited_stream_does_not_grow_with_history():
 
 def test_a_stored_message_costs_at_most_250_bytes():
     assert retained_bytes(5_000) / 5_000 <= 250
+
+
+def test_r3_pipeline_keeps_no_timer_per_message():
+    """A follower's election deadline moves with every append: the RAFT host moves its mark,
+    not a new SimPy timeout a message, so the event queue stays small however long the run."""
+    from pmesh_sim.bench import jetstream_pipeline
+
+    sizes = []
+    for total in (500, 3000):
+        sim, counts = jetstream_pipeline(total, replicas=3)
+        sim.run()
+        assert counts == {"published": total, "acked": total}
+        sizes.append(len(sim.env._queue))
+    assert sizes[1] < 200 and sizes[1] <= sizes[0] + 50, sizes
