@@ -356,18 +356,26 @@ class SubjectIndex:
 
 
 def _collect(level: _Level | None, tokens: list[str], start: int, out: list[_Node]) -> None:
-    """Append to ``out`` every node matching ``tokens[start:]`` below ``level`` (sublist.go)."""
+    """Append to ``out`` every node matching ``tokens[start:]`` below ``level`` (sublist.go).
+
+    A level whose only way on is ``*`` (no literal tokens below it, as in the ``*`` chain of a
+    consumer's ``$JS.ACK`` interest) is walked in this loop, not by a recursive call: the
+    same nodes in the same order."""
     node = pwc = None
-    for i in range(start, len(tokens)):
+    last = len(tokens) - 1
+    for i in range(start, last + 1):
         if level is None:
             return
         if level.fwc is not None:
             out.append(level.fwc)
         pwc = level.pwc
-        if pwc is not None:
-            if i + 1 < len(tokens):
-                _collect(pwc.next, tokens, i + 1, out)
-        node = level.nodes.get(tokens[i])
+        nodes = level.nodes
+        if pwc is not None and i < last:
+            if not nodes:
+                level, node = pwc.next, None
+                continue
+            _collect(pwc.next, tokens, i + 1, out)
+        node = nodes.get(tokens[i])
         level = node.next if node is not None else None
     if node is not None:
         out.append(node)
