@@ -2,9 +2,9 @@
 
 A long run's trace need not fit in memory: ``Trace(spill_to=DIR, chunk=N)`` (or
 ``Simulation(spill_to=DIR)``) writes every ``N`` records to ``DIR/part-00000.parquet``,
-``part-00001.parquet``... and keeps only the records not yet written. A part has three
-columns: ``time`` (float64), ``kind`` (string) and ``fields`` (the record's fields as a JSON
-object, keys in recording order). :func:`read_trace` reads a directory back one part at a time;
+``part-00001.parquet``... and keeps only the records not yet written. A part has four
+columns: ``time`` (float64), ``kind``, ``keys`` (the field names as a JSON array, in recording
+order: few distinct, dictionary-encoded) and ``values`` (the field values as a JSON array). :func:`read_trace` reads a directory back one part at a time;
 ``pandas.read_parquet(DIR)`` reads it whole. Needs ``pyarrow`` (``pip install
 pmesh-sim[parquet]``).
 
@@ -66,11 +66,24 @@ class ParquetSpill:
 
         pa, pq = _pyarrow()
         encode = json.JSONEncoder(default=_jsonable).encode   # what json.dumps makes per call
-        texts = [encode(f if type(f) is not tuple else dict(zip(f[0], f[1:]))) for f in fields]
+        names: dict[tuple, str] = {}                  # a row's shared keys -> their JSON
+        keys, values = [], []
+        for f in fields:
+            if type(f) is tuple:
+                k, v = f[0], f[1:]
+            else:
+                k, v = tuple(f), list(f.values())
+            text = names.get(k)
+            if text is None:
+                text = names[k] = encode(k)
+            keys.append(text)
+            values.append(encode(v))
         table = pa.table({"time": pa.array(times, pa.float64()),
                           "kind": pa.array(kinds, pa.string()),
-                          "fields": pa.array(texts, pa.string())})
-        pq.write_table(table, self.directory / PART.format(len(self.sizes)))
+                          "keys": pa.array(keys, pa.string()),
+                          "values": pa.array(values, pa.string())})
+        pq.write_table(table, self.directory / PART.format(len(self.sizes)),
+                       use_dictionary=["kind", "keys"])
         self.sizes.append(len(times))
 
     def reader(self) -> TraceFile:
@@ -111,8 +124,15 @@ class TraceFile:
         if self._cached is None or self._cached[0] != i:
             cols = self._part(i).to_pydict()
             loads = json.loads
-            self._cached = (i, list(map(Event, cols["time"], cols["kind"],
-                                        map(loads, cols["fields"]))))
+            names: dict[str, list] = {}
+            events = []
+            for time, kind, keys, values in zip(cols["time"], cols["kind"], cols["keys"],
+                                                cols["values"]):
+                k = names.get(keys)
+                if k is None:
+                    k = names[keys] = loads(keys)
+                events.append(Event(time, kind, dict(zip(k, loads(values)))))
+            self._cached = (i, events)
         return self._cached[1]
 
     def __iter__(self) -> Iterator:
