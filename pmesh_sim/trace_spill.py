@@ -4,9 +4,9 @@ A long run's trace need not fit in memory: ``Trace(spill_to=DIR, chunk=N)`` (or
 ``Simulation(spill_to=DIR)``) writes every ``N`` records to ``DIR/part-00000.parquet``,
 ``part-00001.parquet``... and keeps only the records not yet written. A part has four
 columns: ``time`` (float64), ``kind``, ``keys`` (the field names as a JSON array, in recording
-order: few distinct, dictionary-encoded) and ``values`` (the field values as a JSON array). :func:`read_trace` reads a directory back one part at a time;
-``pandas.read_parquet(DIR)`` reads it whole. Needs ``pyarrow`` (``pip install
-pmesh-sim[parquet]``).
+order: few distinct, dictionary-encoded) and ``values`` (the field values as a JSON array).
+:func:`read_trace` reads a directory back one part at a time; ``pandas.read_parquet(DIR)``
+reads it whole. Needs ``pyarrow`` (``pip install pmesh-sim[parquet]``).
 
 >>> import tempfile
 >>> from pmesh_sim.trace import Trace
