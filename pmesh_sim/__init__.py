@@ -62,6 +62,7 @@ from .sim import Client, Msg, Server, Simulation, Subscription  # noqa: E402
 from .sim.jetstream import JetStreamContext, PubAck  # noqa: E402
 from .subjects import SubjectIndex, subject_matches, validate_subject  # noqa: E402
 from .trace import Event, Trace  # noqa: E402
+from .trace_spill import read_trace  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -76,7 +77,7 @@ __all__ = [
     "Scenario", "load_scenario", "run_scenario", "compare_results", "describe",
     "NatsServer", "NatsCluster",
     # the trace
-    "Event", "Trace",
+    "Event", "Trace", "read_trace",
     # experiments: delivery checkers, sweeps over parameters x seeds
     "check_delivery", "DeliveryCheck", "sweep", "plot_sweep",
     # errors

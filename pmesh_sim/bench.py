@@ -216,7 +216,7 @@ def format_benchmarks(figures: dict) -> str:
 
 
 def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int = 100,
-                       replicas: int = 1):
+                       replicas: int = 1, spill_to=None, spill_chunk: int = 100_000):
     """The simulated JetStream workload, ready to run: one R1 memory stream (``max_msgs``
     its limit; with ``replicas=3``, an R3 stream of a 3-node cluster, created once the meta
     group has a leader, the clients on n1); a producer publishes ``total`` messages with
@@ -225,7 +225,8 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
     pull consumer and acks each message. Returns the
     simulation and ``counts`` (``published``: pub acks seen, ``acked``); the worker stops once
     it has acked ``total``, or finds nothing left after the producer is done (with limits);
-    on a cluster, ``sim.run()`` runs until the worker ends.
+    on a cluster, ``sim.run()`` runs until the worker ends. ``spill_to``/``spill_chunk``
+    write the trace out as it goes (:class:`~pmesh_sim.sim.Simulation`).
 
     >>> sim, counts = jetstream_pipeline(300)
     >>> sim.run(); counts
@@ -240,7 +241,8 @@ def jetstream_pipeline(total: int, *, trace=True, max_msgs: int = -1, batch: int
     from .errors import TimeoutError as FetchTimeout
     from .sim import Simulation
 
-    sim = Simulation(seed=0, latency=0.0005, trace=trace)
+    sim = Simulation(seed=0, latency=0.0005, trace=trace, spill_to=spill_to,
+                     spill_chunk=spill_chunk)
     if replicas == 1:
         sim.add_server("n1", jetstream=True)
     else:
@@ -580,10 +582,11 @@ def plot_scaling(figures: dict, ax=None):
     return ax
 
 
-def memory_use(total: int, *, max_msgs: int = -1, trace: bool = False) -> tuple[int, int]:
+def memory_use(total: int, *, max_msgs: int = -1, trace: bool = False,
+               **spill) -> tuple[int, int]:
     """Bytes a :func:`jetstream_pipeline` run of ``total`` messages holds when it has finished
     (the simulation kept alive), and the most it held at any moment: tracemalloc, after a
-    full collection."""
+    full collection. ``spill`` (``spill_to``, ``spill_chunk``) as the pipeline's."""
     import gc
     import tracemalloc
 
@@ -595,7 +598,7 @@ def memory_use(total: int, *, max_msgs: int = -1, trace: bool = False) -> tuple[
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        sim, _ = jetstream_pipeline(total, trace=trace, max_msgs=max_msgs)
+        sim, _ = jetstream_pipeline(total, trace=trace, max_msgs=max_msgs, **spill)
         sim.run()
         gc.collect()
         now, peak = tracemalloc.get_traced_memory()

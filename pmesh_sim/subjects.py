@@ -217,9 +217,13 @@ class SubjectIndex:
 
     ``match(subject)`` walks only the branches the subject's tokens select, so its cost does not
     grow with unrelated subscriptions; results are cached per subject (up to ``cache_size``
-    subjects) from the second time a subject is matched, and the cache is cleared by
+    subjects) from the second time a subject is matched, and the caches are cleared by
     ``add``/``remove``. Subjects matched once (request inboxes, ``$JS.ACK`` subjects) thus never
-    fill the cache. Queue groups come out in the order their names were first added.
+    fill the cache. Those usually differ from each other only in tokens that meet nothing but
+    wildcards (``_INBOX.<nuid>.*``, a consumer's ``$JS.ACK.<stream>.<consumer>.*...``): a walk
+    notes the deepest token a literal branch looked at, and its result is kept for every subject
+    with the same tokens up to there and as many tokens in all (a *shape*), without a walk.
+    Queue groups come out in the order their names were first added.
 
     >>> index = SubjectIndex()
     >>> a, b = Sub("a.>"), Sub(">")
@@ -236,6 +240,10 @@ class SubjectIndex:
         self._cache: dict[str, SubjectMatch] = {}
         self._cache_size = cache_size
         self._seen: set[str] = set()     # subjects matched once and not cached (yet)
+        #: (the tokens up to the deepest a literal branch looked at, joined; token count) ->
+        #: the match of every subject of that shape; token count -> those depths
+        self._shapes: dict[tuple[str, int], SubjectMatch] = {}
+        self._depths: dict[int, list[int]] = {}
         self._count = 0
         self._queue_order: dict[str, int] = {}
 
@@ -267,7 +275,7 @@ class SubjectIndex:
         else:
             node.plain.append(sub)
         self._count += 1
-        self._cache.clear()
+        self._forget()
 
     def remove(self, sub) -> None:
         """Remove ``sub``; a subscription not in the index is ignored."""
@@ -298,7 +306,7 @@ class SubjectIndex:
         if queue and not members:
             del node.queues[queue]
         self._count -= 1
-        self._cache.clear()
+        self._forget()
         for level, token, node in reversed(path):  # prune empty branches
             if node.plain or node.queues or (node.next is not None and not node.next.empty()):
                 break
@@ -309,15 +317,20 @@ class SubjectIndex:
             else:
                 del level.nodes[token]
 
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._shapes.clear()
+        self._depths.clear()
+
     def match(self, subject: str) -> SubjectMatch:
         """The subscriptions a publish to ``subject`` reaches (matched literally).
 
         >>> index = SubjectIndex()
         >>> index.add(Sub("_INBOX.a.*"))
-        >>> index.match("_INBOX.a.1") is index.match("_INBOX.a.1")  # cached the second time
-        False
-        >>> index.match("_INBOX.a.1") is index.match("_INBOX.a.1")
+        >>> index.match("_INBOX.a.1") is index.match("_INBOX.a.2")  # one shape: _INBOX.a.?
         True
+        >>> index._shapes
+        {('_INBOX.a', 3): SubjectMatch(plain=[Sub(subject='_INBOX.a.*', queue='')], groups=[])}
         """
         result = self._cache.get(subject)
         if result is not None:
@@ -325,8 +338,16 @@ class SubjectIndex:
         tokens = subject.split(".")
         if "" in tokens:
             return _EMPTY
+        count = len(tokens)
+        depths = self._depths.get(count)
+        if depths is not None:
+            shapes = self._shapes
+            for depth in depths:
+                result = shapes.get((".".join(tokens[:depth + 1]), count))
+                if result is not None:
+                    return result
         nodes: list[_Node] = []
-        _collect(self._root, tokens, 0, nodes)
+        depth = _collect(self._root, tokens, 0, nodes)
         if len(nodes) == 1 and not nodes[0].queues:       # the common case: one node, no queues
             result = _new_match(SubjectMatch, (nodes[0].plain.copy(), []))
         else:
@@ -342,6 +363,16 @@ class SubjectIndex:
             else:
                 groups = list(queues.values())
             result = _new_match(SubjectMatch, (plain, groups))
+        if depth < count - 1:            # the last tokens met only wildcards: a shape
+            shapes = self._shapes
+            if len(shapes) >= self._cache_size:
+                shapes.clear()
+                self._depths.clear()
+            shapes[(".".join(tokens[:depth + 1]), count)] = result
+            depths = self._depths.setdefault(count, [])
+            if depth not in depths:
+                depths.append(depth)
+            return result
         seen = self._seen
         if subject in seen:
             cache = self._cache
@@ -355,21 +386,37 @@ class SubjectIndex:
         return result
 
 
-def _collect(level: _Level | None, tokens: list[str], start: int, out: list[_Node]) -> None:
-    """Append to ``out`` every node matching ``tokens[start:]`` below ``level`` (sublist.go)."""
+def _collect(level: _Level | None, tokens: list[str], start: int, out: list[_Node]) -> int:
+    """Append to ``out`` every node matching ``tokens[start:]`` below ``level`` (sublist.go);
+    return the index of the deepest token a literal branch looked at (-1: none did), so the
+    result depends on no later token but through their number.
+
+    A level whose only way on is ``*`` (no literal tokens below it, as in the ``*`` chain of a
+    consumer's ``$JS.ACK`` interest) is walked in this loop, not by a recursive call: the
+    same nodes in the same order."""
     node = pwc = None
-    for i in range(start, len(tokens)):
+    looked = -1
+    last = len(tokens) - 1
+    for i in range(start, last + 1):
         if level is None:
-            return
+            return looked
         if level.fwc is not None:
             out.append(level.fwc)
         pwc = level.pwc
-        if pwc is not None:
-            if i + 1 < len(tokens):
-                _collect(pwc.next, tokens, i + 1, out)
-        node = level.nodes.get(tokens[i])
+        nodes = level.nodes
+        if pwc is not None and i < last:
+            if not nodes:
+                level, node = pwc.next, None
+                continue
+            deeper = _collect(pwc.next, tokens, i + 1, out)
+            if deeper > looked:
+                looked = deeper
+        if nodes and i > looked:
+            looked = i
+        node = nodes.get(tokens[i])
         level = node.next if node is not None else None
     if node is not None:
         out.append(node)
     if pwc is not None:
         out.append(pwc)
+    return looked

@@ -30,6 +30,7 @@ A trace narrowed to some kinds keeps only those (for long runs: the rest costs n
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -60,10 +61,13 @@ class Trace:
     ``kinds`` (names registered in :mod:`pmesh_sim.trace_kinds`) keeps only records of those
     kinds, and ``kept`` is then their frozenset (None: every kind). An unregistered name is a
     :class:`~pmesh_sim.errors.ConfigError`, not a trace that silently stays empty.
+    ``spill_to`` (a directory) writes every ``chunk`` records out as a Parquet part and keeps
+    only the rest in memory (:mod:`pmesh_sim.trace_spill`); the trace still reads as a whole,
+    the written part lazily, and :meth:`flush` writes the rest.
     """
 
     def __init__(self, clock: Callable[[], float], *, enabled: bool = True,
-                 kinds: Iterable[str] | None = None):
+                 kinds: Iterable[str] | None = None, spill_to=None, chunk: int = 100_000):
         self._clock = clock
         self._times: list[float] = []
         self._kinds: list[str] = []
@@ -76,6 +80,44 @@ class Trace:
             # the class's methods, so the hot paths pay nothing for narrowing
             self.emit = self._emit_kept          # type: ignore[method-assign]
             self.record = self._record_kept      # type: ignore[method-assign]
+        self._spill = None
+        if spill_to is not None:
+            self._spill_as_it_goes(spill_to, chunk)
+
+    def _spill_as_it_goes(self, directory, chunk: int) -> None:
+        from .errors import ConfigError
+        from .trace_spill import ParquetSpill
+
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ConfigError(f"chunk={chunk!r}: give a positive number of records")
+        self._spill = ParquetSpill(directory)
+        emit, record, times = self.emit, self.record, self._times
+
+        def spilling_emit(kind: str, **fields: Any) -> None:
+            emit(kind, **fields)
+            if len(times) >= chunk:
+                self.flush()
+
+        def spilling_record(time: float, kind: str, fields) -> None:
+            record(time, kind, fields)
+            if len(times) >= chunk:
+                self.flush()
+
+        self.emit = spilling_emit                # type: ignore[method-assign]
+        self.record = spilling_record            # type: ignore[method-assign]
+
+    @property
+    def spilled(self) -> int:
+        """How many records were written out (``spill_to``); 0 for a trace kept in memory."""
+        return sum(self._spill.sizes) if self._spill is not None else 0
+
+    def flush(self) -> None:
+        """Write the records still in memory out as one more part (``spill_to`` only)."""
+        if self._spill is not None and self._times:
+            self._spill.write(self._times, self._kinds, self._fields)
+            self._times.clear()
+            self._kinds.clear()
+            self._fields.clear()
 
     def emit(self, kind: str, **fields: Any) -> None:
         """Record one event of ``kind`` at the clock's current time."""
@@ -114,17 +156,27 @@ class Trace:
     @property
     def events(self) -> list[Event]:
         """Every event, in order, as :class:`Event` records."""
-        return list(map(_event, self._times, self._kinds, self._fields))
+        return list(self)
 
     def __iter__(self) -> Iterator[Event]:
-        return map(_event, self._times, self._kinds, self._fields)
+        held = map(_event, self._times, self._kinds, self._fields)
+        if self.spilled:
+            return itertools.chain(self._spill.reader(), held)
+        return held
 
     def __len__(self) -> int:
-        return len(self._times)
+        return self.spilled + len(self._times)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return self.events[index]
+        spilled = self.spilled
+        if spilled:
+            if index < 0:
+                index += len(self)
+            if 0 <= index < spilled:
+                return self._spill.reader()[index]
+            index -= spilled
         return _event(self._times[index], self._kinds[index], self._fields[index])
 
     def filter(self, *kinds: str, **fields: Any) -> list[Event]:
@@ -135,6 +187,8 @@ class Trace:
 
     def kinds(self) -> list[str]:
         """The kind of every event, in order."""
+        if self.spilled:
+            return self._spill.reader().kinds() + self._kinds
         return list(self._kinds)
 
     def to_records(self) -> list[dict[str, Any]]:

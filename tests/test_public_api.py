@@ -10,7 +10,7 @@ PUBLIC = {
     "AckPolicy", "DeliverPolicy", "ReplayPolicy", "StreamSource",
     "Scenario", "load_scenario", "run_scenario", "compare_results", "describe",
     "NatsServer", "NatsCluster",
-    "Event", "Trace",
+    "Event", "Trace", "read_trace",
     "check_delivery", "DeliveryCheck", "sweep", "plot_sweep",
     "PmeshError", "ConfigError", "InvalidSubjectError", "ScenarioError", "NatsError",
     "NoRespondersError", "TimeoutError", "MaxPayloadError", "SlowConsumerError",

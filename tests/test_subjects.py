@@ -151,11 +151,31 @@ def test_queue_groups_come_out_in_first_added_order():
 def test_a_subject_is_cached_from_its_second_match_so_unique_subjects_never_fill_the_cache():
     index = SubjectIndex(cache_size=4)
     index.add(Sub("_INBOX.x.*"))
+    index.add(Sub("_INBOX.y.z"))
     for i in range(100):
-        assert len(index.match(f"_INBOX.x.{i}").plain) == 1
+        assert len(index.match(f"_INBOX.y.{i}").plain) == 0   # a literal branch looked at it
     assert len(index._cache) == 0
-    first, second, third = (index.match("_INBOX.x.7") for _ in range(3))
+    first, second, third = (index.match("_INBOX.y.z") for _ in range(3))
     assert first is not second and second is third and len(index._cache) == 1
+
+
+def test_subjects_differing_only_where_wildcards_meet_them_share_one_match():
+    index = SubjectIndex(cache_size=4)
+    inbox, acks = Sub("_INBOX.x.*"), Sub("$JS.ACK.S.C.*.*.*.*.*")
+    domain = Sub("$JS.ACK.*.*.S.C.*.*.*.*.*.*")
+    for sub in (inbox, acks, domain, Sub("_INBOX.>"), Sub("$JS.ACK.S.D.>")):
+        index.add(sub)
+    replies = [index.match(f"_INBOX.x.{i}") for i in range(100)]
+    acked = [index.match(f"$JS.ACK.S.C.1.{i}.{i}.17.0") for i in range(100)]
+    assert all(r is replies[0] for r in replies) and all(a is acked[0] for a in acked)
+    assert [s.subject for s in replies[0].plain] == ["_INBOX.>", "_INBOX.x.*"]
+    assert acked[0].plain == [acks]
+    assert len(index._cache) == 0 and len(index._shapes) == 2
+    assert index.match("$JS.ACK.S.C.2.5.5.17.0").plain == [acks]     # another shape
+    assert index.match("$JS.ACK.S.D.1.5.5.17.0").plain[0].subject == "$JS.ACK.S.D.>"
+    assert index.match("$JS.ACK.d.h.S.C.1.5.5.17.0.r").plain == [domain]
+    index.remove(inbox)                                            # forgets every shape
+    assert index.match("_INBOX.x.7").plain[0].subject == "_INBOX.>" and len(index._shapes) <= 4
 
 
 def test_add_and_remove_clear_the_cache():

@@ -320,8 +320,8 @@ class RaftNode:
             entry = Entry(pindex + 1, self.term, new[0], new[1], self.commit)
             self.log.append(entry)
             self._active = now
-            self._emit("raft_append", log_index=entry.index, entry_term=entry.term,
-                       entry_kind=entry.kind)
+            self._emit_cb("raft_append", node=self.name, group=self.group, term=self.term,
+                          log_index=entry.index, entry_term=entry.term, entry_kind=entry.kind)
         ae = AppendEntry(self.group, self.name, self.term, self.commit, pterm, pindex, entry)
         if entry is not None and self.quorum <= 1:
             self._commit_to(entry.index)
@@ -445,7 +445,8 @@ class RaftNode:
         if e is not None:
             self.log.append(e)
             self.initializing = False
-            self._emit("raft_append", log_index=e.index, entry_term=e.term, entry_kind=e.kind)
+            self._emit_cb("raft_append", node=self.name, group=self.group, term=self.term,
+                          log_index=e.index, entry_term=e.term, entry_kind=e.kind)
             if e.kind == "leader_transfer" and e.data == self.name and not ae.catchup:
                 self._xfer = True
                 self._reset_election(now, self.t.leader_transfer_campaign)
@@ -493,11 +494,12 @@ class RaftNode:
         self.commit = index
         if self._acks:
             self._acks = {i: acks for i, acks in self._acks.items() if i > index}
-        self._emit("raft_commit", log_index=index)
+        emit, name, group = self._emit_cb, self.name, self.group
+        emit("raft_commit", node=name, group=group, term=self.term, log_index=index)
         for e in self.log.between(self.applied + 1, index):
             self.applied = e.index
-            if e.kind == "normal":
-                self._emit("raft_apply", log_index=e.index)
+            if e.kind == "normal":     # (the hot path: _emit's fields, without re-packing)
+                emit("raft_apply", node=name, group=group, term=self.term, log_index=e.index)
                 self._apply_cb(e)
         self._check_ready()
 

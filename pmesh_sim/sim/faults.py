@@ -114,6 +114,8 @@ def pause(sim, name: str) -> None:
         raise ConfigError(f"pause {name}: {name} is {node.state}")
     _refuse_jetstream(node, "pause")
     sim.trace.emit("pause", node=name)
+    if node.raft is not None:
+        node.raft.on_pause()
     node.state = "paused"
     sim.network.set_endpoint(name, "paused")
 

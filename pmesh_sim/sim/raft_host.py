@@ -20,6 +20,7 @@ The simulation's one ``rng`` draws every election timeout.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +38,13 @@ class RaftHost:
         self.name = server.name          # the network's endpoint name for held messages
         self.sim = server.sim
         self.nodes: dict[str, RaftNode] = {}
-        self._armed: dict[str, tuple[float, int]] = {}   # group -> (deadline, token)
+        #: group -> (deadline, when its timer fires, token, when the token's pending
+        #: timeout fires: earlier once the deadline moved later; None once it fired)
+        self._armed: dict[str, tuple] = {}
         self._token = 0
+        self._stale: list[float] = []    # when superseded timers never scheduled would fire
+        self._stale_prune = 1024
+        self._rows: dict[tuple, tuple] = {}   # field names -> the keys tuple rows share
         #: peer node -> when a RAFT message from it last arrived (any group)
         self.seen: dict[str, float] = {}
         #: group -> (term, vote, last index) at its last sync to disk (see :meth:`sync_every`)
@@ -54,10 +60,15 @@ class RaftHost:
         """Start this node's peer of ``group`` (``traced=False``: an internal group the
         server does not have, such as an R1 stream's, writes no trace)."""
         trace, env, name = self.sim.trace, self.sim.env, self.name
+        rows = self._rows
 
         def emit(kind, **fields):
-            if trace.enabled:
-                trace.record(env.now, kind, fields)
+            if trace.enabled:               # a row (Trace.record): a third of a dict's memory
+                names = tuple(fields)
+                keys = rows.get(names)
+                if keys is None:
+                    keys = rows[names] = names
+                trace.record(env.now, kind, (keys, *fields.values()))
 
         node = RaftNode(name, peers, group=group, rng=self.sim.rng, now=env.now,
                         emit=emit if traced else None, apply=apply, lead_change=lead_change,
@@ -139,19 +150,101 @@ class RaftHost:
             self.send(node, node.handle(message, self.sim.env.now))
 
     def _schedule(self, group: str, node: RaftNode) -> None:
+        """Arm ``node``'s timer for its next deadline.
+
+        A follower's deadline moves later with every append it takes; a timer per move would
+        leave one stale SimPy timeout (and two closures) a message in the queue until its
+        time. So a later deadline only moves the mark: the pending timeout, when it fires,
+        re-arms for the deadline then current, at the very time a fresh timer would have
+        fired. A stale timer still "fires" (a no-op, held while the node is paused, so
+        ``resume`` counts the timers it would have had): those never scheduled wait in
+        ``_stale`` until a pause schedules them (:meth:`on_pause`).
+        """
         at = node.next_deadline()
         armed = self._armed.get(group)
         if armed is not None and armed[0] == at:
             return
+        fires = _fire_time(self.sim.env.now, at)
+        if armed is not None:
+            pending = armed[3]
+            if pending is not None and pending != armed[1]:
+                self._superseded(armed[1])   # that deadline's timer was never scheduled
+            if pending is not None and pending <= fires:
+                self._armed[group] = (at, fires, armed[2], pending)
+                return
         self._token += 1
         token = self._token
-        self._armed[group] = (at, token)
-        self.server.call_at(at, lambda: self._fire(group, token))
+        self._armed[group] = (at, fires, token, fires)
+        self._timeout_at(fires, lambda _e: self._wake(group, token))
+
+    def _wake(self, group: str, token: int) -> None:
+        """A pending timeout of ``group`` fires: run its timer, or re-arm it for the later
+        deadline it now has."""
+        armed = self._armed.get(group)
+        now = self.sim.env.now
+        if armed is not None and armed[2] == token:
+            if armed[1] <= now:
+                self._armed[group] = (armed[0], armed[1], token, None)
+                self.server._timer(lambda: self._fire(group, token))
+                return
+            self._armed[group] = (armed[0], armed[1], token, armed[1])
+            self._timeout_at(armed[1], lambda _e: self._wake(group, token))
+        self.server._timer(_noop)                # a timer made stale since it was armed
 
     def _fire(self, group: str, token: int) -> None:
         armed = self._armed.get(group)
-        if armed is None or armed[1] != token:
+        if armed is None or armed[2] != token:
             return
         del self._armed[group]
         node = self.nodes[group]
         self.send(node, node.tick(self.sim.env.now))
+
+    def _superseded(self, fires: float) -> None:
+        if self.server.state == "paused":
+            self._timeout_at(fires, _stale_fired(self.server))
+            return
+        stale = self._stale
+        stale.append(fires)
+        if len(stale) > self._stale_prune:       # amortised: forget those in the past
+            now = self.sim.env.now
+            stale[:] = [t for t in stale if t > now]
+            self._stale_prune = 2 * len(stale) + 1024
+
+    def on_pause(self) -> None:
+        """The node is paused: schedule the stale timers still to come, so the ones firing
+        while it is paused are held (and counted) as before."""
+        now = self.sim.env.now
+        for fires in self._stale:
+            if fires > now:
+                self._timeout_at(fires, _stale_fired(self.server))
+        self._stale.clear()
+
+    def _timeout_at(self, time: float, callback) -> None:
+        """A SimPy timeout firing exactly at ``time`` (not before), calling ``callback``."""
+        now = self.sim.env.now
+        delay = time - now
+        while delay > 0 and now + delay > time:
+            delay = math.nextafter(delay, -math.inf)
+        while now + delay < time:
+            delay = math.nextafter(delay, math.inf)
+        self.sim.env.timeout(delay).callbacks.append(callback)
+
+
+def _fire_time(now: float, at: float) -> float:
+    """When ``server.call_at(at)`` made at ``now`` fires (its delay nudged not to be early).
+
+    >>> _fire_time(0.1, 0.3) >= 0.3, _fire_time(5.0, 1.0)
+    (True, 5.0)
+    """
+    delay = max(0.0, at - now)
+    while now + delay < at:
+        delay = math.nextafter(delay, math.inf)
+    return now + delay
+
+
+def _noop() -> None:
+    pass
+
+
+def _stale_fired(server):
+    return lambda _e: server._timer(_noop)

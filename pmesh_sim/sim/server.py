@@ -38,6 +38,9 @@ from .client import deliver_all
 
 __all__ = ["Server", "InternalSubscription"]
 
+_SEND_KEYS = ("node", "subject", "reply", "msg_id", "size")
+_SEND_TO_KEYS = _SEND_KEYS + ("deliver_to",)
+
 
 class InternalSubscription:
     """A subscription of the server itself: ``handler(subject, reply, data, headers)``."""
@@ -137,16 +140,14 @@ class Server:
             msg_id = sim._next_msg_id()
         trace = sim.trace
         if deliver_to:
-            if trace.enabled:
-                trace.record(self.env.now, "send", {
-                    "node": self.name, "subject": subject, "reply": reply, "msg_id": msg_id,
-                    "size": len(data), "deliver_to": deliver_to})
+            if trace.enabled:           # a row (Trace.record): a third of a dict's memory
+                trace.record(self.env.now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
+                                                    msg_id, len(data), deliver_to))
             self.route(deliver_to, reply, data, headers, msg_id, None, shown=subject)
         else:
             if trace.enabled:
-                trace.record(self.env.now, "send", {
-                    "node": self.name, "subject": subject, "reply": reply, "msg_id": msg_id,
-                    "size": len(data)})
+                trace.record(self.env.now, "send", (_SEND_KEYS, self.name, subject, reply,
+                                                    msg_id, len(data)))
             self.route(subject, reply, data, headers, msg_id, None)
 
     def has_client_interest(self, subject: str, queue: str | None = None) -> bool:

@@ -85,10 +85,15 @@ class Simulation:
         The date virtual time 0 stands for: an RFC 3339 date, an aware ``datetime``, or
         nanoseconds since 1970 (default :data:`DEFAULT_EPOCH`). Message timestamps,
         ``opt_start_time`` and the dates JetStream answers with count from it.
+    spill_to, spill_chunk : directory, int
+        Write the trace out as it goes, ``spill_chunk`` records a Parquet part
+        (``Trace(spill_to=...)``, :mod:`pmesh_sim.trace_spill`): memory then holds at most
+        ``spill_chunk`` records. ``sim.trace.flush()`` writes the rest.
     """
 
     def __init__(self, seed: int = 0, latency: float | Callable = 0.0005, loss: float = 0.0,
-                 trace: bool | Iterable[str] = True, epoch=DEFAULT_EPOCH):
+                 trace: bool | Iterable[str] = True, epoch=DEFAULT_EPOCH, *,
+                 spill_to=None, spill_chunk: int = 100_000):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"seed={seed!r}: give an int")
         self.seed = seed
@@ -96,9 +101,11 @@ class Simulation:
         self.env = simpy.Environment(initial_time=0.0)
         self.rng = random.Random(seed)
         if isinstance(trace, (bool, type(None))):
-            self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace))
+            self.trace = Trace(clock=lambda: self.env.now, enabled=bool(trace),
+                               spill_to=spill_to, chunk=spill_chunk)
         else:
-            self.trace = Trace(clock=lambda: self.env.now, kinds=trace)
+            self.trace = Trace(clock=lambda: self.env.now, kinds=trace, spill_to=spill_to,
+                               chunk=spill_chunk)
         self.network = Network(self.env, self.rng, latency=latency, loss=loss, trace=self.trace)
         self.servers: dict[str, Server] = {}
         self.clients: dict[str, Client] = {}
