@@ -1124,3 +1124,20 @@ def test_a_no_wait_status_follows_the_deliveries_of_an_r3_consumer_it_ends():
     start, end = (e.time for e in trace if e.kind in ("step", "step_result")
                   and e.fields["index"] == 2)
     assert end - start < 0.01                      # not the 0.5 s timeout
+
+
+def test_the_stream_list_shows_each_stream_as_its_leader_holds_it():
+    # the meta leader hosts only one of three R1 streams: it asks each stream's leader
+    # (jsClusteredStreamListRequest) instead of listing its own empty copies
+    from pmesh_sim.scenario import Scenario
+    from pmesh_sim.sim.runner import run_sim
+    streams = [{"name": n, "subjects": [f"{n.lower()}.>"], "num_replicas": 1,
+                "placement": {"tags": [f"node:n{i}"]}} for i, n in enumerate("ABC", 1)]
+    steps = [{"at": 0.5, "op": "js_publish", "subject": f"{n.lower()}.{k}"}
+             for i, n in enumerate("ABC", 1) for k in range(i)]
+    doc, _ = run_sim(Scenario.from_dict({"name": "list", "servers": 3, "streams": streams,
+                                         "steps": steps + [{"at": 1.0, "op": "request",
+                                                            "subject": "$JS.API.STREAM.LIST"}]}))
+    body = json.loads(doc["steps"][-1]["result"]["data"])
+    assert [(s["config"]["name"], s["state"]["messages"], s["cluster"]["leader"])
+            for s in body["streams"]] == [("A", 1, "n1"), ("B", 2, "n2"), ("C", 3, "n3")]

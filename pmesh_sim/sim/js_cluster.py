@@ -290,9 +290,33 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
             return []
         if kind in _META_WRITES:
             return self._propose_meta(tokens, subject, reply, data)
+        if kind == "STREAM.LIST":
+            return [self._listed_by_leaders(m, now)
+                    for m in self.js.handle(subject, reply, data, headers, now)]
         if stream is None or stream not in self.js.streams or kind in LEADER_OPS:
             return self.js.handle(subject, reply, data, headers, now)   # not found errors
         return []
+
+    def _listed_by_leaders(self, msg, now: float):
+        """The meta leader's stream list with each stream as its leader reports it (the
+        server's jsClusteredStreamListRequest asks every stream's leader, ``cluster``
+        included), not from this node's copy; a stream without a leader is ``missing``."""
+        body = json.loads(msg.data)
+        streams, missing = [], []
+        for entry in body.get("streams") or []:
+            name = entry["config"]["name"]
+            leader = self.server.sim.stream_leader(name)
+            if leader is None:
+                missing.append(name)
+                continue
+            host = self.server.sim.servers[leader].jetstream
+            entry = host.js.sourcing.info(host.js.streams[name], now)
+            entry["cluster"] = host._cluster_info(name, now)
+            streams.append(entry)
+        body["streams"] = streams
+        if missing:
+            body["missing"] = missing
+        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
 
     # ------------------------------------------------------------------ the meta group
     def _propose_meta(self, tokens, subject, reply, data):
