@@ -5,7 +5,11 @@ streams with random limits, retention, discard, dedup windows and ``max_age`` (n
 third that mirrors or sources the first); pull and push
 consumers with random policies, timers, limits and filters; core subscriptions, a queue group
 and a responder; then steps (publishes with dedup and expected-sequence headers, requests,
-fetches that ack, nak, term or ignore, purges, deletes, stream and consumer updates...).
+fetches that ack, nak, term or ignore, purges, deletes, stream and consumer updates...),
+and, with small weights, the newer features: ``first_seq``, stream subject transforms,
+per-message TTLs, direct gets (``multi_last``) whose replies a subscription records with their
+headers, push flow control, paused consumers, ``no_echo`` and ``max_msgs`` subscriptions and
+background fetches.
 
 Timings keep a margin from the real server's races, so that a disagreement is the
 simulation's:
