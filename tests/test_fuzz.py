@@ -72,7 +72,28 @@ def test_the_generator_covers_the_format():
     assert {"retention", "max_msgs", "max_age", "duplicate_window", "discard",
             "max_msgs_per_subject"} <= stream_keys
     headers = {h for d in docs for s in d["steps"] for h in s.get("headers", {})}
-    assert {"Nats-Msg-Id", "Nats-Expected-Last-Sequence"} <= headers
+    assert {"Nats-Msg-Id", "Nats-Expected-Last-Sequence", "Nats-TTL"} <= headers
+
+
+def test_the_generator_covers_the_newer_features():
+    docs = _collect(scenario_documents(), 3, 400)
+    steps = [s for d in docs for s in d["steps"]]
+    assert {"pause_consumer", "fetch_result"} <= {s["op"] for s in steps}
+    assert any(s.get("background") for s in steps)
+    assert any(s.get("from") == "quiet" for s in steps)
+    assert any(s.get("max_msgs") for s in steps if s["op"] == "subscribe")
+    gets = [s["data"] for s in steps if s.get("subject", "").startswith("$JS.API.DIRECT.GET.")]
+    assert any("multi_last" in g for g in gets) and any("up_to_seq" in g for g in gets)
+    stream_keys = {k for d in docs for s in d["streams"] for k in s}
+    assert {"first_seq", "subject_transform", "allow_msg_ttl", "allow_direct"} <= stream_keys
+    consumer_keys = {k for d in docs for c in d.get("consumers", []) for k in c}
+    assert {"flow_control", "idle_heartbeat", "pause_until"} <= consumer_keys
+    subs = [s for d in docs for s in d.get("subscriptions", [])]
+    assert any(s.get("no_echo") for s in subs) and any(s.get("record_headers") for s in subs)
+    for doc in docs:   # every background fetch is collected, after the fetch that started it
+        started = [s["consumer"] for s in doc["steps"] if s.get("background")]
+        collected = [s["consumer"] for s in doc["steps"] if s["op"] == "fetch_result"]
+        assert sorted(started) == sorted(collected)
 
 
 @FAST

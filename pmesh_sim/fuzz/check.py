@@ -36,7 +36,8 @@ from ..errors import PmeshError, ScenarioError
 from ..scenario import Scenario
 from .generate import TIMER_KEYS
 
-__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "SimHang", "Verdict",
+__all__ = ["SIM_WALL_LIMIT", "TIMER_SHIFT", "MAX_AGE_LAG", "INACTIVE_JITTER", "TTL_LAG",
+           "SimHang", "Verdict",
            "RealTarget", "run_sim_bounded", "timing_sensitive", "signature", "check_document",
            "check_invalid"]
 
@@ -50,6 +51,9 @@ MAX_AGE_LAG = 0.4
 #: How much later than ``inactive_threshold`` the real server may delete a pull consumer
 #: (consumer.go ``updateInactiveThreshold``: 100 ms plus a random jitter up to 900 ms).
 INACTIVE_JITTER = 1.0
+#: How much later than its ``Nats-TTL`` a message may go: a TTL is whole seconds, so it ends
+#: on the step grid, and the real server expires on the age-check timer (as ``max_age``).
+TTL_LAG = 1.0
 
 
 class SimHang(BaseException):
@@ -79,16 +83,26 @@ def run_sim_bounded(scenario: Scenario, limit: float = SIM_WALL_LIMIT) -> dict:
 
 
 def _shifted(doc: dict, delta: float, keys: tuple[str, ...] = TIMER_KEYS) -> dict:
-    """``doc`` with every timer under ``keys`` ``delta`` seconds longer (never below 0.01 s)."""
+    """``doc`` with every timer under ``keys`` ``delta`` seconds longer (never below 0.01 s):
+    numbers, relative dates (``"+0.45s"``) and ``Nats-TTL`` headers of whole seconds (moved
+    only later: a TTL under a second is refused)."""
     def shift(value):
         if isinstance(value, list):
             return [shift(v) for v in value]
+        if isinstance(value, str):
+            match = re.fullmatch(r"([+-]?)(\d+(?:\.\d+)?)(s?)", value)
+            if not match or (not match[1] and (delta < 0 or float(match[2]) < 1)):
+                return value
+            moved = round(float(match[1] + match[2]) + delta, 3)
+            return f"{moved:{'+' if match[1] else ''}g}{match[3]}"
         return max(0.01, round(value + delta, 3)) if value else value
 
     out = copy.deepcopy(doc)
-    for item in [*out.get("streams", []), *out.get("consumers", []), *out.get("steps", [])]:
+    steps = out.get("steps", [])
+    for item in [*out.get("streams", []), *out.get("consumers", []), *steps,
+                 *(s["headers"] for s in steps if isinstance(s.get("headers"), dict))]:
         for key in keys:
-            if isinstance(item.get(key), (int, float, list)):
+            if isinstance(item.get(key), (int, float, list, str)):
                 item[key] = shift(item[key])
     return out
 
@@ -102,7 +116,7 @@ def timing_sensitive(doc: dict, shift: float = TIMER_SHIFT) -> bool:
     when ``inactive_threshold`` is :data:`INACTIVE_JITTER` longer (random jitter)."""
     base = run_sim_bounded(Scenario.from_dict(doc))
     for delta, keys in ((shift, TIMER_KEYS), (-shift, TIMER_KEYS), (MAX_AGE_LAG, ("max_age",)),
-                        (INACTIVE_JITTER, ("inactive_threshold",))):
+                        (INACTIVE_JITTER, ("inactive_threshold",)), (TTL_LAG, ("Nats-TTL",))):
         shifted = _shifted(doc, delta, keys)
         if shifted == doc:
             continue

@@ -5,7 +5,11 @@ streams with random limits, retention, discard, dedup windows and ``max_age`` (n
 third that mirrors or sources the first); pull and push
 consumers with random policies, timers, limits and filters; core subscriptions, a queue group
 and a responder; then steps (publishes with dedup and expected-sequence headers, requests,
-fetches that ack, nak, term or ignore, purges, deletes, stream and consumer updates...).
+fetches that ack, nak, term or ignore, purges, deletes, stream and consumer updates...),
+and, with small weights, the newer features: ``first_seq``, stream subject transforms,
+per-message TTLs, direct gets (``multi_last``) whose replies a subscription records with their
+headers, push flow control, paused consumers, ``no_echo`` and ``max_msgs`` subscriptions and
+background fetches.
 
 Timings keep a margin from the real server's races, so that a disagreement is the
 simulation's:
@@ -33,6 +37,8 @@ True
 from __future__ import annotations
 
 import copy
+import json
+import math
 
 from hypothesis import strategies as st
 
@@ -41,9 +47,17 @@ __all__ = ["scenario_documents", "invalid_documents", "sourcing_config", "TIMERS
 
 #: Timer values (seconds): odd multiples of 0.05 s, 50 ms away from the 0.1 s step grid.
 TIMERS = (0.35, 0.15, 0.25, 0.45, 0.55, 0.75, 0.95, 1.25)
-#: Config and step keys that hold a timer (``backoff`` holds a list of them).
+#: Config and step keys that hold a timer (``backoff`` holds a list of them; ``pause_until``
+#: a relative date, ``"+0.45s"``).
 TIMER_KEYS = ("ack_wait", "backoff", "delay", "max_age", "duplicate_window",
-              "inactive_threshold")
+              "inactive_threshold", "pause_until")
+
+#: ``pause_until`` values (relative to the request): odd multiples of 0.05 s, far, or past.
+PAUSES = ("+0.45s", "+0.95s", "+60s", "-1s")
+#: ``Nats-TTL`` values: whole seconds (``"1.5s"`` is 1 s: expiry lands on the step grid, and
+#: :func:`~pmesh_sim.fuzz.check.timing_sensitive` skips what observes it within a second),
+#: "never", and two the server refuses.
+TTLS = ("1s", "2", "1.5s", "never", "0", "500ms")
 
 _DATA = ("x", "", "hello", "0123456789", "é")
 _THEN = ("ack", "ignore", "nak", "term", "in_progress", "ack_sync")
@@ -93,6 +107,12 @@ def stream_config(draw, name: str) -> dict:
     for flag in ("allow_rollup_hdrs", "deny_delete", "deny_purge", "no_ack"):
         _maybe(draw, st.just(True), cfg, flag, 0.08)
     _maybe(draw, st.just("a stream"), cfg, "description", 0.05)
+    _maybe(draw, st.sampled_from([5, 100, 1]), cfg, "first_seq", 0.04)
+    _maybe(draw, st.sampled_from([{"src": f"{p}.a", "dest": f"{p}.b"},
+                                  {"src": f"{p}.*", "dest": f"{p}.c.{{{{wildcard(1)}}}}"}]),
+           cfg, "subject_transform", 0.04)
+    _maybe(draw, st.just(True), cfg, "allow_msg_ttl", 0.08)
+    _maybe(draw, st.just(True), cfg, "allow_direct", 0.15)
     return cfg
 
 
@@ -129,6 +149,12 @@ def consumer_config(draw, stream: str, name: str, push: bool) -> dict:
         _maybe(draw, st.sampled_from([1, 2]), cfg, "max_batch", 0.05)
     _maybe(draw, st.just(True), cfg, "headers_only", 0.05)
     _maybe(draw, st.just("a consumer"), cfg, "description", 0.05)
+    if push and _chance(draw, 0.15):
+        # a heartbeat far past the scenario's end (its count would depend on when a run ends);
+        # now and then flow control without one, which the server refuses
+        cfg["flow_control"] = True
+        _maybe(draw, st.just(30.0), cfg, "idle_heartbeat", 0.8)
+    _maybe(draw, st.sampled_from(PAUSES), cfg, "pause_until", 0.05)
     return cfg
 
 
@@ -162,6 +188,8 @@ class _State:
         self.live: set[str] = set()             # subscribed now
         self.tenths = 0                         # the next step's earliest start, in 0.1 s
         self.origins: set[str] = set()          # streams a mirror or source copies
+        self.background: list[tuple[str, int]] = []  # (consumer, end in 0.1 s) not collected
+        self.direct_gets = 0                    # reply subjects dg.N used so far
 
     def pull(self) -> list[str]:
         return [n for n, c in self.consumers.items() if "deliver_subject" not in c]
@@ -181,6 +209,8 @@ def _headers(draw, state: _State) -> dict | None:
            "Nats-Expected-Last-Subject-Sequence", 0.15)
     _maybe(draw, st.sampled_from(["m1", "m2"]), headers, "Nats-Expected-Last-Msg-Id", 0.1)
     _maybe(draw, st.sampled_from(["sub", "all"]), headers, "Nats-Rollup", 0.1)
+    _maybe(draw, st.sampled_from(TTLS), headers, "Nats-TTL",
+           0.5 if any(s.get("allow_msg_ttl") for s in state.streams.values()) else 0.05)
     return headers or None
 
 
@@ -204,6 +234,10 @@ def _fetch(draw, state: _State) -> tuple[dict, int]:
     timeout = draw(st.sampled_from([0.2, 0.1, 0.3, 0.5]))
     step = {"op": "fetch", "consumer": draw(st.sampled_from(names)),
             "batch": draw(st.sampled_from([1, 2, 3, 5])), "timeout": timeout}
+    background = _chance(draw, 0.1)
+    if background:   # it ends (and acks) 50 ms off the grid, while later steps run
+        step["timeout"] = timeout = draw(st.sampled_from([0.45, 0.25, 0.75]))
+        step["background"] = True
     if _chance(draw, 0.2):
         step["then"] = {seq: draw(st.sampled_from(_THEN[:5]))
                         for seq in draw(st.lists(st.integers(1, 5), min_size=1, max_size=3,
@@ -214,7 +248,40 @@ def _fetch(draw, state: _State) -> tuple[dict, int]:
             step["then"] = then
     if "nak" in str(step.get("then")):
         _maybe(draw, _timer, step, "delay", 0.5)
+    if background:
+        end = state.tenths + math.ceil(timeout * 10) + 1
+        state.background.append((step["consumer"], end))
+        return step, 0
     return step, round(timeout * 10) + 1
+
+
+def _collect(state: _State, name: str) -> tuple[dict, int]:
+    """A ``fetch_result`` of ``name``'s first background fetch, and the 0.1 s it waits."""
+    i = next(i for i, (n, _) in enumerate(state.background) if n == name)
+    return {"op": "fetch_result", "consumer": name}, max(0, state.background.pop(i)[1]
+                                                          - state.tenths)
+
+
+def _direct_get(draw, state: _State) -> dict:
+    """A direct get (``$JS.API.DIRECT.GET``) published with a reply subject ``dg.N`` that a
+    subscription recording headers takes: multi_last (with up_to_seq, up_to_time, batch) or a
+    get by sequence or subject. A stream without ``allow_direct`` has no responder."""
+    stream = draw(st.sampled_from(sorted(state.streams)))
+    p = stream.lower()
+    if _chance(draw, 0.7):
+        body = {"multi_last": draw(st.sampled_from([[f"{p}.>"], [f"{p}.*", f"{p}.a"],
+                                                    [f"{p}.b"]]))}
+        _maybe(draw, st.integers(1, 4), body, "up_to_seq", 0.3)
+        _maybe(draw, st.sampled_from(["2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"]), body,
+               "up_to_time", 0.1)
+        _maybe(draw, st.sampled_from([1, 2]), body, "batch", 0.3)
+    else:
+        body = draw(st.sampled_from([{"seq": 1}, {"seq": 2, "batch": 2},
+                                     {"last_by_subj": f"{p}.a"},
+                                     {"next_by_subj": f"{p}.b", "seq": 1}]))
+    state.direct_gets += 1
+    return {"op": "publish", "subject": f"$JS.API.DIRECT.GET.{stream}",
+            "data": json.dumps(body, separators=(",", ":")), "reply": f"dg.{state.direct_gets}"}
 
 
 def _admin(draw, state: _State, op: str) -> dict:
@@ -276,10 +343,10 @@ def _add_consumer(draw, state: _State) -> dict:
 _OPS = {"js_publish": 8, "fetch": 6, "publish": 2, "request": 1, "consumer_info": 2,
         "stream_info": 2, "purge_stream": 2, "add_consumer": 2, "update_stream": 2,
         "delete_consumer": 1, "delete_stream": 1, "subscribe": 1, "unsubscribe": 1, "wait": 1,
-        "add_stream": 1}
-_NEED_CONSUMER = {"fetch", "consumer_info", "delete_consumer"}
+        "add_stream": 1, "direct_get": 1, "pause_consumer": 1, "fetch_result": 2}
+_NEED_CONSUMER = {"fetch", "consumer_info", "delete_consumer", "pause_consumer"}
 _NEED_STREAM = {"purge_stream", "update_stream", "stream_info", "delete_stream",
-                "add_consumer"}
+                "add_consumer", "direct_get"}
 #: Ops whose effect is in the server's state when their reply arrives (no margin needed).
 _SYNC = {"js_publish", "stream_info", "consumer_info", "wait"}
 
@@ -288,11 +355,21 @@ def _step(draw, state: _State) -> dict:
     ops = [op for op, weight in _OPS.items() for _ in range(weight)
            if not (op in _NEED_CONSUMER and not state.consumers)
            and not (op in _NEED_STREAM and not state.streams)
-           and not (op == "unsubscribe" and not state.live)]
+           and not (op == "unsubscribe" and not state.live)
+           and not (op == "fetch_result" and not state.background)]
     op = draw(st.sampled_from(ops))
     busy = 0
     if op in ("js_publish", "publish"):
         step, busy = _publish(draw, state, op)
+        if op == "publish" and "quiet" in state.live and _chance(draw, 0.6):
+            step["from"] = "quiet"   # a no_echo connection does not get its own message
+    elif op == "direct_get":
+        step, busy = _direct_get(draw, state), 1
+    elif op == "fetch_result":   # first started, first collected; it waits for the end
+        step, busy = _collect(state, draw(st.sampled_from(state.background))[0])
+    elif op == "pause_consumer":
+        step = {"op": op, "consumer": draw(st.sampled_from(sorted(state.consumers)))}
+        _maybe(draw, st.sampled_from(PAUSES), step, "pause_until", 0.8)
     elif op == "request":
         subject = draw(st.sampled_from(["svc.echo", "nobody.home", *state.subjects()]))
         step, busy = {"op": op, "subject": subject, "data": "ping", "timeout": 0.2}, 2
@@ -309,6 +386,7 @@ def _step(draw, state: _State) -> dict:
         name = f"sub{len(state.subs)}"
         step = {"op": op, "name": name, "subject": draw(st.sampled_from(
             ["s0.>", "s0.*", "zz.q", *[f"dlv.{c}" for c in state.consumers]]))}
+        _maybe(draw, st.sampled_from([1, 2]), step, "max_msgs", 0.3)
         state.subs.add(name)
         state.live.add(name)
     elif op == "unsubscribe":
@@ -336,6 +414,8 @@ def _subscriptions(draw, state: _State) -> list[dict]:
                  {"name": "q2", "subject": "s0.*", "queue": "grp"}]
     if _chance(draw, 0.2):
         subs.append({"name": "svc", "subject": "svc.echo", "respond": "pong"})
+    if _chance(draw, 0.15):   # steps may publish from its connection (``from``)
+        subs.append({"name": "quiet", "subject": "s0.>", "no_echo": True})
     for name, cfg in state.consumers.items():
         if "deliver_subject" in cfg and _chance(draw, 0.8):
             subs.append({"name": f"p-{name}", "subject": cfg["deliver_subject"]})
@@ -370,6 +450,12 @@ def scenario_documents(draw, max_steps: int = 8) -> dict:
         doc["subscriptions"] = subs
     count = draw(st.integers(1, max_steps))
     doc["steps"] = [_step(draw, state) for _ in range(count)]
+    while state.background:   # collect every background fetch, so the end state is settled
+        step, busy = _collect(state, state.background[0][0])
+        doc["steps"].append({"at": round(state.tenths / 10, 1), **step})
+        state.tenths += busy + 1
+    if state.direct_gets:   # the replies of direct gets, with their headers
+        doc["subscriptions"] = [*subs, {"name": "dg", "subject": "dg.>", "record_headers": True}]
     return doc
 
 

@@ -604,6 +604,12 @@ class Stream:
             self.first_seq = self.last_seq + 1
             self.purged = True     # the server purges the store: first_seq shows even if empty
             return len(removed)
+        if not self.msgs and start > self.last_seq:
+            # the server's stop - start underflows (uint64) past its bail threshold, so it runs
+            # stream.go checkInterestState instead, which compacts the empty store to the
+            # consumers' check floor: last_seq + 1 (a store that never held anything shows it)
+            self.purged = True
+            return 0
         consumers = list(self.consumers.values())
         gone = [m.seq for m in self.msgs.values() if m.seq >= start
                 and not any(c.needs_ack(m.seq, m.subject) for c in consumers)]
