@@ -43,6 +43,10 @@ SETTLE = 0.2
 FINAL_TIMEOUT = 1.0
 #: Timeout of JetStream API requests (nats-py's default).
 API_TIMEOUT = 5.0
+#: Seconds the setup's creates may take: a real cluster just formed may need more than
+#: API_TIMEOUT to elect a new stream's first leader (seen for R5 on a loaded machine); the
+#: setup is not under test, and the clock of the steps starts after it.
+SETUP_TIMEOUT = 20.0
 #: ``fetch`` timeout when the step gives none (nats-py's default).
 FETCH_TIMEOUT = 5.0
 #: ``request`` / ``js_publish`` timeout when the step gives none.
@@ -245,17 +249,18 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
                      deliver_policy=cfg.get("deliver_policy", "all"), **fields)
         return sc.consumer_info(resp)
 
-    def add_stream(fields):
+    def add_stream(fields, timeout=API_TIMEOUT):
         result = yield from api(f"$JS.API.STREAM.CREATE.{fields['name']}",
-                                wire_stream_config(_source_dates(b, fields)), stream_shape)
+                                wire_stream_config(_source_dates(b, fields)), stream_shape,
+                                timeout)
         if fields["name"] not in streams:
             streams.append(fields["name"])
         return result
 
-    def add_consumer(fields):
+    def add_consumer(fields, timeout=API_TIMEOUT):
         fields = _dates(b, fields, ("opt_start_time", "pause_until"))
         subject, body = api_subject_for_consumer(fields["stream"], fields)
-        result = yield from api(subject, body, consumer_shape)
+        result = yield from api(subject, body, consumer_shape, timeout)
         name = fields.get("durable_name") or fields.get("name")
         if name and (fields["stream"], name) not in consumers:
             consumers.append((fields["stream"], name))
@@ -263,11 +268,12 @@ def scenario_program(scenario: sc.Scenario, b) -> Any:
 
     setup = []
     for fields in scenario.streams:
-        setup.append({"stream": fields["name"], "result": (yield from add_stream(fields))})
+        setup.append({"stream": fields["name"],
+                      "result": (yield from add_stream(fields, SETUP_TIMEOUT))})
     for fields in scenario.consumers:
         name = fields.get("durable_name") or fields.get("name") or ""
         setup.append({"consumer": f"{fields['stream']}/{name}",
-                      "result": (yield from add_consumer(fields))})
+                      "result": (yield from add_consumer(fields, SETUP_TIMEOUT))})
     for sub in scenario.subscriptions:
         yield from _maybe(b.subscribe(sub))
     yield from _maybe(b.flush_all())
