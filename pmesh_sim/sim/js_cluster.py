@@ -225,11 +225,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
             if c.config.ack_policy != AckPolicy.NONE:
                 wanted.add(f"$JS.ACK.{stream}.{name}.*.*.*.*.*")
                 wanted.add(f"$JS.ACK.*.*.{stream}.{name}.*.*.*.*.>")
-        for subject in list(self._subs):
-            if subject not in wanted:
-                self.server.unsubscribe_internal(self._subs.pop(subject))
-        for subject in sorted(wanted - set(self._subs)):
-            self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
+        self._subscribe_only(wanted)
 
     # ------------------------------------------------------------------ arrivals
     def _on_message(self, subject, reply, data, headers) -> None:

@@ -55,7 +55,10 @@ class JetStreamHost:
         if self.js.interest_version == self._version:
             return
         self._version = self.js.interest_version
-        wanted = self.js.interest()
+        self._subscribe_only(self.js.interest())
+
+    def _subscribe_only(self, wanted: set[str]) -> None:
+        """Hold internal subscriptions on exactly the subjects ``wanted``."""
         for subject in list(self._subs):
             if subject not in wanted:
                 self.server.unsubscribe_internal(self._subs.pop(subject))
