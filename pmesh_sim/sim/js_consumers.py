@@ -313,9 +313,10 @@ class ConsumerGroups:
             # reads the messages first, as from the real cluster
             for msgs in held.values():
                 inboxes = {m.subject for m in msgs}
-                msgs.extend(m for m in out if m.subject in inboxes and id(m) not in ids
-                            and m.headers and "Status" in m.headers)
-            ids = {id(m) for msgs in held.values() for m in msgs}
+                ends = [m for m in out if m.subject in inboxes and id(m) not in ids
+                        and m.headers and "Status" in m.headers]
+                msgs.extend(ends)
+                ids.update(map(id, ends))
             out = [m for m in out if id(m) not in ids]
         if self._ack_replies:
             for key, msg in self._ack_replies:
