@@ -45,7 +45,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["Fate", "fate", "draw_seconds", "run_workers", "WORKER_COUNTS", "RETRY", "AFTER_TIMEOUT"]
+__all__ = ["Fate", "fate", "draw_seconds", "run_workers", "WORKER_COUNTS", "RETRY",
+           "AFTER_TIMEOUT"]
 
 #: The keys of a ``workers`` step's result.
 WORKER_COUNTS = ("fetched", "processed", "acked", "crashed_before_ack", "crashed_after_ack",
