@@ -32,6 +32,7 @@ from .surface import api_status, check_consumer_values, not_simulated_reply, ref
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
 API = "$JS.API."
+JS_API_LEVEL = 5        # server/jetstream_versioning.go JSApiLevel (2.15)
 _INF = float("inf")
 
 #: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
@@ -155,6 +156,8 @@ class JetStream:
         self.interest_version = 0
         self._interest: set[str] = set(API_SUBJECTS)
         self._ephemeral_count = 0
+        #: API requests answered, and how many of them with an error (account info's ``api``)
+        self.api_total = self.api_errors = 0
         self._route_cache: dict[str, Stream | None] = {}
         # deadline bookkeeping (see wakes_before): the earliest timer any stream or consumer
         # added since the last next_deadline(), shared with them as a one-item list
@@ -314,7 +317,11 @@ class JetStream:
             return self._not_simulated(reply, err.feature)
         except JetStreamError as err:
             self.emit("api_error", op=op, err_code=err.err_code, description=err.description)
+            self.api_total += 1                 # sendAPIErrResponse -> trackAPIErr
+            self.api_errors += 1
             return _reply(reply, error_response(tokens, err))
+        if tokens[2:3] != ["GET"] or kind != "STREAM.MSG":   # a found message skips the API
+            self.api_total += 1                 # layer (jsMsgGetRequest); others trackAPI
         out = _reply(reply, result) if isinstance(result, dict) else _reply(reply, result[0])
         if isinstance(result, tuple):
             out.extend(result[1])
@@ -471,15 +478,25 @@ class JetStream:
                             for n in names[offset:offset + 256]]}
 
     def _account_info(self, tokens, body, now):
-        return {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": 0,
-                "storage": sum(s.bytes for s in self.streams.values()),
+        """jsAccountInfoRequest on one server (``Account.JetStreamUsage``): bytes stored and
+        reserved (``max_bytes``) by storage type, and the API requests answered before this
+        one (errors among them)."""
+        used, reserved = {"memory": 0, "file": 0}, {"memory": 0, "file": 0}
+        for st in self.streams.values():
+            kind = st.config.storage.value
+            used[kind] += st.bytes
+            reserved[kind] += max(st.config.max_bytes, 0)
+        return {"type": "io.nats.jetstream.api.v1.account_info_response",
+                "memory": used["memory"], "storage": used["file"],
+                "reserved_memory": reserved["memory"], "reserved_storage": reserved["file"],
                 "streams": len(self.streams),
                 "consumers": sum(len(s.consumers) for s in self.streams.values()),
                 "limits": {"max_memory": -1, "max_storage": -1, "max_streams": -1,
                            "max_consumers": -1, "max_ack_pending": -1,
                            "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
                            "max_bytes_required": False},
-                "api": {"total": 0, "errors": 0}}
+                "api": {"level": JS_API_LEVEL, "total": self.api_total,
+                        "errors": self.api_errors}}
 
     def _stream_purge(self, tokens, body, now):
         if (body.get("seq") or 0) > 0 and (body.get("keep") or 0) > 0:
