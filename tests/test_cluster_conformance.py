@@ -33,6 +33,20 @@ def _ack(seq: int, stream: str = "ORDERS", duplicate: bool = False) -> dict:
     return {"stream": stream, "seq": seq, "duplicate": duplicate}
 
 
+def _account(memory: int, storage: int, total: int, errors: int = 0,
+             reserved_storage: int = 0) -> dict:
+    """An account info answer (``$JS.API.INFO``) with no limits, as nats-server marshals it."""
+    body = {"type": "io.nats.jetstream.api.v1.account_info_response", "memory": memory,
+            "storage": storage, "reserved_memory": 0,
+            "reserved_storage": reserved_storage, "streams": 2, "consumers": 1,
+            "limits": {"max_memory": -1, "max_storage": -1, "max_streams": -1,
+                       "max_consumers": -1, "max_ack_pending": -1,
+                       "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
+                       "max_bytes_required": False},
+            "api": {"level": 5, "total": total, "errors": errors}}
+    return {"data": json.dumps(body, separators=(",", ":"))}
+
+
 def _leader(node: str) -> dict:
     return {"leader": node}
 
@@ -49,6 +63,11 @@ def _state(messages: int, first: int = 1, last: int | None = None, subjects: int
 
 #: scenario file (stem) -> (servers, the result of each step on the real cluster)
 EXPECTED: dict[str, tuple[int, list[dict]]] = {
+    "account-info-usage": (3, [
+        _ack(1), _ack(1, "CACHE"), _account(28, 3 * 49, 3, reserved_storage=100000),
+        {"error": {"code": 404, "description": "stream not found", "err_code": 10059}},
+        _state(1), {"outcome": "purged", "purged": 1},
+        _account(28, 0, 7, 1, reserved_storage=100000)]),
     "core-queue-group-across-nodes": (3, [SENT] * 6),
     "core-request-reply-node-restart": (3, [
         {"data": "pong"}, NO_RESPONDERS, KILLED, {"data": "pong"}, RESTARTED,
@@ -99,6 +118,9 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
 
 #: the final state of each scenario's streams (read on n1 after the last step)
 FINAL: dict[str, dict] = {
+    "account-info-usage": {"CACHE": _state(1), "ORDERS": {
+        "messages": 0, "first_seq": 2, "last_seq": 1, "num_subjects": 0, "num_deleted": 0,
+        "consumer_count": 1}},
     "core-queue-group-across-nodes": {},
     "core-request-reply-node-restart": {},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},

@@ -22,7 +22,7 @@ from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, 
                       check_stream_update, subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
-from .consumer import Consumer, Outgoing, status
+from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
 from .sourcing import Sourcing, check_origins, refuse_origin
@@ -118,13 +118,16 @@ def error_response(tokens: list[str], err: JetStreamError) -> dict[str, Any]:
     return {"type": "io.nats.jetstream.api.v1.error", "error": err.to_dict()}
 
 
-def _reply(to: str, body: dict) -> list[Outgoing]:
-    """An API reply to ``to``, compact like the server's ``json.Marshal``.
+def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
+    """A reply to ``to``, compact like the server's ``json.Marshal``; ``api``: whether the
+    account counts it as an API answer (:data:`API_ANSWER`) or error (:data:`API_ERROR`).
 
     >>> _reply("r", {"stream": "S", "seq": 1})[0].data
     b'{"stream":"S","seq":1}'
     """
-    return [Outgoing(to, "", json.dumps(body, separators=(",", ":")).encode(), None)] if to else []
+    if not to:
+        return []
+    return [Outgoing(to, "", json.dumps(body, separators=(",", ":")).encode(), None, api=api)]
 
 
 class JetStream:
@@ -156,8 +159,12 @@ class JetStream:
         self.interest_version = 0
         self._interest: set[str] = set(API_SUBJECTS)
         self._ephemeral_count = 0
-        #: API requests answered, and how many of them with an error (account info's ``api``)
+        #: API answers sent, and how many were errors (account info's ``api``): the host
+        #: counts each :class:`Outgoing` with ``api`` set as it sends it (trackAPI)
         self.api_total = self.api_errors = 0
+        #: a clustered host's ``usage() -> (memory, storage, api_total, api_errors)``: its own
+        #: and what the other nodes last reported; None on a single server (its own figures)
+        self.usage: Callable[[], tuple[int, int, int, int]] | None = None
         self._route_cache: dict[str, Stream | None] = {}
         # deadline bookkeeping (see wakes_before): the earliest timer any stream or consumer
         # added since the last next_deadline(), shared with them as a one-item list
@@ -317,12 +324,10 @@ class JetStream:
             return self._not_simulated(reply, err.feature)
         except JetStreamError as err:
             self.emit("api_error", op=op, err_code=err.err_code, description=err.description)
-            self.api_total += 1                 # sendAPIErrResponse -> trackAPIErr
-            self.api_errors += 1
-            return _reply(reply, error_response(tokens, err))
-        if tokens[2:3] != ["GET"] or kind != "STREAM.MSG":   # a found message skips the API
-            self.api_total += 1                 # layer (jsMsgGetRequest); others trackAPI
-        out = _reply(reply, result) if isinstance(result, dict) else _reply(reply, result[0])
+            return _reply(reply, error_response(tokens, err), API_ERROR)
+        # a found message skips the API layer (jsMsgGetRequest), so the account does not count it
+        api = 0 if kind == "STREAM.MSG" and tokens[2:3] == ["GET"] else API_ANSWER
+        out = _reply(reply, result if isinstance(result, dict) else result[0], api)
         if isinstance(result, tuple):
             out.extend(result[1])
         return out
@@ -481,13 +486,12 @@ class JetStream:
         """jsAccountInfoRequest on one server (``Account.JetStreamUsage``): bytes stored and
         reserved (``max_bytes``) by storage type, and the API requests answered before this
         one (errors among them)."""
-        used, reserved = {"memory": 0, "file": 0}, {"memory": 0, "file": 0}
+        reserved = {"memory": 0, "file": 0}
         for st in self.streams.values():
-            kind = st.config.storage.value
-            used[kind] += st.bytes
-            reserved[kind] += max(st.config.max_bytes, 0)
+            reserved[st.config.storage.value] += max(st.config.max_bytes, 0)
+        memory, storage, total, errors = (self.usage or self.local_usage)()
         return {"type": "io.nats.jetstream.api.v1.account_info_response",
-                "memory": used["memory"], "storage": used["file"],
+                "memory": memory, "storage": storage,
                 "reserved_memory": reserved["memory"], "reserved_storage": reserved["file"],
                 "streams": len(self.streams),
                 "consumers": sum(len(s.consumers) for s in self.streams.values()),
@@ -495,8 +499,21 @@ class JetStream:
                            "max_consumers": -1, "max_ack_pending": -1,
                            "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
                            "max_bytes_required": False},
-                "api": {"level": JS_API_LEVEL, "total": self.api_total,
-                        "errors": self.api_errors}}
+                "api": {"level": JS_API_LEVEL, "total": total, "errors": errors}}
+
+    def local_usage(self) -> tuple[int, int, int, int]:
+        """This server's memory and file bytes stored, API answers sent and errors among them.
+
+        >>> JetStream().local_usage()
+        (0, 0, 0, 0)
+        """
+        memory = storage = 0
+        for st in self.streams.values():
+            if st.config.storage is StorageType.MEMORY:
+                memory += st.bytes
+            else:
+                storage += st.bytes
+        return memory, storage, self.api_total, self.api_errors
 
     def _stream_purge(self, tokens, body, now):
         if (body.get("seq") or 0) > 0 and (body.get("keep") or 0) > 0:

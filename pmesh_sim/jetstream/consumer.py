@@ -33,6 +33,10 @@ class Outgoing(NamedTuple):
     headers: dict[str, str] | None = None
     msg_subject: str | None = None   # the subject the receiver sees (a stored message's own)
     msg_id: int = 0   # a delivery: the trace's msg_id of the stored message's publish
+    api: int = 0      # an API answer the account counts when sent: API_ANSWER or API_ERROR
+
+
+API_ANSWER, API_ERROR = 1, 2    # sendAPIResponse (trackAPI), sendAPIErrResponse (trackAPIErr)
 
 
 def status(to: str, code: int, description: str, **extra: str) -> Outgoing:

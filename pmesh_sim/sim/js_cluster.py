@@ -46,10 +46,12 @@ from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
+from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
 from ..jetstream.surface import not_simulated_reply
 from .js_consumers import LEADER_OPS, ConsumerGroups
 from .js_host import JetStreamHost
+from .js_usage import AccountUsage
 from .raft_host import RaftHost
 
 __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
@@ -108,7 +110,7 @@ def peer_id(name: str) -> str:
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
+class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
     """JetStream of one node of a cluster whose JetStream nodes are ``members``."""
 
     def __init__(self, server, members: list[str], timings: ClusterTimings | None = None):
@@ -146,6 +148,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         self.js.cluster_info = self._cluster_info
         self.js.consumer_cluster_info = self._consumer_cluster_info
         self.js.host_places = True
+        self._usage_start()
         self._reset_consumers()
         self._ack_replies: list = []
         self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
@@ -275,7 +278,8 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         if meta.leader is None:                 # isLeaderless: 10008 after the startup time
             if now - self.started <= meta.t.lost_quorum_interval:
                 return []
-            out = _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)))
+            out = _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)),
+                         API_ERROR)
             if kind in _DELAYED_ERRORS:         # sendDelayedAPIErrResponse: a leader goes first
                 token = self._timer_token
                 self.server.call_at(now + self.timings.api_error_delay,
@@ -387,7 +391,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         online = set(self.online(self.env.now)) & set(members)
         if len(members) < replicas or len(online) < replicas // 2 + 1:
             err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
-            return _reply(reply, error_response(tokens, err))
+            return _reply(reply, error_response(tokens, err), API_ERROR)
         rng = self.server.sim.rng
         load = {p: 0 for p in self.members}
         for a in self.assignments.values():
@@ -456,6 +460,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         if self.cled or self._journal or self._ack_replies:
             out = self._flush_journal(self._drop_inactive(out))
         super()._after(out, fired)
+        self._usage_check()
 
     def _lead_change(self, stream: str, leading: bool) -> None:
         if leading:
@@ -489,7 +494,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         asset answers success."""
         ok = {"type": kind, "success": True}
         if len(assign["peers"]) == 1:
-            return _reply(reply, ok)
+            return _reply(reply, ok, API_ANSWER)
         return self._stepdown_group(assign["group"], assign["peers"], tokens, reply, data, ok)
 
     def meta_stepdown(self, data: bytes) -> dict:
@@ -512,12 +517,12 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
             body = self.js._body(data)
             preferred = self._stepdown_target(body.get("placement"), peers)
         except JetStreamError as err:
-            return _reply(reply, error_response(tokens, err))
+            return _reply(reply, error_response(tokens, err), API_ERROR)
         except NotSimulatedError as err:
             self.js.emit("not_simulated", feature=err.feature)
             return [not_simulated_reply(reply, err.feature)] if reply else []
         self.raft.step_down(group, preferred)
-        return _reply(reply, ok)
+        return _reply(reply, ok, API_ANSWER)
 
     def _stepdown_target(self, placement, peers: list[str]) -> str | None:
         """The peer a stepdown hands over to (``getStepDownPreferredPlacement``): none without
@@ -562,6 +567,8 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         elif self.cled or self._journal:        # what consumers led here deliver
             self._after([m for m in out if m.msg_subject is not None or (
                 m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")])
+        else:
+            self._usage_check()
 
     def _cluster_info(self, stream: str, now: float) -> dict:
         """Stream info's ``cluster`` as the stream's leader reports it."""

@@ -37,7 +37,7 @@ from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
-from ..jetstream.consumer import status
+from ..jetstream.consumer import API_ERROR, status
 
 __all__ = ["ConsumerGroups", "consumer_replicas"]
 
@@ -122,7 +122,7 @@ class ConsumerGroups:
         active = [p for p in peers if p in online]
         if replicas // 2 + 1 > len(active):
             err = JetStreamError.from_err_code(10023)
-            return _reply(reply, error_response(tokens, err))
+            return _reply(reply, error_response(tokens, err), API_ERROR)
         rng = self.server.sim.rng
         if replicas < len(peers):
             rng.shuffle(active)
@@ -398,6 +398,7 @@ class ConsumerGroups:
                 self._prm.get(key, set()).discard(op[1])
             else:
                 consumer_replica.apply(c, op, item["t"])
+        self._usage_check()                     # acks may have removed messages here
 
     # ------------------------------------------------------------------ the API
     def _consumer_api(self, tokens, kind, reply, subject, data, headers, now):

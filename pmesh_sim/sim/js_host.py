@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pmesh_sim.errors import SimulationStuckError
 from pmesh_sim.jetstream.api import JetStream
+from pmesh_sim.jetstream.consumer import API_ERROR
 
 __all__ = ["JetStreamHost"]
 
@@ -78,8 +79,15 @@ class JetStreamHost:
                 send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject,
                      msg_id=msg.msg_id)
             else:
+                if msg.api:                  # the account counts an API answer as it goes
+                    self._count_api(msg.api)
                 send(msg.subject, msg.data, msg.reply, msg.headers)
         self._schedule(fired)
+
+    def _count_api(self, api: int) -> None:
+        """An API answer leaves (``trackAPI``, or ``trackAPIErr`` for an error)."""
+        self.js.api_total += 1
+        self.js.api_errors += api == API_ERROR
 
     def _schedule(self, fired: bool = False) -> None:
         armed = self._timer_at
