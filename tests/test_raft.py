@@ -61,7 +61,7 @@ class Group:
         if isinstance(item, Snapshot):
             self.state[name] = list(item.data)
             return
-        self.state[name].append(item.data)
+        self.state[name].extend(item.data)          # the proposals the entry carried
         seen = self.committed.setdefault(item.index, (item.term, item.data))
         assert seen == (item.term, item.data), f"{name} applied {item} where {seen} was"
 

@@ -47,6 +47,7 @@ from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.direct import direct_subjects
+from ..jetstream.stream import encode_headers
 from ..jetstream.surface import not_simulated_reply
 from .js_consumers import LEADER_OPS, ConsumerGroups
 from .js_host import JetStreamHost
@@ -402,7 +403,10 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         return {"group": group, "peers": peers}
 
     def _apply_meta(self, entry) -> None:
-        item = entry.data
+        for item in entry.data:         # the proposals one append carried
+            self._apply_meta_item(item)
+
+    def _apply_meta_item(self, item: dict) -> None:
         subject = item["subject"]
         tokens = subject[len("$JS.API."):].split(".")
         if tokens[0] == "CONSUMER":
@@ -547,14 +551,20 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)
         self.pending[token] = True
+        # the size of the server's encoded entry (encodeStreamMsg: 28 bytes and the parts)
+        size = 28 + len(subject) + len(reply or "") + len(data) + (
+            len(encode_headers(headers)) if headers else 0)
         self.raft.propose(self.assignments[stream]["group"], {
             "subject": subject, "reply": reply, "data": data, "headers": headers,
-            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now})
+            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now}, size)
 
     def _apply_stream(self, stream: str, entry) -> None:
-        if stream not in self.js.streams:
-            return
-        item = entry.data
+        for item in entry.data:         # the proposals one append carried
+            if stream not in self.js.streams:
+                return
+            self._apply_stream_item(item)
+
+    def _apply_stream_item(self, item: dict) -> None:
         out = self.js.handle(item["subject"], item["reply"], item["data"], item["headers"],
                              now=item["t"], msg_id=item["msg_id"])
         if self.pending.pop(item["token"], False):
