@@ -559,19 +559,32 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
             "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now}, size)
 
     def _apply_stream(self, stream: str, entry) -> None:
-        for item in entry.data:         # the proposals one append carried
-            if stream not in self.js.streams:
-                return
-            self._apply_stream_item(item)
-
-    def _apply_stream_item(self, item: dict) -> None:
-        out = self.js.handle(item["subject"], item["reply"], item["data"], item["headers"],
-                             now=item["t"], msg_id=item["msg_id"])
-        if self.pending.pop(item["token"], False):
+        """Apply the proposals of a committed entry in order (``applyStreamEntries``), then send
+        what they answer together: the pub acks of those proposed here, and the deliveries
+        of the consumers led here."""
+        out, answered = [], False
+        for item in entry.data:
+            st = self.js.streams.get(stream)
+            if st is None:
+                break
+            mine = self.pending.pop(item["token"], False)
+            subject = item["subject"]
+            if subject.startswith("$JS.API."):      # a purge or a message delete
+                done = self.js.handle(subject, item["reply"], item["data"], item["headers"],
+                                      now=item["t"], msg_id=item["msg_id"])
+            else:    # processJetStreamMsg into this stream; only the proposer answers
+                done = self.js._publish(st, subject, item["reply"] if mine else "",
+                                        item["data"], item["headers"], item["t"],
+                                        item["msg_id"])
+            if mine:
+                out += done
+                answered = True
+            elif self.cled or self._journal:        # what consumers led here deliver
+                out += [m for m in done if m.msg_subject is not None or (
+                    m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")]
+                answered = True
+        if answered:
             self._after(out)
-        elif self.cled or self._journal:        # what consumers led here deliver
-            self._after([m for m in out if m.msg_subject is not None or (
-                m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")])
 
     def _cluster_info(self, stream: str, now: float) -> dict:
         """Stream info's ``cluster`` as the stream's leader reports it."""
