@@ -10,12 +10,13 @@ What nats-server does, and so this does: no pre-vote (a voter with a more up-to-
 has not voted instead campaigns within 0.1–0.8 s); the proposals queued when the leader gets to
 them (:meth:`RaftNode.queue`, then :meth:`RaftNode.flush`) go out together, as many in one
 broadcast AppendEntry (one log index) as its limits allow; heartbeats only after a quiet
-``heartbeat_interval``, and one at once when a commit finds no proposal queued; a follower whose log does not match asks
-for a catch-up, which the leader streams (after its snapshot if the follower is behind it); a
-new leader first writes a ``peer_state`` entry and is ready once that is applied; an entry
-counts toward commit only from followers whose last entry is of the leader's term; votes from
-empty logs only elect with all peers answering (unless the group is new); a leader that heard
-from less than a quorum within ``lost_quorum_interval`` steps down at its next check.
+``heartbeat_interval``, and one at once when a commit finds no proposal queued; a follower
+whose log does not match asks for a catch-up, which the leader streams (after its snapshot if
+the follower is behind it); a new leader first writes a ``peer_state`` entry and is ready once
+that is applied; an entry counts toward commit only from followers whose last entry is of the
+leader's term; votes from empty logs only elect with all peers answering (unless the group is
+new); a leader that heard from less than a quorum within ``lost_quorum_interval`` steps down at
+its next check.
 Not modelled: membership changes, observers, flow control of catch-ups.
 
 >>> import random
@@ -87,10 +88,11 @@ class RaftNode:
 
     ``rng`` draws the election timeouts (pass a seeded ``random.Random``); ``apply(item)``
     receives each committed ``Entry`` of kind ``"normal"`` (its ``data``: the tuple of the
-    proposals it carries), or a :class:`Snapshot` installed from the leader, in order; ``lead_change(is_leader)`` is called when this peer becomes a
-    ready leader (its first entry applied) and when it stops leading. ``durable`` restarts a
-    peer from what it kept (:meth:`durable`); ``campaign`` (seconds) makes a new group's
-    preferred peer campaign early, as nats-server's ``CampaignImmediately`` (0.05 s).
+    proposals it carries), or a :class:`Snapshot` installed from the leader, in order;
+    ``lead_change(is_leader)`` is called when this peer becomes a ready leader (its first
+    entry applied) and when it stops leading. ``durable`` restarts a peer from what it kept
+    (:meth:`durable`); ``campaign`` (seconds) makes a new group's preferred peer campaign
+    early, as nats-server's ``CampaignImmediately`` (0.05 s).
 
     State the host reads: ``role`` (``"follower"``, ``"candidate"``, ``"leader"``), ``term``,
     ``leader`` (the known leader's name or None), ``commit`` and ``applied`` (log indexes),
