@@ -110,6 +110,33 @@ def test_r3_publish_acked_at_commit_and_replicas_agree():
     assert all(p < a for p, a in zip(proposed, applies))
 
 
+def test_a_round_of_async_publishes_is_one_append_and_every_replica_stores_it_in_order():
+    sim = cluster()
+    sim.run(until=12)
+    c = sim.connect("n3", name="c")
+    js = c.jetstream()
+
+    def prog(out):
+        yield create(c)
+        yield sim.env.timeout(1)
+        for round_ in range(3):
+            acks = [js.publish_async(f"s.{round_}.{i}", b"x") for i in range(50)]
+            yield js.publish_async_completed()
+            out.setdefault("seqs", []).extend(a.value.seq for a in acks)
+    out = run(sim, prog, 30)
+    assert out["seqs"] == list(range(1, 151))
+    assert seqs(sim) == {n: list(range(1, 151)) for n in ("n1", "n2", "n3")}
+    subjects = {n.name: [m.subject for m in n.jetstream.js.streams["S"].msgs.values()]
+                for n in sim.servers.values()}
+    assert subjects["n1"] == subjects["n2"] == subjects["n3"]
+    group = sim.servers["n1"].jetstream.assignments["S"]["group"]
+    appends = [e.fields for e in sim.trace if e.kind == "raft_append"
+               and e.fields["group"] == group and e.fields["entry_kind"] == "normal"]
+    # one append a round (the publishes arrive together), stored by each of the 3 peers
+    assert [a["entries"] for a in appends] == [50] * 9
+    assert len({a["log_index"] for a in appends}) == 3
+
+
 def test_leader_kill_elects_new_leader_and_publishes_continue():
     sim = cluster(seed=2)
     sim.run(until=12)

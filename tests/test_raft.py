@@ -4,13 +4,15 @@ catch-up, snapshots, a deposed leader's entries, and the safety properties over 
 import heapq
 import os
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from pmesh_sim.cluster.raft import (AppendEntry, AppendResponse, NotLeaderError, RaftNode,
-                                    VoteRequest, VoteResponse)
+from pmesh_sim.cluster.raft import (MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, AppendEntry,
+                                    AppendResponse, NotLeaderError, RaftNode, VoteRequest,
+                                    VoteResponse)
 from pmesh_sim.cluster.raft_log import EMPTY, Durable, Entry, RaftLog, Snapshot
 
 
@@ -61,7 +63,7 @@ class Group:
         if isinstance(item, Snapshot):
             self.state[name] = list(item.data)
             return
-        self.state[name].append(item.data)
+        self.state[name].extend(item.data)          # the proposals the entry carried
         seen = self.committed.setdefault(item.index, (item.term, item.data))
         assert seen == (item.term, item.data), f"{name} applied {item} where {seen} was"
 
@@ -212,7 +214,7 @@ def test_a_long_paused_leader_steps_down_when_it_resumes():
 
 # -------------------------------------------------------------------------------- commits
 def test_only_acks_of_the_leaders_own_term_count_toward_commit():
-    log = (Entry(1, 1, "peer_state", (), 0), Entry(2, 1, "normal", "old", 1))
+    log = (Entry(1, 1, "peer_state", (), 0), Entry(2, 1, "normal", ("old",), 1))
     node = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(0), now=0.0,
                     durable=Durable(1, None, EMPTY, log))
     node.tick(node.next_deadline())
@@ -231,6 +233,64 @@ def test_every_peer_applies_the_same_entries_in_order():
         g.run(g.now + 0.5)
     g.run(g.now + 2.0)
     assert g.state == {n: [0, 1, 2, 3, 4] for n in g.names}
+
+
+def test_proposals_queued_together_travel_in_one_append_with_one_answer_each():
+    g, lead = elected()
+    node, first = g.nodes[lead], g.nodes[lead].log.last_index + 1
+    sent = len(g.sent)
+    for i in range(100):
+        node.queue(i, size=20)
+    g.send(node.flush(g.now))
+    g.run(g.now + 0.5)
+    assert g.state == {n: list(range(100)) for n in g.names}
+    assert node.log.last_index == first                     # one log index for the 100
+    kinds = Counter((type(m).__name__, m.entry is not None) if isinstance(m, AppendEntry)
+                    else type(m).__name__ for _, _, _, m in g.sent[sent:])
+    # the append to each follower, then an empty one carrying the commit: each answered once
+    assert kinds == {("AppendEntry", True): 2, ("AppendEntry", False): 2, "AppendResponse": 4}
+    assert [f["entries"] for _, f in g.kinds("raft_append", log_index=first)] == [100] * 3
+
+
+@pytest.mark.parametrize("sizes, appends", [
+    ([10] * MAX_BATCH_ENTRIES + [10], [MAX_BATCH_ENTRIES, 1]),       # the server's maxEntries
+    ([MAX_BATCH_BYTES // 2] * 3, [2, 1]),                            # and its maxBatch bytes
+    ([MAX_BATCH_BYTES // 2 - 2] * 3, [3]),                           # (each size plus one)
+])
+def test_an_append_carries_at_most_the_servers_batch_limits(sizes, appends):
+    g, lead = elected()
+    node, first = g.nodes[lead], g.nodes[lead].log.last_index + 1
+    for i, size in enumerate(sizes):
+        node.queue(i, size)
+    g.send(node.flush(g.now))
+    g.run(g.now + 0.5)
+    assert [len(e.data) for e in node.log.between(first, node.log.last_index)] == appends
+    assert g.state == {n: list(range(len(sizes))) for n in g.names}
+
+
+def test_a_commit_finding_proposals_queued_sends_no_empty_append():
+    g, lead = elected()
+    node = g.nodes[lead]
+    g.propose("a")
+    g.run(g.now + 0.0015)                    # the answers are on their way back
+    node.queue("b")                          # proposed, not yet sent when they arrive
+    sent = len(g.sent)
+    g.run(g.now + 0.001)
+    assert node.commit == node.log.last_index
+    assert not [m for _, s, _, m in g.sent[sent:] if s == lead]   # no heartbeat for it
+    g.send(node.flush(g.now))                # the next append carries the commit
+    g.run(g.now + 0.5)
+    assert g.state == {n: ["a", "b"] for n in g.names}
+
+
+def test_a_leader_that_steps_down_drops_what_it_had_queued():
+    g, lead = elected()
+    node = g.nodes[lead]
+    node.queue("never")
+    g.send(node.step_down(g.now))
+    assert node.flush(g.now) == []
+    g.run(g.now + 10.0)
+    assert all("never" not in state for state in g.state.values())
 
 
 def test_commit_needs_a_quorum_and_a_cut_off_leader_steps_down():

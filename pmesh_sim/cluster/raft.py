@@ -7,14 +7,17 @@ Committed entries reach the host's ``apply`` callback in log order on every peer
 observable transition goes to ``emit(kind, node=, group=, term=, ...)``.
 
 What nats-server does, and so this does: no pre-vote (a voter with a more up-to-date log that
-has not voted instead campaigns within 0.1–0.8 s); one broadcast AppendEntry per new entry,
-heartbeats only after a quiet ``heartbeat_interval``; a follower whose log does not match asks
-for a catch-up, which the leader streams (after its snapshot if the follower is behind it); a
-new leader first writes a ``peer_state`` entry and is ready once that is applied; an entry
-counts toward commit only from followers whose last entry is of the leader's term; votes from
-empty logs only elect with all peers answering (unless the group is new); a leader that heard
-from less than a quorum within ``lost_quorum_interval`` steps down at its next check.
-Not modelled: membership changes, observers, flow control of catch-ups, batching proposals.
+has not voted instead campaigns within 0.1–0.8 s); the proposals queued when the leader gets to
+them (:meth:`RaftNode.queue`, then :meth:`RaftNode.flush`) go out together, as many in one
+broadcast AppendEntry (one log index) as its limits allow; heartbeats only after a quiet
+``heartbeat_interval``, and one at once when a commit finds no proposal queued; a follower
+whose log does not match asks for a catch-up, which the leader streams (after its snapshot if
+the follower is behind it); a new leader first writes a ``peer_state`` entry and is ready once
+that is applied; an entry counts toward commit only from followers whose last entry is of the
+leader's term; votes from empty logs only elect with all peers answering (unless the group is
+new); a leader that heard from less than a quorum within ``lost_quorum_interval`` steps down at
+its next check.
+Not modelled: membership changes, observers, flow control of catch-ups.
 
 >>> import random
 >>> n = RaftNode("n1", ["n1", "n2", "n3"], group="G", rng=random.Random(1), now=0.0)
@@ -42,6 +45,10 @@ __all__ = ["AppendEntry", "AppendResponse", "Envelope", "NotLeaderError", "PeerI
            "RaftNode", "VoteRequest", "VoteResponse"]
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+#: One append's limits (``server/raft.go`` runAsLeader ``maxBatch``, ``maxEntries``): proposals
+#: join an append until their sizes (each plus one byte) reach the first or their count the
+#: second.
+MAX_BATCH_BYTES, MAX_BATCH_ENTRIES = 256 * 1024, 4096
 
 
 class NotLeaderError(RuntimeError):
@@ -62,6 +69,11 @@ def _noop(*_args: Any, **_kw: Any) -> None:
     return None
 
 
+def _count(entry: Entry) -> int:
+    """The proposals an entry carries (a ``normal`` one's ``data`` is their tuple)."""
+    return len(entry.data) if entry.kind == "normal" else 1
+
+
 def _next_tick(due: float, period: float, now: float) -> float:
     """A Go ticker's next tick after ``now``: ticks missed while late are dropped, not queued.
 
@@ -75,11 +87,12 @@ class RaftNode:
     """One peer of RAFT group ``group`` whose members are ``peers`` (``name`` among them).
 
     ``rng`` draws the election timeouts (pass a seeded ``random.Random``); ``apply(item)``
-    receives each committed ``Entry`` of kind ``"normal"``, or a :class:`Snapshot` installed
-    from the leader, in order; ``lead_change(is_leader)`` is called when this peer becomes a
-    ready leader (its first entry applied) and when it stops leading. ``durable`` restarts a
-    peer from what it kept (:meth:`durable`); ``campaign`` (seconds) makes a new group's
-    preferred peer campaign early, as nats-server's ``CampaignImmediately`` (0.05 s).
+    receives each committed ``Entry`` of kind ``"normal"`` (its ``data``: the tuple of the
+    proposals it carries), or a :class:`Snapshot` installed from the leader, in order;
+    ``lead_change(is_leader)`` is called when this peer becomes a ready leader (its first
+    entry applied) and when it stops leading. ``durable`` restarts a peer from what it kept
+    (:meth:`durable`); ``campaign`` (seconds) makes a new group's preferred peer campaign
+    early, as nats-server's ``CampaignImmediately`` (0.05 s).
 
     State the host reads: ``role`` (``"follower"``, ``"candidate"``, ``"leader"``), ``term``,
     ``leader`` (the known leader's name or None), ``commit`` and ``applied`` (log indexes),
@@ -117,6 +130,7 @@ class RaftNode:
         self._catchups = 0                          # numbers this peer's catch-up requests
         self._xfer = False
         self._ready_at = 0                        # index a new leader waits to apply (aflr)
+        self._queued: list[tuple[Any, int]] = []  # proposals not yet sent: (data, size)
         self.ready = False
         if durable is not None:
             self._recover(durable)
@@ -165,11 +179,43 @@ class RaftNode:
             return self._on_vote_response(message, now)
         raise TypeError(f"not a RAFT message: {message!r}")
 
-    def propose(self, data: Any, now: float) -> list[Envelope]:
-        """Append ``data`` as a new entry (leader only) and send it to every peer."""
+    def queue(self, data: Any, size: int = 0) -> bool:
+        """Queue a proposal of ``size`` bytes (leader only) for the next :meth:`flush`; True
+        when it is the first one queued (the host then arranges a flush)."""
         if self.role != LEADER:
             raise NotLeaderError(f"{self.name} is not the leader of {self.group}")
-        return self._broadcast(now, ("normal", data))
+        self._queued.append((data, size))
+        return len(self._queued) == 1
+
+    def flush(self, now: float) -> list[Envelope]:
+        """Send the queued proposals, in order, as few appends as the limits allow
+        (``MAX_BATCH_BYTES``, ``MAX_BATCH_ENTRIES``): one new entry each, whose ``data`` is the
+        tuple of the proposals it carries.
+
+        >>> n = RaftNode("n1", ["n1"], group="R1", rng=random.Random(1), now=0.0)
+        >>> n.queue("a"), n.queue("b", size=MAX_BATCH_BYTES), n.queue("c")
+        (True, False, False)
+        >>> _ = n.flush(0.0); [(e.index, e.data) for e in n.log.entries[1:]]
+        [(2, ('a', 'b')), (3, ('c',))]
+        """
+        queued, self._queued = self._queued, []
+        out: list[Envelope] = []
+        batch: list = []
+        size = 0
+        for data, n in queued:
+            batch.append(data)
+            size += n + 1
+            if size >= MAX_BATCH_BYTES or len(batch) >= MAX_BATCH_ENTRIES:
+                out += self._broadcast(now, ("normal", tuple(batch)))
+                batch, size = [], 0
+        if batch:
+            out += self._broadcast(now, ("normal", tuple(batch)))
+        return out
+
+    def propose(self, data: Any, now: float) -> list[Envelope]:
+        """Queue ``data`` (leader only) and flush: the queued proposals go to every peer."""
+        self.queue(data)
+        return self.flush(now)
 
     def step_down(self, now: float, preferred: str | None = None) -> list[Envelope]:
         """Hand leadership over (nats-server ``StepDown``): to ``preferred`` if it was heard
@@ -289,7 +335,7 @@ class RaftNode:
     def _step_down(self, now: float, leader: str | None, reason: str) -> None:
         was_leader = self.role == LEADER
         self.role, self.leader, self._xfer = FOLLOWER, leader, False
-        self._acks = {}
+        self._acks, self._queued = {}, []
         self._reset_election(now)
         if was_leader:
             self._emit("raft_stepdown", reason=reason)
@@ -321,7 +367,8 @@ class RaftNode:
             self.log.append(entry)
             self._active = now
             self._emit_cb("raft_append", node=self.name, group=self.group, term=self.term,
-                          log_index=entry.index, entry_term=entry.term, entry_kind=entry.kind)
+                          log_index=entry.index, entry_term=entry.term, entry_kind=entry.kind,
+                          entries=_count(entry))
         ae = AppendEntry(self.group, self.name, self.term, self.commit, pterm, pindex, entry)
         if entry is not None and self.quorum <= 1:
             self._commit_to(entry.index)
@@ -338,6 +385,8 @@ class RaftNode:
             acks.add(ar.peer)
             if len(acks) + 1 >= self.quorum:
                 self._commit_to(ar.index)
+                if self._queued:                     # the next append carries the commit
+                    return []
                 return self._broadcast(now, None)   # followers learn the commit at once
             return []
         if ar.catchup:
@@ -446,7 +495,8 @@ class RaftNode:
             self.log.append(e)
             self.initializing = False
             self._emit_cb("raft_append", node=self.name, group=self.group, term=self.term,
-                          log_index=e.index, entry_term=e.term, entry_kind=e.kind)
+                          log_index=e.index, entry_term=e.term, entry_kind=e.kind,
+                          entries=_count(e))
             if e.kind == "leader_transfer" and e.data == self.name and not ae.catchup:
                 self._xfer = True
                 self._reset_election(now, self.t.leader_transfer_campaign)

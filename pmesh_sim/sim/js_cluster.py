@@ -48,6 +48,7 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
+from ..jetstream.stream import encode_headers
 from ..jetstream.surface import not_simulated_reply
 from .js_consumers import LEADER_OPS, ConsumerGroups
 from .js_host import JetStreamHost
@@ -406,7 +407,10 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         return {"group": group, "peers": peers}
 
     def _apply_meta(self, entry) -> None:
-        item = entry.data
+        for item in entry.data:         # the proposals one append carried
+            self._apply_meta_item(item)
+
+    def _apply_meta_item(self, item: dict) -> None:
         subject = item["subject"]
         tokens = subject[len("$JS.API."):].split(".")
         if tokens[0] == "CONSUMER":
@@ -552,21 +556,40 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
     def _propose_stream(self, stream, subject, reply, data, headers) -> None:
         token = next(self._tokens)
         self.pending[token] = True
+        # the size of the server's encoded entry (encodeStreamMsg: 28 bytes and the parts)
+        size = 28 + len(subject) + len(reply or "") + len(data) + (
+            len(encode_headers(headers)) if headers else 0)
         self.raft.propose(self.assignments[stream]["group"], {
             "subject": subject, "reply": reply, "data": data, "headers": headers,
-            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now})
+            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now}, size)
 
     def _apply_stream(self, stream: str, entry) -> None:
-        if stream not in self.js.streams:
-            return
-        item = entry.data
-        out = self.js.handle(item["subject"], item["reply"], item["data"], item["headers"],
-                             now=item["t"], msg_id=item["msg_id"])
-        if self.pending.pop(item["token"], False):
+        """Apply the proposals of a committed entry in order (``applyStreamEntries``), then send
+        what they answer together: the pub acks of those proposed here, and the deliveries
+        of the consumers led here."""
+        out, answered = [], False
+        for item in entry.data:
+            st = self.js.streams.get(stream)
+            if st is None:
+                break
+            mine = self.pending.pop(item["token"], False)
+            subject = item["subject"]
+            if subject.startswith("$JS.API."):      # a purge or a message delete
+                done = self.js.handle(subject, item["reply"], item["data"], item["headers"],
+                                      now=item["t"], msg_id=item["msg_id"])
+            else:    # processJetStreamMsg into this stream; only the proposer answers
+                done = self.js._publish(st, subject, item["reply"] if mine else "",
+                                        item["data"], item["headers"], item["t"],
+                                        item["msg_id"])
+            if mine:
+                out += done
+                answered = True
+            elif self.cled or self._journal:        # what consumers led here deliver
+                out += [m for m in done if m.msg_subject is not None or (
+                    m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")]
+                answered = True
+        if answered:
             self._after(out)
-        elif self.cled or self._journal:        # what consumers led here deliver
-            self._after([m for m in out if m.msg_subject is not None or (
-                m.headers and "Status" in m.headers) or m.subject.startswith("$JS.EVENT.")])
         else:
             self._usage_check()
 

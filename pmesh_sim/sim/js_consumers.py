@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 
+from ..cluster.raft_log import Entry
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
@@ -248,15 +249,15 @@ class ConsumerGroups:
         node = self.raft.nodes[self.cassign[key]["group"]]
         dropped = list(self._batch.pop(key, ([], []))[0])
         for entry in node.log.between(node.applied + 1, node.log.last_index):
-            if isinstance(entry.data, dict) and entry.data.get("token") in in_flight:
-                dropped.extend(entry.data["ops"])
+            for item in entry.data if entry.kind == "normal" else ():
+                if item.get("token") in in_flight:
+                    dropped.extend(item["ops"])
         for token in in_flight:                  # if they commit after all, they apply here
             self.pending.pop(token, None)
         index, state = took
         consumer_replica.restore(c, state)
         for entry in node.log.between(index + 1, node.applied):
-            item = entry.data
-            if isinstance(item, dict) and "ops" in item:
+            for item in entry.data if entry.kind == "normal" else ():
                 for op in item["ops"]:
                     if op[0] not in ("r+", "r-"):
                         consumer_replica.apply(c, op, item["t"])
@@ -375,9 +376,10 @@ class ConsumerGroups:
 
     # ------------------------------------------------------------------ applying
     def _apply_consumer(self, key: tuple, entry) -> None:
-        item = getattr(entry, "data", None)
-        if not isinstance(item, dict):
-            return
+        for item in entry.data if isinstance(entry, Entry) else ():
+            self._apply_consumer_item(key, item)
+
+    def _apply_consumer_item(self, key: tuple, item: dict) -> None:
         if item["proposer"] == self.server.name and self.pending.pop(item["token"], False):
             self._in_flight.get(key, set()).discard(item["token"])
             held = self._held.pop(item["token"], None)   # decided here: already applied

@@ -123,10 +123,20 @@ class RaftHost:
                                                 "term": term, "log_index": last, "lost": lost})
         return out
 
-    def propose(self, group: str, data: Any) -> None:
-        """Propose ``data`` on this node's leader peer of ``group``."""
+    def propose(self, group: str, data: Any, size: int = 0) -> None:
+        """Propose ``data`` (``size`` bytes encoded) on this node's leader peer of ``group``.
+
+        It joins the leader's queue; the queue goes out at the end of this instant (a timer
+        at ``now``), so what is proposed together, such as a network batch of publishes,
+        travels in one append, as nats-server's leader sends what its proposal queue holds
+        when it gets to it."""
         node = self.nodes[group]
-        self.send(node, node.propose(data, self.sim.env.now))
+        if node.queue(data, size):
+            self.server.call_at(self.sim.env.now, lambda: self._flush(group, node))
+
+    def _flush(self, group: str, node) -> None:
+        if self.nodes.get(group) is node and node.is_leader:
+            self.send(node, node.flush(self.sim.env.now))
 
     def step_down(self, group: str, preferred: str | None = None) -> None:
         node = self.nodes[group]
