@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import json
 
+from ..cluster.raft_log import Snapshot
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import status
+from .compaction import Policy
 
 __all__ = ["ConsumerGroups", "consumer_replicas"]
 
@@ -181,10 +183,28 @@ class ConsumerGroups:
         if self.server.name not in peers:
             return
         group = assign["group"]
-        node = self.raft.add(group, peers, apply=lambda e, k=key: self._apply_consumer(k, e),
+        durable = self._kept.pop(group, None)
+
+        def apply(entry, k=key, g=group):
+            if type(entry) is Snapshot:           # the consumer's state as of the snapshot
+                c = self._consumer(k)
+                if c is not None:
+                    consumer_replica.restore(c, entry.data)
+            else:
+                self._apply_consumer(k, entry)
+            self.compaction.applied(g)
+
+        node = self.raft.add(group, peers, apply=apply,
                              lead_change=lambda ok, k=key: self._consumer_lead_change(k, ok),
-                             durable=self._kept.pop(group, None), traced=len(peers) > 1,
+                             durable=durable, traced=len(peers) > 1,
                              campaign=0.05 if assign["preferred"] == self.server.name else None)
+        t = self.timings
+        self.compaction.watch(group, Policy(t.consumer_compact_interval, t.compact_spread,
+                                            t.consumer_compact_entries,
+                                            t.consumer_min_snapshot_delta),
+                              lambda k=key: self._consumer_image(k))
+        if durable is not None and node.log.snapshot.index == 0:
+            self.compaction.snapshot(group, force=True)     # recovered: NeedSnapshot
         if node.ready and key not in self.cled:     # a group of one leads as it starts
             self._consumer_lead_change(key, True)
 
@@ -192,12 +212,29 @@ class ConsumerGroups:
         assign = self.cassign.pop(key, None)
         if assign is not None:
             self.raft.remove(assign["group"])
+            self.compaction.forget(assign["group"])
         if key in self.cled:
             self.cled.discard(key)
             self._lead_version += 1
         for table in (self._prm, self._prm_told, self._answers, self._took_over,
                       self._in_flight):
             table.pop(key, None)
+
+    def _consumer_image(self, key: tuple):
+        """The consumer's snapshot (its state: delivered, ack floor, pending, redelivered),
+        or None while its leader has changes not yet applied (its copy is ahead of the
+        group's); a leader's snapshot is also its new take-over point."""
+        c = self._consumer(key)
+        if c is None:
+            return None
+        if key in self.cled:
+            if self._in_flight.get(key) or key in self._batch or any(
+                    (j[0].stream.name, j[0].name) == key for j in self._journal):
+                return None
+            state = consumer_replica.capture(c)
+            self._took_over[key] = (self.raft.nodes[self.cassign[key]["group"]].applied, state)
+            return state
+        return consumer_replica.capture(c)
 
     def _consumer(self, key: tuple):
         st = self.js.streams.get(key[0])
