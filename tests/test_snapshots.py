@@ -324,3 +324,93 @@ def test_same_seed_same_trace_with_snapshots():
         return rows
 
     assert trace(5) == trace(5)
+
+
+@pytest.mark.parametrize("retention", ["workqueue", "interest"])
+def test_a_consumer_snapshot_on_an_interest_or_workqueue_stream_releases_the_acked(retention):
+    sim = cluster(ClusterTimings(consumer_compact_entries=10, consumer_min_snapshot_delta=0.5))
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+    out = {}
+
+    def prog():
+        yield sim.env.timeout(12)
+        yield api(c, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"],
+                                                 "num_replicas": 3, "retention": retention})
+        yield api(c, "$JS.API.CONSUMER.CREATE.S.d", {
+            "stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}})
+        yield sim.env.timeout(3)
+        leaders = {sim.stream_leader("S"), sim.consumer_leader("S", "d")}
+        victim = next(n for n in ("n1", "n2", "n3") if n not in leaders)
+        out["victim"] = victim
+        yield from publish(sim, c, 0, 20)
+        sim.kill(victim)
+        yield from publish(sim, c, 20, 20)
+        got = []
+
+        def ack(m):
+            got.append(m)
+            c.publish(m.reply, b"+ACK")
+        c.subscribe("_INBOX.all", cb=ack)
+        for _ in range(40):
+            c.publish("$JS.API.CONSUMER.MSG.NEXT.S.d", b'{"batch": 1, "expires": 1000000000}',
+                      reply="_INBOX.all")
+            yield sim.env.timeout(0.05)
+        yield sim.env.timeout(2)
+        sim.restart(victim)
+        yield sim.env.timeout(15)
+    sim.process(prog())
+    sim.run(until=80)
+    victim = out["victim"]
+    group = sim.servers[victim].jetstream.cassign[("S", "d")]["group"]
+    assert records(sim, "raft_snapshot", node=victim, group=group, source="leader")
+    states = {n: replica_state(sim, n) for n in ("n1", "n2", "n3")}
+    assert states[victim][0]["messages"] == 0 and states[victim][0]["last_seq"] == 40
+    assert len({repr(s) for s in states.values()}) == 1
+
+
+def test_a_consumer_snapshot_ahead_of_the_stream_releases_once_the_stream_caught_up():
+    """The restarted replica takes the consumer's snapshot while cut off from the stream's
+    leader: its stream copy gets the acked messages later, and lets them go then."""
+    sim = cluster(ClusterTimings(consumer_compact_entries=10, consumer_min_snapshot_delta=0.5))
+    c = sim.connect("n1", name="c", servers=["n1", "n2", "n3"])
+    out = {}
+
+    def prog():
+        yield sim.env.timeout(12)
+        yield api(c, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"],
+                                                 "num_replicas": 3, "retention": "workqueue"})
+        yield api(c, "$JS.API.CONSUMER.CREATE.S.d", {
+            "stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}})
+        yield sim.env.timeout(3)
+        ls = sim.stream_leader("S")
+        lc, victim = [n for n in ("n1", "n2", "n3") if n != ls]
+        if sim.consumer_leader("S", "d") != lc:
+            yield api(c, "$JS.API.CONSUMER.LEADER.STEPDOWN.S.d", {"placement": {"preferred": lc}})
+            yield sim.env.timeout(2)
+        out.update(victim=victim, lc=lc, ls=ls, clead=sim.consumer_leader("S", "d"))
+        yield from publish(sim, c, 0, 20)
+        sim.kill(victim)
+        yield from publish(sim, c, 20, 20)
+        c.subscribe("_INBOX.all", cb=lambda m: c.publish(m.reply, b"+ACK"))
+        for _ in range(40):
+            c.publish("$JS.API.CONSUMER.MSG.NEXT.S.d", b'{"batch": 1, "expires": 1000000000}',
+                      reply="_INBOX.all")
+            yield sim.env.timeout(0.05)
+        yield sim.env.timeout(2)
+        sim.restart(victim)
+        sim.partition([[victim, lc], [ls]])
+        yield sim.env.timeout(3)
+        out["mid"] = sim.servers[victim].jetstream.js.streams["S"].state()
+        yield sim.env.timeout(20)
+        sim.heal()
+        yield sim.env.timeout(15)
+    sim.process(prog())
+    sim.run(until=100)
+    victim = out["victim"]
+    assert out["clead"] == out["lc"]
+    group = sim.servers[victim].jetstream.cassign[("S", "d")]["group"]
+    assert records(sim, "raft_snapshot", node=victim, group=group, source="leader")
+    assert out["mid"]["last_seq"] < 40                 # the stream copy was behind then
+    states = {n: replica_state(sim, n) for n in ("n1", "n2", "n3")}
+    assert states[victim][0]["messages"] == 0 and states[victim][0]["last_seq"] == 40
+    assert len({repr(s) for s in states.values()}) == 1

@@ -166,6 +166,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         self._meta_live: dict[int, dict] = {}       # meta index -> entry that builds today's
         self._meta_refs: dict[tuple, list] = {}     # asset -> the meta indexes it was built by
         self._meta_applied, self._installing = 0, False
+        self._recheck: dict[str, int] = {}          # stream -> last seq to check interest at
         t = self.timings
         self.meta = self.raft.add(META, self.members, apply=self._apply_meta,
                                   lead_change=self._meta_lead_change,
@@ -527,6 +528,8 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
                 self._install_stream(s, g, entry)
             else:
                 self._apply_stream(s, entry)
+                if self._recheck and s in self._recheck:
+                    self._recheck_interest(s)
             self.compaction.applied(g)
 
         self.raft.add(group, peers, apply=apply,
@@ -537,6 +540,15 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         self.compaction.watch(group, Policy(t.stream_compact_interval, t.compact_spread,
                                             t.stream_compact_entries),
                               lambda s=name: stream_image.capture(self.js.streams[s]))
+
+    def _recheck_interest(self, stream: str) -> None:
+        """A consumer's snapshot was ahead of this replica's stream: once the stream holds
+        what it covers, what its consumers acked goes (``checkInterestState``)."""
+        st = self.js.streams.get(stream)
+        if st is None or st.last_seq >= self._recheck[stream]:
+            del self._recheck[stream]
+            if st is not None:
+                st.drop_acked(self.env.now)
 
     def _install_stream(self, stream: str, group: str, snap: Snapshot) -> None:
         """A stream snapshot: at a restart, the file store as of it; from the leader, a
@@ -556,6 +568,8 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         fetched, skipped = stream_image.catch_up(st, snap.data, store)
         self.js.emit("stream_catchup", stream=stream, leader=node.leader, first_seq=first,
                      last_seq=st.last_seq, fetched=fetched, skipped=skipped)
+        if st.config.retention != RetentionPolicy.LIMITS and st.consumers:
+            st.drop_acked(self.env.now)          # checkInterestState after a catch-up
 
     def _stop_stream(self, name: str) -> None:
         for key in [k for k in self.cassign if k[0] == name]:

@@ -186,10 +186,8 @@ class ConsumerGroups:
         durable = self._kept.pop(group, None)
 
         def apply(entry, k=key, g=group):
-            if type(entry) is Snapshot:           # the consumer's state as of the snapshot
-                c = self._consumer(k)
-                if c is not None:
-                    consumer_replica.restore(c, entry.data)
+            if type(entry) is Snapshot:
+                self._install_consumer(k, entry)
             else:
                 self._apply_consumer(k, entry)
             self.compaction.applied(g)
@@ -219,6 +217,19 @@ class ConsumerGroups:
         for table in (self._prm, self._prm_told, self._answers, self._took_over,
                       self._in_flight):
             table.pop(key, None)
+
+    def _install_consumer(self, key: tuple, snap) -> None:
+        """The consumer's state as of a snapshot; on an interest or workqueue stream, what
+        it acked meanwhile goes from this replica's stream (``checkStateForInterestStream``)."""
+        c = self._consumer(key)
+        if c is None:
+            return
+        consumer_replica.restore(c, snap.data)
+        st = c.stream
+        if st.config.retention != RetentionPolicy.LIMITS:
+            st.drop_acked(self.env.now)           # (it has this consumer at least)
+            if st.last_seq < c.sseq - 1:
+                self._recheck_later(c)
 
     def _consumer_image(self, key: tuple):
         """The consumer's snapshot (its state: delivered, ack floor, pending, redelivered),
@@ -435,6 +446,15 @@ class ConsumerGroups:
                 self._prm.get(key, set()).discard(op[1])
             else:
                 consumer_replica.apply(c, op, item["t"])
+        if c.stream.last_seq < c.sseq - 1:
+            self._recheck_later(c)
+
+    def _recheck_later(self, c) -> None:
+        """This replica's consumer is ahead of its stream copy: on an interest or workqueue
+        stream, what it acked goes once the stream caught up (:meth:`_recheck_interest`)."""
+        st = c.stream
+        if st.config.retention != RetentionPolicy.LIMITS:
+            self._recheck[st.name] = max(self._recheck.get(st.name, 0), c.sseq - 1)
 
     # ------------------------------------------------------------------ the API
     def _consumer_api(self, tokens, kind, reply, subject, data, headers, now):
