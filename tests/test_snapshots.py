@@ -414,3 +414,38 @@ def test_a_consumer_snapshot_ahead_of_the_stream_releases_once_the_stream_caught
     states = {n: replica_state(sim, n) for n in ("n1", "n2", "n3")}
     assert states[victim][0]["messages"] == 0 and states[victim][0]["last_seq"] == 40
     assert len({repr(s) for s in states.values()}) == 1
+
+
+def test_a_node_restarted_twice_rebuilds_its_assets_from_its_own_meta_snapshot():
+    sim = cluster()
+    c = sim.connect("n1", name="c", servers=["n1", "n2"])
+    out = {}
+
+    def prog():
+        yield from setup_stream(sim, c, out)
+        yield api(c, "$JS.API.STREAM.CREATE.T", {"name": "T", "subjects": ["t.>"]})
+        yield api(c, "$JS.API.STREAM.DELETE.T")
+        yield from publish(sim, c, 0, 10)
+        for _ in range(2):
+            sim.kill("n3")
+            yield sim.env.timeout(1)
+            sim.restart("n3")
+            yield sim.env.timeout(12)
+            out.setdefault("meta", []).append(
+                sim.servers["n3"].jetstream.raft.nodes[META].log.snapshot.index)
+        r = yield api(c, "$JS.API.STREAM.LEADER.STEPDOWN.S", {"placement": {"preferred": "n3"}})
+        out["stepdown"] = json.loads(r.data)
+        yield sim.env.timeout(2)
+        out["info"] = json.loads((yield api(c, "$JS.API.CONSUMER.INFO.S.d")).data)
+    sim.process(prog())
+    sim.run(until=80)
+    first, second = out["meta"]
+    assert first > 0 and second >= first          # a snapshot right after each recovery
+    recovered = records(sim, "raft_recover", node="n3", group=META)
+    assert len(recovered) == 2 and recovered[1]["log_index"] >= first
+    host = sim.servers["n3"].jetstream
+    assert sorted(host.js.streams) == ["S"] and sorted(host.cassign) == [("S", "d")]
+    assert out["stepdown"].get("success") or "already leader" in json.dumps(out["stepdown"])
+    assert sim.stream_leader("S") == "n3"
+    assert replica_state(sim, "n3") == replica_state(sim, "n1")
+    assert out["info"]["name"] == "d"
