@@ -449,3 +449,10 @@ def test_a_node_restarted_twice_rebuilds_its_assets_from_its_own_meta_snapshot()
     assert sim.stream_leader("S") == "n3"
     assert replica_state(sim, "n3") == replica_state(sim, "n1")
     assert out["info"]["name"] == "d"
+
+
+def test_timings_without_a_replicated_jetstream_cluster_are_refused():
+    from pmesh_sim.errors import ConfigError
+    for options in ({"size": 3}, {"size": 1, "jetstream": True}):
+        with pytest.raises(ConfigError, match="timings are those of a replicated JetStream"):
+            Simulation(seed=1).add_cluster(timings=SMALL, **options)

@@ -151,6 +151,9 @@ class Simulation:
         """
         if size not in (1, 3, 5):
             raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
+        if timings is not None and not (jetstream and size > 1):
+            raise ConfigError("add_cluster: timings are those of a replicated JetStream "
+                              "cluster (jetstream=True, 3 or 5 nodes)")
         names = [f"n{i}" for i in range(1, size + 1)]
         taken = [n for n in names if n in self.servers]
         if taken:
