@@ -45,8 +45,8 @@ from ..cluster.raft_log import EMPTY, Durable, Entry, Snapshot
 from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
-from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream import stream_image
+from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.direct import direct_subjects
 from ..jetstream.surface import not_simulated_reply
 from .compaction import Compaction, Policy
@@ -523,6 +523,7 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         group, peers = assign["group"], assign["peers"]
         if self.server.name not in peers:
             return
+
         def apply(entry, s=name, g=group):
             if type(entry) is Snapshot:
                 self._install_stream(s, g, entry)
