@@ -456,3 +456,36 @@ def test_timings_without_a_replicated_jetstream_cluster_are_refused():
     for options in ({"size": 3}, {"size": 1, "jetstream": True}):
         with pytest.raises(ConfigError, match="timings are those of a replicated JetStream"):
             Simulation(seed=1).add_cluster(timings=SMALL, **options)
+
+
+def test_the_log_size_snapshots_too():
+    sim, host, node, compaction = one_group()
+    compaction.watch("G", Policy(interval=600.0, entries=100, size=1000), lambda: "s")
+    for i in range(3):
+        host.propose("G", i)
+        compaction.applied("G", 400)           # 1,200 bytes > 1,000: a snapshot
+    sim.run(until=1.0)
+    assert node.log.snapshot.index == 4
+    host.propose("G", "x")
+    compaction.applied("G", 900)               # counted from the snapshot: 900, none
+    sim.run(until=2.0)
+    assert node.log.snapshot.index == 4
+
+
+def test_a_stream_of_large_messages_snapshots_by_size_at_the_servers_index():
+    sim = cluster(ClusterTimings())
+    c = sim.connect("n1", name="c")
+    out = {}
+
+    def prog():
+        yield from setup_stream(sim, c, out)
+        for _ in range(400):
+            yield c.request("s.x", b"x" * 30_000, timeout=2)
+    sim.process(prog())
+    sim.run(until=60)
+    group = sim.servers["n1"].jetstream.assignments["S"]["group"]
+    taken = {r["log_index"] for r in records(sim, "raft_snapshot", group=group)} - {1}
+    # 8 MiB / (30,000 + 110 + subject + reply bytes) = 278 messages after the first entry
+    reply = records(sim, "request", subject="s.x")[0]["reply"]
+    per = 30_000 + 110 + len("s.x") + len(reply)
+    assert taken == {8 * 1024 * 1024 // per + 2}

@@ -3,14 +3,15 @@
 ``jetstream_cluster.go`` runs one monitor per group (``monitorCluster``, ``monitorStream``,
 ``monitorConsumer``); each calls its ``doSnapshot`` on a ticker of ``compactInterval`` plus a
 random spread drawn once (``rci``, streams and consumers), and after applying entries once
-``compactNumMin`` of them were applied since the last snapshot; a consumer's or the meta
-group's non-forced snapshot also waits ``minSnapDelta`` after the previous one. A snapshot
-stands for every applied entry (nothing new applied: none is taken, ``errNoSnapAvailable``)
-and the log keeps only later ones (:meth:`~pmesh_sim.cluster.raft.RaftNode.snapshot`).
+``compactNumMin`` of them, or more than ``compactSizeMin`` bytes of log, were applied since
+the last snapshot; a consumer's non-forced snapshot also waits ``minSnapDelta`` after the
+previous one. A snapshot stands for every applied entry (nothing new applied: none is taken,
+``errNoSnapAvailable``) and the log keeps only later ones
+(:meth:`~pmesh_sim.cluster.raft.RaftNode.snapshot`).
 
 The spread comes from a generator seeded with the simulation's seed and the node's and group's
 names, so the same seed gives the same snapshots and every other draw stays as it was.
-Not modelled: the size thresholds (``compactSizeMin``), which the entry counts stand for.
+The host tells each applied entry's bytes in the log (the server's estimate ``nb``).
 
 >>> from pmesh_sim.sim import Simulation
 >>> from pmesh_sim.sim.raft_host import RaftHost
@@ -39,22 +40,26 @@ __all__ = ["Compaction", "Policy"]
 @dataclass(frozen=True)
 class Policy:
     """One kind of group's snapshot policy: every ``interval`` plus a spread drawn once in
-    ``[0, spread)``, and once ``entries`` were applied since the last snapshot (0: never);
-    a snapshot not forced waits ``min_delta`` after the previous one."""
+    ``[0, spread)``, and once ``entries`` (0: never), or more than ``size`` bytes of log (0:
+    never), were applied since the last snapshot; a snapshot not forced waits ``min_delta``
+    after the previous one."""
 
     interval: float
     spread: float = 0.0
     entries: int = 0
     min_delta: float = 0.0
+    size: int = 0
 
 
 class _Watch:
-    __slots__ = ("node", "policy", "take", "last", "due")
+    __slots__ = ("node", "policy", "take", "last", "due", "base", "size")
 
     def __init__(self, node, policy: Policy, take: Callable[[], Any]) -> None:
         self.node, self.policy, self.take = node, policy, take
         self.last = None          # when this node's last snapshot of the group was taken
         self.due = False          # a snapshot by entry count is scheduled for this instant
+        self.base = node.log.snapshot.index   # the snapshot ``size`` counts from
+        self.size = 0             # bytes of log applied since
 
 
 class Compaction:
@@ -77,14 +82,23 @@ class Compaction:
     def forget(self, group: str) -> None:
         self._watch.pop(group, None)
 
-    def applied(self, group: str) -> None:
-        """The host applied an entry of ``group``: past the policy's entry count, snapshot
-        once the entries committed at this instant are applied."""
+    def applied(self, group: str, size: int = 0) -> None:
+        """The host applied an entry of ``group`` (``size``: its bytes in the log): past the
+        policy's entry count or size, snapshot once the entries committed at this instant
+        are applied."""
         w = self._watch.get(group)
-        if w is None or w.due or not w.policy.entries:
+        if w is None:
             return
         node = w.node
-        if node.applied - node.log.snapshot.index >= w.policy.entries:
+        base = node.log.snapshot.index
+        if base != w.base:                     # a snapshot since (taken or installed)
+            w.base, w.size = base, 0
+        w.size += size
+        if w.due:
+            return
+        policy = w.policy
+        if ((policy.entries and node.applied - base >= policy.entries)
+                or (policy.size and w.size > policy.size)):
             w.due = True
             self.server.call_at(self.sim.env.now, lambda: self._due(group, w))
 

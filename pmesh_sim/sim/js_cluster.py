@@ -48,6 +48,7 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream import stream_image
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.direct import direct_subjects
+from ..jetstream.stream import encode_headers
 from ..jetstream.surface import not_simulated_reply
 from .compaction import Compaction, Policy
 from .js_consumers import LEADER_OPS, ConsumerGroups
@@ -524,14 +525,20 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
         if self.server.name not in peers:
             return
 
+        overhead = self.timings.stream_entry_overhead
+
         def apply(entry, s=name, g=group):
             if type(entry) is Snapshot:
                 self._install_stream(s, g, entry)
-            else:
-                self._apply_stream(s, entry)
-                if self._recheck and s in self._recheck:
-                    self._recheck_interest(s)
-            self.compaction.applied(g)
+                return
+            self._apply_stream(s, entry)
+            if self._recheck and s in self._recheck:
+                self._recheck_interest(s)
+            item = entry.data       # the entry's bytes in the log (monitorStream's nb)
+            size = overhead + len(item["subject"]) + len(item["reply"] or "") + len(item["data"])
+            if item["headers"]:
+                size += len(encode_headers(item["headers"]))
+            self.compaction.applied(g, size)
 
         self.raft.add(group, peers, apply=apply,
                       lead_change=lambda ok, s=name: self._lead_change(s, ok),
@@ -539,7 +546,8 @@ class ClusterJetStreamHost(ConsumerGroups, JetStreamHost):
                       campaign=0.05 if peers[0] == self.server.name else None)
         t = self.timings
         self.compaction.watch(group, Policy(t.stream_compact_interval, t.compact_spread,
-                                            t.stream_compact_entries),
+                                            t.stream_compact_entries,
+                                            size=t.stream_compact_size),
                               lambda s=name: stream_image.capture(self.js.streams[s]))
 
     def _recheck_interest(self, stream: str) -> None:

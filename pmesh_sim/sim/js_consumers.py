@@ -185,21 +185,26 @@ class ConsumerGroups:
         group = assign["group"]
         durable = self._kept.pop(group, None)
 
+        t = self.timings
+        overhead, op_size = t.consumer_entry_overhead, t.consumer_op_size
+
         def apply(entry, k=key, g=group):
             if type(entry) is Snapshot:
                 self._install_consumer(k, entry)
-            else:
-                self._apply_consumer(k, entry)
-            self.compaction.applied(g)
+                return
+            self._apply_consumer(k, entry)
+            item = entry.data       # the entry's bytes in the log (monitorConsumer's nb)
+            ops = len(item["ops"]) if isinstance(item, dict) and "ops" in item else 0
+            self.compaction.applied(g, overhead + op_size * ops)
 
         node = self.raft.add(group, peers, apply=apply,
                              lead_change=lambda ok, k=key: self._consumer_lead_change(k, ok),
                              durable=durable, traced=len(peers) > 1,
                              campaign=0.05 if assign["preferred"] == self.server.name else None)
-        t = self.timings
         self.compaction.watch(group, Policy(t.consumer_compact_interval, t.compact_spread,
                                             t.consumer_compact_entries,
-                                            t.consumer_min_snapshot_delta),
+                                            t.consumer_min_snapshot_delta,
+                                            t.consumer_compact_size),
                               lambda k=key: self._consumer_image(k))
         if durable is not None and node.log.snapshot.index == 0:
             self.compaction.snapshot(group, force=True)     # recovered: NeedSnapshot
