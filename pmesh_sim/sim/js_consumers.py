@@ -184,7 +184,6 @@ class ConsumerGroups:
             return
         group = assign["group"]
         durable = self._kept.pop(group, None)
-
         t = self.timings
         overhead, op_size = t.consumer_entry_overhead, t.consumer_op_size
 
