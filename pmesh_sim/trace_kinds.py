@@ -288,6 +288,12 @@ _ALL = [
        group_r="the RAFT group", term_r="the term it had synced", log_index="the last index "
        "it had synced (what it finds again)", lost="entries lost"),
     # sim/js_consumers.py (simulation only)
+    _k("stream_catchup", "cluster", "a stream replica installed its leader's snapshot: the "
+       "store drops what the snapshot no longer has and takes the later messages from the "
+       "leader's store (those it no longer has stay deleted)", stream="the stream",
+       leader="the leader it caught up from", first_seq="first sequence asked for",
+       last_seq="the snapshot's last sequence", fetched="messages taken from the leader",
+       skipped="sequences the leader no longer had"),
     _k("consumer_uncommitted_dropped", "cluster", "a deposed consumer leader dropped the "
        "changes it had decided but not seen committed: its copy went back to its take-over "
        "state plus the entries committed since", stream="the stream", consumer="the consumer",

@@ -756,6 +756,23 @@ def test_scenario_r3_consumer_reset_reaches_the_next_leader(capsys):
     assert _agrees_with_the_simulation(path, doc)
 
 
+def test_scenario_r3_follower_restart_snapshot_catch_up(capsys):
+    path = CLUSTER_SCENARIOS / "r3-follower-restart-snapshot-catch-up.yaml"
+    doc = _run_cli(path, capsys)
+    results = _results(doc)
+    assert results[:4] == [{"leader": "n1"}, _ack(1), _ack(2), {"outcome": "killed"}]
+    assert results[4:17] == [_ack(i) for i in range(3, 16)]
+    assert results[18:23] == [{"leader": "n2"}, _ack(16), _ack(17), {"outcome": "restarted"},
+                              {"leader": "n3"}]
+    # led by n3, which caught up from n2's snapshot: seq 7-17 but the deleted 9
+    assert _flat(results[23]) == {"messages": 10, "first_seq": 7, "last_seq": 17,
+                                  "num_subjects": 10, "num_deleted": 1, "consumer_count": 0}
+    gets = [json.loads(r["data"]) for r in results[24:]]
+    assert [g["message"]["seq"] if "message" in g else g["error"]["err_code"]
+            for g in gets] == [10037, 7, 10037, 17]
+    assert _agrees_with_the_simulation(path, doc)
+
+
 REPLICATED_CONSUMER_SCENARIOS = {"r3-consumer-leader-killed": 3,
                                  "r3-consumer-reset": 3,
                                  "r3-consumer-pause": 3,
@@ -775,6 +792,7 @@ def test_every_cluster_scenario_has_a_test_here():
               "r3-consumer-failover-pending": 3, "meta-stepdown": 3, "meta-leader-killed": 3,
               "r5-quorum-five-nodes": 5,
               "r1-consumer-survives-restart": 3,
+              "r3-follower-restart-snapshot-catch-up": 3,
               **REPLICATED_CONSUMER_SCENARIOS}
     assert not set(tested) & set(EXPECTED)
     tested.update({stem: servers for stem, (servers, _) in EXPECTED.items()})

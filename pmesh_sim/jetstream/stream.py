@@ -635,7 +635,7 @@ class Stream:
                 msg = self.msgs[seq]
                 if (seq not in c.pending and c.matches(msg.subject)
                         and not any(o.needs_ack(seq, msg.subject) for o in consumers)):
-                    self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
+                    self.remove(seq, reason=self.config.retention.value, now=now)
 
     def info(self, now: float) -> dict[str, Any]:
         """The server's stream info JSON (``config``, ``state``, ``created``)."""

@@ -41,15 +41,17 @@ import hashlib
 import itertools
 import json
 
-from ..cluster.raft_log import EMPTY, Durable
+from ..cluster.raft_log import EMPTY, Durable, Entry, Snapshot
 from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
+from ..jetstream import stream_image
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
 from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
 from ..jetstream.stream import encode_headers
 from ..jetstream.surface import not_simulated_reply
+from .compaction import Compaction, Policy
 from .js_consumers import LEADER_OPS, ConsumerGroups
 from .js_host import JetStreamHost
 from .js_usage import AccountUsage
@@ -58,6 +60,9 @@ from .raft_host import RaftHost
 __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
 
 META = "_meta_"
+#: the bytes a stream proposal adds to an append entry besides its message fields: raft.go's
+#: entry header (4-byte size, 1-byte type) and encodeStreamMsg's fixed fields (28)
+PROPOSAL_OVERHEAD = 33
 CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
 _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE",
                           "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
@@ -164,8 +169,17 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         self._timer_at = None
         self._timer_token += 1
         self.raft.sync_every(self.timings.sync_interval)
+        self.compaction = Compaction(self.raft)
+        self._meta_live: dict[tuple, dict] = {}     # (meta index, position in its append) ->
+        self._meta_refs: dict[tuple, list] = {}     # the proposal that built an asset of today
+        self._meta_applied, self._installing = 0, False
+        self._recheck: dict[str, int] = {}          # stream -> last seq to check interest at
+        t = self.timings
         self.meta = self.raft.add(META, self.members, apply=self._apply_meta,
+                                  lead_change=self._meta_lead_change,
                                   durable=self._kept.get(META))
+        self.compaction.watch(META, Policy(t.meta_compact_interval), self._meta_image)
+        self.compaction.snapshot(META, force=True)  # a freshly compacted log after recovery
         self._sync()
 
     def on_kill(self, power_loss: bool = False) -> None:
@@ -407,8 +421,14 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         return {"group": group, "peers": peers}
 
     def _apply_meta(self, entry) -> None:
-        for item in entry.data:         # the proposals one append carried
+        if type(entry) is Snapshot:
+            self._install_meta(entry)
+            return
+        for at, item in enumerate(entry.data):     # the proposals one append carried
+            before = self._assets()
             self._apply_meta_item(item)
+            self._remember_meta((entry.index, at), item, before)
+        self._meta_applied = max(self._meta_applied, entry.index)
 
     def _apply_meta_item(self, item: dict) -> None:
         subject = item["subject"]
@@ -437,18 +457,144 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._after(out)
 
     def _replaying(self) -> bool:
-        """Whether the meta peer is still being built from its log (a restart)."""
-        return self.raft.nodes.get(META) is not getattr(self, "meta", None)
+        """Whether the meta peer is still being built from its log (a restart), or from its
+        leader's snapshot."""
+        return self._installing or self.raft.nodes.get(META) is not getattr(self, "meta", None)
+
+    # ------------------------------------------------------------------ meta snapshots
+    def _assets(self) -> set[tuple]:
+        """Every stream (``("S", name)``) and consumer (``("C", stream, name)``) known."""
+        out = set()
+        for name, st in self.js.streams.items():
+            out.add(("S", name))
+            out.update(("C", name, c) for c in st.consumers)
+        return out
+
+    def _remember_meta(self, index: tuple, item: dict, before: set[tuple]) -> None:
+        """Keep the meta entries that build today's assets (the server's meta snapshot holds
+        the stream and consumer assignments): an entry that made or changed an asset, until
+        that asset is gone."""
+        after = self._assets()
+        gone = before - after
+        if gone:
+            for asset in gone:
+                self._meta_refs.pop(asset, None)
+            used = {i for refs in self._meta_refs.values() for i in refs}
+            self._meta_live = {i: e for i, e in self._meta_live.items() if i in used}
+        tokens = item["subject"][len("$JS.API."):].split(".")
+        touched = after - before
+        if tokens[0] == "STREAM" and len(tokens) > 2:
+            touched.add(("S", tokens[2]))
+        elif tokens[0] == "CONSUMER" and len(tokens) > 3:
+            stream = tokens[3] if tokens[1] == "DURABLE" else tokens[2]
+            name = tokens[4] if tokens[1] == "DURABLE" else tokens[3]
+            touched.add(("C", stream, name))
+        touched &= after
+        for asset in touched:
+            self._meta_refs.setdefault(asset, []).append(index)
+        if touched:
+            self._meta_live[index] = item
+
+    def _meta_image(self) -> dict:
+        """The meta snapshot: the entries that build every asset, and each asset's first."""
+        return {"entries": tuple(self._meta_live.items()),
+                "assets": {a: refs[0] for a, refs in self._meta_refs.items()}}
+
+    def _install_meta(self, snap: Snapshot) -> None:
+        """Build the assets from a meta snapshot: at a restart from nothing; from the
+        leader's, delete what it no longer has, then apply the entries this node missed."""
+        image = snap.data
+        self._installing = not self._replaying()
+        try:
+            if self._installing:
+                assets = image["assets"]
+                gone = [a for a, refs in self._meta_refs.items() if assets.get(a) != refs[0]]
+                for asset in sorted(gone, key=lambda a: (a[0] == "S", a)):   # consumers first
+                    if asset in self._assets():
+                        op = "STREAM.DELETE" if asset[0] == "S" else "CONSUMER.DELETE"
+                        self._apply_meta(Entry(0, 0, "normal", ({
+                            "subject": f"$JS.API.{op}." + ".".join(asset[1:]), "reply": "",
+                            "data": b"", "token": 0, "proposer": "", "t": self.env.now,
+                            "assign": None},)))
+            applied = self._meta_applied
+            for key, item in image["entries"]:        # key: (index, position in its append)
+                if key[0] > applied:
+                    before = self._assets()
+                    self._apply_meta_item(item)
+                    self._remember_meta(key, item, before)
+                    self._meta_applied = max(self._meta_applied, key[0])
+        finally:
+            self._installing = False
+        self._meta_applied = max(self._meta_applied, snap.index)
+
+    def _meta_lead_change(self, leading: bool) -> None:
+        if leading:                     # monitorCluster: a snapshot as it becomes leader
+            self.compaction.snapshot(META)
 
     def _start_stream(self, name: str, assign: dict) -> None:
         self.assignments[name] = assign
         group, peers = assign["group"], assign["peers"]
         if self.server.name not in peers:
             return
-        self.raft.add(group, peers, apply=lambda e, s=name: self._apply_stream(s, e),
+
+        overhead = self.timings.stream_entry_overhead
+
+        def apply(entry, s=name, g=group):
+            if type(entry) is Snapshot:
+                self._install_stream(s, g, entry)
+                return
+            self._apply_stream(s, entry)
+            if self._recheck and s in self._recheck:
+                self._recheck_interest(s)
+            # the append's bytes in the log (monitorStream's nb): the measured overhead of a
+            # one-proposal append, and each further proposal's own (PROPOSAL_OVERHEAD)
+            size = overhead - PROPOSAL_OVERHEAD
+            for item in entry.data:
+                size += PROPOSAL_OVERHEAD + len(item["subject"]) + len(item["reply"] or "") \
+                    + len(item["data"])
+                if item["headers"]:
+                    size += len(encode_headers(item["headers"]))
+            self.compaction.applied(g, size)
+
+        self.raft.add(group, peers, apply=apply,
                       lead_change=lambda ok, s=name: self._lead_change(s, ok),
                       durable=self._kept.pop(group, None), traced=len(peers) > 1,
                       campaign=0.05 if peers[0] == self.server.name else None)
+        t = self.timings
+        self.compaction.watch(group, Policy(t.stream_compact_interval, t.compact_spread,
+                                            t.stream_compact_entries,
+                                            size=t.stream_compact_size),
+                              lambda s=name: stream_image.capture(self.js.streams[s]))
+
+    def _recheck_interest(self, stream: str) -> None:
+        """A consumer's snapshot was ahead of this replica's stream: once the stream holds
+        what it covers, what its consumers acked goes (``checkInterestState``)."""
+        st = self.js.streams.get(stream)
+        if st is None or st.last_seq >= self._recheck[stream]:
+            del self._recheck[stream]
+            if st is not None:
+                st.drop_acked(self.env.now)
+
+    def _install_stream(self, stream: str, group: str, snap: Snapshot) -> None:
+        """A stream snapshot: at a restart, the file store as of it; from the leader, a
+        catch-up (see :mod:`~pmesh_sim.jetstream.stream_image`) from the leader's store."""
+        st = self.js.streams.get(stream)
+        if st is None:
+            return
+        node = self.raft.nodes.get(group)
+        if node is None:                         # restarting from the snapshot on disk
+            stream_image.restore(st, snap.data)
+            return
+        leader = self.server.sim.servers.get(node.leader) if node.leader else None
+        store = None
+        if leader is not None and leader.state is None and leader.jetstream is not None:
+            store = leader.jetstream.js.streams.get(stream)
+        first = st.last_seq + 1
+        fetched, skipped = stream_image.catch_up(st, snap.data, store)
+        self.js.emit("stream_catchup", stream=stream, leader=node.leader, first_seq=first,
+                     last_seq=st.last_seq, fetched=fetched, skipped=skipped)
+        if st.config.retention != RetentionPolicy.LIMITS and st.consumers:
+            st.drop_acked(self.env.now)          # checkInterestState after a catch-up
 
     def _stop_stream(self, name: str) -> None:
         for key in [k for k in self.cassign if k[0] == name]:
@@ -456,6 +602,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         assign = self.assignments.pop(name, None)
         if assign is not None:
             self.raft.remove(assign["group"])
+            self.compaction.forget(assign["group"])
         if name in self.led:
             self._lead_change(name, False)
 
@@ -470,6 +617,10 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         if leading:
             self.led.add(stream)
             self.leader_since[stream] = self.env.now
+            group = self.assignments[stream]["group"]
+            node = self.raft.nodes.get(group)
+            if node is not None and node.log.snapshot.index == 0:   # NeedSnapshot
+                self.compaction.snapshot(group)
         else:
             self.led.discard(stream)
         self._lead_version += 1

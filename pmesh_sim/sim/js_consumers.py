@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import json
 
-from ..cluster.raft_log import Entry
+from ..cluster.raft_log import Entry, Snapshot
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import API_ERROR, status
+from .compaction import Policy
 
 __all__ = ["ConsumerGroups", "consumer_replicas"]
 
@@ -182,10 +183,31 @@ class ConsumerGroups:
         if self.server.name not in peers:
             return
         group = assign["group"]
-        node = self.raft.add(group, peers, apply=lambda e, k=key: self._apply_consumer(k, e),
+        durable = self._kept.pop(group, None)
+        t = self.timings
+        overhead, op_size = t.consumer_entry_overhead, t.consumer_op_size
+
+        def apply(entry, k=key, g=group):
+            if type(entry) is Snapshot:
+                self._install_consumer(k, entry)
+                return
+            self._apply_consumer(k, entry)
+            # the append's bytes in the log (monitorConsumer's nb)
+            ops = sum(len(item["ops"]) for item in entry.data
+                      if isinstance(item, dict) and "ops" in item)
+            self.compaction.applied(g, overhead + op_size * ops)
+
+        node = self.raft.add(group, peers, apply=apply,
                              lead_change=lambda ok, k=key: self._consumer_lead_change(k, ok),
-                             durable=self._kept.pop(group, None), traced=len(peers) > 1,
+                             durable=durable, traced=len(peers) > 1,
                              campaign=0.05 if assign["preferred"] == self.server.name else None)
+        self.compaction.watch(group, Policy(t.consumer_compact_interval, t.compact_spread,
+                                            t.consumer_compact_entries,
+                                            t.consumer_min_snapshot_delta,
+                                            t.consumer_compact_size),
+                              lambda k=key: self._consumer_image(k))
+        if durable is not None and node.log.snapshot.index == 0:
+            self.compaction.snapshot(group, force=True)     # recovered: NeedSnapshot
         if node.ready and key not in self.cled:     # a group of one leads as it starts
             self._consumer_lead_change(key, True)
 
@@ -193,12 +215,42 @@ class ConsumerGroups:
         assign = self.cassign.pop(key, None)
         if assign is not None:
             self.raft.remove(assign["group"])
+            self.compaction.forget(assign["group"])
         if key in self.cled:
             self.cled.discard(key)
             self._lead_version += 1
         for table in (self._prm, self._prm_told, self._answers, self._took_over,
                       self._in_flight):
             table.pop(key, None)
+
+    def _install_consumer(self, key: tuple, snap) -> None:
+        """The consumer's state as of a snapshot; on an interest or workqueue stream, what
+        it acked meanwhile goes from this replica's stream (``checkStateForInterestStream``)."""
+        c = self._consumer(key)
+        if c is None:
+            return
+        consumer_replica.restore(c, snap.data)
+        st = c.stream
+        if st.config.retention != RetentionPolicy.LIMITS:
+            st.drop_acked(self.env.now)           # (it has this consumer at least)
+            if st.last_seq < c.sseq - 1:
+                self._recheck_later(c)
+
+    def _consumer_image(self, key: tuple):
+        """The consumer's snapshot (its state: delivered, ack floor, pending, redelivered),
+        or None while its leader has changes not yet applied (its copy is ahead of the
+        group's); a leader's snapshot is also its new take-over point."""
+        c = self._consumer(key)
+        if c is None:
+            return None
+        if key in self.cled:
+            if self._in_flight.get(key) or key in self._batch or any(
+                    (j[0].stream.name, j[0].name) == key for j in self._journal):
+                return None
+            state = consumer_replica.capture(c)
+            self._took_over[key] = (self.raft.nodes[self.cassign[key]["group"]].applied, state)
+            return state
+        return consumer_replica.capture(c)
 
     def _consumer(self, key: tuple):
         st = self.js.streams.get(key[0])
@@ -401,6 +453,15 @@ class ConsumerGroups:
             else:
                 consumer_replica.apply(c, op, item["t"])
         self._usage_check()                     # acks may have removed messages here
+        if c.stream.last_seq < c.sseq - 1:
+            self._recheck_later(c)
+
+    def _recheck_later(self, c) -> None:
+        """This replica's consumer is ahead of its stream copy: on an interest or workqueue
+        stream, what it acked goes once the stream caught up (:meth:`_recheck_interest`)."""
+        st = c.stream
+        if st.config.retention != RetentionPolicy.LIMITS:
+            self._recheck[st.name] = max(self._recheck.get(st.name, 0), c.sseq - 1)
 
     # ------------------------------------------------------------------ the API
     def _consumer_api(self, tokens, kind, reply, subject, data, headers, now):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cluster.raft import RaftNode
-from ..cluster.raft_log import EMPTY, Durable
+from ..cluster.raft_log import Durable
 
 __all__ = ["RaftHost"]
 
@@ -108,15 +108,17 @@ class RaftHost:
     def lose_unsynced(self, kept: dict[str, Durable]) -> dict[str, Durable]:
         """What survives a power loss of the durable states ``kept`` (from :meth:`clear`):
         each group's log as of its last sync; writes after it are lost, traced as
-        ``raft_lost``. A group never synced loses everything."""
+        ``raft_lost``. A group never synced loses everything but its snapshot, which is
+        synced as it is written (raft.go ``installSnapshot``: ``writeFileWithSync``)."""
         if self._sync_every <= 0:
             return kept
         trace, now, out = self.sim.trace, self.sim.env.now, {}
         for group, d in kept.items():
             term, vote, last = self.synced.get(group, (0, None, 0))
             entries = tuple(e for e in d.entries if e.index <= last)
-            snapshot = d.snapshot if d.snapshot.index <= last else EMPTY
-            out[group] = Durable(term, vote, snapshot, entries)
+            if d.snapshot.term > term:       # the snapshot's term is at least known
+                term, vote = d.snapshot.term, None
+            out[group] = Durable(term, vote, d.snapshot, entries)
             lost = len(d.entries) - len(entries)
             if trace.enabled and (lost or d.term != term):
                 trace.record(now, "raft_lost", {"node": self.name, "group": group,

@@ -28,6 +28,7 @@ import itertools
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
@@ -136,17 +137,23 @@ class Simulation:
         return server
 
     def add_cluster(self, size: int = 3, *, jetstream: bool = False,
-                    sync_interval: float | str | None = None, **options) -> list[Server]:
+                    sync_interval: float | str | None = None, timings=None,
+                    **options) -> list[Server]:
         """Add nodes ``n1..n<size>`` (1, 3 or 5), every pair routed; returns them.
 
         With ``jetstream=True`` every node runs JetStream, replicated by RAFT groups
         (:mod:`pmesh_sim.sim.js_cluster`): a meta group answers the API once it has elected a
         leader (4-9 s), streams are placed on R nodes and replicated. ``sync_interval``:
         seconds between the file store's syncs to disk (default the server's 2 min), or
-        ``"always"``; it decides what :meth:`power_loss` loses.
+        ``"always"``; it decides what :meth:`power_loss` loses. ``timings``: a
+        :class:`~pmesh_sim.cluster.timings.ClusterTimings` other than the server's defaults
+        (smaller snapshot thresholds, say).
         """
         if size not in (1, 3, 5):
             raise ConfigError(f"add_cluster({size!r}): give 1, 3 or 5 nodes")
+        if timings is not None and not (jetstream and size > 1):
+            raise ConfigError("add_cluster: timings are those of a replicated JetStream "
+                              "cluster (jetstream=True, 3 or 5 nodes)")
         names = [f"n{i}" for i in range(1, size + 1)]
         taken = [n for n in names if n in self.servers]
         if taken:
@@ -162,8 +169,9 @@ class Simulation:
             from ..cluster.timings import ClusterTimings
             from .js_cluster import ClusterJetStreamHost
 
-            timings = ClusterTimings() if sync_interval is None else ClusterTimings(
-                sync_interval=_sync_interval(sync_interval))
+            timings = timings or ClusterTimings()
+            if sync_interval is not None:
+                timings = replace(timings, sync_interval=_sync_interval(sync_interval))
             for node in nodes:
                 node.jetstream = ClusterJetStreamHost(node, names, timings)
         return nodes
