@@ -19,9 +19,13 @@ from typing import Any, NamedTuple
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
 from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
-from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
+from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339, row_emitter
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
+
+_DELIVER_KEYS = ("node", "stream", "consumer", "subject", "stream_seq", "consumer_seq",
+                 "num_delivered", "num_pending", "msg_id")
+_ACK_KEYS = ("node", "stream", "consumer", "stream_seq", "consumer_seq", "msg_id", "action")
 
 
 class Outgoing(NamedTuple):
@@ -75,6 +79,7 @@ class Consumer:
         self.stream, self.name, self.config, self.durable = stream, name, config, durable
         self.created = now
         self.emit = emit or (lambda kind, **fields: None)
+        self.emit_row = row_emitter(self.emit)
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self._match = subject_matches
         self.filters = self._effective_filters(config)
@@ -384,9 +389,8 @@ class Consumer:
                 self._compact_timers()
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
-        self.emit("js_deliver", stream=self.stream.name, consumer=self.name,
-                  subject=msg.subject, stream_seq=seq, consumer_seq=dseq, num_delivered=dc,
-                  num_pending=pending, msg_id=msg.msg_id)
+        self.emit_row("js_deliver", _DELIVER_KEYS, self.stream.name, self.name, msg.subject,
+                      seq, dseq, dc, pending, msg.msg_id)
         if self._hb_at is not None and not self.is_pull:
             self._hb_at = now + cfg.idle_heartbeat
         prefix = self._ack_prefix
@@ -494,8 +498,8 @@ class Consumer:
             self._ack(sseq, dseq, now)
             if self.journal is not None:     # updateAcks
                 self.journal(self, ("a", dseq, sseq))
-            self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq, msg_id=msg.msg_id if msg else 0, action="ack")
+            self.emit_row("js_ack", _ACK_KEYS, self.stream.name, self.name, sseq, dseq,
+                          msg.msg_id if msg else 0, "ack")
             return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()

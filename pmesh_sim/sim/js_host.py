@@ -38,6 +38,12 @@ class JetStreamHost:
                     keys = rows[names] = ("node", *names)
                 trace.record(env.now, kind, (keys, name, *fields.values()))
 
+        def row(kind, keys, *values):          # stream.row_emitter: the hot records
+            if trace.enabled:
+                trace.record(env._now, kind, (keys, name, *values))
+
+        emit.row = row
+
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
                             epoch_ns=server.sim.epoch_ns)
         self._subs: dict[str, object] = {}
@@ -66,9 +72,16 @@ class JetStreamHost:
             self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
 
     def _on_message(self, subject, reply, data, headers) -> None:
-        out = self.js.handle(subject, reply, data, headers, now=self.env.now,
-                             msg_id=self.server.routing_msg_id)
-        self._after(out)
+        js = self.js
+        out = js.handle(subject, reply, data, headers, now=self.env._now,
+                        msg_id=self.server.routing_msg_id)
+        if out or js.interest_version != self._version:
+            self._after(out)
+            return
+        # nothing to send, no interest change (most acks): _after's timer check, in short
+        armed = self._timer_at
+        if armed is None or armed < self.env._now or js.wakes_before(armed):
+            self._schedule()
 
     def _after(self, out, fired: bool = False) -> None:
         self._sync()
