@@ -299,7 +299,7 @@ class JetStreamContext:
                 nc = self._nc
                 trace = nc._trace
                 if trace.enabled:       # a row, as Trace.record allows
-                    trace.record(nc.env.now, "pub_ack", (
+                    trace.record(nc.env._now, "pub_ack", (
                         _PUB_ACK_KEYS, nc.server.name, nc.name, msg_id, ack.stream, ack.seq,
                         False))
                 event.succeed(ack)

@@ -141,12 +141,12 @@ class Server:
         trace = sim.trace
         if deliver_to:
             if trace.enabled:           # a row (Trace.record): a third of a dict's memory
-                trace.record(self.env.now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
+                trace.record(self.env._now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
                                                     msg_id, len(data), deliver_to))
             self.route(deliver_to, reply, data, headers, msg_id, None, shown=subject)
         else:
             if trace.enabled:
-                trace.record(self.env.now, "send", (_SEND_KEYS, self.name, subject, reply,
+                trace.record(self.env._now, "send", (_SEND_KEYS, self.name, subject, reply,
                                                     msg_id, len(data)))
             self.route(subject, reply, data, headers, msg_id, None)
 
@@ -282,7 +282,11 @@ class Server:
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
         if internal:
-            self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
+            if len(internal) == 1 and internal[0].peer is None:   # _run_internal, in short
+                self.routing_msg_id = msg_id
+                internal[0].handler(subject, reply, data, headers)
+            else:
+                self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
         if not count and reply:
             self._no_responders(routed, reply, msg_id, origin)
         return count
