@@ -249,7 +249,7 @@ class JetStream:
         """stream.go signalConsumers: a stored message wakes the consumers it matches."""
         out: list[Outgoing] = []
         for c in st.consumers.values():
-            if not c.matches(subject):
+            if c.filters and not c.matches(subject):
                 continue
             if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
                 c.npc_extra += 1

@@ -372,7 +372,7 @@ class Consumer:
         self.dseq = dseq + 1
         if self._stored_sseq is not None and dc == 1:   # the store records the delivery
             self._stored_sseq = None
-        pending = self.num_pending()
+        pending = self._num_pending() + self.npc_extra     # num_pending()
         cfg = self.config
         if cfg.ack_policy == AckPolicy.NONE:
             if seq > self.asflr:
@@ -414,7 +414,7 @@ class Consumer:
         if self.deleted or self.standby or (self._pause_at is not None
                                             and now < self._pause_at):
             return out
-        if not self.is_pull:
+        if self.config.deliver_subject:        # a push consumer
             subject = self.config.deliver_subject
             self._bound = self.bound()
             if not self._bound:
@@ -500,6 +500,8 @@ class Consumer:
                 self.journal(self, ("a", dseq, sseq))
             self.emit_row("js_ack", _ACK_KEYS, self.stream.name, self.name, sseq, dseq,
                           msg.msg_id if msg else 0, "ack")
+            if not self.waiting and not self.advisories and not self.config.deliver_subject:
+                return []      # what deliver() returns for a pull consumer with no request
             return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()

@@ -365,7 +365,10 @@ class Stream:
         if seqs is None:
             seqs = self._subj_seqs[subject] = deque()
         seqs.append(seq)
-        self._remember_id(msg_id, seq, now)
+        if msg_id:
+            self._remember_id(msg_id, seq, now)
+        else:                                   # _remember_id without an id
+            self.last_msg_id = ""
         if ttl:
             self._add_ttl(seq, ttl, now)
         self.emit_row("store", _STORE_KEYS, self.name, subject, seq, origin)
