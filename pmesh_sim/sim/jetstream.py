@@ -573,18 +573,21 @@ class _Nuid:
         self._pre = "".join(rng.choices(self._DIGITS, k=12))
         self._seq = rng.randrange(self._MAX_SEQ)
         self._inc = 33 + rng.randrange(333 - 33)
+        self._top = -1          # seq // 3844**2, whose 6 characters _head ends with
+        self._head = ""
 
     def next(self) -> str:
         self._seq += self._inc
         if self._seq >= self._MAX_SEQ:
             self._reset()
-        pairs, seq = _PAIRS, self._seq
-        a, seq = divmod(seq, _P4)
-        b, seq = divmod(seq, _P3)
-        c, seq = divmod(seq, _P2)
-        d, e = divmod(seq, 3844)
-        return (f"{self._pre}{pairs[a]}{pairs[b]}{pairs[c]}{pairs[d]}{pairs[e]}"
-                f"{_HEX4[self._rng.getrandbits(16)]}")
+        pairs = _PAIRS
+        top, low = divmod(self._seq, _P2)
+        if top != self._top:            # the first 6 sequence characters change rarely
+            a, rest = divmod(top, _P2)
+            b, c = divmod(rest, 3844)
+            self._top, self._head = top, f"{self._pre}{pairs[a]}{pairs[b]}{pairs[c]}"
+        d, e = divmod(low, 3844)
+        return f"{self._head}{pairs[d]}{pairs[e]}{_HEX4[self._rng.getrandbits(16)]}"
 
 
 _PAIRS = [a + b for a in _Nuid._DIGITS for b in _Nuid._DIGITS]    # 2 base-62 digits

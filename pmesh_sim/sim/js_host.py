@@ -84,7 +84,8 @@ class JetStreamHost:
             self._schedule()
 
     def _after(self, out, fired: bool = False) -> None:
-        self._sync()
+        if self.js.interest_version != self._version:
+            self._sync()
         send = self.server.send
         for msg in out:
             if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
