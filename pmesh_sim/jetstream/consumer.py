@@ -73,13 +73,14 @@ class Consumer:
 
     def __init__(self, stream: Stream, name: str, config: ConsumerConfig, *, durable: bool,
                  now: float, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[..., bool] | None = None):
+                 has_interest: Callable[..., bool] | None = None,
+                 emit_row: Callable[..., None] | None = None):
         from ..subjects import subject_matches
 
         self.stream, self.name, self.config, self.durable = stream, name, config, durable
         self.created = now
         self.emit = emit or (lambda kind, **fields: None)
-        self.emit_row = row_emitter(self.emit)
+        self.emit_row = emit_row or row_emitter(self.emit)   # the hot records
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self._match = subject_matches
         self.filters = self._effective_filters(config)

@@ -34,19 +34,15 @@ _STORE_KEYS = ("node", "stream", "subject", "stream_seq", "msg_id")
 
 
 def row_emitter(emit: Callable[..., None]) -> Callable[..., None]:
-    """``emit(kind, **fields)`` as ``row(kind, keys, *values)`` for hot records: ``keys`` are
-    the field names with the host's ``"node"`` first, ``values`` the rest's values. The host's
-    own (``emit.row``, no dict made) when it has one, else a call of ``emit`` with the same
-    fields in the same order.
+    """``emit(kind, **fields)`` as an ``emit_row(kind, keys, *values)``, the form hot records
+    take (a host may give its own that makes no dict): ``keys`` are the field names with the
+    host's ``"node"`` first, ``values`` the values of the rest, in the same order.
 
     >>> got = []
     >>> row = row_emitter(lambda kind, **fields: got.append((kind, fields)))
     >>> row("store", ("node", "stream", "stream_seq"), "S", 1); got
     [('store', {'stream': 'S', 'stream_seq': 1})]
     """
-    fast = getattr(emit, "row", None)
-    if fast is not None:
-        return fast
     return lambda kind, keys, *values: emit(kind, **dict(zip(keys[1:], values)))
 
 
@@ -108,13 +104,14 @@ class Stream:
     """
 
     def __init__(self, config: StreamConfig, *, created: float = 0.0,
-                 emit: Callable[..., None] | None = None, epoch_ns: int = 0):
+                 emit: Callable[..., None] | None = None, epoch_ns: int = 0,
+                 emit_row: Callable[..., None] | None = None):
         self.config = config
         self.epoch_ns = epoch_ns   # the date virtual time 0 stands for (ns since 1970)
         self.name = config.name
         self.created = created
         self.emit = emit or (lambda kind, **fields: None)
-        self.emit_row = row_emitter(self.emit)
+        self.emit_row = emit_row or row_emitter(self.emit)   # the hot records
         self.msgs: dict[int, StoredMsg] = {}
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
         self.purged = False  # a full purge sets the server's first_seq even when empty

@@ -38,14 +38,12 @@ class JetStreamHost:
                     keys = rows[names] = ("node", *names)
                 trace.record(env.now, kind, (keys, name, *fields.values()))
 
-        def row(kind, keys, *values):          # stream.row_emitter: the hot records
+        def emit_row(kind, keys, *values):     # the hot records, no dict made
             if trace.enabled:
                 trace.record(env._now, kind, (keys, name, *values))
 
-        emit.row = row
-
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
-                            epoch_ns=server.sim.epoch_ns)
+                            epoch_ns=server.sim.epoch_ns, emit_row=emit_row)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
