@@ -33,6 +33,7 @@ __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
 API = "$JS.API."
 _INF = float("inf")
+_new_tuple = tuple.__new__      # builds an Outgoing without its Python-level __new__
 
 #: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
 #: ``pairs`` and ``infopairs`` of setJetStreamExportSubs), without the ``$JS.API.`` prefix.
@@ -244,7 +245,8 @@ class JetStream:
             out.append(_republished(st, st.msgs[seq], *republish))
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
-            out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
+            out.append(_new_tuple(Outgoing, (reply, "", b"%s%d}" % (st.puback_prefix, seq),
+                                             None, None, 0)))   # Outgoing(...), in short
         return out + self._signal(st, subject, seq, now)
 
     @staticmethod

@@ -23,6 +23,7 @@ from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339, row_emitter
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
 
+_new_tuple = tuple.__new__
 _DELIVER_KEYS = ("node", "stream", "consumer", "subject", "stream_seq", "consumer_seq",
                  "num_delivered", "num_pending", "msg_id")
 _ACK_KEYS = ("node", "stream", "consumer", "stream_seq", "consumer_seq", "msg_id", "action")
@@ -402,8 +403,9 @@ class Consumer:
             sent = Outgoing(to, reply, b"", {**(msg.headers or {}),
                                              "Nats-Msg-Size": str(len(msg.data))},
                             msg.subject, msg.msg_id)
-        else:
-            sent = Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
+        else:               # Outgoing(...) without its Python-level __new__ (the hot path)
+            sent = _new_tuple(Outgoing, (to, reply, msg.data, msg.headers, msg.subject,
+                                         msg.msg_id))
         if self.journal is not None:     # updateDelivered
             entry = self.pending.get(seq)
             self.journal(self, ("d", dseq, seq, dc, entry[1] if entry else None), sent)

@@ -172,9 +172,12 @@ class Msg:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
-        if self._record is not None:
-            self._record_ack("ack")
-        self._client._publish(self.reply, b"+ACK", "", None, checked=True)
+        client, r = self._client, self._record
+        if r is not None:                  # _record_ack("ack"), on the hot path
+            _, node, name, _, _, msg_id, stream, consumer, sseq, dseq = r[:10]
+            client._trace.record(client.env._now, "ack", (
+                _ACK_KEYS, node, name, msg_id, stream, consumer, sseq, dseq, "ack"))
+        client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):

@@ -486,17 +486,18 @@ class PullSubscription:
                 msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
-            _refused(msg)
-            if _is_status(msg):
-                code = msg.headers["Status"]
-                if code in ("404", "408", "409"):
-                    return msgs, True
-                if code == "503":   # nats-py raises ServiceUnavailableError here
-                    raise NoRespondersError(
-                        f"fetch from {self.consumer!r}: nobody answers "
-                        f"{self._subject} (the consumer does not exist on stream "
-                        f"{self.stream!r})")
-                continue
+            if msg.headers:              # a refusal or a status carries headers
+                _refused(msg)
+                if _is_status(msg):
+                    code = msg.headers["Status"]
+                    if code in ("404", "408", "409"):
+                        return msgs, True
+                    if code == "503":   # nats-py raises ServiceUnavailableError here
+                        raise NoRespondersError(
+                            f"fetch from {self.consumer!r}: nobody answers "
+                            f"{self._subject} (the consumer does not exist on stream "
+                            f"{self.stream!r})")
+                    continue
             msgs.append(msg)
         return msgs, False
 

@@ -85,12 +85,11 @@ class JetStreamHost:
         if self.js.interest_version != self._version:
             self._sync()
         send = self.server.send
-        for msg in out:
-            if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
-                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject,
-                     msg_id=msg.msg_id)
+        for subject, reply, data, headers, shown, msg_id in out:     # Outgoing
+            if shown is not None:      # a delivery: routed to the inbox, shows its subject
+                send(shown, data, reply, headers, subject, msg_id)
             else:
-                send(msg.subject, msg.data, msg.reply, msg.headers)
+                send(subject, data, reply, headers)
         self._schedule(fired)
 
     def _schedule(self, fired: bool = False) -> None:

@@ -127,7 +127,7 @@ class Server:
         routes.announce(self, sub, False)
 
     def send(self, subject: str, data: bytes = b"", reply: str = "", headers: dict | None = None,
-             *, deliver_to: str | None = None, msg_id: int = 0) -> None:
+             deliver_to: str | None = None, msg_id: int = 0) -> None:
         """Route a message from the server itself, now (also to internal subscriptions).
 
         With ``deliver_to`` the message is routed on ``deliver_to`` (a pull request's inbox, a
@@ -143,7 +143,7 @@ class Server:
             if trace.enabled:           # a row (Trace.record): a third of a dict's memory
                 trace.record(self.env._now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
                                                     msg_id, len(data), deliver_to))
-            self.route(deliver_to, reply, data, headers, msg_id, None, shown=subject)
+            self.route(deliver_to, reply, data, headers, msg_id, None, subject)
         else:
             if trace.enabled:
                 trace.record(self.env._now, "send", (_SEND_KEYS, self.name, subject, reply,
