@@ -26,7 +26,7 @@ from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
 from .sourcing import Sourcing, check_origins, refuse_origin
-from .stream import Stream, _rfc3339, encode_headers
+from .stream import Stream, _rfc3339, encode_headers, row_emitter
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
@@ -34,6 +34,7 @@ __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 API = "$JS.API."
 JS_API_LEVEL = 5        # server/jetstream_versioning.go JSApiLevel (2.15)
 _INF = float("inf")
+_new_tuple = tuple.__new__      # builds an Outgoing without its Python-level __new__
 
 #: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
 #: ``pairs`` and ``infopairs`` of setJetStreamExportSubs), without the ``$JS.API.`` prefix.
@@ -133,17 +134,20 @@ def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
 class JetStream:
     """Every stream and consumer of one server, answering the server's wire protocol.
 
-    ``emit(kind, **fields)`` is the trace; ``has_interest(subject, queue=None)`` tells push
-    consumers whether a client listens on their deliver subject (with ``queue``: a queue
-    subscriber of that group); the host calls :meth:`on_interest_change` when that may change.
+    ``emit(kind, **fields)`` is the trace, ``emit_row(kind, keys, *values)`` its form for the
+    hot records (:func:`~.stream.row_emitter`; by default through ``emit``);
+    ``has_interest(subject, queue=None)`` tells push consumers whether a client listens on
+    their deliver subject (with ``queue``: a queue subscriber of that group); the host calls
+    :meth:`on_interest_change` when that may change.
     ``epoch_ns`` is the date virtual time 0 stands for (nanoseconds since 1970): message
     timestamps, ``opt_start_time`` and every time in an answer count from it.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
                  has_interest: Callable[..., bool] | None = None, *, peers: int = 1,
-                 epoch_ns: int = 0):
+                 epoch_ns: int = 0, emit_row: Callable[..., None] | None = None):
         self.emit = emit or (lambda kind, **fields: None)
+        self.emit_row = emit_row or row_emitter(self.emit)
         self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
@@ -251,7 +255,8 @@ class JetStream:
             out.append(_republished(st, st.msgs[seq], *republish))
         # the pub ack, byte for byte the server's {"stream":"NAME","seq":N} without encoding
         if reply:
-            out.append(Outgoing(reply, "", b"%s%d}" % (st.puback_prefix, seq), None))
+            out.append(_new_tuple(Outgoing, (reply, "", b"%s%d}" % (st.puback_prefix, seq),
+                                             None, None, 0, 0)))   # Outgoing(...), in short
         return out + self._signal(st, subject, seq, now)
 
     @staticmethod
@@ -259,7 +264,7 @@ class JetStream:
         """stream.go signalConsumers: a stored message wakes the consumers it matches."""
         out: list[Outgoing] = []
         for c in st.consumers.values():
-            if not c.matches(subject):
+            if c.filters and not c.matches(subject):
                 continue
             if seq < c.sseq:     # by_start_sequence past the end: counted, never delivered
                 c.npc_extra += 1
@@ -377,7 +382,8 @@ class JetStream:
             return self._stream_info_body(existing, now)
         self._check_overlap(cfg, None)
         refuse_origin(name, self.streams)
-        st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
+        st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns,
+                    emit_row=self.emit_row)
         st.wake = self._wake
         self.streams[name] = st
         self.sourcing.configure(st, now)
@@ -650,7 +656,7 @@ class JetStream:
         if not cfg.name:
             cfg.name = name
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
-                     has_interest=self.has_interest)
+                     emit_row=self.emit_row, has_interest=self.has_interest)
         c.wake = self._wake
         c.replicated = c.floor_unset = (
             self.peers > 1 and (cfg.num_replicas or st.config.num_replicas) > 1)

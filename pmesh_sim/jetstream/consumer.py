@@ -19,9 +19,14 @@ from typing import Any, NamedTuple
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
 from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
-from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
+from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339, row_emitter
 
 __all__ = ["Consumer", "Outgoing", "parse_ack_subject", "status"]
+
+_new_tuple = tuple.__new__
+_DELIVER_KEYS = ("node", "stream", "consumer", "subject", "stream_seq", "consumer_seq",
+                 "num_delivered", "num_pending", "msg_id")
+_ACK_KEYS = ("node", "stream", "consumer", "stream_seq", "consumer_seq", "msg_id", "action")
 
 
 class Outgoing(NamedTuple):
@@ -73,12 +78,14 @@ class Consumer:
 
     def __init__(self, stream: Stream, name: str, config: ConsumerConfig, *, durable: bool,
                  now: float, emit: Callable[..., None] | None = None,
-                 has_interest: Callable[..., bool] | None = None):
+                 has_interest: Callable[..., bool] | None = None,
+                 emit_row: Callable[..., None] | None = None):
         from ..subjects import subject_matches
 
         self.stream, self.name, self.config, self.durable = stream, name, config, durable
         self.created = now
         self.emit = emit or (lambda kind, **fields: None)
+        self.emit_row = emit_row or row_emitter(self.emit)   # the hot records
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self._match = subject_matches
         self.filters = self._effective_filters(config)
@@ -371,7 +378,7 @@ class Consumer:
         self.dseq = dseq + 1
         if self._stored_sseq is not None and dc == 1:   # the store records the delivery
             self._stored_sseq = None
-        pending = self.num_pending()
+        pending = self._num_pending() + self.npc_extra     # num_pending()
         cfg = self.config
         if cfg.ack_policy == AckPolicy.NONE:
             if seq > self.asflr:
@@ -388,9 +395,8 @@ class Consumer:
                 self._compact_timers()
             if deadline < self.wake[0]:
                 self.wake[0] = deadline
-        self.emit("js_deliver", stream=self.stream.name, consumer=self.name,
-                  subject=msg.subject, stream_seq=seq, consumer_seq=dseq, num_delivered=dc,
-                  num_pending=pending, msg_id=msg.msg_id)
+        self.emit_row("js_deliver", _DELIVER_KEYS, self.stream.name, self.name, msg.subject,
+                      seq, dseq, dc, pending, msg.msg_id)
         if self._hb_at is not None and not self.is_pull:
             self._hb_at = now + cfg.idle_heartbeat
         prefix = self._ack_prefix
@@ -401,8 +407,9 @@ class Consumer:
             sent = Outgoing(to, reply, b"", {**(msg.headers or {}),
                                              "Nats-Msg-Size": str(len(msg.data))},
                             msg.subject, msg.msg_id)
-        else:
-            sent = Outgoing(to, reply, msg.data, msg.headers, msg.subject, msg.msg_id)
+        else:               # Outgoing(...) without its Python-level __new__ (the hot path)
+            sent = _new_tuple(Outgoing, (to, reply, msg.data, msg.headers, msg.subject,
+                                         msg.msg_id, 0))
         if self.journal is not None:     # updateDelivered
             entry = self.pending.get(seq)
             self.journal(self, ("d", dseq, seq, dc, entry[1] if entry else None), sent)
@@ -414,7 +421,7 @@ class Consumer:
         if self.deleted or self.standby or (self._pause_at is not None
                                             and now < self._pause_at):
             return out
-        if not self.is_pull:
+        if self.config.deliver_subject:        # a push consumer
             subject = self.config.deliver_subject
             self._bound = self.bound()
             if not self._bound:
@@ -498,8 +505,10 @@ class Consumer:
             self._ack(sseq, dseq, now)
             if self.journal is not None:     # updateAcks
                 self.journal(self, ("a", dseq, sseq))
-            self.emit("js_ack", stream=self.stream.name, consumer=self.name, stream_seq=sseq,
-                      consumer_seq=dseq, msg_id=msg.msg_id if msg else 0, action="ack")
+            self.emit_row("js_ack", _ACK_KEYS, self.stream.name, self.name, sseq, dseq,
+                          msg.msg_id if msg else 0, "ack")
+            if not self.waiting and not self.advisories and not self.config.deliver_subject:
+                return []      # what deliver() returns for a pull consumer with no request
             return self.deliver(now)
         _, _, dc, sseq, dseq, _ = parse_ack_subject(ack_subject, tokens)
         text = data.strip()

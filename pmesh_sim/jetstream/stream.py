@@ -29,7 +29,21 @@ from .ttl import MARKER_REASON, parse_msg_ttl
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
 
 NS = 1_000_000_000
+_STORE_KEYS = ("node", "stream", "subject", "stream_seq", "msg_id")
 
+
+
+def row_emitter(emit: Callable[..., None]) -> Callable[..., None]:
+    """``emit(kind, **fields)`` as an ``emit_row(kind, keys, *values)``, the form hot records
+    take (a host may give its own that makes no dict): ``keys`` are the field names with the
+    host's ``"node"`` first, ``values`` the values of the rest, in the same order.
+
+    >>> got = []
+    >>> row = row_emitter(lambda kind, **fields: got.append((kind, fields)))
+    >>> row("store", ("node", "stream", "stream_seq"), "S", 1); got
+    [('store', {'stream': 'S', 'stream_seq': 1})]
+    """
+    return lambda kind, keys, *values: emit(kind, **dict(zip(keys[1:], values)))
 
 
 def expected_seq(value: str | None) -> int | None:
@@ -90,12 +104,14 @@ class Stream:
     """
 
     def __init__(self, config: StreamConfig, *, created: float = 0.0,
-                 emit: Callable[..., None] | None = None, epoch_ns: int = 0):
+                 emit: Callable[..., None] | None = None, epoch_ns: int = 0,
+                 emit_row: Callable[..., None] | None = None):
         self.config = config
         self.epoch_ns = epoch_ns   # the date virtual time 0 stands for (ns since 1970)
         self.name = config.name
         self.created = created
         self.emit = emit or (lambda kind, **fields: None)
+        self.emit_row = emit_row or row_emitter(self.emit)   # the hot records
         self.msgs: dict[int, StoredMsg] = {}
         self.first_seq = 1  # lowest possibly present sequence; advanced lazily
         self.purged = False  # a full purge sets the server's first_seq even when empty
@@ -346,11 +362,15 @@ class Stream:
         if seqs is None:
             seqs = self._subj_seqs[subject] = deque()
         seqs.append(seq)
-        self._remember_id(msg_id, seq, now)
+        if msg_id:
+            self._remember_id(msg_id, seq, now)
+        else:                                   # _remember_id without an id
+            self.last_msg_id = ""
         if ttl:
             self._add_ttl(seq, ttl, now)
-        self.emit("store", stream=self.name, subject=subject, stream_seq=seq, msg_id=origin)
-        self._enforce_limits(subject, now)
+        self.emit_row("store", _STORE_KEYS, self.name, subject, seq, origin)
+        if cfg.max_msgs_per_subject > 0 or cfg.max_msgs > 0 or cfg.max_bytes > 0:
+            self._enforce_limits(subject, now)
         # a rollup is a purge that keeps the new message, made after it is stored
         if rollup == "all":
             self.purge(keep=1, now=now)

@@ -166,15 +166,18 @@ class Msg:
         row = (_ACK_DELAY_KEYS if delay else _ACK_KEYS, node, name, msg_id, stream, consumer,
                sseq, dseq, action)
         client = self._client
-        client._trace.record(client.env.now, "ack", (*row, delay) if delay else row)
+        client._trace.record(client.env._now, "ack", (*row, delay) if delay else row)
 
     def ack(self) -> None:
         """Acknowledge: publish ``+ACK`` to the reply subject."""
         if self._ackd or not self.reply:
             self._check_reply("ack")
-        if self._record is not None:
-            self._record_ack("ack")
-        self._client._publish(self.reply, b"+ACK", "", None, checked=True)
+        client, r = self._client, self._record
+        if r is not None:                  # _record_ack("ack"), on the hot path
+            _, node, name, _, _, msg_id, stream, consumer, sseq, dseq = r[:10]
+            client._trace.record(client.env._now, "ack", (
+                _ACK_KEYS, node, name, msg_id, stream, consumer, sseq, dseq, "ack"))
+        client._publish(self.reply, b"+ACK", "", None, checked=True)
         self._ackd = True
 
     def ack_sync(self, timeout: float = 1.0):
@@ -404,11 +407,11 @@ class Client:
         trace = self._trace
         if trace.enabled:       # a row: a third of a dict's memory (Trace.record)
             if headers is not None and "Nats-Msg-Id" in headers:
-                trace.record(self.env.now, "publish", (
+                trace.record(self.env._now, "publish", (
                     _PUBLISH_ID_KEYS, server.name, self.name, subject, reply, msg_id, size,
                     headers["Nats-Msg-Id"]))
             else:
-                trace.record(self.env.now, "publish", (
+                trace.record(self.env._now, "publish", (
                     _PUBLISH_KEYS, server.name, self.name, subject, reply, msg_id, size))
         if reconnecting is not None:           # nats-py buffers while reconnecting
             reconnecting.buffer.append((subject, reply, payload, headers, msg_id))
@@ -501,7 +504,7 @@ class Client:
                     f"{sub._pending_bytes} bytes pending; limits {sub.pending_msgs_limit} / "
                     f"{sub.pending_bytes_limit})"))
             return
-        trace.record(self.env.now, "deliver", record)
+        trace.record(self.env._now, "deliver", record)
         sub._pending.append(msg)
         sub._pending_bytes += size
         if sub._gen_cb is not None:
@@ -647,7 +650,7 @@ def deliver_all(subs: list, subject: str, reply: str, data: bytes, headers: dict
         sub._received += 1
         if trace is None:
             trace = client._trace
-            now = client.env.now
+            now = client.env._now
             on = trace.enabled
         if on:
             if reply and reply.startswith("$JS.ACK."):   # its ack record reads the row

@@ -299,7 +299,7 @@ class JetStreamContext:
                 nc = self._nc
                 trace = nc._trace
                 if trace.enabled:       # a row, as Trace.record allows
-                    trace.record(nc.env.now, "pub_ack", (
+                    trace.record(nc.env._now, "pub_ack", (
                         _PUB_ACK_KEYS, nc.server.name, nc.name, msg_id, ack.stream, ack.seq,
                         False))
                 event.succeed(ack)
@@ -486,17 +486,18 @@ class PullSubscription:
                 msg = yield from self._next(deadline - env.now)
                 if msg is None:
                     break
-            _refused(msg)
-            if _is_status(msg):
-                code = msg.headers["Status"]
-                if code in ("404", "408", "409"):
-                    return msgs, True
-                if code == "503":   # nats-py raises ServiceUnavailableError here
-                    raise NoRespondersError(
-                        f"fetch from {self.consumer!r}: nobody answers "
-                        f"{self._subject} (the consumer does not exist on stream "
-                        f"{self.stream!r})")
-                continue
+            if msg.headers:              # a refusal or a status carries headers
+                _refused(msg)
+                if _is_status(msg):
+                    code = msg.headers["Status"]
+                    if code in ("404", "408", "409"):
+                        return msgs, True
+                    if code == "503":   # nats-py raises ServiceUnavailableError here
+                        raise NoRespondersError(
+                            f"fetch from {self.consumer!r}: nobody answers "
+                            f"{self._subject} (the consumer does not exist on stream "
+                            f"{self.stream!r})")
+                    continue
             msgs.append(msg)
         return msgs, False
 
@@ -573,18 +574,21 @@ class _Nuid:
         self._pre = "".join(rng.choices(self._DIGITS, k=12))
         self._seq = rng.randrange(self._MAX_SEQ)
         self._inc = 33 + rng.randrange(333 - 33)
+        self._top = -1          # seq // 3844**2, whose 6 characters _head ends with
+        self._head = ""
 
     def next(self) -> str:
         self._seq += self._inc
         if self._seq >= self._MAX_SEQ:
             self._reset()
-        pairs, seq = _PAIRS, self._seq
-        a, seq = divmod(seq, _P4)
-        b, seq = divmod(seq, _P3)
-        c, seq = divmod(seq, _P2)
-        d, e = divmod(seq, 3844)
-        return (f"{self._pre}{pairs[a]}{pairs[b]}{pairs[c]}{pairs[d]}{pairs[e]}"
-                f"{_HEX4[self._rng.getrandbits(16)]}")
+        pairs = _PAIRS
+        top, low = divmod(self._seq, _P2)
+        if top != self._top:            # the first 6 sequence characters change rarely
+            a, rest = divmod(top, _P2)
+            b, c = divmod(rest, 3844)
+            self._top, self._head = top, f"{self._pre}{pairs[a]}{pairs[b]}{pairs[c]}"
+        d, e = divmod(low, 3844)
+        return f"{self._head}{pairs[d]}{pairs[e]}{_HEX4[self._rng.getrandbits(16)]}"
 
 
 _PAIRS = [a + b for a in _Nuid._DIGITS for b in _Nuid._DIGITS]    # 2 base-62 digits

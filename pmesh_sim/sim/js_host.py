@@ -39,8 +39,12 @@ class JetStreamHost:
                     keys = rows[names] = ("node", *names)
                 trace.record(env.now, kind, (keys, name, *fields.values()))
 
+        def emit_row(kind, keys, *values):     # the hot records, no dict made
+            if trace.enabled:
+                trace.record(env._now, kind, (keys, name, *values))
+
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
-                            epoch_ns=server.sim.epoch_ns)
+                            epoch_ns=server.sim.epoch_ns, emit_row=emit_row)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
@@ -67,21 +71,28 @@ class JetStreamHost:
             self._subs[subject] = self.server.subscribe_internal(subject, self._on_message)
 
     def _on_message(self, subject, reply, data, headers) -> None:
-        out = self.js.handle(subject, reply, data, headers, now=self.env.now,
-                             msg_id=self.server.routing_msg_id)
-        self._after(out)
+        js = self.js
+        out = js.handle(subject, reply, data, headers, now=self.env._now,
+                        msg_id=self.server.routing_msg_id)
+        if out or js.interest_version != self._version:
+            self._after(out)
+            return
+        # nothing to send, no interest change (most acks): _after's timer check, in short
+        armed = self._timer_at
+        if armed is None or armed < self.env._now or js.wakes_before(armed):
+            self._schedule()
 
     def _after(self, out, fired: bool = False) -> None:
-        self._sync()
+        if self.js.interest_version != self._version:
+            self._sync()
         send = self.server.send
-        for msg in out:
-            if msg.msg_subject is not None:  # a delivery: routed to the inbox, shows its subject
-                send(msg.msg_subject, msg.data, msg.reply, msg.headers, deliver_to=msg.subject,
-                     msg_id=msg.msg_id)
+        for subject, reply, data, headers, shown, msg_id, api in out:    # Outgoing
+            if shown is not None:      # a delivery: routed to the inbox, shows its subject
+                send(shown, data, reply, headers, subject, msg_id)
             else:
-                if msg.api:                  # the account counts an API answer as it goes
-                    self._count_api(msg.api)
-                send(msg.subject, msg.data, msg.reply, msg.headers)
+                if api:                  # the account counts an API answer as it goes
+                    self._count_api(api)
+                send(subject, data, reply, headers)
         self._schedule(fired)
 
     def _count_api(self, api: int) -> None:

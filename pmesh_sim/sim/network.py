@@ -140,7 +140,7 @@ class Network:
         call standing for messages on several links, as the server's fan-out does).
         """
         env = self.env
-        now = env.now
+        now = env._now          # SimPy's Environment.now, without the property call
         if self._fixed is not None:
             arrival = now + self._fixed
         else:

@@ -127,7 +127,7 @@ class Server:
         routes.announce(self, sub, False)
 
     def send(self, subject: str, data: bytes = b"", reply: str = "", headers: dict | None = None,
-             *, deliver_to: str | None = None, msg_id: int = 0) -> None:
+             deliver_to: str | None = None, msg_id: int = 0) -> None:
         """Route a message from the server itself, now (also to internal subscriptions).
 
         With ``deliver_to`` the message is routed on ``deliver_to`` (a pull request's inbox, a
@@ -141,12 +141,12 @@ class Server:
         trace = sim.trace
         if deliver_to:
             if trace.enabled:           # a row (Trace.record): a third of a dict's memory
-                trace.record(self.env.now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
+                trace.record(self.env._now, "send", (_SEND_TO_KEYS, self.name, subject, reply,
                                                     msg_id, len(data), deliver_to))
-            self.route(deliver_to, reply, data, headers, msg_id, None, shown=subject)
+            self.route(deliver_to, reply, data, headers, msg_id, None, subject)
         else:
             if trace.enabled:
-                trace.record(self.env.now, "send", (_SEND_KEYS, self.name, subject, reply,
+                trace.record(self.env._now, "send", (_SEND_KEYS, self.name, subject, reply,
                                                     msg_id, len(data)))
             self.route(subject, reply, data, headers, msg_id, None)
 
@@ -282,7 +282,11 @@ class Server:
                     network.send(client._down, client._on_msg, sub, subject, reply, data,
                                  headers, msg_id)
         if internal:
-            self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
+            if len(internal) == 1 and internal[0].peer is None:   # _run_internal, in short
+                self.routing_msg_id = msg_id
+                internal[0].handler(subject, reply, data, headers)
+            else:
+                self._run_internal(internal, subject, reply, data, headers, msg_id, routed)
         if not count and reply:
             self._no_responders(routed, reply, msg_id, origin)
         return count

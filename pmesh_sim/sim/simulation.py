@@ -111,6 +111,7 @@ class Simulation:
         self.servers: dict[str, Server] = {}
         self.clients: dict[str, Client] = {}
         self._ids = itertools.count(1)
+        self._next_msg_id = self._ids.__next__       # the next trace msg_id (no Python frame)
 
     def __repr__(self) -> str:
         return (f"Simulation(seed={self.seed}, now={self.now}, servers={list(self.servers)}, "
@@ -120,9 +121,6 @@ class Simulation:
     def now(self) -> float:
         """The virtual time in seconds."""
         return self.env.now
-
-    def _next_msg_id(self) -> int:
-        return next(self._ids)
 
     def add_server(self, name: str = "n1", **options) -> Server:
         """Add a server node (options: ``max_payload``, ``jetstream``)."""
