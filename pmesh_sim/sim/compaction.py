@@ -20,8 +20,8 @@ The host tells each applied entry's bytes in the log (the server's estimate ``nb
 >>> node = host.add("G", ["n1"])
 >>> compaction = Compaction(host)
 >>> compaction.watch("G", Policy(interval=60.0, entries=2), lambda: "state")
->>> for i in range(3):
-...     host.propose("G", i); compaction.applied("G")
+>>> for i in range(3):          # an append each: the leader's queue goes out at the instant's end
+...     host.propose("G", i); sim.run(until=sim.env.now + 0.01); compaction.applied("G")
 >>> sim.run(until=1.0)
 >>> node.log.snapshot.index, node.log.first_index, node.log.last_index
 (4, 5, 4)
