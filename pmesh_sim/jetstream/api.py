@@ -23,6 +23,8 @@ from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, 
 from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
+from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, stream_config,
+                     stream_metadata)
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
 from .sourcing import Sourcing, check_origins, refuse_origin
@@ -32,7 +34,6 @@ from .surface import api_status, check_consumer_values, not_simulated_reply, ref
 __all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
 
 API = "$JS.API."
-JS_API_LEVEL = 5        # server/jetstream_versioning.go JSApiLevel (2.15)
 _INF = float("inf")
 
 #: The request subjects the server's JetStream API has a handler for (jetstream_api.go, the
@@ -137,18 +138,20 @@ class JetStream:
     consumers whether a client listens on their deliver subject (with ``queue``: a queue
     subscriber of that group); the host calls :meth:`on_interest_change` when that may change.
     ``epoch_ns`` is the date virtual time 0 stands for (nanoseconds since 1970): message
-    timestamps, ``opt_start_time`` and every time in an answer count from it.
+    timestamps, ``opt_start_time`` and every time in an answer count from it. ``server_name``:
+    the leader a single server names in stream info's ``cluster``.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
                  has_interest: Callable[..., bool] | None = None, *, peers: int = 1,
-                 epoch_ns: int = 0):
+                 epoch_ns: int = 0, server_name: str = ""):
         self.emit = emit or (lambda kind, **fields: None)
         self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
+        self.server_name = server_name
         #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
-        #: clustered host; None on a single server, which answers without it)
+        #: clustered host; None on a single server, which names only itself as the leader)
         self.cluster_info: Callable[[str, float], dict] | None = None
         #: ``consumer_cluster_info(stream_name, consumer_name, now) -> dict`` for consumer
         #: info's ``cluster`` (a clustered host; None on a single server)
@@ -369,12 +372,13 @@ class JetStream:
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
         cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
+        cfg.metadata = stream_metadata(cfg)
         check_origins(cfg, self.streams, self.peers)
         existing = self.streams.get(name)
         if existing is not None:
             if existing.config != cfg:
                 raise JetStreamError.from_err_code(10058)
-            return self._stream_info_body(existing, now)
+            return self._stream_answer("create", existing, now)
         self._check_overlap(cfg, None)
         refuse_origin(name, self.streams)
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
@@ -384,7 +388,7 @@ class JetStream:
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
                   retention=cfg.retention.value)
-        return {**self._stream_info_body(st, now), "did_create": True}
+        return {**self._stream_answer("create", st, now), "did_create": True}
 
     def _placed(self, cfg: StreamConfig) -> StreamConfig:
         """The cluster's placement rule: ``num_replicas`` needs as many JetStream servers.
@@ -419,6 +423,7 @@ class JetStream:
         check_origins(checked, self.streams, self.peers)
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
+        cfg.metadata = stream_metadata(cfg)
         self._check_overlap(cfg, name)
         if cfg.retention != RetentionPolicy.LIMITS and self.sourcing.is_origin(name):
             raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
@@ -434,7 +439,7 @@ class JetStream:
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
         if became_interest:
             st.drop_acked(now)
-        return self._stream_info_body(st, now)
+        return self._stream_answer("update", st, now)
 
     def _stream_delete(self, tokens, body, now):
         st = self._stream(tokens[2])
@@ -447,17 +452,22 @@ class JetStream:
         self.emit("stream_deleted", stream=st.name)
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
-    def _stream_info_body(self, st: Stream, now: float) -> dict:
-        body = {"type": "io.nats.jetstream.api.v1.stream_info_response",
-                **self.sourcing.info(st, now)}
-        if self.cluster_info is not None:   # StreamInfo marshals cluster after state
-            ts = body.pop("ts")
-            body["cluster"] = self.cluster_info(st.name, now)
-            body["ts"] = ts
-        return body
+    def _stream_answer(self, kind: str, st: Stream, now: float) -> dict:
+        """The answer to a stream ``create``, ``update`` or ``info``: the stream's info with
+        the server's version in its config's metadata; info pages (0, 0, 0 without a subjects
+        filter) and has ``cluster`` after ``state`` (StreamInfo's order)."""
+        info = self.sourcing.info(st, now)
+        info["config"] = stream_config(st.config, versioned=True)
+        if kind != "info":
+            return {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response", **info}
+        cluster = (self.cluster_info(st.name, now) if self.cluster_info is not None
+                   else {"leader": self.server_name} if self.server_name else {})
+        head = {k: info[k] for k in ("config", "created", "state")}
+        return {"type": "io.nats.jetstream.api.v1.stream_info_response", **_PAGED, **head,
+                "cluster": cluster, **{k: v for k, v in info.items() if k not in head}}
 
     def _stream_info(self, tokens, body, now):
-        return self._stream_info_body(self._stream(tokens[2]), now)
+        return self._stream_answer("info", self._stream(tokens[2]), now)
 
     def _names(self, body) -> list[str]:
         """The streams' names in order, those whose subjects meet ``subject`` if given."""
@@ -602,6 +612,7 @@ class JetStream:
         if existing is not None:
             # jsConsumerCreateRequest: an update keeps the pause (only the pause API moves it)
             cfg.pause_until = existing.config.pause_until
+            cfg.metadata = consumer_metadata(cfg)
             if not cfg.name:
                 cfg.name = name
             if not existing.durable and not cfg.inactive_threshold:
@@ -624,7 +635,7 @@ class JetStream:
             # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
             wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **self._consumer_info_body(existing, now)}, \
+                    **self._consumer_info_body(existing, now, versioned=True)}, \
                 existing.paused_advisory(now) + wake
         if action == "update":
             raise JetStreamError.from_err_code(10149)
@@ -649,6 +660,7 @@ class JetStream:
             name = _ephemeral_name(self._ephemeral_count)
         if not cfg.name:
             cfg.name = name
+        cfg.metadata = consumer_metadata(cfg)
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      has_interest=self.has_interest)
         c.wake = self._wake
@@ -660,7 +672,8 @@ class JetStream:
                   filter_subjects=list(cfg.filters), pull=c.is_pull,
                   deliver_subject=cfg.deliver_subject or "", deliver_group=cfg.deliver_group or "")
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                **self._consumer_info_body(c, now)}, c.deliver(now) + c.paused_advisory(now)
+                **self._consumer_info_body(c, now, versioned=True)}, \
+            c.deliver(now) + c.paused_advisory(now)
 
     def _consumer(self, stream: str, name: str) -> Consumer:
         c = self._stream(stream).consumers.get(name)
@@ -716,6 +729,7 @@ class JetStream:
         until = ConsumerConfig.from_wire({"pause_until": body.get("pause_until")}).pause_until
         c = self._consumer(tokens[2], tokens[3])
         c.config = c.config.replace(pause_until=until)
+        c.config.metadata = consumer_metadata(c.config)   # jsConsumerPauseRequest
         c.set_pause(until, now)
         resp = {"type": "io.nats.jetstream.api.v1.consumer_pause_response",
                 "paused": c.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
@@ -727,12 +741,16 @@ class JetStream:
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
-                **self._consumer_info_body(self._consumer(tokens[2], tokens[3]), now)}
+                **self._consumer_info_body(self._consumer(tokens[2], tokens[3]), now,
+                                           versioned=True)}
 
-    def _consumer_info_body(self, c: Consumer, now: float) -> dict:
+    def _consumer_info_body(self, c: Consumer, now: float, versioned: bool = False) -> dict:
         """``c.info(now)``, in a cluster with ``cluster`` after ``num_pending`` (the server's
-        ConsumerInfo field order)."""
+        ConsumerInfo field order); ``versioned``: the server's version in the config's
+        metadata (the answers but lists)."""
         info = c.info(now)
+        if versioned:
+            info["config"] = consumer_config(c.config, versioned=True)
         if self.consumer_cluster_info is None:
             return info
         head = {k: v for k, v in info.items()
@@ -766,6 +784,7 @@ class JetStream:
         self.emit("consumer_reset", stream=st.name, consumer=c.name, stream_seq=seq)
         body = {"type": "io.nats.jetstream.api.v1.consumer_reset_response", **c.info(now),
                 "reset_seq": seq}
+        body["config"] = consumer_config(c.config, versioned=True)
         return _reply(reply, body) + out
 
     def on_interest_change(self, now: float) -> list[Outgoing]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
+from .answer import consumer_config
 from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
 from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
@@ -843,7 +844,7 @@ class Consumer:
                 sseq = stored
             asflr = min(asflr, stored)
         info = {"stream_name": self.stream.name, "name": self.name,
-                "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
+                "created": _rfc3339(self.created, self.stream.epoch_ns), "config": consumer_config(self.config),
                 "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": sseq},
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it

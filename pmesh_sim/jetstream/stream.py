@@ -24,6 +24,7 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from .answer import stream_config
 from .ttl import MARKER_REASON, parse_msg_ttl
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
@@ -638,12 +639,15 @@ class Stream:
                     self.remove(seq, reason=RetentionPolicy.INTEREST.value, now=now)
 
     def info(self, now: float) -> dict[str, Any]:
-        """The server's stream info JSON (``config``, ``state``, ``created``)."""
-        state = self.state()
-        wire_state = dict(state)
+        """The server's stream info JSON (``config`` as stored, ``state``, ``created``)."""
+        wire_state = self.state()
         for key in ("first_ts", "last_ts"):
             wire_state[key] = _rfc3339(wire_state[key], self.epoch_ns)
-        return {"config": self.config.to_wire(), "created": _rfc3339(self.created, self.epoch_ns),
+        for key in ("num_subjects", "num_deleted"):   # StreamState: omitempty
+            if not wire_state[key]:
+                del wire_state[key]
+        return {"config": stream_config(self.config),
+                "created": _rfc3339(self.created, self.epoch_ns),
                 "state": wire_state, "ts": _rfc3339(now, self.epoch_ns)}
 
 

@@ -40,7 +40,7 @@ class JetStreamHost:
                 trace.record(env.now, kind, (keys, name, *fields.values()))
 
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
-                            epoch_ns=server.sim.epoch_ns)
+                            epoch_ns=server.sim.epoch_ns, server_name=name)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
