@@ -17,9 +17,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
-                      check_consumer_config, check_consumer_update, check_stream_config,
-                      check_stream_update, subjects_collide)
+from ..config import (EPHEMERAL_INACTIVE_THRESHOLD, MAX_NAME_LEN, AckPolicy, ConsumerConfig,
+                      RetentionPolicy, StorageType, StreamConfig, check_consumer_config,
+                      check_consumer_update, check_stream_config, check_stream_update,
+                      subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
@@ -27,7 +28,7 @@ from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, stream_co
                      stream_metadata)
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
-from .sourcing import Sourcing, check_origins, refuse_origin
+from .sourcing import ORIGIN_LIMITS, Sourcing, check_origins, refuse_origin
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
@@ -64,6 +65,7 @@ API_SUBJECTS = frozenset({
 
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
+SUBJECT_DETAILS = 100_000   # JSMaxSubjectDetails: a stream info's page of subjects
 
 #: Per request kind (longest prefix of the op after ``$JS.API.``): the response ``type`` and the
 #: fields the server's response struct marshals beside ``error`` when a request fails (its
@@ -378,7 +380,8 @@ class JetStream:
         if existing is not None:
             if existing.config != cfg:
                 raise JetStreamError.from_err_code(10058)
-            return self._stream_answer("create", existing, now)
+            # jsStreamCreateRequest: did_create follows any success, the same config too
+            return {**self._stream_answer("create", existing, now), "did_create": True}
         self._check_overlap(cfg, None)
         refuse_origin(name, self.streams)
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns)
@@ -428,6 +431,8 @@ class JetStream:
         if cfg.retention != RetentionPolicy.LIMITS and self.sourcing.is_origin(name):
             raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
                                     "origin of a mirror or source")
+        if cfg.consumer_limits is not None and self.sourcing.is_origin(name):
+            raise NotSimulatedError(ORIGIN_LIMITS.format(name))
         became_interest = (cfg.retention == RetentionPolicy.INTEREST
                            and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
@@ -467,7 +472,36 @@ class JetStream:
                 "cluster": cluster, **{k: v for k, v in info.items() if k not in head}}
 
     def _stream_info(self, tokens, body, now):
-        return self._stream_answer("info", self._stream(tokens[2]), now)
+        """jsStreamInfoRequest: ``subjects_filter`` adds the count of each subject it matches
+        (a page of up to 100000 from ``offset``, sorted), ``deleted_details`` the sequences
+        missing between first and last."""
+        for key, kind in (("subjects_filter", str), ("deleted_details", bool),
+                          ("offset", int)):
+            if body.get(key) is not None and not isinstance(body[key], kind):
+                raise JetStreamError.from_err_code(
+                    10025, err=f"json: cannot unmarshal into Go struct field "
+                               f"JSApiStreamInfoRequest.{key}")
+        st = self._stream(tokens[2])
+        answer = self._stream_answer("info", st, now)
+        state = answer["state"]
+        subjects: dict[str, int] | None = None
+        if body.get("subjects_filter"):
+            found = sorted(s for s in st.subj_count
+                           if subject_matches(body["subjects_filter"], s))
+            if found:
+                offset = max(0, body.get("offset") or 0)
+                answer.update(total=len(found), offset=offset, limit=SUBJECT_DETAILS)
+                page = found[offset:offset + SUBJECT_DETAILS]
+                subjects = {s: st.subj_count[s] for s in page} or None
+        deleted = None
+        if body.get("deleted_details") and state.get("num_deleted"):
+            deleted = [q for q in range(state["first_seq"], state["last_seq"] + 1)
+                       if q not in st.msgs]
+        order = ("messages", "bytes", "first_seq", "first_ts", "last_seq", "last_ts",
+                 "num_subjects", "subjects", "num_deleted", "deleted", "consumer_count")
+        state.update(subjects=subjects, deleted=deleted)
+        answer["state"] = {k: state[k] for k in order if state.get(k) is not None}
+        return answer
 
     def _names(self, body) -> list[str]:
         """The streams' names in order, those whose subjects meet ``subject`` if given."""
@@ -615,10 +649,11 @@ class JetStream:
             cfg.metadata = consumer_metadata(cfg)
             if not cfg.name:
                 cfg.name = name
-            if not existing.durable and not cfg.inactive_threshold:
-                cfg.inactive_threshold = existing.config.inactive_threshold
             if action == "create" and existing.config != cfg:
                 raise JetStreamError.from_err_code(10148)
+            if not existing.durable and not cfg.inactive_threshold:
+                # updateInactiveThreshold, after the compare: an ephemeral's default again
+                cfg.inactive_threshold = EPHEMERAL_INACTIVE_THRESHOLD
             if st.config.retention == RetentionPolicy.WORK_QUEUE:   # partitionUnique
                 _check_partition(st, cfg.filters, skip=name)
             check_consumer_update(existing.config, cfg, self.has_interest)
@@ -653,7 +688,7 @@ class JetStream:
         if durable and len(name) > MAX_NAME_LEN:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
-            cfg.inactive_threshold = 5.0
+            cfg.inactive_threshold = EPHEMERAL_INACTIVE_THRESHOLD
         check_consumer_values(cfg, clustered=self.peers > 1)
         if not name:
             self._ephemeral_count += 1

@@ -856,8 +856,8 @@ class Consumer:
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
                 "num_waiting": len(self.waiting), "num_pending": self._checked_num_pending(),
                 "ts": _rfc3339(now, self.stream.epoch_ns)}
-        if not self.is_pull:
-            info["push_bound"] = self.bound()
+        if not self.is_pull and self.bound():   # ConsumerInfo push_bound: omitempty
+            info["push_bound"] = True
         if self.paused(now):
             info["paused"] = True
             info["pause_remaining"] = round((self._pause_at - now) * NS)
