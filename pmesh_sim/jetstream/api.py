@@ -20,8 +20,9 @@ from typing import Any
 from ..config import (EPHEMERAL_INACTIVE_THRESHOLD, MAX_NAME_LEN, AckPolicy, ConsumerConfig,
                       RetentionPolicy, StorageType, StreamConfig, check_consumer_config,
                       check_consumer_update, check_stream_config, check_stream_update,
-                      subjects_collide)
+                      go_equal, subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
+from ..gojson import request_error, syntax_error
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
 from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, stream_config,
@@ -66,6 +67,23 @@ API_SUBJECTS = frozenset({
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
 SUBJECT_DETAILS = 100_000   # JSMaxSubjectDetails: a stream info's page of subjects
+
+#: Requests whose handler wants an empty body (isEmptyRequest; else 10038).
+EMPTY_ONLY = frozenset({"STREAM.DELETE", "CONSUMER.INFO", "CONSUMER.DELETE"})
+_PAGING = {"offset": "int"}
+#: Requests whose handler reads the body only when it is a JSON object or array
+#: (isJSONObjectOrArray), with their Go request struct and its fields' Go types.
+REQUEST_TYPES: dict[str, tuple[str, dict[str, str]]] = {
+    "STREAM.NAMES": ("JSApiStreamNamesRequest", {**_PAGING, "subject": "string"}),
+    "STREAM.LIST": ("JSApiStreamListRequest", {**_PAGING, "subject": "string"}),
+    "STREAM.INFO": ("JSApiStreamInfoRequest", {**_PAGING, "deleted_details": "bool",
+                                               "subjects_filter": "string"}),
+    "STREAM.PURGE": ("JSApiStreamPurgeRequest", {"filter": "string", "seq": "uint64",
+                                                 "keep": "uint64"}),
+    "CONSUMER.NAMES": ("JSApiConsumersRequest", _PAGING),
+    "CONSUMER.LIST": ("JSApiConsumersRequest", _PAGING),
+    "CONSUMER.PAUSE": ("JSApiConsumerPauseRequest", {"pause_until": "time.Time"}),
+}
 
 #: Per request kind (longest prefix of the op after ``$JS.API.``): the response ``type`` and the
 #: fields the server's response struct marshals beside ``error`` when a request fails (its
@@ -309,7 +327,7 @@ class JetStream:
             self.emit("api_unanswered", op=op)
             return []
         try:
-            body = self._body(data)
+            body = self._request(kind, data)
             handler = {
                 "STREAM.CREATE": self._stream_create, "STREAM.UPDATE": self._stream_update,
                 "STREAM.DELETE": self._stream_delete, "STREAM.INFO": self._stream_info,
@@ -342,6 +360,25 @@ class JetStream:
         self.emit("not_simulated", feature=feature, **fields)
         return [not_simulated_reply(reply, feature)] if reply else []
 
+    @classmethod
+    def _request(cls, kind: str, data: bytes) -> dict:
+        """The body of an API request of ``kind``, read as its handler reads it: some want
+        none (isEmptyRequest: 10038), some read only a JSON object or array
+        (isJSONObjectOrArray), each field in its Go type (10025)."""
+        if kind in EMPTY_ONLY:
+            if data.strip() and data != b"{}" and cls._body(data) != {}:
+                raise JetStreamError.from_err_code(10038)
+            return {}
+        if kind in REQUEST_TYPES:
+            if not data.lstrip(b" \t\r\n")[:1] in (b"{", b"["):
+                return {}
+            body = cls._body(data)
+            go_error = request_error(*REQUEST_TYPES[kind], body)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
+            return body
+        return cls._body(data)
+
     @staticmethod
     def _body(data: bytes) -> dict:
         if not data or not data.strip():
@@ -349,7 +386,7 @@ class JetStream:
         try:
             body = json.loads(data)
         except ValueError as err:
-            raise JetStreamError.from_err_code(10025, err=str(err)) from None
+            raise JetStreamError.from_err_code(10025, err=syntax_error(err)) from None
         if not isinstance(body, dict):
             raise JetStreamError.from_err_code(10025, err="expected a JSON object")
         if body.get("pedantic"):
@@ -378,7 +415,7 @@ class JetStream:
         check_origins(cfg, self.streams, self.peers)
         existing = self.streams.get(name)
         if existing is not None:
-            if existing.config != cfg:
+            if not go_equal(existing.config, cfg):
                 raise JetStreamError.from_err_code(10058)
             # jsStreamCreateRequest: did_create follows any success, the same config too
             return {**self._stream_answer("create", existing, now), "did_create": True}
@@ -475,12 +512,6 @@ class JetStream:
         """jsStreamInfoRequest: ``subjects_filter`` adds the count of each subject it matches
         (a page of up to 100000 from ``offset``, sorted), ``deleted_details`` the sequences
         missing between first and last."""
-        for key, kind in (("subjects_filter", str), ("deleted_details", bool),
-                          ("offset", int)):
-            if body.get(key) is not None and not isinstance(body[key], kind):
-                raise JetStreamError.from_err_code(
-                    10025, err=f"json: cannot unmarshal into Go struct field "
-                               f"JSApiStreamInfoRequest.{key}")
         st = self._stream(tokens[2])
         answer = self._stream_answer("info", st, now)
         state = answer["state"]
@@ -649,7 +680,7 @@ class JetStream:
             cfg.metadata = consumer_metadata(cfg)
             if not cfg.name:
                 cfg.name = name
-            if action == "create" and existing.config != cfg:
+            if action == "create" and not go_equal(existing.config, cfg):
                 raise JetStreamError.from_err_code(10148)
             if not existing.durable and not cfg.inactive_threshold:
                 # updateInactiveThreshold, after the compare: an ephemeral's default again
