@@ -496,17 +496,19 @@ class JetStream:
 
     def _stream_answer(self, kind: str, st: Stream, now: float) -> dict:
         """The answer to a stream ``create``, ``update`` or ``info``: the stream's info with
-        the server's version in its config's metadata; info pages (0, 0, 0 without a subjects
-        filter) and has ``cluster`` after ``state`` (StreamInfo's order)."""
+        the server's version in its config's metadata and ``cluster`` after ``state``
+        (StreamInfo's order): in a cluster always, on one server in info only (naming
+        itself the leader); info pages (0, 0, 0 without a subjects filter)."""
         info = self.sourcing.info(st, now)
         info["config"] = stream_config(st.config, versioned=True)
-        if kind != "info":
-            return {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response", **info}
-        cluster = (self.cluster_info(st.name, now) if self.cluster_info is not None
-                   else {"leader": self.server_name} if self.server_name else {})
-        head = {k: info[k] for k in ("config", "created", "state")}
-        return {"type": "io.nats.jetstream.api.v1.stream_info_response", **_PAGED, **head,
-                "cluster": cluster, **{k: v for k, v in info.items() if k not in head}}
+        head = {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response",
+                **(_PAGED if kind == "info" else {}),
+                **{k: info.pop(k) for k in ("config", "created", "state")}}
+        if self.cluster_info is not None:
+            head["cluster"] = self.cluster_info(st.name, now)
+        elif kind == "info":
+            head["cluster"] = {"leader": self.server_name} if self.server_name else {}
+        return {**head, **info}
 
     def _stream_info(self, tokens, body, now):
         """jsStreamInfoRequest: ``subjects_filter`` adds the count of each subject it matches
