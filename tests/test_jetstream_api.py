@@ -334,7 +334,8 @@ def test_an_r3_consumer_reports_ack_floor_zero_until_its_first_ack():
     (_, ack_subject), = _fetch(js, "r3", now=0.3)
     js.handle(ack_subject, "", b"+ACK", None, now=0.4)
     info = api(js, "$JS.API.CONSUMER.INFO.S.r3", now=0.5)
-    assert info["ack_floor"] == {"consumer_seq": 1, "stream_seq": 4}
+    assert info["ack_floor"] == {"consumer_seq": 1, "stream_seq": 4,
+                                 "last_active": "1970-01-01T00:00:00.4Z"}   # the ack's time
 
 
 def test_deleting_a_missing_message_gives_the_stores_errors():

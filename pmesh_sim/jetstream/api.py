@@ -33,7 +33,7 @@ from .sourcing import ORIGIN_LIMITS, Sourcing, check_origins, refuse_origin
 from .stream import Stream, _rfc3339, encode_headers
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
-__all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
+__all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response", "with_cluster"]
 
 API = "$JS.API."
 _INF = float("inf")
@@ -501,14 +501,12 @@ class JetStream:
         itself the leader); info pages (0, 0, 0 without a subjects filter)."""
         info = self.sourcing.info(st, now)
         info["config"] = stream_config(st.config, versioned=True)
-        head = {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response",
-                **(_PAGED if kind == "info" else {}),
-                **{k: info.pop(k) for k in ("config", "created", "state")}}
         if self.cluster_info is not None:
-            head["cluster"] = self.cluster_info(st.name, now)
+            info = with_cluster(info, self.cluster_info(st.name, now))
         elif kind == "info":
-            head["cluster"] = {"leader": self.server_name} if self.server_name else {}
-        return {**head, **info}
+            info = with_cluster(info, {"leader": self.server_name} if self.server_name else {})
+        return {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response",
+                **(_PAGED if kind == "info" else {}), **info}
 
     def _stream_info(self, tokens, body, now):
         """jsStreamInfoRequest: ``subjects_filter`` adds the count of each subject it matches
@@ -918,6 +916,16 @@ class JetStream:
                               reason="inactive")
                     out.extend(self._remove_consumer(c, now))
         return out
+
+
+def with_cluster(info: dict, cluster: dict) -> dict:
+    """A stream's info with ``cluster`` after ``state`` (StreamInfo's field order).
+
+    >>> list(with_cluster({"config": {}, "created": "", "state": {}, "ts": ""}, {}))
+    ['config', 'created', 'state', 'cluster', 'ts']
+    """
+    out = {k: v for k, v in info.items() if k in ("config", "created", "state")}
+    return {**out, "cluster": cluster, **{k: v for k, v in info.items() if k not in out}}
 
 
 def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:

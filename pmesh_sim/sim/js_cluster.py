@@ -45,7 +45,7 @@ from ..cluster.raft_log import EMPTY, Durable
 from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
-from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
+from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response, with_cluster
 from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
 from ..jetstream.surface import not_simulated_reply
@@ -310,8 +310,8 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
                 missing.append(name)
                 continue
             host = self.server.sim.servers[leader].jetstream
-            entry = host.js.sourcing.info(host.js.streams[name], now)
-            entry["cluster"] = host._cluster_info(name, now)
+            entry = with_cluster(host.js.sourcing.info(host.js.streams[name], now),
+                                 host._cluster_info(name, now))
             streams.append(entry)
         body["streams"] = streams
         if missing:
