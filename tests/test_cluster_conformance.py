@@ -133,7 +133,7 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
     "core-queue-group-across-nodes": (3, [SENT] * 6),
     "raw-api-bodies": (3, [
         _leader("n1"), _ack(1, "S"), _ack(1, "R"),
-        _raw("stream_info_response", **_PAGE0, config=_S, state=_raw_state(1),
+        _raw("stream_info_response", **_PAGE0, config=_S, state=_raw_state(1, 1),
              cluster=_R3_CLUSTER_N1),
         _raw("stream_info_response", **_PAGE0, config=_R, state=_raw_state(1, 1),
              cluster=_r1_cluster("n2")),
@@ -148,11 +148,31 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
              consumers=[_consumer_v(_STORED)]),
         _raw("stream_list_response", total=3, offset=0, limit=256, streams=[
             {"config": _LISTED_R, "state": _raw_state(1, 1), "cluster": _r1_cluster("n2")},
-            {"config": _LISTED_S, "state": _raw_state(1), "cluster": _R3_CLUSTER_N1},
+            {"config": _LISTED_S, "state": _raw_state(1, 1), "cluster": _R3_CLUSTER_N1},
             {"config": _LISTED_U, "state": _raw_state(0), "cluster": _r1_cluster("n3")}]),
         _raw("stream_info_response",
              error={"code": 404, "err_code": 10059, "description": "stream not found"},
-             **_PAGE0)]),
+             **_PAGE0),
+        _leader("n1"),
+        {"messages": [{"consumer_seq": 1, "data": "1", "num_delivered": 1, "stream_seq": 1,
+                       "subject": "s.a"}]},
+        _raw("consumer_info_response", stream_name="S", name="w", config={
+            "durable_name": "w", "name": "w", "deliver_policy": "all", "ack_policy": "explicit",
+            "ack_wait": 30000000000, "max_deliver": -1, "replay_policy": "instant",
+            "max_waiting": 512, "max_ack_pending": 1000, "num_replicas": 3,
+            "metadata": _VERSIONED}, delivered={"consumer_seq": 1, "stream_seq": 1},
+            ack_floor={"consumer_seq": 1, "stream_seq": 1}, num_ack_pending=0,
+            num_redelivered=0, num_waiting=0, num_pending=0,
+            cluster={**_R3_CLUSTER_N1, "raft_group": "C-R3F-*"}),
+        _raw("consumer_info_response",
+             error={"code": 404, "err_code": 10014, "description": "consumer not found"}),
+        _raw("stream_create_response", error={
+            "code": 400, "err_code": 10005, "description": "no suitable peers for placement"}),
+        _raw("consumer_create_response", error={
+            "code": 400, "err_code": 10126,
+            "description": "consumer config replica count exceeds parent stream"}),
+        _raw("stream_delete_response", error={
+            "code": 400, "err_code": 10038, "description": "expected an empty request payload"})]),
     "core-request-reply-node-restart": (3, [
         {"data": "pong"}, NO_RESPONDERS, KILLED, {"data": "pong"}, RESTARTED,
         {"data": "pong"}]),
@@ -207,7 +227,8 @@ FINAL: dict[str, dict] = {
         "consumer_count": 1}},
     "core-queue-group-across-nodes": {},
     "core-request-reply-node-restart": {},
-    "raw-api-bodies": {"R": {**_state(1), "consumer_count": 1}, "S": _state(1)},
+    "raw-api-bodies": {"R": {**_state(1), "consumer_count": 1},
+                       "S": {**_state(1), "consumer_count": 1}},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
