@@ -366,14 +366,20 @@ class JetStream:
         none (isEmptyRequest: 10038), some read only a JSON object or array
         (isJSONObjectOrArray), each field in its Go type (10025)."""
         if kind in EMPTY_ONLY:
-            if data.strip() and data != b"{}" and cls._body(data) != {}:
+            if not _is_empty_request(data):
                 raise JetStreamError.from_err_code(10038)
             return {}
         if kind in REQUEST_TYPES:
-            if not data.lstrip(b" \t\r\n")[:1] in (b"{", b"["):
+            text = data.lstrip(b" \t\r\n")
+            if text[:1] not in (b"{", b"["):
                 return {}
+            struct, types = REQUEST_TYPES[kind]
+            if text[:1] == b"[" and isinstance(_loads_or_none(text), list):
+                raise JetStreamError.from_err_code(
+                    10025, err=f"json: cannot unmarshal array into Go value of type "
+                               f"server.{struct}")
             body = cls._body(data)
-            go_error = request_error(*REQUEST_TYPES[kind], body)
+            go_error = request_error(struct, types, body)
             if go_error:
                 raise JetStreamError.from_err_code(10025, err=go_error)
             return body
@@ -916,6 +922,22 @@ class JetStream:
                               reason="inactive")
                     out.extend(self._remove_consumer(c, now))
         return out
+
+
+def _loads_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _is_empty_request(data: bytes) -> bool:
+    """isEmptyRequest: nothing, or a JSON object without fields (whitespace is not).
+
+    >>> [_is_empty_request(d) for d in (b"", b"{}", b" { } ", b" ", b'{"a":1}', b"[]")]
+    [True, True, True, False, False, False]
+    """
+    return not data or data == b"{}" or _loads_or_none(data) == {}
 
 
 def with_cluster(info: dict, cluster: dict) -> dict:
