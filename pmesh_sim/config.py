@@ -579,6 +579,9 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
     c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None,
                             first_seq=cfg.first_seq or None,
                             compression=None if cfg.compression == "none" else cfg.compression,
+                            # an empty placement is none (checkStreamCfg)
+                            placement=cfg.placement if cfg.placement and any(
+                                cfg.placement.values()) else None,
                             consumer_limits=limits if limits and (
                                 limits.inactive_threshold or limits.max_ack_pending) else None)
     if c.num_replicas == 0:
@@ -869,6 +872,8 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
     from .errors import InvalidSubjectError
 
     c = dataclasses.replace(cfg)
+    if c.inactive_threshold is not None and c.inactive_threshold < 0:
+        c.inactive_threshold = None   # setConsumerConfigDefaults: negative is unset
     if c.max_deliver is None or c.max_deliver == 0 or c.max_deliver < -1:
         c.max_deliver = -1
     if c.max_waiting is not None and c.max_waiting < 0:
