@@ -20,12 +20,13 @@ Go marshals a map with its keys sorted.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..config import ConsumerConfig, StreamConfig
 
 __all__ = ["SERVER_VERSION", "JS_API_LEVEL", "stream_metadata", "consumer_metadata",
-           "with_version", "stream_config", "consumer_config"]
+           "with_version", "stream_config", "consumer_config", "go_marshal"]
 
 SERVER_VERSION = "2.15.1"   # the nats-server release the simulation is measured against
 JS_API_LEVEL = 5            # jetstream_versioning.go JSApiLevel
@@ -163,3 +164,18 @@ def consumer_config(cfg: ConsumerConfig, versioned: bool = False) -> dict[str, A
             value = 0
         _put(out, key, value, omitempty)
     return out
+
+
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def go_marshal(body: Any) -> bytes:
+    """``body`` as Go's ``json.Marshal`` writes it: compact, UTF-8, with ``<``, ``>``, ``&``
+    (and U+2028, U+2029) escaped as the server's answers have them (they occur only in strings).
+
+    >>> go_marshal({"subjects": ["t.>"], "description": "café"})
+    b'{"subjects":["t.\\\\u003e"],"description":"caf\\xc3\\xa9"}'
+    """
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return text.translate(_GO_ESCAPES).encode()

@@ -25,8 +25,8 @@ from ..errors import JetStreamError, NotSimulatedError
 from ..gojson import request_error, syntax_error
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
-from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, stream_config,
-                     stream_metadata)
+from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, go_marshal,
+                     stream_config, stream_metadata)
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
 from .sourcing import ORIGIN_LIMITS, Sourcing, check_origins, refuse_origin
@@ -140,7 +140,7 @@ def error_response(tokens: list[str], err: JetStreamError) -> dict[str, Any]:
 
 
 def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
-    """A reply to ``to``, compact like the server's ``json.Marshal``; ``api``: whether the
+    """A reply to ``to``, as the server's ``json.Marshal`` writes it; ``api``: whether the
     account counts it as an API answer (:data:`API_ANSWER`) or error (:data:`API_ERROR`).
 
     >>> _reply("r", {"stream": "S", "seq": 1})[0].data
@@ -148,7 +148,7 @@ def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
     """
     if not to:
         return []
-    return [Outgoing(to, "", json.dumps(body, separators=(",", ":")).encode(), None, api=api)]
+    return [Outgoing(to, "", go_marshal(body), None, api=api)]
 
 
 class JetStream:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
-from .answer import consumer_config
+from .answer import consumer_config, go_marshal
 from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
 from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339
@@ -203,7 +203,7 @@ class Consumer:
         subject = f"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{self.stream.name}.{self.name}"
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   paused=body["paused"])
-        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
+        return Outgoing(subject, "", go_marshal(body), None)
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -775,7 +775,7 @@ class Consumer:
                 "stream_seq": seq, "deliveries": dc}
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   stream_seq=seq, deliveries=dc)
-        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
+        return Outgoing(subject, "", go_marshal(body), None)
 
     def purge(self, start: int, last: int, wider: bool) -> None:
         """The stream purged up to ``start`` (consumer.go ``purge``): move past it.

@@ -45,6 +45,7 @@ from ..cluster.raft_log import EMPTY, Durable
 from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
+from ..jetstream.answer import go_marshal
 from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response, with_cluster
 from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
@@ -93,7 +94,7 @@ def _with_cluster(msg, cluster: dict):
     if "cluster" not in body:
         return msg
     body["cluster"] = cluster
-    return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+    return msg._replace(data=go_marshal(body))
 
 
 def peer_id(name: str) -> str:
@@ -316,7 +317,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         body["streams"] = streams
         if missing:
             body["missing"] = missing
-        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+        return msg._replace(data=go_marshal(body))
 
     # ------------------------------------------------------------------ the meta group
     def _propose_meta(self, tokens, subject, reply, data):

@@ -36,6 +36,7 @@ import json
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
+from ..jetstream.answer import go_marshal
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import API_ERROR, status
 
@@ -274,7 +275,7 @@ class ConsumerGroups:
         if "cluster" not in body:
             return msg
         body["cluster"] = self._consumer_cluster_info(*key, self.env.now)
-        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+        return msg._replace(data=go_marshal(body))
 
     # ------------------------------------------------------------------ deciding
     def _on_journal(self, c, op: tuple, msg=None) -> None:
