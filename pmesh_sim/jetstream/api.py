@@ -22,7 +22,7 @@ from ..config import (EPHEMERAL_INACTIVE_THRESHOLD, MAX_NAME_LEN, AckPolicy, Con
                       check_consumer_update, check_stream_config, check_stream_update,
                       go_equal, subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
-from ..gojson import request_error, syntax_error
+from ..gojson import _json_kind, request_error, syntax_error
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
 from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, go_marshal,
@@ -84,6 +84,14 @@ REQUEST_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "CONSUMER.LIST": ("JSApiConsumersRequest", _PAGING),
     "CONSUMER.PAUSE": ("JSApiConsumerPauseRequest", {"pause_until": "time.Time"}),
 }
+
+#: The Go request type other requests with a body are read into (for Go's words on a body
+#: that is not a JSON object).
+REQUEST_STRUCTS = {"STREAM.CREATE": "StreamConfigRequest", "STREAM.UPDATE": "StreamConfigRequest",
+                   "CONSUMER.CREATE": "CreateConsumerRequest",
+                   "CONSUMER.DURABLE": "CreateConsumerRequest",
+                   "STREAM.MSG.GET": "JSApiMsgGetRequest",
+                   "STREAM.MSG.DELETE": "JSApiMsgDeleteRequest"}
 
 #: Per request kind (longest prefix of the op after ``$JS.API.``): the response ``type`` and the
 #: fields the server's response struct marshals beside ``error`` when a request fails (its
@@ -327,7 +335,7 @@ class JetStream:
             self.emit("api_unanswered", op=op)
             return []
         try:
-            body = self._request(kind, data)
+            body = self._request(kind, data, ".".join(tokens[:3]))
             handler = {
                 "STREAM.CREATE": self._stream_create, "STREAM.UPDATE": self._stream_update,
                 "STREAM.DELETE": self._stream_delete, "STREAM.INFO": self._stream_info,
@@ -361,40 +369,41 @@ class JetStream:
         return [not_simulated_reply(reply, feature)] if reply else []
 
     @classmethod
-    def _request(cls, kind: str, data: bytes) -> dict:
-        """The body of an API request of ``kind``, read as its handler reads it: some want
-        none (isEmptyRequest: 10038), some read only a JSON object or array
-        (isJSONObjectOrArray), each field in its Go type (10025)."""
+    def _request(cls, kind: str, data: bytes, kind3: str = "") -> dict:
+        """The body of an API request of ``kind`` (``kind3``: its first three tokens), read
+        as its handler reads it: some want none (isEmptyRequest: 10038), some read only a
+        JSON object or array (isJSONObjectOrArray), each field in its Go type (10025)."""
         if kind in EMPTY_ONLY:
             if not _is_empty_request(data):
                 raise JetStreamError.from_err_code(10038)
             return {}
         if kind in REQUEST_TYPES:
-            text = data.lstrip(b" \t\r\n")
-            if text[:1] not in (b"{", b"["):
+            if data.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):
                 return {}
             struct, types = REQUEST_TYPES[kind]
-            if text[:1] == b"[" and isinstance(_loads_or_none(text), list):
-                raise JetStreamError.from_err_code(
-                    10025, err=f"json: cannot unmarshal array into Go value of type "
-                               f"server.{struct}")
-            body = cls._body(data)
+            body = cls._body(data, struct)
             go_error = request_error(struct, types, body)
             if go_error:
                 raise JetStreamError.from_err_code(10025, err=go_error)
             return body
-        return cls._body(data)
+        return cls._body(data, REQUEST_STRUCTS.get(kind3) or REQUEST_STRUCTS.get(kind))
 
     @staticmethod
-    def _body(data: bytes) -> dict:
+    def _body(data: bytes, struct: str | None = None) -> dict:
+        """The request's JSON object (null or nothing: empty); ``struct``: the Go request
+        type the server reads it into, named when the JSON is another kind of value."""
         if not data or not data.strip():
             return {}
         try:
             body = json.loads(data)
         except ValueError as err:
             raise JetStreamError.from_err_code(10025, err=syntax_error(err)) from None
+        if body is None:
+            return {}
         if not isinstance(body, dict):
-            raise JetStreamError.from_err_code(10025, err="expected a JSON object")
+            raise JetStreamError.from_err_code(10025, err=(
+                f"json: cannot unmarshal {_json_kind(body)} into Go value of type "
+                f"server.{struct}" if struct else "expected a JSON object"))
         if body.get("pedantic"):
             raise NotSimulatedError("request field 'pedantic'")
         return body
@@ -409,9 +418,8 @@ class JetStream:
     def _stream_create(self, tokens, body, now):
         name = tokens[2]
         cfg = StreamConfig.from_wire(body)
-        if cfg.name and cfg.name != name:
+        if cfg.name != name:   # a config without a name too (jsStreamCreateRequest)
             raise JetStreamError.from_err_code(10056)
-        cfg.name = name
         if "/" in name or "\\" in name:
             raise JetStreamError.from_err_code(10128)
         if cfg.sealed:
@@ -461,7 +469,6 @@ class JetStream:
     def _stream_update(self, tokens, body, now):
         name = tokens[2]
         new = StreamConfig.from_wire(body)
-        new.name = new.name or name
         # jsStreamUpdateRequest: the config alone is checked before the name and the lookup
         checked = check_stream_config(new, clustered=self.peers > 1)
         if new.name != name:
