@@ -655,7 +655,7 @@ class JetStream:
         else:
             kind, stream_name, subject_name = "new", tokens[2], tokens[3]
             filtered = ".".join(tokens[4:])
-        if body.get("stream_name", stream_name) != stream_name:
+        if body.get("stream_name") != stream_name:   # a request without it too
             raise JetStreamError.from_err_code(10056)
         if subject_name and ("/" in subject_name or "\\" in subject_name):
             raise JetStreamError.from_err_code(10127)
@@ -677,9 +677,7 @@ class JetStream:
             raise JetStreamError.from_err_code(10131)
         if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # single server mode
             raise JetStreamError.from_err_code(10074)
-        st = self._stream(stream_name)
-        if "config" not in body:
-            raise JetStreamError.from_err_code(10078)
+        st = self._stream(stream_name)   # no config: Go's zero config, as the server reads it
         action = body.get("action", "")
         if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # before the stream's replicas
             raise JetStreamError.from_err_code(10074)

@@ -107,7 +107,7 @@ class ConsumerGroups:
         st, sa = self.js.streams.get(stream), self.assignments.get(stream)
         if st is None or sa is None or not isinstance(body, dict):
             return None
-        cfg = body.get("config")
+        cfg = body.get("config", {})   # none: Go's zero config
         if not isinstance(cfg, dict):
             return None
         name = (tokens[4] if len(tokens) > 4 and tokens[1] == "DURABLE" else
