@@ -47,8 +47,8 @@ def stream_metadata(cfg: StreamConfig) -> dict[str, str]:
     >>> stream_metadata(StreamConfig(name="S", allow_msg_ttl=True, metadata={"_nats.ver": "x"}))
     {'_nats.req.level': '1'}
     """
-    return _static(cfg.metadata, 1 if cfg.allow_msg_ttl or (cfg.subject_delete_marker_ttl or 0)
-                   > 0 else 0)
+    ttls = cfg.allow_msg_ttl or (cfg.subject_delete_marker_ttl or 0) > 0
+    return _static(cfg.metadata, 1 if ttls else 0)
 
 
 def consumer_metadata(cfg: ConsumerConfig) -> dict[str, str]:
