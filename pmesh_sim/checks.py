@@ -2,8 +2,9 @@
 
 Everything observable is compared except what may rightly differ between two correct runs:
 timestamps (results hold none), ``bytes`` (encoding overhead differs), which member of a queue
-group got a message (compared as: the group as a whole got each message exactly once) and
-request inbox names (results hold none). A step the real backend cannot perform (a sim-only
+group got a message (compared as: the group as a whole got each message exactly once),
+request inbox names (results hold none), and in a raw API answer the clock durations and RAFT
+group names (see :func:`comparable_answer`). A step the real backend cannot perform (a sim-only
 fault, ``{"outcome": "unsupported"}``) is not compared.
 
 >>> sim = {"scenario": "s", "servers": 1, "steps": [{"index": 0, "op": "js_publish",
@@ -20,7 +21,8 @@ import json
 from collections import Counter, defaultdict
 from typing import Any, NamedTuple
 
-__all__ = ["Difference", "compare_results", "format_differences", "IGNORED_KEYS"]
+__all__ = ["Difference", "compare_results", "format_differences", "IGNORED_KEYS",
+           "comparable_answer"]
 
 #: Keys never compared, wherever they appear.
 IGNORED_KEYS = frozenset({"bytes", "trace", "backend", "time", "timestamp", "first_ts",
@@ -29,6 +31,8 @@ IGNORED_KEYS = frozenset({"bytes", "trace", "backend", "time", "timestamp", "fir
                           # pause's end and what is left of it, a start date (each backend
                           # resolves a relative one on its own calendar)
                           "ts", "pause_until", "pause_remaining", "opt_start_time",
+                          # when a RAFT group's leader took over
+                          "leader_since",
                           # a stored message's date in a direct get's headers; the random
                           # reply subject of a push consumer's open flow-control request
                           "Nats-Time-Stamp", "Nats-Consumer-Stalled"})
@@ -59,9 +63,35 @@ def _diff(a: Any, b: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
             _diff(x, y, f"{path}[{i}]", out)
     elif isinstance(a, str) and isinstance(b, str) and a != b \
             and isinstance(ja := _json_object(a), dict) and isinstance(jb := _json_object(b), dict):
-        _diff(ja, jb, path, out)   # an API answer as text: compared as JSON, dates left out
+        # an API answer as text: compared as JSON, dates left out, clock and random parts
+        # reduced to what two correct runs share
+        _diff(comparable_answer(ja), comparable_answer(jb), path, out)
     elif a != b or type(a) is not type(b) and not (_num(a) and _num(b)):
         out.append((path, a, b))
+
+
+def comparable_answer(value: Any) -> Any:
+    """An API answer (parsed JSON) as two correct runs agree on it: an ``active`` duration
+    (since a replica or an origin was last heard from: wall-clock time) as whether it was
+    heard from at all, a RAFT group's random name as its kind (``S-R3F-*``: stream, three
+    replicas, file). Keys of :data:`IGNORED_KEYS` stay; :func:`compare_results` skips them.
+
+    >>> comparable_answer({"cluster": {"raft_group": "S-R3F-k2Jd8sQa", "replicas": [
+    ...     {"name": "n2", "active": 74519953}]}, "mirror": {"active": -1}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'cluster': {'raft_group': 'S-R3F-*', 'replicas': [{'name': 'n2', 'active': True}]},
+     'mirror': {'active': False}}
+    """
+    if isinstance(value, list):
+        return [comparable_answer(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: comparable_answer(v) for k, v in value.items()}
+    if _num(out.get("active")):
+        out["active"] = out["active"] >= 0
+    if isinstance(out.get("raft_group"), str) and out["raft_group"].count("-") >= 2:
+        out["raft_group"] = out["raft_group"].rsplit("-", 1)[0] + "-*"
+    return out
 
 
 def _json_object(text: str) -> Any:

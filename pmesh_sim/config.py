@@ -31,6 +31,7 @@ __all__ = [
     "RePublish", "ConsumerLimits", "SubjectTransformConfig", "StreamSource", "StreamConfig",
     "ConsumerConfig",
     "check_stream_config", "check_stream_update", "check_consumer_config", "check_consumer_update",
+    "go_equal",
 ]
 
 NS = 1_000_000_000
@@ -578,6 +579,9 @@ def check_stream_config(cfg: StreamConfig, *, clustered: bool = False) -> Stream
     c = dataclasses.replace(cfg, subjects=list(cfg.subjects) if cfg.subjects else None,
                             first_seq=cfg.first_seq or None,
                             compression=None if cfg.compression == "none" else cfg.compression,
+                            # an empty placement is none (checkStreamCfg)
+                            placement=cfg.placement if cfg.placement and any(
+                                cfg.placement.values()) else None,
                             consumer_limits=limits if limits and (
                                 limits.inactive_threshold or limits.max_ack_pending) else None)
     if c.num_replicas == 0:
@@ -804,6 +808,25 @@ def check_stream_update(old: StreamConfig, new: StreamConfig, *, clustered: bool
     return c
 
 
+def _go_same(a: Any, b: Any) -> bool:
+    """Whether two field values are equal as the server's Go struct holds them: unset is the
+    type's zero value (0, "", false), so None and 0 are the same."""
+    return a == b or (a is None and not b and b is not None and not isinstance(b, (list, dict))
+                      or b is None and not a and not isinstance(a, (list, dict)))
+
+
+def go_equal(a: _Config, b: _Config) -> bool:
+    """Whether two configs are equal as the server compares them (reflect.DeepEqual of its
+    Go structs): unset fields are their zero value.
+
+    >>> go_equal(ConsumerConfig(idle_heartbeat=0.0), ConsumerConfig()), go_equal(
+    ...     ConsumerConfig(max_deliver=0), ConsumerConfig(max_deliver=1))
+    (True, False)
+    """
+    return type(a) is type(b) and all(_go_same(getattr(a, f.name), getattr(b, f.name))
+                                      for f in fields(a))
+
+
 def subjects_collide(a: str, b: str) -> bool:
     """True when some literal subject matches both patterns.
 
@@ -849,6 +872,8 @@ def check_consumer_config(cfg: ConsumerConfig, stream: StreamConfig) -> Consumer
     from .errors import InvalidSubjectError
 
     c = dataclasses.replace(cfg)
+    if c.inactive_threshold is not None and c.inactive_threshold < 0:
+        c.inactive_threshold = None   # setConsumerConfigDefaults: negative is unset
     if c.max_deliver is None or c.max_deliver == 0 or c.max_deliver < -1:
         c.max_deliver = -1
     if c.max_waiting is not None and c.max_waiting < 0:
@@ -992,7 +1017,7 @@ def check_consumer_update(old: ConsumerConfig, new: ConsumerConfig,
     from .jetstream.stream import parse_rfc3339
 
     for key, text in _IMMUTABLE:
-        if getattr(old, key) != getattr(new, key):
+        if not _go_same(getattr(old, key), getattr(new, key)):
             raise JetStreamError.from_err_code(10012, err=text)
         if key == "opt_start_seq":   # start times compare as times, after the sequence
             a, b = old.opt_start_time, new.opt_start_time

@@ -154,6 +154,7 @@ API_ERRORS: dict[int, tuple[int, str]] = {
     10025: (400, "invalid JSON: {err}"),
     10026: (400, "maximum consumers limit reached"),
     10037: (404, "no message found"),
+    10038: (400, "expected an empty request payload"),
     10039: (503, "JetStream not enabled for account"),
     10043: (400, "sequence {seq} not found"),
     10052: (500, "{err}"),

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 __all__ = ["STREAM_TYPES", "CONSUMER_TYPES", "SOURCE_TYPES", "field_error", "source_error",
-           "time_error", "ttl_seconds"]
+           "request_error", "syntax_error", "time_error", "ttl_seconds"]
 
 _INT64 = (-2**63, 2**63 - 1)
 _RANGES = {"int64": _INT64, "int": _INT64, "time.Duration": _INT64, "int32": (-2**31, 2**31 - 1),
@@ -111,6 +111,88 @@ def source_error(where: str, value: Any) -> str | None:
         if not ok:
             return f"json: cannot unmarshal {_json_kind(v)} into {field}"
     return None
+
+
+def request_error(struct: str, types: dict[str, str], body: dict[str, Any]) -> str | None:
+    """Go's error for the first field of an API request ``body`` whose value does not fit its
+    Go type in ``types`` (``string``, ``bool``, ``int``, ``uint64``, ``time.Time``); None when
+    it unmarshals. A date's own format is checked by its reader (:func:`time_error`).
+
+    >>> request_error("JSApiStreamNamesRequest", {"offset": "int"}, {"offset": "x"})
+    'json: cannot unmarshal string into Go struct field JSApiStreamNamesRequest.offset of type int'
+    >>> request_error("Purge", {"seq": "uint64"}, {"seq": -1})
+    'json: cannot unmarshal number -1 into Go struct field Purge.seq of type uint64'
+    """
+    for key, value in body.items():
+        go_type = types.get(key)
+        if go_type is None or value is None:
+            continue
+        where = f"Go struct field {struct}.{key} of type {go_type}"
+        if go_type in _RANGES and _number_error(value, go_type):
+            return f"json: cannot unmarshal number {value!r} into {where}"
+        kind = {"string": "string", "time.Time": "string", "bool": "bool"}.get(go_type, "number")
+        if _json_kind(value) != kind:
+            return f"json: cannot unmarshal {_json_kind(value)} into {where}"
+    return None
+
+
+#: Python's json error -> what Go's scanner says at that character
+_SYNTAX = {"Expecting value": "looking for beginning of value",
+           "Expecting property name enclosed in double quotes":
+               "looking for beginning of object key string",
+           "Expecting ':' delimiter": "after object key",
+           "Extra data": "looking for beginning of value",   # the decoder reads on
+           "Invalid control character at": "in string literal"}
+
+
+def syntax_error(err: ValueError) -> str:
+    """Go's words for the JSON syntax error Python's ``json`` raised (``err``), as the server's
+    request decoder gives them: at the end of the text ``unexpected EOF``, else the character,
+    what the scanner looked for and the byte offset after it.
+
+    >>> import json
+    >>> def go(text):
+    ...     try:
+    ...         json.loads(text)
+    ...     except ValueError as err:
+    ...         return syntax_error(err)
+    >>> for text in ('{"a": 1, ', '{"a": x}', '[1 2]', '{"a" 1}'):
+    ...     print(go(text))
+    unexpected EOF
+    invalid character 'x' looking for beginning of value at offset 7
+    invalid character '2' after array element at offset 4
+    invalid character '1' after object key at offset 6
+    """
+    doc, pos, msg = getattr(err, "doc", ""), getattr(err, "pos", 0), getattr(err, "msg", "")
+    if pos >= len(doc.rstrip(" \t\r\n")) or msg.startswith("Unterminated string"):
+        return "unexpected EOF"
+    char = doc[pos]
+    quoted = {"'": "'\\''", '"': "'\"'"}.get(char) or (
+        repr(char) if char.isprintable() else "'\\x%02x'" % ord(char) if ord(char) < 128
+        else repr(char))
+    if msg == "Expecting ',' delimiter":
+        what = f"after {_container(doc, pos)}"
+    else:
+        what = next((v for k, v in _SYNTAX.items() if msg.startswith(k)),
+                    "looking for beginning of value")
+    return f"invalid character {quoted} {what} at offset {len(doc[:pos + 1].encode())}"
+
+
+def _container(doc: str, pos: int) -> str:
+    """``object key:value pair`` or ``array element``: what the innermost bracket open at
+    ``pos`` holds."""
+    stack, in_string, escaped = [], False, False
+    for ch in doc[:pos]:
+        if in_string:
+            in_string = not (ch == '"' and not escaped)
+            escaped = ch == "\\" and not escaped
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append(ch)
+        elif ch in "]}" and stack:
+            stack.pop()
+    return "array element" if stack and stack[-1] == "[" else "object key:value pair"
 
 
 _LAYOUT = "2006-01-02T15:04:05Z07:00"

@@ -23,3 +23,16 @@ def test_everything_else_inside_an_answer_is_compared():
 def test_plain_text_is_compared_as_text():
     diffs = compare_results(doc("pong"), doc("ping"))
     assert [(d.field, d.sim, d.real) for d in diffs] == [("request.data", "pong", "ping")]
+
+
+def test_clock_durations_and_raft_group_names_are_compared_by_what_runs_share():
+    a = ('{"cluster":{"raft_group":"S-R3F-9ZMJLsCf","leader_since":"2026-01-01T00:00:06Z",'
+         '"replicas":[{"name":"n1","active":64000000}]},"mirror":{"active":-1}}')
+    b = ('{"cluster":{"raft_group":"S-R3F-CEr7ilRL","leader_since":"2026-12-01T06:39:00Z",'
+         '"replicas":[{"name":"n1","active":74519953}]},"mirror":{"active":-1}}')
+    assert compare_results(doc(a), doc(b)) == []
+    c = b.replace('"mirror":{"active":-1}', '"mirror":{"active":5}').replace("S-R3F", "S-R1M")
+    diffs = compare_results(doc(a), doc(c))
+    assert [(d.field, d.sim, d.real) for d in diffs] == [
+        ("request.data.cluster.raft_group", "S-R3F-*", "S-R1M-*"),
+        ("request.data.mirror.active", False, True)]

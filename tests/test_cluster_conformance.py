@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pmesh_sim.checks import compare_results, format_differences
+from pmesh_sim.checks import (IGNORED_KEYS, comparable_answer, compare_results,
+                              format_differences)
 from pmesh_sim.cli import main
 from pmesh_sim.scenario import load_scenario
 from pmesh_sim.sim.runner import run_sim
@@ -47,6 +48,67 @@ def _account(memory: int, storage: int, total: int, errors: int = 0,
     return {"data": json.dumps(body, separators=(",", ":"))}
 
 
+_VERSIONED = {"_nats.level": "5", "_nats.req.level": "0", "_nats.ver": "2.15.1"}
+_STORED = {"_nats.req.level": "0"}     # a stored config's metadata, as lists show it
+
+
+def _raw(kind: str, **fields) -> dict:
+    """A raw API answer of response type ``kind`` (its dates left out, see :func:`_flat`)."""
+    return {"data": {"type": f"io.nats.jetstream.api.v1.{kind}", **fields}}
+
+
+def _stream_config(name: str, subjects: list[str], storage: str, replicas: int,
+                   metadata: dict, **extra) -> dict:
+    """A stream's config as the server's answers show it, limits unset."""
+    return {"name": name, "subjects": subjects, "retention": "limits", "max_consumers": -1,
+            "max_msgs": -1, "max_bytes": -1, "max_age": 0, "max_msgs_per_subject": -1,
+            "max_msg_size": -1, "discard": "old", "storage": storage, "num_replicas": replicas,
+            "duplicate_window": 120000000000, "compression": "none", "allow_direct": False,
+            "mirror_direct": False, "sealed": False, "deny_delete": False, "deny_purge": False,
+            "allow_rollup_hdrs": False, "consumer_limits": {}, "allow_msg_ttl": False,
+            "metadata": metadata, **extra}
+
+
+def _raw_state(messages: int, consumers: int = 0) -> dict:
+    """A raw answer's stream state (bytes and dates left out), each message on its subject."""
+    return {"messages": messages, "first_seq": 1 if messages else 0, "last_seq": messages,
+            **({"num_subjects": messages} if messages else {}), "consumer_count": consumers}
+
+
+def _r1_cluster(leader: str) -> dict:
+    return {"name": "pmesh", "leader": leader}
+
+
+_R3_CLUSTER_N1 = {"name": "pmesh", "raft_group": "S-R3F-*", "leader": "n1",
+                  "system_account": True, "traffic_account": "$SYS", "replicas": [
+                      {"name": "n2", "current": True, "active": True, "peer": "44jzkV9D"},
+                      {"name": "n3", "current": True, "active": True, "peer": "BXScrY9i"}]}
+
+
+def _consumer_v(metadata: dict) -> dict:
+    """Consumer v of the raw-api-bodies scenario (durable, explicit acks) as answers show it."""
+    return {"stream_name": "R", "name": "v", "config": {
+        "durable_name": "v", "name": "v", "deliver_policy": "all", "ack_policy": "explicit",
+        "ack_wait": 30000000000, "max_deliver": -1, "replay_policy": "instant",
+        "max_waiting": 512, "max_ack_pending": 1000, "num_replicas": 0, "metadata": metadata},
+        "delivered": {"consumer_seq": 0, "stream_seq": 0},
+        "ack_floor": {"consumer_seq": 0, "stream_seq": 0}, "num_ack_pending": 0,
+        "num_redelivered": 0, "num_waiting": 0, "num_pending": 1, "cluster": _r1_cluster("n2")}
+
+
+def _raw_streams(metadata: dict) -> tuple[dict, dict, dict]:
+    """The configs of streams R, S and U of the raw-api-bodies scenario (U after its update)."""
+    return (_stream_config("R", ["r.*"], "memory", 1, metadata, placement={"tags": ["node:n2"]}),
+            _stream_config("S", ["s.*"], "file", 3, metadata),
+            _stream_config("U", ["u.>"], "file", 1, metadata, description="x",
+                           placement={"tags": ["node:n3"]}))
+
+
+_PAGE0 = {"total": 0, "offset": 0, "limit": 0}
+_R, _S, _U = _raw_streams(_VERSIONED)
+_LISTED_R, _LISTED_S, _LISTED_U = _raw_streams(_STORED)
+
+
 def _leader(node: str) -> dict:
     return {"leader": node}
 
@@ -69,6 +131,48 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
         _state(1), {"outcome": "purged", "purged": 1},
         _account(28, 0, 7, 1, reserved_storage=100000)]),
     "core-queue-group-across-nodes": (3, [SENT] * 6),
+    "raw-api-bodies": (3, [
+        _leader("n1"), _ack(1, "S"), _ack(1, "R"),
+        _raw("stream_info_response", **_PAGE0, config=_S, state=_raw_state(1, 1),
+             cluster=_R3_CLUSTER_N1),
+        _raw("stream_info_response", **_PAGE0, config=_R, state=_raw_state(1, 1),
+             cluster=_r1_cluster("n2")),
+        _raw("consumer_info_response", **_consumer_v(_VERSIONED)),
+        _raw("stream_create_response", config={
+            **{k: v for k, v in _U.items() if k != "description"},
+            "metadata": {**_VERSIONED, "k": "v"}},
+            state=_raw_state(0), cluster=_r1_cluster("n3"), did_create=True),
+        _raw("stream_update_response", config=_U, state=_raw_state(0),
+             cluster=_r1_cluster("n3")),
+        _raw("consumer_list_response", total=1, offset=0, limit=256,
+             consumers=[_consumer_v(_STORED)]),
+        _raw("stream_list_response", total=3, offset=0, limit=256, streams=[
+            {"config": _LISTED_R, "state": _raw_state(1, 1), "cluster": _r1_cluster("n2")},
+            {"config": _LISTED_S, "state": _raw_state(1, 1), "cluster": _R3_CLUSTER_N1},
+            {"config": _LISTED_U, "state": _raw_state(0), "cluster": _r1_cluster("n3")}]),
+        _raw("stream_info_response",
+             error={"code": 404, "err_code": 10059, "description": "stream not found"},
+             **_PAGE0),
+        _leader("n1"),
+        {"messages": [{"consumer_seq": 1, "data": "1", "num_delivered": 1, "stream_seq": 1,
+                       "subject": "s.a"}]},
+        _raw("consumer_info_response", stream_name="S", name="w", config={
+            "durable_name": "w", "name": "w", "deliver_policy": "all", "ack_policy": "explicit",
+            "ack_wait": 30000000000, "max_deliver": -1, "replay_policy": "instant",
+            "max_waiting": 512, "max_ack_pending": 1000, "num_replicas": 3,
+            "metadata": _VERSIONED}, delivered={"consumer_seq": 1, "stream_seq": 1},
+            ack_floor={"consumer_seq": 1, "stream_seq": 1}, num_ack_pending=0,
+            num_redelivered=0, num_waiting=0, num_pending=0,
+            cluster={**_R3_CLUSTER_N1, "raft_group": "C-R3F-*"}),
+        _raw("consumer_info_response",
+             error={"code": 404, "err_code": 10014, "description": "consumer not found"}),
+        _raw("stream_create_response", error={
+            "code": 400, "err_code": 10005, "description": "no suitable peers for placement"}),
+        _raw("consumer_create_response", error={
+            "code": 400, "err_code": 10126,
+            "description": "consumer config replica count exceeds parent stream"}),
+        _raw("stream_delete_response", error={
+            "code": 400, "err_code": 10038, "description": "expected an empty request payload"})]),
     "core-request-reply-node-restart": (3, [
         {"data": "pong"}, NO_RESPONDERS, KILLED, {"data": "pong"}, RESTARTED,
         {"data": "pong"}]),
@@ -123,6 +227,8 @@ FINAL: dict[str, dict] = {
         "consumer_count": 1}},
     "core-queue-group-across-nodes": {},
     "core-request-reply-node-restart": {},
+    "raw-api-bodies": {"R": {**_state(1), "consumer_count": 1},
+                       "S": {**_state(1), "consumer_count": 1}},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
@@ -132,7 +238,22 @@ FINAL: dict[str, dict] = {
 
 
 def _flat(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "bytes"}
+    """A step's result without ``bytes``; a raw answer parsed and compared as validate
+    compares it (dates left out, clock durations and RAFT group names reduced)."""
+    out = {k: v for k, v in result.items() if k != "bytes"}
+    if isinstance(out.get("data"), str) and out["data"].startswith("{"):
+        out["data"] = _without_ignored(comparable_answer(json.loads(out["data"])))
+    elif isinstance(out.get("data"), dict):
+        out["data"] = _without_ignored(out["data"])
+    return out
+
+
+def _without_ignored(value):
+    if isinstance(value, dict):
+        return {k: _without_ignored(v) for k, v in value.items() if k not in IGNORED_KEYS}
+    if isinstance(value, list):
+        return [_without_ignored(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
@@ -142,7 +263,7 @@ def test_cluster_scenario_on_a_real_cluster_agrees_with_the_simulation(stem, cap
     assert main(["run", str(path), "--backend", "real", "--json", "-"]) == 0
     real = json.loads(capsys.readouterr().out)
     assert real["servers"] == servers
-    assert [_flat(s["result"]) for s in real["steps"]] == steps
+    assert [_flat(s["result"]) for s in real["steps"]] == [_flat(s) for s in steps]
     assert {name: _flat(state) for name, state in real["final"]["streams"].items()} == \
         FINAL[stem]
     _check_deliveries(stem, real)

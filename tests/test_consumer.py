@@ -141,10 +141,13 @@ def test_ack_floor_and_consumer_info_as_the_server_computes():
     _, out = h.fetch(3)
     h.ack(out[1])
     info = h.info()
+    # last_active: when it last delivered, when it last took an ack (the floor need not move)
+    at = "1970-01-01T00:00:00Z"
     assert (info["delivered"], info["ack_floor"], info["num_ack_pending"], info["num_pending"]) == \
-        ({"consumer_seq": 3, "stream_seq": 3}, {"consumer_seq": 0, "stream_seq": 0}, 2, 0)
+        ({"consumer_seq": 3, "stream_seq": 3, "last_active": at},
+         {"consumer_seq": 0, "stream_seq": 0, "last_active": at}, 2, 0)
     h.ack(out[0])
-    assert h.info()["ack_floor"] == {"consumer_seq": 2, "stream_seq": 2}
+    assert h.info()["ack_floor"] == {"consumer_seq": 2, "stream_seq": 2, "last_active": at}
 
 
 def test_ack_all_acks_everything_up_to_the_acked_message():
@@ -153,7 +156,8 @@ def test_ack_all_acks_everything_up_to_the_acked_message():
     _, out = h.fetch(3)
     h.ack(out[1])
     info = h.info()
-    assert (info["num_ack_pending"], info["ack_floor"]) == (1, {"consumer_seq": 2, "stream_seq": 2})
+    assert (info["num_ack_pending"], info["ack_floor"]) == (
+        1, {"consumer_seq": 2, "stream_seq": 2, "last_active": "1970-01-01T00:00:00Z"})
 
 
 def test_in_progress_restarts_the_ack_timer():

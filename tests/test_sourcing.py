@@ -148,7 +148,8 @@ def test_the_python_client_creates_a_mirror_and_reads_its_info():
     sim.run(until=2)
     created, later = infos
     assert created.mirror == {"name": "O", "lag": 0, "active": -1}
-    assert created.config.mirror == StreamSource(name="O") and created.config.subjects == []
+    # a mirror has no subjects: the answer leaves them out (omitempty), as nats-py then shows
+    assert created.config.mirror == StreamSource(name="O") and created.config.subjects is None
     assert (later.state.messages, later.mirror["active"] >= 0) == (1, True)
 
 
@@ -163,3 +164,18 @@ def test_a_mirror_that_could_refuse_its_origins_messages_is_refused():
     out, = _req(js, "$JS.API.STREAM.UPDATE.S", {"name": "S", "sources": [{"name": "O"}],
                                                 "sealed": True})
     assert _refusal(out) == "a sealed stream with a mirror or sources"
+
+
+def test_an_origin_with_consumer_limits_is_refused_as_not_simulated():
+    # the server's sourcing consumer (ack none) is bound by the origin's consumer_limits: with
+    # max_ack_pending it is refused (10082, shown in the source's info); not simulated
+    js = JetStream()
+    for body in (b'{"name":"O","subjects":["o.>"],"consumer_limits":{"max_ack_pending":5}}',
+                 b'{"name":"P","subjects":["p.>"]}', b'{"name":"M","mirror":{"name":"P"}}'):
+        js.handle(f"$JS.API.STREAM.CREATE.{json.loads(body)['name']}", "r", body, None, now=0.0)
+    out = js.handle("$JS.API.STREAM.CREATE.C", "r", b'{"name":"C","sources":[{"name":"O"}]}',
+                    None, now=0.0)
+    assert b"consumer_limits" in out[0].data and "C" not in js.streams
+    out = js.handle("$JS.API.STREAM.UPDATE.P", "r", b'{"name":"P","subjects":["p.>"],'
+                    b'"consumer_limits":{"max_ack_pending":5}}', None, now=0.0)
+    assert b"consumer_limits" in out[0].data and js.streams["P"].config.consumer_limits is None

@@ -17,22 +17,25 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..config import (MAX_NAME_LEN, AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig,
-                      check_consumer_config, check_consumer_update, check_stream_config,
-                      check_stream_update, subjects_collide)
+from ..config import (EPHEMERAL_INACTIVE_THRESHOLD, MAX_NAME_LEN, AckPolicy, ConsumerConfig,
+                      RetentionPolicy, StorageType, StreamConfig, check_consumer_config,
+                      check_consumer_update, check_stream_config, check_stream_update,
+                      go_equal, subjects_collide)
 from ..errors import JetStreamError, NotSimulatedError
+from ..gojson import _json_kind, request_error, syntax_error
 from ..subjects import subject_matches
 from .consumer import API_ANSWER, API_ERROR, Consumer, Outgoing, status
+from .answer import (JS_API_LEVEL, consumer_config, consumer_metadata, go_marshal,
+                     stream_config, stream_metadata)
 from .pull import NS
 from .direct import direct_get, direct_subjects, msg_get
-from .sourcing import Sourcing, check_origins, refuse_origin
+from .sourcing import ORIGIN_LIMITS, Sourcing, check_origins, refuse_origin
 from .stream import Stream, _rfc3339, encode_headers, row_emitter
 from .surface import api_status, check_consumer_values, not_simulated_reply, refused_headers
 
-__all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response"]
+__all__ = ["ERROR_RESPONSES", "JetStream", "Outgoing", "error_response", "with_cluster"]
 
 API = "$JS.API."
-JS_API_LEVEL = 5        # server/jetstream_versioning.go JSApiLevel (2.15)
 _INF = float("inf")
 _new_tuple = tuple.__new__      # builds an Outgoing without its Python-level __new__
 
@@ -64,6 +67,32 @@ API_SUBJECTS = frozenset({
 
 
 _PAGED = {"total": 0, "offset": 0, "limit": 0}
+SUBJECT_DETAILS = 100_000   # JSMaxSubjectDetails: a stream info's page of subjects
+
+#: Requests whose handler wants an empty body (isEmptyRequest; else 10038).
+EMPTY_ONLY = frozenset({"STREAM.DELETE", "CONSUMER.INFO", "CONSUMER.DELETE"})
+_PAGING = {"offset": "int"}
+#: Requests whose handler reads the body only when it is a JSON object or array
+#: (isJSONObjectOrArray), with their Go request struct and its fields' Go types.
+REQUEST_TYPES: dict[str, tuple[str, dict[str, str]]] = {
+    "STREAM.NAMES": ("JSApiStreamNamesRequest", {**_PAGING, "subject": "string"}),
+    "STREAM.LIST": ("JSApiStreamListRequest", {**_PAGING, "subject": "string"}),
+    "STREAM.INFO": ("JSApiStreamInfoRequest", {**_PAGING, "deleted_details": "bool",
+                                               "subjects_filter": "string"}),
+    "STREAM.PURGE": ("JSApiStreamPurgeRequest", {"filter": "string", "seq": "uint64",
+                                                 "keep": "uint64"}),
+    "CONSUMER.NAMES": ("JSApiConsumersRequest", _PAGING),
+    "CONSUMER.LIST": ("JSApiConsumersRequest", _PAGING),
+    "CONSUMER.PAUSE": ("JSApiConsumerPauseRequest", {"pause_until": "time.Time"}),
+}
+
+#: The Go request type other requests with a body are read into (for Go's words on a body
+#: that is not a JSON object).
+REQUEST_STRUCTS = {"STREAM.CREATE": "StreamConfigRequest", "STREAM.UPDATE": "StreamConfigRequest",
+                   "CONSUMER.CREATE": "CreateConsumerRequest",
+                   "CONSUMER.DURABLE": "CreateConsumerRequest",
+                   "STREAM.MSG.GET": "JSApiMsgGetRequest",
+                   "STREAM.MSG.DELETE": "JSApiMsgDeleteRequest"}
 
 #: Per request kind (longest prefix of the op after ``$JS.API.``): the response ``type`` and the
 #: fields the server's response struct marshals beside ``error`` when a request fails (its
@@ -120,7 +149,7 @@ def error_response(tokens: list[str], err: JetStreamError) -> dict[str, Any]:
 
 
 def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
-    """A reply to ``to``, compact like the server's ``json.Marshal``; ``api``: whether the
+    """A reply to ``to``, as the server's ``json.Marshal`` writes it; ``api``: whether the
     account counts it as an API answer (:data:`API_ANSWER`) or error (:data:`API_ERROR`).
 
     >>> _reply("r", {"stream": "S", "seq": 1})[0].data
@@ -128,7 +157,7 @@ def _reply(to: str, body: dict, api: int = 0) -> list[Outgoing]:
     """
     if not to:
         return []
-    return [Outgoing(to, "", json.dumps(body, separators=(",", ":")).encode(), None, api=api)]
+    return [Outgoing(to, "", go_marshal(body), None, api=api)]
 
 
 class JetStream:
@@ -140,19 +169,22 @@ class JetStream:
     their deliver subject (with ``queue``: a queue subscriber of that group); the host calls
     :meth:`on_interest_change` when that may change.
     ``epoch_ns`` is the date virtual time 0 stands for (nanoseconds since 1970): message
-    timestamps, ``opt_start_time`` and every time in an answer count from it.
+    timestamps, ``opt_start_time`` and every time in an answer count from it. ``server_name``:
+    the leader a single server names in stream info's ``cluster``.
     """
 
     def __init__(self, emit: Callable[..., None] | None = None,
                  has_interest: Callable[..., bool] | None = None, *, peers: int = 1,
-                 epoch_ns: int = 0, emit_row: Callable[..., None] | None = None):
+                 epoch_ns: int = 0, emit_row: Callable[..., None] | None = None,
+                 server_name: str = ""):
         self.emit = emit or (lambda kind, **fields: None)
         self.emit_row = emit_row or row_emitter(self.emit)
         self.epoch_ns = epoch_ns
         self.has_interest = has_interest or (lambda subject, queue=None: False)
         self.peers = peers
+        self.server_name = server_name
         #: ``cluster_info(stream_name, now) -> dict`` for stream info's ``cluster`` (set by a
-        #: clustered host; None on a single server, which answers without it)
+        #: clustered host; None on a single server, which names only itself as the leader)
         self.cluster_info: Callable[[str, float], dict] | None = None
         #: ``consumer_cluster_info(stream_name, consumer_name, now) -> dict`` for consumer
         #: info's ``cluster`` (a clustered host; None on a single server)
@@ -309,7 +341,7 @@ class JetStream:
             self.emit("api_unanswered", op=op)
             return []
         try:
-            body = self._body(data)
+            body = self._request(kind, data, ".".join(tokens[:3]))
             handler = {
                 "STREAM.CREATE": self._stream_create, "STREAM.UPDATE": self._stream_update,
                 "STREAM.DELETE": self._stream_delete, "STREAM.INFO": self._stream_info,
@@ -342,16 +374,42 @@ class JetStream:
         self.emit("not_simulated", feature=feature, **fields)
         return [not_simulated_reply(reply, feature)] if reply else []
 
+    @classmethod
+    def _request(cls, kind: str, data: bytes, kind3: str = "") -> dict:
+        """The body of an API request of ``kind`` (``kind3``: its first three tokens), read
+        as its handler reads it: some want none (isEmptyRequest: 10038), some read only a
+        JSON object or array (isJSONObjectOrArray), each field in its Go type (10025)."""
+        if kind in EMPTY_ONLY:
+            if not _is_empty_request(data):
+                raise JetStreamError.from_err_code(10038)
+            return {}
+        if kind in REQUEST_TYPES:
+            if data.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):
+                return {}
+            struct, types = REQUEST_TYPES[kind]
+            body = cls._body(data, struct)
+            go_error = request_error(struct, types, body)
+            if go_error:
+                raise JetStreamError.from_err_code(10025, err=go_error)
+            return body
+        return cls._body(data, REQUEST_STRUCTS.get(kind3) or REQUEST_STRUCTS.get(kind))
+
     @staticmethod
-    def _body(data: bytes) -> dict:
+    def _body(data: bytes, struct: str | None = None) -> dict:
+        """The request's JSON object (null or nothing: empty); ``struct``: the Go request
+        type the server reads it into, named when the JSON is another kind of value."""
         if not data or not data.strip():
             return {}
         try:
             body = json.loads(data)
         except ValueError as err:
-            raise JetStreamError.from_err_code(10025, err=str(err)) from None
+            raise JetStreamError.from_err_code(10025, err=syntax_error(err)) from None
+        if body is None:
+            return {}
         if not isinstance(body, dict):
-            raise JetStreamError.from_err_code(10025, err="expected a JSON object")
+            raise JetStreamError.from_err_code(10025, err=(
+                f"json: cannot unmarshal {_json_kind(body)} into Go value of type "
+                f"server.{struct}" if struct else "expected a JSON object"))
         if body.get("pedantic"):
             raise NotSimulatedError("request field 'pedantic'")
         return body
@@ -366,20 +424,21 @@ class JetStream:
     def _stream_create(self, tokens, body, now):
         name = tokens[2]
         cfg = StreamConfig.from_wire(body)
-        if cfg.name and cfg.name != name:
+        if cfg.name != name:   # a config without a name too (jsStreamCreateRequest)
             raise JetStreamError.from_err_code(10056)
-        cfg.name = name
         if "/" in name or "\\" in name:
             raise JetStreamError.from_err_code(10128)
         if cfg.sealed:
             raise JetStreamError.from_err_code(10052, err="stream configuration for create can not be sealed")
         cfg = self._placed(check_stream_config(cfg, clustered=self.peers > 1))
+        cfg.metadata = stream_metadata(cfg)
         check_origins(cfg, self.streams, self.peers)
         existing = self.streams.get(name)
         if existing is not None:
-            if existing.config != cfg:
+            if not go_equal(existing.config, cfg):
                 raise JetStreamError.from_err_code(10058)
-            return self._stream_info_body(existing, now)
+            # jsStreamCreateRequest: did_create follows any success, the same config too
+            return {**self._stream_answer("create", existing, now), "did_create": True}
         self._check_overlap(cfg, None)
         refuse_origin(name, self.streams)
         st = Stream(cfg, created=now, emit=self.emit, epoch_ns=self.epoch_ns,
@@ -390,7 +449,7 @@ class JetStream:
         self._refresh_interest()
         self.emit("stream_created", stream=name, subjects=list(cfg.subjects),
                   retention=cfg.retention.value)
-        return {**self._stream_info_body(st, now), "did_create": True}
+        return {**self._stream_answer("create", st, now), "did_create": True}
 
     def _placed(self, cfg: StreamConfig) -> StreamConfig:
         """The cluster's placement rule: ``num_replicas`` needs as many JetStream servers.
@@ -417,7 +476,6 @@ class JetStream:
     def _stream_update(self, tokens, body, now):
         name = tokens[2]
         new = StreamConfig.from_wire(body)
-        new.name = new.name or name
         # jsStreamUpdateRequest: the config alone is checked before the name and the lookup
         checked = check_stream_config(new, clustered=self.peers > 1)
         if new.name != name:
@@ -425,10 +483,13 @@ class JetStream:
         check_origins(checked, self.streams, self.peers)
         st = self._stream(name)
         cfg = self._placed(check_stream_update(st.config, new, clustered=self.peers > 1))
+        cfg.metadata = stream_metadata(cfg)
         self._check_overlap(cfg, name)
         if cfg.retention != RetentionPolicy.LIMITS and self.sourcing.is_origin(name):
             raise NotSimulatedError(f"{cfg.retention.value} retention on stream {name!r}, the "
                                     "origin of a mirror or source")
+        if cfg.consumer_limits is not None and self.sourcing.is_origin(name):
+            raise NotSimulatedError(ORIGIN_LIMITS.format(name))
         became_interest = (cfg.retention == RetentionPolicy.INTEREST
                            and st.config.retention != RetentionPolicy.INTEREST)
         st.config = cfg
@@ -440,7 +501,7 @@ class JetStream:
         st.expire(now)   # filestore.go UpdateConfig: expireMsgs() before the reply
         if became_interest:
             st.drop_acked(now)
-        return self._stream_info_body(st, now)
+        return self._stream_answer("update", st, now)
 
     def _stream_delete(self, tokens, body, now):
         st = self._stream(tokens[2])
@@ -453,17 +514,45 @@ class JetStream:
         self.emit("stream_deleted", stream=st.name)
         return {"type": "io.nats.jetstream.api.v1.stream_delete_response", "success": True}, out
 
-    def _stream_info_body(self, st: Stream, now: float) -> dict:
-        body = {"type": "io.nats.jetstream.api.v1.stream_info_response",
-                **self.sourcing.info(st, now)}
-        if self.cluster_info is not None:   # StreamInfo marshals cluster after state
-            ts = body.pop("ts")
-            body["cluster"] = self.cluster_info(st.name, now)
-            body["ts"] = ts
-        return body
+    def _stream_answer(self, kind: str, st: Stream, now: float) -> dict:
+        """The answer to a stream ``create``, ``update`` or ``info``: the stream's info with
+        the server's version in its config's metadata and ``cluster`` after ``state``
+        (StreamInfo's order): in a cluster always, on one server in info only (naming
+        itself the leader); info pages (0, 0, 0 without a subjects filter)."""
+        info = self.sourcing.info(st, now)
+        info["config"] = stream_config(st.config, versioned=True)
+        if self.cluster_info is not None:
+            info = with_cluster(info, self.cluster_info(st.name, now))
+        elif kind == "info":
+            info = with_cluster(info, {"leader": self.server_name} if self.server_name else {})
+        return {"type": f"io.nats.jetstream.api.v1.stream_{kind}_response",
+                **(_PAGED if kind == "info" else {}), **info}
 
     def _stream_info(self, tokens, body, now):
-        return self._stream_info_body(self._stream(tokens[2]), now)
+        """jsStreamInfoRequest: ``subjects_filter`` adds the count of each subject it matches
+        (a page of up to 100000 from ``offset``, sorted), ``deleted_details`` the sequences
+        missing between first and last."""
+        st = self._stream(tokens[2])
+        answer = self._stream_answer("info", st, now)
+        state = answer["state"]
+        subjects: dict[str, int] | None = None
+        if body.get("subjects_filter"):
+            found = sorted(s for s in st.subj_count
+                           if subject_matches(body["subjects_filter"], s))
+            if found:
+                offset = max(0, body.get("offset") or 0)
+                answer.update(total=len(found), offset=offset, limit=SUBJECT_DETAILS)
+                page = found[offset:offset + SUBJECT_DETAILS]
+                subjects = {s: st.subj_count[s] for s in page} or None
+        deleted = None
+        if body.get("deleted_details") and state.get("num_deleted"):
+            deleted = [q for q in range(state["first_seq"], state["last_seq"] + 1)
+                       if q not in st.msgs]
+        order = ("messages", "bytes", "first_seq", "first_ts", "last_seq", "last_ts",
+                 "num_subjects", "subjects", "num_deleted", "deleted", "consumer_count")
+        state.update(subjects=subjects, deleted=deleted)
+        answer["state"] = {k: state[k] for k in order if state.get(k) is not None}
+        return answer
 
     def _names(self, body) -> list[str]:
         """The streams' names in order, those whose subjects meet ``subject`` if given."""
@@ -573,7 +662,7 @@ class JetStream:
         else:
             kind, stream_name, subject_name = "new", tokens[2], tokens[3]
             filtered = ".".join(tokens[4:])
-        if body.get("stream_name", stream_name) != stream_name:
+        if body.get("stream_name") != stream_name:   # a request without it too
             raise JetStreamError.from_err_code(10056)
         if subject_name and ("/" in subject_name or "\\" in subject_name):
             raise JetStreamError.from_err_code(10127)
@@ -595,9 +684,7 @@ class JetStream:
             raise JetStreamError.from_err_code(10131)
         if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # single server mode
             raise JetStreamError.from_err_code(10074)
-        st = self._stream(stream_name)
-        if "config" not in body:
-            raise JetStreamError.from_err_code(10078)
+        st = self._stream(stream_name)   # no config: Go's zero config, as the server reads it
         action = body.get("action", "")
         if self.peers == 1 and (cfg.num_replicas or 0) > 1:   # before the stream's replicas
             raise JetStreamError.from_err_code(10074)
@@ -608,12 +695,14 @@ class JetStream:
         if existing is not None:
             # jsConsumerCreateRequest: an update keeps the pause (only the pause API moves it)
             cfg.pause_until = existing.config.pause_until
+            cfg.metadata = consumer_metadata(cfg)
             if not cfg.name:
                 cfg.name = name
-            if not existing.durable and not cfg.inactive_threshold:
-                cfg.inactive_threshold = existing.config.inactive_threshold
-            if action == "create" and existing.config != cfg:
+            if action == "create" and not go_equal(existing.config, cfg):
                 raise JetStreamError.from_err_code(10148)
+            if not existing.durable and not cfg.inactive_threshold:
+                # updateInactiveThreshold, after the compare: an ephemeral's default again
+                cfg.inactive_threshold = EPHEMERAL_INACTIVE_THRESHOLD
             if st.config.retention == RetentionPolicy.WORK_QUEUE:   # partitionUnique
                 _check_partition(st, cfg.filters, skip=name)
             check_consumer_update(existing.config, cfg, self.has_interest)
@@ -630,7 +719,7 @@ class JetStream:
             # consumer.go updateConfig: a raised max_ack_pending wakes the consumer
             wake = existing.deliver(now) if cfg.max_ack_pending != old.max_ack_pending else []
             return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                    **self._consumer_info_body(existing, now)}, \
+                    **self._consumer_info_body(existing, now, versioned=True)}, \
                 existing.paused_advisory(now) + wake
         if action == "update":
             raise JetStreamError.from_err_code(10149)
@@ -648,13 +737,14 @@ class JetStream:
         if durable and len(name) > MAX_NAME_LEN:
             raise JetStreamError.from_err_code(10102, max=MAX_NAME_LEN)
         if not durable and not cfg.inactive_threshold:
-            cfg.inactive_threshold = 5.0
+            cfg.inactive_threshold = EPHEMERAL_INACTIVE_THRESHOLD
         check_consumer_values(cfg, clustered=self.peers > 1)
         if not name:
             self._ephemeral_count += 1
             name = _ephemeral_name(self._ephemeral_count)
         if not cfg.name:
             cfg.name = name
+        cfg.metadata = consumer_metadata(cfg)
         c = Consumer(st, name, cfg, durable=durable, now=now, emit=self.emit,
                      emit_row=self.emit_row, has_interest=self.has_interest)
         c.wake = self._wake
@@ -666,7 +756,8 @@ class JetStream:
                   filter_subjects=list(cfg.filters), pull=c.is_pull,
                   deliver_subject=cfg.deliver_subject or "", deliver_group=cfg.deliver_group or "")
         return {"type": "io.nats.jetstream.api.v1.consumer_create_response",
-                **self._consumer_info_body(c, now)}, c.deliver(now) + c.paused_advisory(now)
+                **self._consumer_info_body(c, now, versioned=True)}, \
+            c.deliver(now) + c.paused_advisory(now)
 
     def _consumer(self, stream: str, name: str) -> Consumer:
         c = self._stream(stream).consumers.get(name)
@@ -722,6 +813,7 @@ class JetStream:
         until = ConsumerConfig.from_wire({"pause_until": body.get("pause_until")}).pause_until
         c = self._consumer(tokens[2], tokens[3])
         c.config = c.config.replace(pause_until=until)
+        c.config.metadata = consumer_metadata(c.config)   # jsConsumerPauseRequest
         c.set_pause(until, now)
         resp = {"type": "io.nats.jetstream.api.v1.consumer_pause_response",
                 "paused": c.paused(now), "pause_until": until or "0001-01-01T00:00:00Z"}
@@ -733,12 +825,16 @@ class JetStream:
 
     def _consumer_info(self, tokens, body, now):
         return {"type": "io.nats.jetstream.api.v1.consumer_info_response",
-                **self._consumer_info_body(self._consumer(tokens[2], tokens[3]), now)}
+                **self._consumer_info_body(self._consumer(tokens[2], tokens[3]), now,
+                                           versioned=True)}
 
-    def _consumer_info_body(self, c: Consumer, now: float) -> dict:
+    def _consumer_info_body(self, c: Consumer, now: float, versioned: bool = False) -> dict:
         """``c.info(now)``, in a cluster with ``cluster`` after ``num_pending`` (the server's
-        ConsumerInfo field order)."""
+        ConsumerInfo field order); ``versioned``: the server's version in the config's
+        metadata (the answers but lists)."""
         info = c.info(now)
+        if versioned:
+            info["config"] = consumer_config(c.config, versioned=True)
         if self.consumer_cluster_info is None:
             return info
         head = {k: v for k, v in info.items()
@@ -772,6 +868,7 @@ class JetStream:
         self.emit("consumer_reset", stream=st.name, consumer=c.name, stream_seq=seq)
         body = {"type": "io.nats.jetstream.api.v1.consumer_reset_response", **c.info(now),
                 "reset_seq": seq}
+        body["config"] = consumer_config(c.config, versioned=True)
         return _reply(reply, body) + out
 
     def on_interest_change(self, now: float) -> list[Outgoing]:
@@ -837,6 +934,32 @@ class JetStream:
                               reason="inactive")
                     out.extend(self._remove_consumer(c, now))
         return out
+
+
+def _loads_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _is_empty_request(data: bytes) -> bool:
+    """isEmptyRequest: nothing, or a JSON object without fields (whitespace is not).
+
+    >>> [_is_empty_request(d) for d in (b"", b"{}", b" { } ", b" ", b'{"a":1}', b"[]")]
+    [True, True, True, False, False, False]
+    """
+    return not data or data == b"{}" or _loads_or_none(data) == {}
+
+
+def with_cluster(info: dict, cluster: dict) -> dict:
+    """A stream's info with ``cluster`` after ``state`` (StreamInfo's field order).
+
+    >>> list(with_cluster({"config": {}, "created": "", "state": {}, "ts": ""}, {}))
+    ['config', 'created', 'state', 'cluster', 'ts']
+    """
+    out = {k: v for k, v in info.items() if k in ("config", "created", "state")}
+    return {**out, "cluster": cluster, **{k: v for k, v in info.items() if k not in out}}
 
 
 def _republished(st: Stream, msg, to: str, last_seq: int) -> Outgoing:

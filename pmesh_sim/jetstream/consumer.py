@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType
+from .answer import consumer_config, go_marshal
 from .flow import FlowControl
 from .pull import NS, PullRequest, parse_pull
 from .stream import Stream, _rfc3339, encode_headers, parse_rfc3339, row_emitter
@@ -99,6 +100,10 @@ class Consumer:
         self.wake = [float("inf")]   # the earliest timer added (JetStream shares its own)
         self._ack_prefix: str | None = None   # "$JS.ACK.<stream>.<consumer>."
         self.last_active = now
+        #: when it last delivered and last took an ack (SequenceInfo.last_active; None: not
+        #: since it was created or reset)
+        self.delivered_at: float | None = None
+        self.acked_at: float | None = None
         self.deleted = False
         self.advisories: list[Outgoing] = []
         self._lps: set[int] | None = None
@@ -167,6 +172,7 @@ class Consumer:
         self._lps = None
         self.sseq, self._scanned, self.dseq = seq, seq - 1, 1
         self.adflr, self.asflr = 0, seq - 1
+        self.delivered_at = self.acked_at = None
         self._stored_sseq = None    # store.Reset(seq - 1), which stores the floor too
         self.floor_unset = False
         return self.deliver(now)
@@ -204,7 +210,7 @@ class Consumer:
         subject = f"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{self.stream.name}.{self.name}"
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   paused=body["paused"])
-        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
+        return Outgoing(subject, "", go_marshal(body), None)
 
     # ----------------------------------------------------------------- helpers
     def _effective_filters(self, config: ConsumerConfig) -> list[str]:
@@ -376,6 +382,7 @@ class Consumer:
     def _send(self, msg, dc: int, to: str, now: float) -> Outgoing:
         seq, dseq = msg.seq, self.dseq
         self.dseq = dseq + 1
+        self.delivered_at = now
         if self._stored_sseq is not None and dc == 1:   # the store records the delivery
             self._stored_sseq = None
         pending = self._num_pending() + self.npc_extra     # num_pending()
@@ -574,6 +581,7 @@ class Consumer:
         if self.config.ack_policy == AckPolicy.ALL:
             if dseq <= self.adflr:
                 return
+            self.acked_at = now
             acked = [s for s in self.pending if s <= sseq]
             for s in acked:
                 del self.pending[s]
@@ -585,6 +593,7 @@ class Consumer:
         entry = self.pending.pop(sseq, None)
         if entry is None:
             return
+        self.acked_at = now
         self.rdc.pop(sseq, None)
         if not self.pending:
             self.adflr, self.asflr = self.dseq - 1, self.sseq - 1
@@ -775,7 +784,7 @@ class Consumer:
                 "stream_seq": seq, "deliveries": dc}
         self.emit("advisory", subject=subject, stream=self.stream.name, consumer=self.name,
                   stream_seq=seq, deliveries=dc)
-        return Outgoing(subject, "", json.dumps(body, separators=(",", ":")).encode(), None)
+        return Outgoing(subject, "", go_marshal(body), None)
 
     def purge(self, start: int, last: int, wider: bool) -> None:
         """The stream purged up to ``start`` (consumer.go ``purge``): move past it.
@@ -851,23 +860,35 @@ class Consumer:
             if stored or self.dseq > 1:
                 sseq = stored
             asflr = min(asflr, stored)
+        epoch = self.stream.epoch_ns
         info = {"stream_name": self.stream.name, "name": self.name,
-                "created": _rfc3339(self.created, self.stream.epoch_ns), "config": self.config.to_wire(),
-                "delivered": {"consumer_seq": self.dseq - 1, "stream_seq": sseq},
+                "created": _rfc3339(self.created, epoch), "config": consumer_config(self.config),
+                "delivered": _seq_info(self.dseq - 1, sseq, self.delivered_at, epoch),
                 # a replicated consumer's store starts empty (selectStartingSeqNo sets the
                 # starting floor only for R1): 0/0 until an ack or a purge first moves it
-                "ack_floor": {"consumer_seq": self.adflr,
-                              "stream_seq": asflr if self.adflr or not self.floor_unset
-                              else 0},
+                "ack_floor": _seq_info(self.adflr, asflr if self.adflr or not self.floor_unset
+                                       else 0, self.acked_at, epoch),
                 "num_ack_pending": len(self.pending),
                 # max_deliver 1 never redelivers: the server reports 0 (infoWithSnapAndReply)
                 "num_redelivered": len(self.rdc) if self.config.max_deliver != 1 else 0,
-                "num_waiting": len(self.waiting), "num_pending": self._checked_num_pending(),
-                "ts": _rfc3339(now, self.stream.epoch_ns)}
-        if not self.is_pull:
-            info["push_bound"] = self.bound()
+                "num_waiting": len(self.waiting), "num_pending": self._checked_num_pending()}
+        if not self.is_pull and self.bound():   # ConsumerInfo push_bound: omitempty
+            info["push_bound"] = True
         if self.paused(now):
             info["paused"] = True
             info["pause_remaining"] = round((self._pause_at - now) * NS)
+        info["ts"] = _rfc3339(now, self.stream.epoch_ns)
         return info
 
+
+def _seq_info(consumer_seq: int, stream_seq: int, at: float | None, epoch_ns: int) -> dict:
+    """A consumer info's ``delivered`` or ``ack_floor`` (SequenceInfo): ``last_active`` only
+    once something was delivered or acked.
+
+    >>> _seq_info(1, 4, None, 0)
+    {'consumer_seq': 1, 'stream_seq': 4}
+    """
+    out = {"consumer_seq": consumer_seq, "stream_seq": stream_seq}
+    if at is not None:
+        out["last_active"] = _rfc3339(at, epoch_ns)
+    return out

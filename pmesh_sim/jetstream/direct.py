@@ -284,8 +284,11 @@ def msg_get(lookup, body: dict) -> dict:
         msg = st.get(st.last_matching(last))
     if msg is None:
         raise JetStreamError.from_err_code(10037)
-    message = {"subject": msg.subject, "seq": msg.seq,
-               "data": base64.b64encode(msg.data).decode(), "time": _rfc3339(msg.time, st.epoch_ns)}
+    # StoredMsg: subject, seq, hdrs and data (both omitempty), time
+    message: dict = {"subject": msg.subject, "seq": msg.seq}
     if msg.headers and not body.get("no_hdr"):
         message["hdrs"] = base64.b64encode(encode_headers(msg.headers)).decode()
+    if msg.data:
+        message["data"] = base64.b64encode(msg.data).decode()
+    message["time"] = _rfc3339(msg.time, st.epoch_ns)
     return {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}

@@ -66,7 +66,8 @@ def check_origins(cfg: StreamConfig, streams: dict[str, Any], peers: int = 1) ->
     """The checks of a mirror or sources that need the other streams (checkStreamCfg: the
     origin's max message size, then cycles), and what the simulation refuses: an origin that
     does not exist (yet), one with interest or workqueue retention (the server's sourcing
-    consumer is interest there), and mirrors and sources in a cluster."""
+    consumer is interest there) or with consumer_limits, and mirrors and sources in a
+    cluster."""
     origins = ([cfg.mirror] if cfg.mirror is not None else []) + list(cfg.sources or [])
     if not origins:
         return
@@ -90,6 +91,14 @@ def check_origins(cfg: StreamConfig, streams: dict[str, Any], peers: int = 1) ->
         if origin.config.retention != RetentionPolicy.LIMITS:
             raise NotSimulatedError(f"a mirror or source of {origin.config.retention.value} "
                                     f"stream {src.name!r} (its sourcing consumer is interest)")
+        if origin.config.consumer_limits is not None:
+            raise NotSimulatedError(ORIGIN_LIMITS.format(src.name))
+
+
+#: an origin's consumer_limits bind the sourcing consumer too: with max_ack_pending the
+#: server refuses it (10082, an ack-none consumer) and shows the error in the source's info
+ORIGIN_LIMITS = ("a mirror or source of stream {!r}, which has consumer_limits (they bind "
+                 "the sourcing consumer: with max_ack_pending the server refuses it, 10082)")
 
 
 def _refuse_blocking_mirror(cfg: StreamConfig, streams: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from ..config import (DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
                       subject_is_subset)
 from ..errors import JetStreamError
+from .answer import stream_config
 from .ttl import MARKER_REASON, parse_msg_ttl
 
 __all__ = ["Stream", "StoredMsg", "encode_headers", "msg_size", "parse_rfc3339"]
@@ -121,7 +122,7 @@ class Stream:
         self._first_set = bool(config.first_seq)
         if config.first_seq:
             self.first_seq, self.last_seq = config.first_seq, config.first_seq - 1
-        self.last_time = 0.0
+        self.last_time: float | None = None   # None: nothing stored yet
         self.bytes = 0
         self.subj_count: dict[str, int] = {}
         self._subj_seqs: dict[str, deque[int]] = {}
@@ -148,14 +149,15 @@ class Stream:
         return self.first_seq
 
     def state(self) -> dict[str, Any]:
-        """The server's ``state`` object (times as float seconds)."""
+        """The server's ``state`` object (times as float seconds; None: Go's zero time, for
+        ``first_ts`` of an empty stream and ``last_ts`` before anything was stored)."""
         n = len(self.msgs)
         # a stream that never stored anything reports first_seq 0 (real nats-server 2.15.1),
         # until a full purge sets it to last_seq + 1 (memstore.go / filestore.go purge)
         first = self._first() if n else (
             self.last_seq + 1 if self.last_seq or self._first_set or self.purged else 0)
         span = self.last_seq - first + 1 if n else 0
-        first_ts = self.msgs[first].time if n else 0.0
+        first_ts = self.msgs[first].time if n else None
         return {"messages": n, "bytes": self.bytes, "first_seq": first, "first_ts": first_ts,
                 "last_seq": self.last_seq, "last_ts": self.last_time,
                 "num_subjects": len(self.subj_count), "num_deleted": span - n,
@@ -536,7 +538,7 @@ class Stream:
             self.emit("discard", stream=self.name, subject=msg.subject, stream_seq=seq,
                       msg_id=msg.msg_id, reason=reason)
         if reason != "purge" and self.consumers:
-            when = self.last_time if now is None else now
+            when = (self.last_time or 0.0) if now is None else now
             for consumer in list(self.consumers.values()):
                 if seq in consumer.pending or seq in consumer.rdc:
                     consumer.on_removed(seq, reason, when, msg.msg_id)
@@ -658,13 +660,20 @@ class Stream:
                     self.remove(seq, reason=self.config.retention.value, now=now)
 
     def info(self, now: float) -> dict[str, Any]:
-        """The server's stream info JSON (``config``, ``state``, ``created``)."""
-        state = self.state()
-        wire_state = dict(state)
+        """The server's stream info JSON (``config`` as stored, ``state``, ``created``)."""
+        wire_state = self.state()
         for key in ("first_ts", "last_ts"):
-            wire_state[key] = _rfc3339(wire_state[key], self.epoch_ns)
-        return {"config": self.config.to_wire(), "created": _rfc3339(self.created, self.epoch_ns),
+            t = wire_state[key]
+            wire_state[key] = GO_ZERO_TIME if t is None else _rfc3339(t, self.epoch_ns)
+        for key in ("num_subjects", "num_deleted"):   # StreamState: omitempty
+            if not wire_state[key]:
+                del wire_state[key]
+        return {"config": stream_config(self.config),
+                "created": _rfc3339(self.created, self.epoch_ns),
                 "state": wire_state, "ts": _rfc3339(now, self.epoch_ns)}
+
+
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def _ttl_or_zero(headers: dict) -> int:

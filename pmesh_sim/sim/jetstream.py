@@ -7,6 +7,7 @@ failed event raises what nats-py would: :class:`JetStreamError` (by ``err_code``
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -38,6 +39,17 @@ class PubAck:
 class SequenceInfo:
     consumer_seq: int
     stream_seq: int
+    last_active: datetime.datetime | None = None   # when it last moved (nats-py: UTC)
+
+    @classmethod
+    def from_response(cls, resp: dict) -> SequenceInfo:
+        at = resp.get("last_active")
+        if at is not None:
+            from pmesh_sim.jetstream.stream import parse_rfc3339
+
+            at = datetime.datetime.fromtimestamp(parse_rfc3339(at) // 1000 / 1e6,
+                                                 datetime.timezone.utc)
+        return cls(resp["consumer_seq"], resp["stream_seq"], at)
 
 
 @dataclass
@@ -86,7 +98,8 @@ class ConsumerInfo:
     @classmethod
     def from_response(cls, resp: dict) -> ConsumerInfo:
         return cls(resp["name"], resp["stream_name"], ConsumerConfig.from_wire(resp["config"]),
-                   SequenceInfo(**resp["delivered"]), SequenceInfo(**resp["ack_floor"]),
+                   SequenceInfo.from_response(resp["delivered"]),
+                   SequenceInfo.from_response(resp["ack_floor"]),
                    resp["num_ack_pending"], resp["num_redelivered"], resp["num_waiting"],
                    resp["num_pending"])
 

@@ -46,7 +46,8 @@ from ..cluster.timings import ClusterTimings
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError, NotSimulatedError
 from ..jetstream import stream_image
-from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response
+from ..jetstream.answer import go_marshal
+from ..jetstream.api import API_SUBJECTS, JetStream, _reply, error_response, with_cluster
 from ..jetstream.consumer import API_ANSWER, API_ERROR
 from ..jetstream.direct import direct_subjects
 from ..jetstream.stream import encode_headers
@@ -99,7 +100,7 @@ def _with_cluster(msg, cluster: dict):
     if "cluster" not in body:
         return msg
     body["cluster"] = cluster
-    return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+    return msg._replace(data=go_marshal(body))
 
 
 def peer_id(name: str) -> str:
@@ -325,13 +326,13 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
                 missing.append(name)
                 continue
             host = self.server.sim.servers[leader].jetstream
-            entry = host.js.sourcing.info(host.js.streams[name], now)
-            entry["cluster"] = host._cluster_info(name, now)
+            entry = with_cluster(host.js.sourcing.info(host.js.streams[name], now),
+                                 host._cluster_info(name, now))
             streams.append(entry)
         body["streams"] = streams
         if missing:
             body["missing"] = missing
-        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+        return msg._replace(data=go_marshal(body))
 
     # ------------------------------------------------------------------ the meta group
     def _propose_meta(self, tokens, subject, reply, data):

@@ -37,6 +37,7 @@ from ..cluster.raft_log import Entry, Snapshot
 from ..config import AckPolicy, RetentionPolicy, StorageType
 from ..errors import JetStreamError
 from ..jetstream import consumer_replica
+from ..jetstream.answer import go_marshal
 from ..jetstream.api import _reply, error_response
 from ..jetstream.consumer import API_ERROR, status
 from .compaction import Policy
@@ -108,7 +109,7 @@ class ConsumerGroups:
         st, sa = self.js.streams.get(stream), self.assignments.get(stream)
         if st is None or sa is None or not isinstance(body, dict):
             return None
-        cfg = body.get("config")
+        cfg = body.get("config", {})   # none: Go's zero config
         if not isinstance(cfg, dict):
             return None
         name = (tokens[4] if len(tokens) > 4 and tokens[1] == "DURABLE" else
@@ -327,7 +328,7 @@ class ConsumerGroups:
         if "cluster" not in body:
             return msg
         body["cluster"] = self._consumer_cluster_info(*key, self.env.now)
-        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+        return msg._replace(data=go_marshal(body))
 
     # ------------------------------------------------------------------ deciding
     def _on_journal(self, c, op: tuple, msg=None) -> None:

@@ -44,7 +44,8 @@ class JetStreamHost:
                 trace.record(env._now, kind, (keys, name, *values))
 
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
-                            epoch_ns=server.sim.epoch_ns, emit_row=emit_row)
+                            epoch_ns=server.sim.epoch_ns, emit_row=emit_row,
+                            server_name=name)
         self._subs: dict[str, object] = {}
         self._version = -1
         self._timer_at: float | None = None
