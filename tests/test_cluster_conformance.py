@@ -25,6 +25,7 @@ PAUSED, RESUMED = {"outcome": "paused"}, {"outcome": "resumed"}
 PARTITIONED, HEALED = {"outcome": "partitioned"}, {"outcome": "healed"}
 NO_META_LEADER = {"error": {"code": 503, "description": "JetStream system temporarily unavailable",
                             "err_code": 10008}}
+NO_STREAM_LEADER = NO_META_LEADER     # the same 10008 from a group without a leader
 MAX_MSGS = {"error": {"code": 503, "description": "maximum messages exceeded",
                       "err_code": 10077}}
 
@@ -105,6 +106,19 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
         {"data": '{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response",'
                  '"success":true}'},
         RESTARTED, _leader("n3"), _state(2, first=3, last=5, deleted=1)]),
+    "r3-expected-last-msg-id-halts-stream": (3, [
+        _leader("n2"), _ack(1), _ack(2),
+        {"error": {"code": 400, "description": "wrong last msg ID: ", "err_code": 10070}},
+        TIMEOUT, {"messages": [
+            {"consumer_seq": 1, "data": "a", "num_delivered": 1, "stream_seq": 1,
+             "subject": "orders.1"},
+            {"consumer_seq": 2, "data": "b", "num_delivered": 1, "stream_seq": 2,
+             "subject": "orders.2"}]},
+        {"ack_floor": {"consumer_seq": 2, "stream_seq": 2},
+         "delivered": {"consumer_seq": 2, "stream_seq": 2}, "num_ack_pending": 0,
+         "num_pending": 0, "num_redelivered": 0, "num_waiting": 0},
+        TIMEOUT, NO_STREAM_LEADER, {**_state(2), "consumer_count": 1},
+        {"outcome": "deleted"}, _state(0), _ack(1)]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
@@ -125,9 +139,10 @@ FINAL: dict[str, dict] = {
     "core-request-reply-node-restart": {},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
+    "r3-expected-last-msg-id-halts-stream": {"ORDERS": _state(1)},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
        if stem.startswith(("r3-", "r5-", "placement-r1"))
-       and stem != "r3-limits-discard"},
+       and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream")},
 }
 
 

@@ -154,6 +154,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         self._ack_replies: list = []
         self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
         self.led: set[str] = set()                  # streams this node leads (ready)
+        self.halted: set[str] = set()               # streams halted by a failed entry
         self.leader_since: dict[str, float] = {}
         self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
         self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
@@ -187,7 +188,11 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
 
     def refuse_fault(self, op: str) -> None:
         """Refuse a fault that could move the leader of a replicated stream whose followers
-        cannot take over (see :meth:`_unmovable`)."""
+        cannot take over (see :meth:`_unmovable`), or touches a replica of a halted stream
+        (see :meth:`_halt`; its recovery from the log is not modelled)."""
+        for stream in sorted(self.halted):
+            raise NotSimulatedError(f"{op} of {self.server.name}, a replica of stream {stream} "
+                                    "halted by a failed entry")
         for stream in sorted(self.led):
             why = self._unmovable(stream)
             if why:
@@ -247,8 +252,8 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         if subject.startswith("$JS.API."):
             return self._after(self.js.handle(subject, reply, data, headers, now))
         st = self.js.stream_for(subject)
-        if st is None or st.name not in self.led:
-            return None
+        if st is None or st.name not in self.led or st.name in self.halted:
+            return None                 # a halted stream's old leader lets it time out
         self._propose_stream(st.name, subject, reply, data, headers)
         return None
 
@@ -264,6 +269,10 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             st = self.js.streams.get(tokens[at]) if len(tokens) > at + 1 else None
             if st is not None and tokens[at + 1] in st.consumers:
                 return []                       # led elsewhere, or leaderless
+        elif stream in self.halted and stream in self.led and (
+                kind in _STREAM_WRITES or kind3 in _STREAM_WRITES or kind == "STREAM.INFO"
+                or kind3 == "STREAM.LEADER.STEPDOWN"):
+            return self._leaderless(tokens, reply, data, headers, now)
         elif stream in self.led and kind not in _META_WRITES:   # the stream leader answers
             if kind in _META_NEEDED:
                 if self.meta.leader is None:
@@ -432,6 +441,8 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._start_stream(name, item["assign"])
         elif existed and name not in self.js.streams:
             self._stop_stream(name)
+        elif name in self.halted:
+            mine = False            # a halted stream has no leader to answer its update
         self._sync()
         if mine:
             self._after(out)
@@ -456,6 +467,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         assign = self.assignments.pop(name, None)
         if assign is not None:
             self.raft.remove(assign["group"])
+        self.halted.discard(name)
         if name in self.led:
             self._lead_change(name, False)
 
@@ -570,7 +582,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         out, answered = [], False
         for item in entry.data:
             st = self.js.streams.get(stream)
-            if st is None:
+            if st is None or stream in self.halted:
                 break
             mine = self.pending.pop(item["token"], False)
             subject = item["subject"]
@@ -578,9 +590,12 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
                 done = self.js.handle(subject, item["reply"], item["data"], item["headers"],
                                       now=item["t"], msg_id=item["msg_id"])
             else:    # processJetStreamMsg into this stream; only the proposer answers
+                halts = self._halts(stream, st, item)
                 done = self.js._publish(st, subject, item["reply"] if mine else "",
                                         item["data"], item["headers"], item["t"],
                                         item["msg_id"])
+                if halts:
+                    self._halt(stream)
             if mine:
                 out += done
                 answered = True
@@ -592,6 +607,41 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._after(out)
         else:
             self._usage_check()
+
+    def _halts(self, stream: str, st, item: dict) -> bool:
+        """Whether applying a publish fails in a way a replicated stream cannot continue
+        from: a wrong ``Nats-Expected-Last-Msg-Id`` (the leader checks it only on apply;
+        ``applyStreamMsgOp`` returns every error but the limits ones, and
+        ``monitorStream`` then sets the stream's write error and stops its group)."""
+        headers = item["headers"]
+        if not headers or not headers.get("Nats-Expected-Last-Msg-Id") or len(
+                self.assignments[stream]["peers"]) == 1:
+            return False
+        verdict, err = st.check_publish(item["subject"], item["data"], headers, item["t"])
+        return verdict == "error" and err.err_code == 10070
+
+    def _halt(self, stream: str) -> None:
+        """Halt this replica of ``stream`` after an entry failed (nats-server 2.15:
+        "critical write error"): its RAFT peer steps down and stops, so the stream has no
+        leader until it is deleted; the old leader keeps its subjects (a publish times
+        out) and answers info, purges, deletes and stepdowns as a member of a leaderless
+        group (:meth:`_leaderless`). Every replica halts on that entry."""
+        self.halted.add(stream)
+        group = self.assignments[stream]["group"]
+        self.js.emit("stream_halted", stream=stream)
+        self.server.call_at(self.env.now, lambda: stream in self.halted and (
+            self.raft.remove(group)))
+
+    def _leaderless(self, tokens: list[str], reply: str, data, headers, now: float):
+        """The old leader of a halted stream answers as a member of a group without a leader
+        (``isGroupLeaderless``) once JetStream ran ``group_leaderless_startup``: info from
+        its store, a write or stepdown with 10008; before that, nothing."""
+        if now - self.started <= self.timings.group_leaderless_startup:
+            return []
+        if tokens[:2] == ["STREAM", "INFO"]:
+            return self.js.handle("$JS.API." + ".".join(tokens), reply, data, headers, now)
+        return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)),
+                      API_ERROR)
 
     def _cluster_info(self, stream: str, now: float) -> dict:
         """Stream info's ``cluster`` as the stream's leader reports it."""
