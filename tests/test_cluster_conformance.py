@@ -62,6 +62,15 @@ def _state(messages: int, first: int = 1, last: int | None = None, subjects: int
             "num_deleted": deleted, "consumer_count": 0}
 
 
+def _consumer(floor: tuple[int, int], delivered: tuple[int, int], ack_pending: int = 0) -> dict:
+    """A pull consumer's info with nothing left to deliver: its ack floor and delivered as
+    (consumer_seq, stream_seq)."""
+    return {"ack_floor": {"consumer_seq": floor[0], "stream_seq": floor[1]},
+            "delivered": {"consumer_seq": delivered[0], "stream_seq": delivered[1]},
+            "num_ack_pending": ack_pending, "num_pending": 0, "num_redelivered": 0,
+            "num_waiting": 0}
+
+
 #: scenario file (stem) -> (servers, the result of each step on the real cluster)
 EXPECTED: dict[str, tuple[int, list[dict]]] = {
     "account-info-usage": (3, [
@@ -114,11 +123,20 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
              "subject": "orders.1"},
             {"consumer_seq": 2, "data": "b", "num_delivered": 1, "stream_seq": 2,
              "subject": "orders.2"}]},
-        {"ack_floor": {"consumer_seq": 2, "stream_seq": 2},
-         "delivered": {"consumer_seq": 2, "stream_seq": 2}, "num_ack_pending": 0,
-         "num_pending": 0, "num_redelivered": 0, "num_waiting": 0},
+        _consumer(floor=(2, 2), delivered=(2, 2)),
         TIMEOUT, NO_STREAM_LEADER, {**_state(2), "consumer_count": 1},
         {"outcome": "deleted"}, _state(0), _ack(1)]),
+    "r3-consumer-redelivered-ack-floor": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)),
+        {"messages": [{"consumer_seq": i, "data": str(i), "num_delivered": 1, "stream_seq": i,
+                       "subject": f"orders.{i}"} for i in range(1, 5)]},
+        {"messages": [{"consumer_seq": 5, "data": "2", "num_delivered": 2, "stream_seq": 2,
+                       "subject": "orders.2"}]},
+        _consumer(floor=(3, 3), delivered=(5, 4), ack_pending=1), _leader("n2"),
+        _consumer(floor=(3, 3), delivered=(5, 4), ack_pending=1),
+        {"messages": [{"consumer_seq": 6, "data": "4", "num_delivered": 2, "stream_seq": 4,
+                       "subject": "orders.4"}]},
+        _consumer(floor=(6, 4), delivered=(6, 4))]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
@@ -140,9 +158,11 @@ FINAL: dict[str, dict] = {
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
     "r3-expected-last-msg-id-halts-stream": {"ORDERS": _state(1)},
+    "r3-consumer-redelivered-ack-floor": {"ORDERS": {**_state(4), "consumer_count": 1}},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
        if stem.startswith(("r3-", "r5-", "placement-r1"))
-       and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream")},
+       and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream",
+                        "r3-consumer-redelivered-ack-floor")},
 }
 
 

@@ -379,7 +379,8 @@ class Consumer:
             self._ack_stream(seq)
         else:
             deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
-            self.pending[seq] = [dseq, deadline]
+            entry = self.pending.get(seq)     # trackPending keeps the first delivery's dseq
+            self.pending[seq] = [entry[0] if entry else dseq, deadline]
             if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
                 self._nak_delayed.discard(seq)
             timers = self._timers
