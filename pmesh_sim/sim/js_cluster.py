@@ -443,9 +443,24 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._stop_stream(name)
         elif name in self.halted:
             mine = False            # a halted stream has no leader to answer its update
+        elif mine and tokens[1] == "UPDATE" and name in self.js.streams:
+            out = [self._leader_consumer_count(m, name) for m in out]
         self._sync()
         if mine:
             self._after(out)
+
+    def _leader_consumer_count(self, msg, stream: str):
+        """An update's answer as the stream's leader sends it (``processClusterUpdateStream``:
+        ``mset.state()``): its ``consumer_count`` counts only the consumers that leader hosts,
+        so an R1 consumer placed on another peer is left out (info and lists count them all)."""
+        body = json.loads(msg.data)
+        state = body.get("state")
+        leader = self.server.sim.stream_leader(stream)
+        if state is None or leader is None:
+            return msg
+        state["consumer_count"] = sum(1 for (s, _), a in self.cassign.items()
+                                 if s == stream and leader in a["peers"])
+        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
 
     def _replaying(self) -> bool:
         """Whether the meta peer is still being built from its log (a restart)."""
