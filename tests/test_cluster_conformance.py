@@ -71,6 +71,9 @@ def _consumer(floor: tuple[int, int], delivered: tuple[int, int], ack_pending: i
             "num_waiting": 0}
 
 
+_US1 = {"messages": [{"consumer_seq": 1, "data": "2", "num_delivered": 1, "stream_seq": 2,
+                      "subject": "orders.us.1"}]}
+
 #: scenario file (stem) -> (servers, the result of each step on the real cluster)
 EXPECTED: dict[str, tuple[int, list[dict]]] = {
     "account-info-usage": (3, [
@@ -137,6 +140,17 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
         {"messages": [{"consumer_seq": 6, "data": "4", "num_delivered": 2, "stream_seq": 4,
                        "subject": "orders.4"}]},
         _consumer(floor=(6, 4), delivered=(6, 4))]),
+    "r3-push-consumer-created-with-backlog": (3, [
+        _ack(1), _ack(2), _ack(3),
+        {**_consumer(floor=(0, 0), delivered=(0, 0)), "num_pending": 2}, _ack(4),
+        _consumer(floor=(3, 4), delivered=(3, 4))]),
+    "r3-consumer-filtered-skip": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)), _US1, _US1,
+        _consumer(floor=(1, 4), delivered=(1, 4)), _consumer(floor=(1, 2), delivered=(1, 2)),
+        _leader("n3"), _consumer(floor=(1, 4), delivered=(1, 4)), _ack(5),
+        {"messages": [{"consumer_seq": 2, "data": "5", "num_delivered": 1, "stream_seq": 5,
+                       "subject": "orders.us.2"}]},
+        _consumer(floor=(2, 5), delivered=(2, 5))]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
@@ -159,10 +173,14 @@ FINAL: dict[str, dict] = {
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
     "r3-expected-last-msg-id-halts-stream": {"ORDERS": _state(1)},
     "r3-consumer-redelivered-ack-floor": {"ORDERS": {**_state(4), "consumer_count": 1}},
+    "r3-push-consumer-created-with-backlog": {"ORDERS": {**_state(4, subjects=4),
+                                                         "consumer_count": 1}},
+    "r3-consumer-filtered-skip": {"ORDERS": {**_state(5), "consumer_count": 2}},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
        if stem.startswith(("r3-", "r5-", "placement-r1"))
        and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream",
-                        "r3-consumer-redelivered-ack-floor")},
+                        "r3-consumer-redelivered-ack-floor",
+                        "r3-push-consumer-created-with-backlog", "r3-consumer-filtered-skip")},
 }
 
 
@@ -195,6 +213,8 @@ def _check_deliveries(stem: str, doc: dict) -> None:
         assert members == Counter("123456")                        # each to exactly one member
     elif stem == "core-request-reply-node-restart":
         assert got["echo"] == ["1", "2", "3"]      # the no-responders request reached nobody
+    elif stem == "r3-push-consumer-created-with-backlog":
+        assert got == {"pushed": ["1", "3", "4"]}  # the backlog, then the new one, in order
     else:
         assert got == {}
 
