@@ -151,6 +151,12 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
         {"messages": [{"consumer_seq": 2, "data": "5", "num_delivered": 1, "stream_seq": 5,
                        "subject": "orders.us.2"}]},
         _consumer(floor=(2, 5), delivered=(2, 5))]),
+    "r3-cut-off-follower-answers-stale-info": (3, [
+        _leader("n1"), _ack(1), PARTITIONED, _ack(2), TIMEOUT, _state(1), NO_STREAM_LEADER,
+        {"data": '{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","error":'
+                 '{"code":503,"err_code":10008,"description":"JetStream system temporarily '
+                 'unavailable"}}'},
+        NO_RESPONDERS, HEALED, _state(2)]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),

@@ -269,9 +269,10 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             st = self.js.streams.get(tokens[at]) if len(tokens) > at + 1 else None
             if st is not None and tokens[at + 1] in st.consumers:
                 return []                       # led elsewhere, or leaderless
-        elif stream in self.halted and stream in self.led and (
-                kind in _STREAM_WRITES or kind3 in _STREAM_WRITES or kind == "STREAM.INFO"
-                or kind3 == "STREAM.LEADER.STEPDOWN"):
+        elif (kind in _STREAM_WRITES or kind3 in _STREAM_WRITES or kind == "STREAM.INFO"
+              or kind3 == "STREAM.LEADER.STEPDOWN") and (
+                stream in self.halted and stream in self.led
+                or stream not in self.led and self._group_leaderless(stream)):
             return self._leaderless(tokens, reply, data, headers, now)
         elif stream in self.led and kind not in _META_WRITES:   # the stream leader answers
             if kind in _META_NEEDED:
@@ -647,10 +648,20 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         self.server.call_at(self.env.now, lambda: stream in self.halted and (
             self.raft.remove(group)))
 
+    def _group_leaderless(self, stream: str) -> bool:
+        """Whether this node is a peer of ``stream``'s replicated group that knows no leader
+        (a candidate: cut off from the others, or while they elect)."""
+        assign = self.assignments.get(stream)
+        if assign is None or len(assign["peers"]) == 1:
+            return False
+        node = self.raft.nodes.get(assign["group"])
+        return node is not None and node.leader is None
+
     def _leaderless(self, tokens: list[str], reply: str, data, headers, now: float):
-        """The old leader of a halted stream answers as a member of a group without a leader
-        (``isGroupLeaderless``) once JetStream ran ``group_leaderless_startup``: info from
-        its store, a write or stepdown with 10008; before that, nothing."""
+        """A peer of a stream group without a leader (:meth:`_group_leaderless`, or the old
+        leader of a halted stream) answers as ``isGroupLeaderless`` lets it once JetStream ran
+        ``group_leaderless_startup``: info from its own copy (stale if it was cut off), a
+        write or stepdown with 10008; before that, nothing."""
         if now - self.started <= self.timings.group_leaderless_startup:
             return []
         if tokens[:2] == ["STREAM", "INFO"]:
