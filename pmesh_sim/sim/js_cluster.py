@@ -23,7 +23,11 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   group of one that writes no trace (the server has no group for it), so restarts find its
   messages the same way.
 - A stream's leader answers what concerns its stream (info, purge, messages, consumer
-  lists), also without a meta leader, except consumer lists, which need one.
+  lists), also without a meta leader, except consumer lists, which need one. A peer that
+  knows no leader of its stream's group (``isGroupLeaderless``, once JetStream ran 10 s)
+  answers info from its own copy, stale if it was cut off, and writes with 10008.
+- An entry every replica fails to apply halts the stream (a wrong
+  ``Nats-Expected-Last-Msg-Id``, checked only on apply): its group stops, publishes time out.
 - Consumers have a RAFT group each (:mod:`.js_consumers`): created and deleted through the
   meta leader, led by one of their stream's peers, their state replicated. Followers of an
   interest or workqueue stream remove what a consumer's replicated acks release (the server
