@@ -48,6 +48,11 @@ def _account(memory: int, storage: int, total: int, errors: int = 0,
     return {"data": json.dumps(body, separators=(",", ":"))}
 
 
+def _no_peers(tag: str) -> dict:
+    return {"error": {"code": 400, "err_code": 10005, "description":
+                      f"no suitable peers for placement, tags not matched ['{tag}']"}}
+
+
 def _leader(node: str) -> dict:
     return {"leader": node}
 
@@ -88,6 +93,8 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
     "placement-r1-tag-on-killed-node": (3, [KILLED, TIMEOUT, RESTARTED, _ack(1), _state(1)]),
     "placement-r3-two-nodes-down": (3, [KILLED, KILLED, TIMEOUT, NO_META_LEADER,
                                         NO_META_LEADER]),
+    "placement-tags-not-matched": (3, [_no_peers("node:n9"), _no_peers("node:n1"), _state(0),
+                                       _ack(1, "TWO"), _state(1)]),
     "r3-publish-during-election": (3, [_leader("n1"), _ack(1), KILLED, NO_RESPONDERS, _ack(2),
                                        _state(2)]),
     "r3-one-node-down": (3, [_leader("n1"), _ack(1), KILLED, _ack(2), _ack(3), _state(3)]),
@@ -175,6 +182,7 @@ FINAL: dict[str, dict] = {
         "consumer_count": 1}},
     "core-queue-group-across-nodes": {},
     "core-request-reply-node-restart": {},
+    "placement-tags-not-matched": {"TWO": _state(1)},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
     "r3-expected-last-msg-id-halts-stream": {"ORDERS": _state(1)},

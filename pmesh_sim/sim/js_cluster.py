@@ -399,13 +399,22 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         in ``tags`` (each node has ``node:<name>``), 10005 when fewer than ``replicas`` or
         when fewer than a quorum of them would be online; online nodes first (an offline one
         only to fill up), the least loaded first (HA assets for R>1, streams for R1), ties in
-        random order."""
+        random order. The 10005 names what ruled peers out, as selectPeerError does (a Go map:
+        with several missing tags the server lists them in random order, here sorted)."""
         if replicas > len(self.members) or replicas < 1:
             return None                # the config check answers (10074 and kin)
         members = [p for p in self.members if set(tags) <= {f"node:{p}"}]
-        online = set(self.online(self.env.now)) & set(members)
+        up = set(self.online(self.env.now))
+        online = up & set(members)
         if len(members) < replicas or len(online) < replicas // 2 + 1:
-            err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
+            why = "no suitable peers for placement"
+            if set(self.members) - up:
+                why += ", peer offline"
+            missing = {next(t for t in tags if t != f"node:{p}") for p in up
+                       if p not in members}                   # selectPeerError.noMatchTags
+            if missing:
+                why += ", tags not matched [" + ", ".join(f"'{t}'" for t in sorted(missing)) + "]"
+            err = JetStreamError.from_err_code(10005, err=why)
             return _reply(reply, error_response(tokens, err), API_ERROR)
         rng = self.server.sim.rng
         load = {p: 0 for p in self.members}
