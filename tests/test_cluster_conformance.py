@@ -164,6 +164,10 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
                  '{"code":503,"err_code":10008,"description":"JetStream system temporarily '
                  'unavailable"}}'},
         NO_RESPONDERS, HEALED, _state(2)]),
+    "r3-memory-consumer-filtered-skip": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)), _US1,
+        _consumer(floor=(1, 4), delivered=(1, 4)), _ack(5), {"messages": []},
+        _consumer(floor=(1, 4), delivered=(1, 4))]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
@@ -190,11 +194,13 @@ FINAL: dict[str, dict] = {
     "r3-push-consumer-created-with-backlog": {"ORDERS": {**_state(4, subjects=4),
                                                          "consumer_count": 1}},
     "r3-consumer-filtered-skip": {"ORDERS": {**_state(5), "consumer_count": 2}},
+    "r3-memory-consumer-filtered-skip": {"ORDERS": {**_state(5), "consumer_count": 1}},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
        if stem.startswith(("r3-", "r5-", "placement-r1"))
        and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream",
                         "r3-consumer-redelivered-ack-floor",
-                        "r3-push-consumer-created-with-backlog", "r3-consumer-filtered-skip")},
+                        "r3-push-consumer-created-with-backlog", "r3-consumer-filtered-skip",
+                        "r3-memory-consumer-filtered-skip")},
 }
 
 

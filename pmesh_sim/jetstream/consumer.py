@@ -358,11 +358,12 @@ class Consumer:
         if self.replicated and last > self.sseq:
             # getNextMsg: the store answers the end with its last sequence; a jump past
             # messages this consumer skips is proposed to the replicas (updateSkipped), whose
-            # stores then report it as delivered (UpdateStarting)
+            # stores then report it as delivered (UpdateStarting); a step onto the last
+            # sequence (last == sseq) is proposed by no one and info never shows it
             if self.journal is not None and not self.standby:
                 self.journal(self, ("s", last + 1))
             self.sseq = last + 1
-        elif st.config.storage == StorageType.MEMORY and last >= self.sseq:
+        elif st.config.storage == StorageType.MEMORY and last >= self.sseq and not self.replicated:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
             # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1).
             # The consumer's store is not told: info reports what it holds (see info())
