@@ -216,6 +216,9 @@ _ALL = [
        stream_seq="the expired message's sequence"),
     _k("not_simulated", "jetstream", "a request the simulation does not model was refused "
        "(never ignored)", feature="what is not simulated", stream_opt="the stream"),
+    _k("stream_halted", "jetstream", "a replicated stream's entry failed on apply: the "
+       "replica stops its RAFT peer and the stream has no leader until deleted",
+       stream="the stream"),
     _k("no_interest_cleanup", "jetstream", "interest retention dropped what no consumer needs",
        stream="the stream", removed="messages removed"),
     _k("api_error", "jetstream", "a JetStream API request failed", op="the API op",

@@ -26,6 +26,7 @@ PAUSED, RESUMED = {"outcome": "paused"}, {"outcome": "resumed"}
 PARTITIONED, HEALED = {"outcome": "partitioned"}, {"outcome": "healed"}
 NO_META_LEADER = {"error": {"code": 503, "description": "JetStream system temporarily unavailable",
                             "err_code": 10008}}
+NO_STREAM_LEADER = NO_META_LEADER     # the same 10008 from a group without a leader
 MAX_MSGS = {"error": {"code": 503, "description": "maximum messages exceeded",
                       "err_code": 10077}}
 
@@ -109,6 +110,11 @@ _R, _S, _U = _raw_streams(_VERSIONED)
 _LISTED_R, _LISTED_S, _LISTED_U = _raw_streams(_STORED)
 
 
+def _no_peers(tag: str) -> dict:
+    return {"error": {"code": 400, "err_code": 10005, "description":
+                      f"no suitable peers for placement, tags not matched ['{tag}']"}}
+
+
 def _leader(node: str) -> dict:
     return {"leader": node}
 
@@ -122,6 +128,18 @@ def _state(messages: int, first: int = 1, last: int | None = None, subjects: int
             "num_subjects": messages if subjects is None else subjects,
             "num_deleted": deleted, "consumer_count": 0}
 
+
+def _consumer(floor: tuple[int, int], delivered: tuple[int, int], ack_pending: int = 0) -> dict:
+    """A pull consumer's info with nothing left to deliver: its ack floor and delivered as
+    (consumer_seq, stream_seq)."""
+    return {"ack_floor": {"consumer_seq": floor[0], "stream_seq": floor[1]},
+            "delivered": {"consumer_seq": delivered[0], "stream_seq": delivered[1]},
+            "num_ack_pending": ack_pending, "num_pending": 0, "num_redelivered": 0,
+            "num_waiting": 0}
+
+
+_US1 = {"messages": [{"consumer_seq": 1, "data": "2", "num_delivered": 1, "stream_seq": 2,
+                      "subject": "orders.us.1"}]}
 
 #: scenario file (stem) -> (servers, the result of each step on the real cluster)
 EXPECTED: dict[str, tuple[int, list[dict]]] = {
@@ -179,6 +197,8 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
     "placement-r1-tag-on-killed-node": (3, [KILLED, TIMEOUT, RESTARTED, _ack(1), _state(1)]),
     "placement-r3-two-nodes-down": (3, [KILLED, KILLED, TIMEOUT, NO_META_LEADER,
                                         NO_META_LEADER]),
+    "placement-tags-not-matched": (3, [_no_peers("node:n9"), _no_peers("node:n1"), _state(0),
+                                       _ack(1, "TWO"), _state(1)]),
     "r3-publish-during-election": (3, [_leader("n1"), _ack(1), KILLED, NO_RESPONDERS, _ack(2),
                                        _state(2)]),
     "r3-one-node-down": (3, [_leader("n1"), _ack(1), KILLED, _ack(2), _ack(3), _state(3)]),
@@ -209,6 +229,48 @@ EXPECTED: dict[str, tuple[int, list[dict]]] = {
         {"data": '{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response",'
                  '"success":true}'},
         RESTARTED, _leader("n3"), _state(2, first=3, last=5, deleted=1)]),
+    "r3-expected-last-msg-id-halts-stream": (3, [
+        _leader("n2"), _ack(1), _ack(2),
+        {"error": {"code": 400, "description": "wrong last msg ID: ", "err_code": 10070}},
+        TIMEOUT, {"messages": [
+            {"consumer_seq": 1, "data": "a", "num_delivered": 1, "stream_seq": 1,
+             "subject": "orders.1"},
+            {"consumer_seq": 2, "data": "b", "num_delivered": 1, "stream_seq": 2,
+             "subject": "orders.2"}]},
+        _consumer(floor=(2, 2), delivered=(2, 2)),
+        TIMEOUT, NO_STREAM_LEADER, {**_state(2), "consumer_count": 1},
+        {"outcome": "deleted"}, _state(0), _ack(1)]),
+    "r3-consumer-redelivered-ack-floor": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)),
+        {"messages": [{"consumer_seq": i, "data": str(i), "num_delivered": 1, "stream_seq": i,
+                       "subject": f"orders.{i}"} for i in range(1, 5)]},
+        {"messages": [{"consumer_seq": 5, "data": "2", "num_delivered": 2, "stream_seq": 2,
+                       "subject": "orders.2"}]},
+        _consumer(floor=(3, 3), delivered=(5, 4), ack_pending=1), _leader("n2"),
+        _consumer(floor=(3, 3), delivered=(5, 4), ack_pending=1),
+        {"messages": [{"consumer_seq": 6, "data": "4", "num_delivered": 2, "stream_seq": 4,
+                       "subject": "orders.4"}]},
+        _consumer(floor=(6, 4), delivered=(6, 4))]),
+    "r3-push-consumer-created-with-backlog": (3, [
+        _ack(1), _ack(2), _ack(3),
+        {**_consumer(floor=(0, 0), delivered=(0, 0)), "num_pending": 2}, _ack(4),
+        _consumer(floor=(3, 4), delivered=(3, 4))]),
+    "r3-consumer-filtered-skip": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)), _US1,
+        _consumer(floor=(1, 4), delivered=(1, 4)), _leader("n3"), _consumer(floor=(1, 4), delivered=(1, 4)), _ack(5),
+        {"messages": [{"consumer_seq": 2, "data": "5", "num_delivered": 1, "stream_seq": 5,
+                       "subject": "orders.us.2"}]},
+        _consumer(floor=(2, 5), delivered=(2, 5))]),
+    "r3-cut-off-follower-answers-stale-info": (3, [
+        _leader("n1"), _ack(1), PARTITIONED, _ack(2), TIMEOUT, _state(1), NO_STREAM_LEADER,
+        {"data": '{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","error":'
+                 '{"code":503,"err_code":10008,"description":"JetStream system temporarily '
+                 'unavailable"}}'},
+        NO_RESPONDERS, HEALED, _state(2)]),
+    "r3-memory-consumer-filtered-skip": (3, [
+        _leader("n1"), *(_ack(i) for i in range(1, 5)), _US1,
+        _consumer(floor=(1, 4), delivered=(1, 4)), _ack(5), {"messages": []},
+        _consumer(floor=(1, 4), delivered=(1, 4))]),
     "r3-limits-discard": (3, [
         _leader("n1"), _leader("n1"), _ack(1, "OLD"), _ack(2, "OLD"), _ack(3, "OLD"),
         _ack(1, "NEW"), _ack(2, "NEW"), MAX_MSGS, _leader("n2"), _leader("n2"),
@@ -229,11 +291,21 @@ FINAL: dict[str, dict] = {
     "core-request-reply-node-restart": {},
     "raw-api-bodies": {"R": {**_state(1), "consumer_count": 1},
                        "S": {**_state(1), "consumer_count": 1}},
+    "placement-tags-not-matched": {"TWO": _state(1)},
     "placement-r3-two-nodes-down": {"ORDERS": NO_META_LEADER},
     "r3-limits-discard": {"OLD": _state(2, first=3, last=4), "NEW": _state(2)},
+    "r3-expected-last-msg-id-halts-stream": {"ORDERS": _state(1)},
+    "r3-consumer-redelivered-ack-floor": {"ORDERS": {**_state(4), "consumer_count": 1}},
+    "r3-push-consumer-created-with-backlog": {"ORDERS": {**_state(4, subjects=4),
+                                                         "consumer_count": 1}},
+    "r3-consumer-filtered-skip": {"ORDERS": {**_state(5), "consumer_count": 1}},
+    "r3-memory-consumer-filtered-skip": {"ORDERS": {**_state(5), "consumer_count": 1}},
     **{stem: {"ORDERS": steps[-1]} for stem, (_, steps) in EXPECTED.items()
        if stem.startswith(("r3-", "r5-", "placement-r1"))
-       and stem != "r3-limits-discard"},
+       and stem not in ("r3-limits-discard", "r3-expected-last-msg-id-halts-stream",
+                        "r3-consumer-redelivered-ack-floor",
+                        "r3-push-consumer-created-with-backlog", "r3-consumer-filtered-skip",
+                        "r3-memory-consumer-filtered-skip")},
 }
 
 
@@ -281,6 +353,8 @@ def _check_deliveries(stem: str, doc: dict) -> None:
         assert members == Counter("123456")                        # each to exactly one member
     elif stem == "core-request-reply-node-restart":
         assert got["echo"] == ["1", "2", "3"]      # the no-responders request reached nobody
+    elif stem == "r3-push-consumer-created-with-backlog":
+        assert got == {"pushed": ["1", "3", "4"]}  # the backlog, then the new one, in order
     else:
         assert got == {}
 

@@ -734,6 +734,28 @@ def test_an_r1_consumer_on_an_r3_stream_has_one_peer_among_the_streams():
     assert set(cluster) == {"name", "leader"} and cluster["leader"] in ("n1", "n2", "n3")
 
 
+def test_a_stream_update_answer_counts_the_consumers_its_leader_hosts():
+    """processClusterUpdateStream answers with the leader's mset.state(): an R1 consumer on
+    another peer is not counted there, while stream info counts every consumer."""
+    from pmesh_sim.sim.runner import run_sim
+    update = {"op": "update_stream", "name": "S", "subjects": ["s.>"], "num_replicas": 3,
+              "max_msgs": 5}
+    counts = set()
+    for seed in range(6):
+        doc, trace = run_sim(_consumer_scenario(
+            [{"op": "request", "subject": "$JS.API.CONSUMER.INFO.S.w", "data": ""},
+             {"op": "request", "subject": "$JS.API.STREAM.INFO.S", "data": ""},
+             update, {"op": "stream_info", "stream": "S"}],
+            consumer={"num_replicas": 1}, seed=seed))
+        host = json.loads(doc["steps"][0]["result"]["data"])["cluster"]["leader"]
+        leader = json.loads(doc["steps"][1]["result"]["data"])["cluster"]["leader"]
+        got = doc["steps"][2]["result"]["consumer_count"]
+        assert got == (1 if host == leader else 0), (seed, host, leader)
+        assert doc["steps"][3]["result"]["consumer_count"] == 1
+        counts.add(got)
+    assert counts == {0, 1}                 # both placements occur among these seeds
+
+
 def test_consumer_stepdown_keeps_pending_acks_and_the_new_leader_redelivers_them():
     from pmesh_sim.sim.runner import run_sim
     doc, trace = run_sim(_consumer_scenario(FETCH3 + [

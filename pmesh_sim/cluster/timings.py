@@ -116,6 +116,7 @@ class ClusterTimings:
     ping_interval: float = 120.0
     ping_max_out: int = 2
     api_error_delay: float = 0.5
+    group_leaderless_startup: float = 10.0
 
 
 SOURCES: dict[str, str] = {  # field -> the nats-server constant
@@ -163,4 +164,6 @@ SOURCES: dict[str, str] = {  # field -> the nats-server constant
     "ping_max_out": "server/const.go DEFAULT_PING_MAX_OUT = 2",
     # a non-leader's 10008 to stream/consumer info waits, so that a leader answers first
     "api_error_delay": "server/jetstream_api.go errRespDelay = 500 * time.Millisecond",
+    # a replica of a stream without a leader answers for it once JetStream ran this long
+    "group_leaderless_startup": "server/jetstream_cluster.go isGroupLeaderless startupThreshold = 10 * time.Second",
 }

@@ -368,7 +368,15 @@ class Consumer:
             self._scanned -= 1
             return msg, 1
         self._scanned = last
-        if st.config.storage == StorageType.MEMORY and last >= self.sseq:
+        if self.replicated and last > self.sseq:
+            # getNextMsg: the store answers the end with its last sequence; a jump past
+            # messages this consumer skips is proposed to the replicas (updateSkipped), whose
+            # stores then report it as delivered (UpdateStarting); a step onto the last
+            # sequence (last == sseq) is proposed by no one and info never shows it
+            if self.journal is not None and not self.standby:
+                self.journal(self, ("s", last + 1))
+            self.sseq = last + 1
+        elif st.config.storage == StorageType.MEMORY and last >= self.sseq and not self.replicated:
             # memstore.go loadNextMsgLocked answers "nothing" with the last sequence and
             # getNextMsg moves o.sseq past it; the filestore's answer leaves it (2.15.1).
             # The consumer's store is not told: info reports what it holds (see info())
@@ -393,7 +401,8 @@ class Consumer:
             self._ack_stream(seq)
         else:
             deadline = now + (cfg.ack_wait or 30.0 if not cfg.backoff else self._ack_wait(dc))
-            self.pending[seq] = [dseq, deadline]
+            entry = self.pending.get(seq)     # trackPending keeps the first delivery's dseq
+            self.pending[seq] = [entry[0] if entry else dseq, deadline]
             if self._nak_delayed:          # a new delivery: its deadline is an ack wait again
                 self._nak_delayed.discard(seq)
             timers = self._timers

@@ -70,7 +70,8 @@ def apply(c: Consumer, op: tuple, now: float) -> None:
                 c.adflr, c.asflr = dseq, sseq
             c._ack_stream(sseq)
             return
-        c.pending[sseq] = [dseq, deadline]
+        entry = c.pending.get(sseq)          # UpdateDelivered keeps the first dseq
+        c.pending[sseq] = [entry[0] if entry else dseq, deadline]
         if dc > 1:
             c.rdc[sseq] = dc
     elif kind == "a":

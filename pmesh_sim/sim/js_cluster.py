@@ -23,7 +23,11 @@ Each JetStream node keeps its own pure :class:`~pmesh_sim.jetstream.api.JetStrea
   group of one that writes no trace (the server has no group for it), so restarts find its
   messages the same way.
 - A stream's leader answers what concerns its stream (info, purge, messages, consumer
-  lists), also without a meta leader, except consumer lists, which need one.
+  lists), also without a meta leader, except consumer lists, which need one. A peer that
+  knows no leader of its stream's group (``isGroupLeaderless``, once JetStream ran 10 s)
+  answers info from its own copy, stale if it was cut off, and writes with 10008.
+- An entry every replica fails to apply halts the stream (a wrong
+  ``Nats-Expected-Last-Msg-Id``, checked only on apply): its group stops, publishes time out.
 - Consumers have a RAFT group each (:mod:`.js_consumers`): created and deleted through the
   meta leader, led by one of their stream's peers, their state replicated. Followers of an
   interest or workqueue stream remove what a consumer's replicated acks release (the server
@@ -160,6 +164,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         self._ack_replies: list = []
         self.assignments: dict[str, dict] = {}      # stream -> {"group", "peers"}
         self.led: set[str] = set()                  # streams this node leads (ready)
+        self.halted: set[str] = set()               # streams halted by a failed entry
         self.leader_since: dict[str, float] = {}
         self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
         self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
@@ -202,7 +207,11 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
 
     def refuse_fault(self, op: str) -> None:
         """Refuse a fault that could move the leader of a replicated stream whose followers
-        cannot take over (see :meth:`_unmovable`)."""
+        cannot take over (see :meth:`_unmovable`), or touches a replica of a halted stream
+        (see :meth:`_halt`; its recovery from the log is not modelled)."""
+        for stream in sorted(self.halted):
+            raise NotSimulatedError(f"{op} of {self.server.name}, a replica of stream {stream} "
+                                    "halted by a failed entry")
         for stream in sorted(self.led):
             why = self._unmovable(stream)
             if why:
@@ -262,8 +271,8 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         if subject.startswith("$JS.API."):
             return self._after(self.js.handle(subject, reply, data, headers, now))
         st = self.js.stream_for(subject)
-        if st is None or st.name not in self.led:
-            return None
+        if st is None or st.name not in self.led or st.name in self.halted:
+            return None                 # a halted stream's old leader lets it time out
         self._propose_stream(st.name, subject, reply, data, headers)
         return None
 
@@ -279,6 +288,11 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             st = self.js.streams.get(tokens[at]) if len(tokens) > at + 1 else None
             if st is not None and tokens[at + 1] in st.consumers:
                 return []                       # led elsewhere, or leaderless
+        elif (kind in _STREAM_WRITES or kind3 in _STREAM_WRITES or kind == "STREAM.INFO"
+              or kind3 == "STREAM.LEADER.STEPDOWN") and (
+                stream in self.halted and stream in self.led
+                or stream not in self.led and self._group_leaderless(stream)):
+            return self._leaderless(tokens, reply, data, headers, now)
         elif stream in self.led and kind not in _META_WRITES:   # the stream leader answers
             if kind in _META_NEEDED:
                 if self.meta.leader is None:
@@ -400,13 +414,22 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         in ``tags`` (each node has ``node:<name>``), 10005 when fewer than ``replicas`` or
         when fewer than a quorum of them would be online; online nodes first (an offline one
         only to fill up), the least loaded first (HA assets for R>1, streams for R1), ties in
-        random order."""
+        random order. The 10005 names what ruled peers out, as selectPeerError does (a Go map:
+        with several missing tags the server lists them in random order, here sorted)."""
         if replicas > len(self.members) or replicas < 1:
             return None                # the config check answers (10074 and kin)
         members = [p for p in self.members if set(tags) <= {f"node:{p}"}]
-        online = set(self.online(self.env.now)) & set(members)
+        up = set(self.online(self.env.now))
+        online = up & set(members)
         if len(members) < replicas or len(online) < replicas // 2 + 1:
-            err = JetStreamError.from_err_code(10005, err="no suitable peers for placement")
+            why = "no suitable peers for placement"
+            if set(self.members) - up:
+                why += ", peer offline"
+            missing = {next(t for t in tags if t != f"node:{p}") for p in up
+                       if p not in members}                   # selectPeerError.noMatchTags
+            if missing:
+                why += ", tags not matched [" + ", ".join(f"'{t}'" for t in sorted(missing)) + "]"
+            err = JetStreamError.from_err_code(10005, err=why)
             return _reply(reply, error_response(tokens, err), API_ERROR)
         rng = self.server.sim.rng
         load = {p: 0 for p in self.members}
@@ -453,9 +476,26 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._start_stream(name, item["assign"])
         elif existed and name not in self.js.streams:
             self._stop_stream(name)
+        elif name in self.halted:
+            mine = False            # a halted stream has no leader to answer its update
+        elif mine and tokens[1] == "UPDATE" and name in self.js.streams:
+            out = [self._leader_consumer_count(m, name) for m in out]
         self._sync()
         if mine:
             self._after(out)
+
+    def _leader_consumer_count(self, msg, stream: str):
+        """An update's answer as the stream's leader sends it (``processClusterUpdateStream``:
+        ``mset.state()``): its ``consumer_count`` counts only the consumers that leader hosts,
+        so an R1 consumer placed on another peer is left out (info and lists count them all)."""
+        body = json.loads(msg.data)
+        state = body.get("state")
+        leader = self.server.sim.stream_leader(stream)
+        if state is None or leader is None:
+            return msg
+        state["consumer_count"] = sum(1 for (s, _), a in self.cassign.items()
+                                 if s == stream and leader in a["peers"])
+        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
 
     def _replaying(self) -> bool:
         """Whether the meta peer is still being built from its log (a restart), or from its
@@ -604,6 +644,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         if assign is not None:
             self.raft.remove(assign["group"])
             self.compaction.forget(assign["group"])
+        self.halted.discard(name)
         if name in self.led:
             self._lead_change(name, False)
 
@@ -722,7 +763,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         out, answered = [], False
         for item in entry.data:
             st = self.js.streams.get(stream)
-            if st is None:
+            if st is None or stream in self.halted:
                 break
             mine = self.pending.pop(item["token"], False)
             subject = item["subject"]
@@ -730,9 +771,12 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
                 done = self.js.handle(subject, item["reply"], item["data"], item["headers"],
                                       now=item["t"], msg_id=item["msg_id"])
             else:    # processJetStreamMsg into this stream; only the proposer answers
+                halts = self._halts(stream, st, item)
                 done = self.js._publish(st, subject, item["reply"] if mine else "",
                                         item["data"], item["headers"], item["t"],
                                         item["msg_id"])
+                if halts:
+                    self._halt(stream)
             if mine:
                 out += done
                 answered = True
@@ -744,6 +788,51 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._after(out)
         else:
             self._usage_check()
+
+    def _halts(self, stream: str, st, item: dict) -> bool:
+        """Whether applying a publish fails in a way a replicated stream cannot continue
+        from: a wrong ``Nats-Expected-Last-Msg-Id`` (the leader checks it only on apply;
+        ``applyStreamMsgOp`` returns every error but the limits ones, and
+        ``monitorStream`` then sets the stream's write error and stops its group)."""
+        headers = item["headers"]
+        if not headers or not headers.get("Nats-Expected-Last-Msg-Id") or len(
+                self.assignments[stream]["peers"]) == 1:
+            return False
+        verdict, err = st.check_publish(item["subject"], item["data"], headers, item["t"])
+        return verdict == "error" and err.err_code == 10070
+
+    def _halt(self, stream: str) -> None:
+        """Halt this replica of ``stream`` after an entry failed (nats-server 2.15:
+        "critical write error"): its RAFT peer steps down and stops, so the stream has no
+        leader until it is deleted; the old leader keeps its subjects (a publish times
+        out) and answers info, purges, deletes and stepdowns as a member of a leaderless
+        group (:meth:`_leaderless`). Every replica halts on that entry."""
+        self.halted.add(stream)
+        group = self.assignments[stream]["group"]
+        self.js.emit("stream_halted", stream=stream)
+        self.server.call_at(self.env.now, lambda: stream in self.halted and (
+            self.raft.remove(group)))
+
+    def _group_leaderless(self, stream: str) -> bool:
+        """Whether this node is a peer of ``stream``'s replicated group that knows no leader
+        (a candidate: cut off from the others, or while they elect)."""
+        assign = self.assignments.get(stream)
+        if assign is None or len(assign["peers"]) == 1:
+            return False
+        node = self.raft.nodes.get(assign["group"])
+        return node is not None and node.leader is None
+
+    def _leaderless(self, tokens: list[str], reply: str, data, headers, now: float):
+        """A peer of a stream group without a leader (:meth:`_group_leaderless`, or the old
+        leader of a halted stream) answers as ``isGroupLeaderless`` lets it once JetStream ran
+        ``group_leaderless_startup``: info from its own copy (stale if it was cut off), a
+        write or stepdown with 10008; before that, nothing."""
+        if now - self.started <= self.timings.group_leaderless_startup:
+            return []
+        if tokens[:2] == ["STREAM", "INFO"]:
+            return self.js.handle("$JS.API." + ".".join(tokens), reply, data, headers, now)
+        return _reply(reply, error_response(tokens, JetStreamError.from_err_code(10008)),
+                      API_ERROR)
 
     def _cluster_info(self, stream: str, now: float) -> dict:
         """Stream info's ``cluster`` as the stream's leader reports it."""

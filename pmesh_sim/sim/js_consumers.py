@@ -324,6 +324,8 @@ class ConsumerGroups:
                          "acks stay removed from its own stream copy")
 
     def _with_consumer_cluster(self, msg, key):
+        if msg.msg_subject is not None:     # a push consumer's first deliveries go along
+            return msg
         body = json.loads(msg.data)
         if "cluster" not in body:
             return msg
