@@ -495,7 +495,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             return msg
         state["consumer_count"] = sum(1 for (s, _), a in self.cassign.items()
                                  if s == stream and leader in a["peers"])
-        return msg._replace(data=json.dumps(body, separators=(",", ":")).encode())
+        return msg._replace(data=go_marshal(body))
 
     def _replaying(self) -> bool:
         """Whether the meta peer is still being built from its log (a restart), or from its
