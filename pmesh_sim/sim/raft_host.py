@@ -26,6 +26,7 @@ from typing import Any
 
 from ..cluster.raft import RaftNode
 from ..cluster.raft_log import Durable
+from .server import fire_delay
 
 __all__ = ["RaftHost"]
 
@@ -176,7 +177,8 @@ class RaftHost:
         armed = self._armed.get(group)
         if armed is not None and armed[0] == at:
             return
-        fires = _fire_time(self.sim.env.now, at)
+        now = self.sim.env.now
+        fires = now + fire_delay(now, at)     # when server.call_at(at) would fire
         if armed is not None:
             pending = armed[3]
             if pending is not None and pending != armed[1]:
@@ -240,18 +242,6 @@ class RaftHost:
         while now + delay < time:
             delay = math.nextafter(delay, math.inf)
         self.sim.env.timeout(delay).callbacks.append(callback)
-
-
-def _fire_time(now: float, at: float) -> float:
-    """When ``server.call_at(at)`` made at ``now`` fires (its delay nudged not to be early).
-
-    >>> _fire_time(0.1, 0.3) >= 0.3, _fire_time(5.0, 1.0)
-    (True, 5.0)
-    """
-    delay = max(0.0, at - now)
-    while now + delay < at:
-        delay = math.nextafter(delay, math.inf)
-    return now + delay
 
 
 def _noop() -> None:

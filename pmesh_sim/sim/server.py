@@ -36,7 +36,20 @@ from ..subjects import SubjectIndex, validate_queue, validate_subject
 from . import routes
 from .client import deliver_all
 
-__all__ = ["Server", "InternalSubscription"]
+__all__ = ["Server", "InternalSubscription", "fire_delay"]
+
+
+def fire_delay(now: float, time: float) -> float:
+    """The SimPy delay from ``now`` that fires at ``time`` and never before it (at once if it
+    has passed): ``now + (time - now)`` can round below ``time``, so it is nudged up.
+
+    >>> now = 0.1; now + fire_delay(now, 0.3) >= 0.3, fire_delay(5.0, 1.0)
+    (True, 0.0)
+    """
+    delay = max(0.0, time - now)
+    while now + delay < time:
+        delay = math.nextafter(delay, math.inf)
+    return delay
 
 _SEND_KEYS = ("node", "subject", "reply", "msg_id", "size")
 _SEND_TO_KEYS = _SEND_KEYS + ("deliver_to",)
@@ -167,11 +180,7 @@ class Server:
         It never runs before ``time``: ``now + (time - now)`` can round below ``time``, so the
         delay is nudged up until it does not (a callback comparing ``now >= time`` then holds).
         """
-        now = self.env.now
-        delay = max(0.0, time - now)
-        while now + delay < time:
-            delay = math.nextafter(delay, math.inf)
-        event = self.env.timeout(delay)
+        event = self.env.timeout(fire_delay(self.env.now, time))
         event.callbacks.append(lambda _event: self._timer(fn))
         return event
 
