@@ -58,7 +58,7 @@ from ..jetstream.stream import encode_headers
 from ..jetstream.surface import not_simulated_reply
 from .compaction import Compaction, Policy
 from .js_consumers import LEADER_OPS, ConsumerGroups
-from .js_host import JetStreamHost
+from .js_host import JetStreamHost, trace_emitters
 from .js_usage import AccountUsage
 from .raft_host import RaftHost
 
@@ -139,23 +139,13 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
     def _start(self, kept: dict[str, Durable] | None = None) -> None:
         """(Re)build this node's JetStream from nothing, then from its meta log."""
         server = self.server
-        trace, env, name = server.sim.trace, self.env, server.name
-
-        rows: dict[tuple, tuple] = {}      # field names -> ("node", *names), as JetStreamHost
-
-        def emit(kind, **fields):
-            if trace.enabled:               # a row (Trace.record): a third of a dict's memory
-                names = tuple(fields)
-                keys = rows.get(names)
-                if keys is None:
-                    keys = rows[names] = ("node", *names)
-                trace.record(env.now, kind, (keys, name, *fields.values()))
-
         for sub in self._subs.values():
             server.unsubscribe_internal(sub)
         self._subs, self._version = {}, -1
+        emit, emit_row = trace_emitters(server)
         self.js = JetStream(emit=emit, has_interest=server.has_client_interest,
-                            peers=len(self.members), epoch_ns=server.sim.epoch_ns)
+                            peers=len(self.members), epoch_ns=server.sim.epoch_ns,
+                            emit_row=emit_row)
         self.js.cluster_info = self._cluster_info
         self.js.consumer_cluster_info = self._consumer_cluster_info
         self.js.host_places = True
@@ -168,7 +158,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         self.leader_since: dict[str, float] = {}
         self.pending: dict[int, bool] = {}          # tokens of this incarnation's proposals
         self._answers: dict[str, list] = {}         # stream -> its create answer, for its leader
-        self.started = env.now
+        self.started = self.env.now
         self.raft.seen.clear()                      # a (re)started server has heard nobody
         self._kept = kept or {}
         self._lead_version = 0
