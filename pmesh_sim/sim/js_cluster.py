@@ -439,10 +439,15 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             self._install_meta(entry)
             return
         for at, item in enumerate(entry.data):     # the proposals one append carried
-            before = self._assets()
-            self._apply_meta_item(item)
-            self._remember_meta((entry.index, at), item, before)
-        self._meta_applied = max(self._meta_applied, entry.index)
+            self._apply_meta_proposal((entry.index, at), item)
+
+    def _apply_meta_proposal(self, key: tuple, item: dict) -> None:
+        """Apply one meta proposal (``key``: its log index and place in its append) and keep
+        it for the meta snapshot if it built an asset of today."""
+        before = self._assets()
+        self._apply_meta_item(item)
+        self._remember_meta(key, item, before)
+        self._meta_applied = max(self._meta_applied, key[0])
 
     def _apply_meta_item(self, item: dict) -> None:
         subject = item["subject"]
@@ -550,10 +555,7 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             applied = self._meta_applied
             for key, item in image["entries"]:        # key: (index, position in its append)
                 if key[0] > applied:
-                    before = self._assets()
-                    self._apply_meta_item(item)
-                    self._remember_meta(key, item, before)
-                    self._meta_applied = max(self._meta_applied, key[0])
+                    self._apply_meta_proposal(key, item)
         finally:
             self._installing = False
         self._meta_applied = max(self._meta_applied, snap.index)
