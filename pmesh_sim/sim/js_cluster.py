@@ -65,9 +65,9 @@ from .raft_host import RaftHost
 __all__ = ["ClusterJetStreamHost", "META", "CLUSTER_NAME", "peer_id"]
 
 META = "_meta_"
-#: the bytes a stream proposal adds to an append entry besides its message fields: raft.go's
-#: entry header (4-byte size, 1-byte type) and encodeStreamMsg's fixed fields (28)
-PROPOSAL_OVERHEAD = 33
+#: a stream proposal's bytes in an append entry besides its encoded message (encodeStreamMsg:
+#: 28 fixed bytes and the message's parts): raft.go's entry header (4-byte size, 1-byte type)
+ENTRY_HEADER, STREAM_MSG_FIXED = 5, 28
 CLUSTER_NAME = "pmesh"          # the real backend's ``cluster { name: pmesh }``
 _META_WRITES = frozenset({"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE",
                           "CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE",
@@ -580,14 +580,9 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
             if self._recheck and s in self._recheck:
                 self._recheck_interest(s)
             # the append's bytes in the log (monitorStream's nb): the measured overhead of a
-            # one-proposal append, and each further proposal's own (PROPOSAL_OVERHEAD)
-            size = overhead - PROPOSAL_OVERHEAD
-            for item in entry.data:
-                size += PROPOSAL_OVERHEAD + len(item["subject"]) + len(item["reply"] or "") \
-                    + len(item["data"])
-                if item["headers"]:
-                    size += len(encode_headers(item["headers"]))
-            self.compaction.applied(g, size)
+            # one-proposal append, and each further proposal's entry header and encoded size
+            self.compaction.applied(g, overhead - ENTRY_HEADER - STREAM_MSG_FIXED + sum(
+                ENTRY_HEADER + item["size"] for item in entry.data))
 
         self.raft.add(group, peers, apply=apply,
                       lead_change=lambda ok, s=name: self._lead_change(s, ok),
@@ -742,11 +737,12 @@ class ClusterJetStreamHost(AccountUsage, ConsumerGroups, JetStreamHost):
         token = next(self._tokens)
         self.pending[token] = True
         # the size of the server's encoded entry (encodeStreamMsg: 28 bytes and the parts)
-        size = 28 + len(subject) + len(reply or "") + len(data) + (
+        size = STREAM_MSG_FIXED + len(subject) + len(reply or "") + len(data) + (
             len(encode_headers(headers)) if headers else 0)
         self.raft.propose(self.assignments[stream]["group"], {
             "subject": subject, "reply": reply, "data": data, "headers": headers,
-            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now}, size)
+            "msg_id": self.server.routing_msg_id, "token": token, "t": self.env.now,
+            "size": size}, size)
 
     def _apply_stream(self, stream: str, entry) -> None:
         """Apply the proposals of a committed entry in order (``applyStreamEntries``), then send
