@@ -129,9 +129,11 @@ def api(c, subject, body=None, timeout=5):
                      timeout=timeout)
 
 
-def setup_stream(sim, c, out, max_msgs=0):
+def setup_stream(sim, c, out, max_msgs=0, retention=""):
     yield sim.env.timeout(12)
     cfg = {"name": "S", "subjects": ["s.>"], "num_replicas": 3}
+    if retention:
+        cfg["retention"] = retention
     if max_msgs:
         cfg["max_msgs"] = max_msgs
     yield api(c, "$JS.API.STREAM.CREATE.S", cfg)
@@ -340,12 +342,7 @@ def test_a_consumer_snapshot_on_an_interest_or_workqueue_stream_releases_the_ack
     out = {}
 
     def prog():
-        yield sim.env.timeout(12)
-        yield api(c, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"],
-                                                 "num_replicas": 3, "retention": retention})
-        yield api(c, "$JS.API.CONSUMER.CREATE.S.d", {
-            "stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}})
-        yield sim.env.timeout(3)
+        yield from setup_stream(sim, c, out, retention=retention)
         leaders = {sim.stream_leader("S"), sim.consumer_leader("S", "d")}
         victim = next(n for n in ("n1", "n2", "n3") if n not in leaders)
         out["victim"] = victim
@@ -383,12 +380,7 @@ def test_a_consumer_snapshot_ahead_of_the_stream_releases_once_the_stream_caught
     out = {}
 
     def prog():
-        yield sim.env.timeout(12)
-        yield api(c, "$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"],
-                                                 "num_replicas": 3, "retention": "workqueue"})
-        yield api(c, "$JS.API.CONSUMER.CREATE.S.d", {
-            "stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}})
-        yield sim.env.timeout(3)
+        yield from setup_stream(sim, c, out, retention="workqueue")
         ls = sim.stream_leader("S")
         lc, victim = [n for n in ("n1", "n2", "n3") if n != ls]
         if sim.consumer_leader("S", "d") != lc:
